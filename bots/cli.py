@@ -1,0 +1,231 @@
+"""The `infrabot` command: run everything locally, or one process at a time."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from config.credentials import CLOUD_CREDENTIAL_VARS, refuse_credentials
+from config.local_services import LocalServices, ensure_services
+from config.settings import Settings, load_settings
+
+log = logging.getLogger("infrabot")
+
+
+def _setup_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def _services(settings: Settings) -> LocalServices:
+    data = Path(settings.data_dir)
+    logs = data / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    return ensure_services(settings.redis_url, settings.mongodb_url, data, log_dir=logs)
+
+
+def cmd_parse(args: argparse.Namespace) -> int:
+    from core.understanding.parser import RuleParser
+
+    print(json.dumps(RuleParser().parse(args.text).contract()))
+    return 0
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from core.dialog import Draft
+    from core.understanding.parser import RuleParser
+    from infra.plan_cli import plan_json
+    from infra.summary import render_plan
+    from jobs.worker import build_engine
+
+    settings = load_settings()
+    parsed = RuleParser().parse(args.text)
+    draft = Draft()
+    draft.merge(parsed)
+    if parsed.app_problem:
+        print(f"infrabot plan: {parsed.app_problem}", file=sys.stderr)
+        return 2
+    if not draft.components:
+        print("infrabot plan: name at least one component (service, postgres, mysql, redis, bucket, queue, "
+              "secret, registry) or a template (web app, api, worker, static site)", file=sys.stderr)
+        return 2
+    draft.app = draft.app or "app"
+    spec = draft.to_spec(os.environ.get("USER", "cli"))
+    engine = build_engine(settings)
+    if args.json:
+        print(json.dumps(plan_json(spec, engine)))
+        return 0
+
+    async def noop(done: int, total: int, message: str) -> None:
+        return None
+
+    result = asyncio.run(engine.preview(spec, noop))
+    print("\n".join(render_plan(result)))
+    return 0
+
+
+def _with_runtime(settings: Settings, body: Callable[..., Awaitable[None]]) -> int:
+    from bots.runtime import build_runtime
+
+    services = _services(settings)
+
+    async def main() -> None:
+        runtime = await build_runtime(settings, services.redis_url, services.mongodb_url)
+        try:
+            await body(runtime)
+        finally:
+            await runtime.close()
+
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        pass
+    finally:
+        services.stop()
+    return 0
+
+
+def cmd_web(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from bots.runtime import build_runtime
+    from bots.web.app import create_app
+
+    refuse_credentials("web")
+    settings = load_settings()
+    _setup_logging(settings)
+    services = _services(settings)
+
+    async def start():  # type: ignore[no-untyped-def]
+        return await build_runtime(settings, services.redis_url, services.mongodb_url)
+
+    try:
+        uvicorn.run(create_app(start=start), host=settings.host, port=settings.port,
+                    log_level=settings.log_level.lower())
+    finally:
+        services.stop()
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from jobs.worker import make_worker
+
+    settings = load_settings()
+    _setup_logging(settings)
+    services = _services(settings)
+    worker = make_worker(settings, services.redis_url, services.mongodb_url, handle_signals=True)
+    try:
+        worker.run()
+    finally:
+        services.stop()
+    return 0
+
+
+def cmd_slack(args: argparse.Namespace) -> int:
+    refuse_credentials("slack")
+    settings = load_settings()
+    _setup_logging(settings)
+    if not settings.slack_enabled:
+        print("infrabot slack: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET or SLACK_APP_TOKEN", file=sys.stderr)
+        return 2
+    from bots.slack.socket import run_slack
+
+    return _with_runtime(settings, run_slack)
+
+
+def cmd_discord(args: argparse.Namespace) -> int:
+    refuse_credentials("discord")
+    settings = load_settings()
+    _setup_logging(settings)
+    if not settings.discord_enabled:
+        print("infrabot discord: set DISCORD_TOKEN", file=sys.stderr)
+        return 2
+    from bots.discord_bot.runner import run_discord
+
+    return _with_runtime(settings, run_discord)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Starts local Redis and FerretDB if needed, then the web process, a worker and any chat bots."""
+    settings = load_settings()
+    _setup_logging(settings)
+    services = _services(settings)
+    env = {**os.environ, "REDIS_URL": services.redis_url, "MONGODB_URL": services.mongodb_url}
+    chat_env = {k: v for k, v in env.items() if k not in CLOUD_CREDENTIAL_VARS}
+    commands: list[tuple[list[str], dict[str, str]]] = [
+        ([sys.executable, "-m", "bots.cli", "web"], chat_env),
+        ([sys.executable, "-m", "bots.cli", "worker"], env),
+    ]
+    if settings.slack_enabled and settings.slack_app_token:
+        commands.append(([sys.executable, "-m", "bots.cli", "slack"], chat_env))
+    if settings.discord_enabled:
+        commands.append(([sys.executable, "-m", "bots.cli", "discord"], chat_env))
+    procs = [subprocess.Popen(cmd, env=e) for cmd, e in commands]
+    print(f"infrabot: web chat on http://{settings.host}:{settings.port}  (engine: {settings.engine}; "
+          "Ctrl-C stops everything)", flush=True)
+    stopping = False
+
+    def stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        while not stopping and all(p.poll() is None for p in procs):
+            time.sleep(0.3)
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGINT)
+        for p in procs:
+            try:
+                p.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        services.stop()
+    failed = [p.args for p in procs if p.returncode not in (0, -signal.SIGINT, None)]
+    return 1 if failed and not stopping else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="infrabot", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="everything locally: Redis, FerretDB, web chat, worker, configured bots")
+    sub.add_parser("web", help="the web chat and HTTP endpoints (no cloud credentials allowed)")
+    sub.add_parser("worker", help="the arq worker that plans and applies with Pulumi")
+    sub.add_parser("slack", help="the Slack bot (Socket Mode when SLACK_APP_TOKEN is set)")
+    sub.add_parser("discord", help="the Discord bot")
+    p = sub.add_parser("parse", help="show how one message is understood, as JSON")
+    p.add_argument("text")
+    p = sub.add_parser("plan", help="plan a request without chat")
+    p.add_argument("text")
+    p.add_argument("--json", action="store_true", help="print the plan as JSON")
+    return parser
+
+
+HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "run": cmd_run, "web": cmd_web, "worker": cmd_worker, "slack": cmd_slack, "discord": cmd_discord,
+    "parse": cmd_parse, "plan": cmd_plan,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return HANDLERS[args.command](args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,149 @@
+"""Turns core replies and status cards into text and embeds that fit Discord's limits."""
+
+from __future__ import annotations
+
+import re
+
+import discord
+
+from core.cards import StatusCard
+
+MESSAGE_LIMIT = 2000
+EMBED_TITLE = 256
+EMBED_DESCRIPTION = 4096
+EMBED_FIELDS = 25
+EMBED_FIELD_NAME = 256
+EMBED_FIELD_VALUE = 1024
+EMBED_FOOTER = 2048
+EMBED_TOTAL = 6000
+
+_ELLIPSIS = "…"
+_FENCE = "```"
+_FENCE_CLOSE = "\n```"
+
+# The core writes Slack-style *bold*; Discord reads single asterisks as italics.
+_SLACK_BOLD = re.compile(r"(?<![*\w])\*(?=\S)([^*\n]+?)(?<=\S)\*(?![*\w])")
+
+PHASE_STYLE: dict[str, tuple[str, discord.Colour]] = {
+    "queued": ("⏳ Queued", discord.Colour.light_grey()),
+    "running": ("🔄 Planning", discord.Colour.blurple()),
+    "awaiting_approval": ("📝 Plan ready: awaiting approval", discord.Colour.gold()),
+    "applying": ("🚧 Applying", discord.Colour.blurple()),
+    "succeeded": ("✅ Done", discord.Colour.green()),
+    "failed": ("❌ Failed", discord.Colour.red()),
+    "cancelled": ("🚫 Cancelled", discord.Colour.dark_grey()),
+}
+
+
+def to_discord_markdown(text: str) -> str:
+    return _SLACK_BOLD.sub(r"**\1**", text)
+
+
+def clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - len(_ELLIPSIS)] + _ELLIPSIS
+
+
+def chunk_text(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
+    """Splits on line boundaries; only a single line longer than the limit is cut mid-line.
+
+    A code fence open at a cut is closed there and reopened in the next chunk, so each message
+    renders on its own.
+    """
+    if not text.strip():
+        return []
+    if len(text) <= limit:
+        return [text]
+    body_limit = limit - len(_FENCE_CLOSE)
+    piece = body_limit - len(_FENCE) - 1
+    lines = [line[i : i + piece] for line in text.split("\n") for i in range(0, max(len(line), 1), piece)]
+    chunks: list[str] = []
+    current: list[str] = []
+    size = -1
+    in_fence = False
+    for line in lines:
+        if current and size + len(line) + 1 > body_limit:
+            chunks.append("\n".join(current) + (_FENCE_CLOSE if in_fence else ""))
+            current = [_FENCE] if in_fence else []
+            size = len(_FENCE) if in_fence else -1
+        current.append(line)
+        size += len(line) + 1
+        if line.lstrip().startswith(_FENCE):
+            in_fence = not in_fence
+    if current:
+        chunks.append("\n".join(current))
+    return [chunk for chunk in chunks if chunk.strip()]
+
+
+def format_elapsed(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, secs = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m {secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m"
+
+
+def _fields_from_lines(name: str, lines: list[str]) -> list[tuple[str, str]]:
+    """Packs lines into as few fields as the 1,024-character value limit allows."""
+    fields: list[tuple[str, str]] = []
+    current = ""
+    for line in lines:
+        line = clip(line, EMBED_FIELD_VALUE)
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) > EMBED_FIELD_VALUE:
+            fields.append((name if not fields else f"{name} (cont.)", current))
+            current = line
+        else:
+            current = candidate
+    if current:
+        fields.append((name if not fields else f"{name} (cont.)", current))
+    return fields
+
+
+def card_embed(card: StatusCard) -> discord.Embed:
+    """One embed per request: phase, progress n of m, elapsed, engine; trimmed to Discord's limits."""
+    label, colour = PHASE_STYLE.get(card.phase, (card.phase, discord.Colour.default()))
+    embed = discord.Embed(
+        title=clip(to_discord_markdown(card.title) or "infrabot request", EMBED_TITLE),
+        colour=colour,
+        description=clip(to_discord_markdown("\n".join(card.lines)), EMBED_DESCRIPTION) or None,
+    )
+    progress = f"{card.done} of {card.total}" if card.total else "–"
+    fields: list[tuple[str, str, bool]] = [
+        ("Phase", label, True),
+        ("Progress", progress, True),
+        ("Elapsed", format_elapsed(card.elapsed_seconds), True),
+        ("Engine", clip(card.engine_label, EMBED_FIELD_VALUE), False),
+    ]
+    if card.error:
+        fields.append(("Error", clip(card.error, EMBED_FIELD_VALUE), False))
+    fields += [(n, v, False) for n, v in _fields_from_lines("Resources", card.resources)]
+    outputs = [f"{k}: `{v}`" for k, v in card.outputs.items()]
+    fields += [(n, v, False) for n, v in _fields_from_lines("Outputs", outputs)]
+
+    footer = clip(f"request {card.request_id}", EMBED_FOOTER)
+    budget = EMBED_TOTAL - len(footer) - len(embed.title or "") - len(embed.description or "")
+    room_for_note = 40
+    kept = 0
+    for name, value, inline in fields:
+        if kept == EMBED_FIELDS - 1 or len(name) + len(value) > budget - room_for_note:
+            hidden = len(fields) - kept
+            embed.add_field(name="…", value=f"{hidden} more section(s) not shown", inline=False)
+            break
+        embed.add_field(name=clip(name, EMBED_FIELD_NAME), value=value or "–", inline=inline)
+        budget -= len(name) + len(value)
+        kept += 1
+    embed.set_footer(text=footer)
+    return embed
+
+
+def embed_fits(embed: discord.Embed) -> bool:
+    return (
+        len(embed) <= EMBED_TOTAL
+        and len(embed.fields) <= EMBED_FIELDS
+        and len(embed.description or "") <= EMBED_DESCRIPTION
+        and len(embed.title or "") <= EMBED_TITLE
+        and all(len(f.value or "") <= EMBED_FIELD_VALUE for f in embed.fields)
+    )

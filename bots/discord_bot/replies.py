@@ -1,0 +1,44 @@
+"""Delivers the core's replies: chunked under 2,000 characters, buttons on the last chunk."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import discord
+
+from bots.discord_bot.buttons import buttons_view
+from bots.discord_bot.render import chunk_text, to_discord_markdown
+from core.messages import Reply
+
+# Replies quote user text; never let that ping @everyone or a role.
+SAFE_MENTIONS = discord.AllowedMentions(everyone=False, roles=False, users=True, replied_user=False)
+
+
+def _parts(reply: Reply) -> list[tuple[str, discord.ui.View | None]]:
+    chunks = chunk_text(to_discord_markdown(reply.text))
+    view = buttons_view(reply.buttons)
+    if not chunks:
+        return [("\u200b", view)] if view else []
+    return [(chunk, view if i == len(chunks) - 1 else None) for i, chunk in enumerate(chunks)]
+
+
+async def send_replies(channel: discord.abc.Messageable, replies: list[Reply]) -> list[discord.Message]:
+    """Posts into a thread or DM. A message can't be ephemeral, so ephemeral replies post normally."""
+    sent: list[discord.Message] = []
+    for reply in replies:
+        for text, view in _parts(reply):
+            kwargs: dict[str, Any] = {"allowed_mentions": SAFE_MENTIONS}
+            if view is not None:
+                kwargs["view"] = view
+            sent.append(await channel.send(text, **kwargs))
+    return sent
+
+
+async def send_followups(interaction: discord.Interaction[Any], replies: list[Reply]) -> None:
+    """After a defer: public replies as follow-ups, ephemeral ones only to the person who acted."""
+    for reply in replies:
+        for text, view in _parts(reply):
+            kwargs: dict[str, Any] = {"ephemeral": reply.ephemeral, "allowed_mentions": SAFE_MENTIONS}
+            if view is not None:
+                kwargs["view"] = view
+            await interaction.followup.send(text, **kwargs)

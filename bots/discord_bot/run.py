@@ -1,0 +1,29 @@
+"""`infrabot discord`: runs the bot against Discord until stopped."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from bots.discord_bot.bot import InfraBot
+from bots.discord_bot.permissions import invite_url
+
+log = logging.getLogger("infrabot.discord")
+
+
+async def run_discord(runtime: Any, *, start_relay: bool = True) -> None:
+    """Runs until cancelled. `start_relay=False` when another adapter in this process already runs it."""
+    token = runtime.settings.discord_token
+    if token is None:
+        raise SystemExit("infrabot: DISCORD_TOKEN is not set")
+    bot = InfraBot(runtime)
+    try:
+        async with bot:
+            await bot.login(token.get_secret_value())
+            if bot.application_id:
+                log.info("discord: invite the bot with %s", invite_url(bot.application_id))
+            if start_relay:
+                runtime.start_relay()
+            await bot.connect(reconnect=True)
+    finally:
+        await bot.sink.flush()

@@ -1,0 +1,110 @@
+"""Wires the chat side: stores, queue, conversation and status relay, for any adapter."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from arq.connections import ArqRedis, RedisSettings, create_pool
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+from redis.asyncio import Redis
+
+from config.settings import Settings
+from core.conversation import Conversation
+from core.flow import RequestFlow
+from core.policy import Policy
+from core.relay import StatusRelay
+from core.understanding.parser import RuleParser
+from jobs.mongo_store import (
+    MongoAudit,
+    MongoCardRefs,
+    MongoHistory,
+    MongoJobs,
+    MongoRequests,
+    connect,
+    ensure_indexes,
+)
+from jobs.queue import ArqQueue
+from jobs.redis_state import RedisContextStore, RedisEventGate, status_wakeups
+
+log = logging.getLogger("infrabot.runtime")
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    redis: Redis
+    arq: ArqRedis
+    mongo: AsyncMongoClient[dict[str, Any]]
+    db: AsyncDatabase[dict[str, Any]]
+    history: MongoHistory
+    requests: MongoRequests
+    jobs: MongoJobs
+    audit: MongoAudit
+    cards: MongoCardRefs
+    contexts: RedisContextStore
+    core: Conversation
+    relay: StatusRelay
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    def start_relay(self) -> None:
+        """Relays status in the background, woken by worker signals."""
+        self.tasks.append(asyncio.create_task(self.relay.run(), name="relay"))
+        self.tasks.append(asyncio.create_task(self._listen(), name="status-wakeups"))
+
+    async def _listen(self) -> None:
+        while True:
+            try:
+                async for _ in status_wakeups(self.redis):
+                    self.relay.poke()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("status wake-up subscription dropped; reconnecting", exc_info=True)
+                await asyncio.sleep(1)
+
+    async def close(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        for task in self.tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self.tasks.clear()
+        await self.arq.aclose()
+        await self.redis.aclose()
+        await self.mongo.close()
+
+
+def build_policy(settings: Settings) -> Policy:
+    from config.policy import policy_from_settings
+
+    return policy_from_settings(settings)
+
+
+async def build_runtime(settings: Settings, redis_url: str, mongodb_url: str) -> Runtime:
+    redis = Redis.from_url(redis_url)
+    arq = await create_pool(RedisSettings.from_dsn(redis_url))
+    mongo, db = connect(mongodb_url, settings.mongodb_db)
+    await ensure_indexes(db)
+    history, requests, jobs = MongoHistory(db), MongoRequests(db), MongoJobs(db)
+    audit = MongoAudit(db)
+    contexts = RedisContextStore(redis, settings.context_ttl_seconds)
+    flow = RequestFlow(requests, jobs, ArqQueue(arq), audit, build_policy(settings), settings.engine)
+    core = Conversation(
+        gate=RedisEventGate(redis),
+        contexts=contexts,
+        history=history,
+        requests=requests,
+        flow=flow,
+        planner=RuleParser(),
+        max_chars=settings.max_message_chars,
+    )
+    return Runtime(
+        settings=settings, redis=redis, arq=arq, mongo=mongo, db=db, history=history, requests=requests,
+        jobs=jobs, audit=audit, cards=MongoCardRefs(db), contexts=contexts, core=core,
+        relay=StatusRelay(jobs, requests),
+    )

@@ -1,0 +1,91 @@
+"""The slack-bolt AsyncApp: which Slack inputs reach the core, acknowledged at once.
+
+With `process_before_response=False` Bolt answers Slack as soon as `ack()` runs (events are acked
+automatically) and runs the listener body as an asyncio task, so Slack gets its response well within 3 s
+no matter how long posting the replies takes. That fits a long-running server; it would not fit a
+function-as-a-service host, where lazy listeners would be the choice.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.context.respond.async_respond import AsyncRespond
+
+from bots.runtime import Runtime
+from bots.slack.cards import ACTION_PREFIX
+from bots.slack.client import make_client
+from bots.slack.handlers import COMMAND_HELP, SlackHandlers
+from bots.slack.replies import ReplySender
+from bots.slack.sink import PLATFORM, SlackStatusSink
+from jobs.redis_state import RedisEventGate
+
+log = logging.getLogger("infrabot.slack")
+
+COMMAND = "/infra"
+
+
+@dataclass
+class SlackAdapter:
+    app: AsyncApp
+    handlers: SlackHandlers
+    sink: SlackStatusSink
+
+
+def build_adapter(runtime: Runtime, *, socket_mode: bool = False) -> SlackAdapter:
+    """Builds the Bolt app and registers its status sink with the runtime's relay."""
+    settings = runtime.settings
+    client = make_client(settings)
+    sender = ReplySender(client)
+    handlers = SlackHandlers(runtime.core, runtime.history, client, sender, RedisEventGate(runtime.redis))
+    sink = SlackStatusSink(client, make_client(settings, retry_server_errors=True), runtime.cards)
+    secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
+    if not socket_mode and not secret:
+        raise RuntimeError("SLACK_SIGNING_SECRET is needed to receive Slack events over HTTP")
+    app = AsyncApp(
+        client=client,
+        signing_secret=secret,
+        # Socket Mode messages arrive over an authenticated websocket and carry no signature.
+        request_verification_enabled=not socket_mode,
+        process_before_response=False,
+        logger=logging.getLogger("infrabot.slack.bolt"),
+    )
+    register_listeners(app, handlers)
+    runtime.relay.register(PLATFORM, sink)
+    return SlackAdapter(app=app, handlers=handlers, sink=sink)
+
+
+def register_listeners(app: AsyncApp, handlers: SlackHandlers) -> None:
+    @app.event("app_mention")
+    async def on_mention(body: dict[str, Any], context: AsyncBoltContext) -> None:
+        await handlers.on_mention(body, context.bot_user_id)
+
+    @app.event("message")
+    async def on_message(body: dict[str, Any], context: AsyncBoltContext) -> None:
+        await handlers.on_message(body, context.bot_user_id)
+
+    @app.command(COMMAND)
+    async def on_command(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        if (body.get("text") or "").strip().lower() in ("", "help"):
+            await ack(text=COMMAND_HELP, response_type="ephemeral")
+            return
+        await ack()
+        refusal = await handlers.on_command(body)
+        if refusal is not None:
+            await respond(text=refusal.text, response_type="ephemeral", replace_original=False)
+
+    @app.action(re.compile(f"^{ACTION_PREFIX}"))
+    async def on_click(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+        await ack()
+        await handlers.on_action(body, action)
+
+    @app.error
+    async def on_error(error: Exception, body: dict[str, Any]) -> None:
+        kind = body.get("type") or (body.get("command") and "command") or "?"
+        log.error("slack: handling a %s failed: %s", kind, error, exc_info=error)

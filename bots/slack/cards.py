@@ -1,0 +1,138 @@
+"""Renders the platform-neutral StatusCard as Slack Block Kit within Slack's message limits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core.cards import StatusCard
+from core.messages import Button
+
+MAX_BLOCKS = 50
+MAX_SECTION_CHARS = 3000
+MAX_TEXT_CHARS = 3000  # the notification fallback; Slack cuts plain text far later, but it is only a preview
+MAX_RESOURCES_SHOWN = 20
+MAX_OUTPUT_SECTIONS = 5
+ACTION_PREFIX = "infrabot_"
+
+PHASES: dict[str, tuple[str, str]] = {
+    "queued": (":hourglass_flowing_sand:", "Queued"),
+    "running": (":gear:", "Working"),
+    "awaiting_approval": (":raised_hand:", "Plan ready, waiting for approval"),
+    "applying": (":building_construction:", "Applying"),
+    "succeeded": (":white_check_mark:", "Done"),
+    "failed": (":x:", "Failed"),
+    "cancelled": (":no_entry_sign:", "Cancelled"),
+}
+
+
+def phase_label(phase: str) -> tuple[str, str]:
+    return PHASES.get(phase, (":grey_question:", phase.replace("_", " ").capitalize()))
+
+
+def format_elapsed(seconds: float) -> str:
+    seconds = max(0, round(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, secs = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m {secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m"
+
+
+def clip(text: str, limit: int = MAX_SECTION_CHARS) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": clip(text)}}
+
+
+def chunk_lines(lines: list[str], limit: int = MAX_SECTION_CHARS) -> list[str]:
+    """Packs lines into as few section texts as fit, never splitting a line unless it alone is too long."""
+    chunks: list[str] = []
+    current = ""
+    for line in lines:
+        line = clip(line, limit)
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) > limit:
+            chunks.append(current)
+            current = line
+        else:
+            current = candidate
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def action_id(action: str) -> str:
+    return f"{ACTION_PREFIX}{action}"
+
+
+def buttons_block(buttons: list[Button]) -> dict[str, Any]:
+    elements = []
+    for button in buttons[:25]:
+        element: dict[str, Any] = {
+            "type": "button",
+            "action_id": action_id(button.action),
+            "text": {"type": "plain_text", "text": button.label[:75], "emoji": True},
+            "value": button.request_id,
+        }
+        if button.style in ("primary", "danger"):
+            element["style"] = button.style
+        elements.append(element)
+    block_id = f"infrabot_actions:{buttons[0].request_id}"[:255]
+    return {"type": "actions", "block_id": block_id, "elements": elements}
+
+
+def resource_lines(resources: list[str], limit: int = MAX_RESOURCES_SHOWN) -> list[str]:
+    shown = [f"• {r}" for r in resources[:limit]]
+    hidden = len(resources) - len(shown)
+    if hidden > 0:
+        shown.append(f"… and {hidden} more (say `plan` for the full list)")
+    return shown
+
+
+def progress_text(card: StatusCard) -> str:
+    emoji, label = phase_label(card.phase)
+    parts = [f"{emoji} *{label}*"]
+    if card.total:
+        parts.append(f"{card.done} of {card.total} resources")
+    parts.append(format_elapsed(card.elapsed_seconds))
+    return " · ".join(parts)
+
+
+def fallback_text(card: StatusCard) -> str:
+    """What notifications and screen readers show; kept short and meaningful on its own."""
+    _, label = phase_label(card.phase)
+    text = f"{card.title}: {label}"
+    if card.total:
+        text += f" ({card.done} of {card.total})"
+    if card.error:
+        text += f" - {card.error}"
+    return clip(text, MAX_TEXT_CHARS)
+
+
+def render_card(card: StatusCard) -> tuple[list[dict[str, Any]], str]:
+    """Returns (blocks, text). Fixed blocks come first so truncation only ever trims the resource list."""
+    head: list[dict[str, Any]] = [
+        section(f"*{card.title}*\n{progress_text(card)}"),
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": clip(card.engine_label, 2000)}]},
+    ]
+    tail: list[dict[str, Any]] = []
+    if card.error:
+        tail.append(section(f":warning: *What went wrong:* {card.error}"))
+    if card.outputs:
+        outputs = ["*Outputs*"] + [f"• {k}: `{v}`" for k, v in card.outputs.items()]
+        tail.extend(section(t) for t in chunk_lines(outputs)[:MAX_OUTPUT_SECTIONS])
+    if card.buttons:
+        tail.append(buttons_block(card.buttons))
+
+    body = [section(t) for t in chunk_lines(card.lines)] if card.lines else []
+    resources = [section(t) for t in chunk_lines(resource_lines(card.resources))] if card.resources else []
+    room = MAX_BLOCKS - len(head) - len(tail)
+    middle = (body + resources)[:room]
+    if len(body) + len(resources) > room:
+        middle[-1] = section("… more detail than fits here (say `plan` for the full list)")
+    blocks = (head + middle + tail)[:MAX_BLOCKS]
+    return blocks, fallback_text(card)

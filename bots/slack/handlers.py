@@ -1,0 +1,155 @@
+"""Turns Slack events, slash commands and button clicks into calls on the platform-neutral core."""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+from typing import Any, Protocol
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bots.slack.cards import ACTION_PREFIX
+from bots.slack.replies import ReplySender
+from bots.slack.threads import DM_THREAD, thread_ref
+from core.chat import ChatCore
+from core.messages import ActionEvent, IncomingMessage, Reply, ThreadRef
+from core.ports import EventGate
+from core.texts import HELP
+
+log = logging.getLogger(__name__)
+
+COMMAND_HELP = (
+    "*/infra* posts your request in this channel and I answer in its thread.\n"
+    "Example: `/infra create a postgres database and a bucket for my app shop in staging`\n"
+    "You can also mention me (`@infrabot ...`) or send me a direct message.\n\n" + HELP
+)
+_MENTION = re.compile(r"<@([A-Z0-9]+)(?:\|[^>]*)?>")
+_LINK = re.compile(r"<((?:https?|mailto):[^|>]+)(?:\|([^>]*))?>")
+# Message subtypes that are a person writing; everything else (edits, joins, bots) is not for the core.
+_USER_SUBTYPES = {None, "file_share", "thread_broadcast"}
+
+
+class ThreadHistory(Protocol):
+    async def known(self, thread: ThreadRef) -> bool: ...
+
+
+def plain_text(text: str, bot_user: str | None) -> str:
+    """Slack's wire format to what the user typed: drop the bot's mention, unwrap links, unescape."""
+    if bot_user:
+        text = re.sub(rf"<@{re.escape(bot_user)}(?:\|[^>]*)?>", " ", text)
+    text = _LINK.sub(lambda m: m.group(2) or m.group(1), text)
+    return html.unescape(" ".join(text.split()))
+
+
+def mentions(text: str, user: str | None) -> bool:
+    return bool(user) and any(m == user for m in _MENTION.findall(text or ""))
+
+
+class SlackHandlers:
+    def __init__(
+        self,
+        core: ChatCore,
+        history: ThreadHistory,
+        client: AsyncWebClient,
+        sender: ReplySender,
+        gate: EventGate,
+    ) -> None:
+        self.core = core
+        self.history = history
+        self.client = client
+        self.sender = sender
+        self.gate = gate
+
+    async def on_mention(self, body: dict[str, Any], bot_user: str | None) -> None:
+        event = body["event"]
+        if _from_bot(event, bot_user):
+            return
+        thread = thread_ref(_team(body), event["channel"], event.get("thread_ts") or event["ts"])
+        await self._converse(thread, event, plain_text(event.get("text", ""), bot_user))
+
+    async def on_message(self, body: dict[str, Any], bot_user: str | None) -> None:
+        event = body["event"]
+        subtype = event.get("subtype")
+        if subtype not in _USER_SUBTYPES or _from_bot(event, bot_user):
+            log.info("slack: ignoring message subtype=%s bot=%s in %s", subtype, event.get("bot_id"),
+                     event.get("channel"))
+            return
+        team, channel = _team(body), event["channel"]
+        if event.get("channel_type") == "im":
+            thread = thread_ref(team, channel, event.get("thread_ts") or DM_THREAD)
+        elif event.get("thread_ts"):
+            if mentions(event.get("text", ""), bot_user):
+                return  # the app_mention event for this same message carries it
+            thread = thread_ref(team, channel, event["thread_ts"])
+            if not await self.history.known(thread):
+                return
+        else:
+            return
+        await self._converse(thread, event, plain_text(event.get("text", ""), bot_user))
+
+    async def on_command(self, body: dict[str, Any]) -> Reply | None:
+        """Runs after the ack. Returns an ephemeral reply when the request can't go in the channel."""
+        text = " ".join((body.get("text") or "").split())
+        team, channel, user = body["team_id"], body["channel_id"], body["user_id"]
+        shown = html.unescape(text)
+        # The channel post comes before the core sees the command, so a repeat must be stopped here.
+        if not await self.gate.claim(f"slack:{team}:post:{body['trigger_id']}"):
+            log.info("slack: duplicate /infra %s dropped", body["trigger_id"])
+            return None
+        try:
+            posted = await self.client.chat_postMessage(
+                channel=channel, text=f"<@{user}> asked: {shown[:3000]}", unfurl_links=False
+            )
+        except SlackApiError as exc:
+            error = exc.response.get("error")
+            log.info("slack: /infra could not post in %s: %s", channel, error)
+            if error in ("not_in_channel", "channel_not_found"):
+                return Reply("I'm not in this channel yet: invite me with `/invite @infrabot`, or mention me "
+                             "or DM me instead.", ephemeral=True)
+            raise
+        thread = thread_ref(team, posted["channel"], posted["ts"])
+        message = IncomingMessage(thread=thread, user=user, text=plain_text(text, None),
+                                  event_id=f"cmd:{body['trigger_id']}")
+        await self._dispatch(message)
+        return None
+
+    async def on_action(self, body: dict[str, Any], action: dict[str, Any]) -> None:
+        user = body["user"]["id"]
+        team = (body.get("team") or {}).get("id") or body["user"].get("team_id", "")
+        channel = body["channel"]["id"]
+        card = body.get("message") or {}
+        thread_id = card.get("thread_ts") or (DM_THREAD if channel.startswith("D") else card.get("ts", ""))
+        thread = thread_ref(team, channel, thread_id)
+        event = ActionEvent(
+            thread=thread,
+            user=user,
+            request_id=action.get("value", ""),
+            action=action["action_id"].removeprefix(ACTION_PREFIX),
+            event_id=f"act:{action.get('action_ts', '')}:{user}",
+        )
+        replies = await self.core.handle_action(event)
+        await self.sender.send(thread, user, replies)
+
+    async def _converse(self, thread: ThreadRef, event: dict[str, Any], text: str) -> None:
+        # The message's own channel+ts: Slack's retries and the app_mention/message pair that one message
+        # can produce all share it, while their event ids differ.
+        message = IncomingMessage(thread=thread, user=event["user"], text=text,
+                                  event_id=f"msg:{event['channel']}:{event['ts']}")
+        await self._dispatch(message)
+
+    async def _dispatch(self, message: IncomingMessage) -> None:
+        replies = await self.core.handle_message(message)
+        await self.sender.send(message.thread, message.user, replies, stream_first=True)
+
+
+def _team(body: dict[str, Any]) -> str:
+    event = body.get("event") or {}
+    return body.get("team_id") or event.get("team") or ""
+
+
+def _from_bot(event: dict[str, Any], bot_user: str | None) -> bool:
+    return bool(event.get("bot_id")) or (bot_user is not None and event.get("user") == bot_user) or (
+        "user" not in event
+    )

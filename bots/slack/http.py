@@ -1,0 +1,22 @@
+"""Slack over HTTP: events, the /infra command and button clicks all arrive at `POST /slack/events`."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request, Response
+from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
+
+from bots.runtime import Runtime
+from bots.slack.app import build_adapter
+
+PATH = "/slack/events"
+
+
+def mount(app: FastAPI, runtime: Runtime) -> None:
+    """Adds the endpoint; Bolt verifies the signature and the timestamp (401 otherwise) before anything."""
+    adapter = build_adapter(runtime)
+    handler = AsyncSlackRequestHandler(adapter.app)
+    app.state.slack = adapter
+
+    @app.post(PATH, include_in_schema=False)
+    async def slack_events(request: Request) -> Response:
+        return await handler.handle(request)

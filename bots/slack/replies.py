@@ -1,0 +1,107 @@
+"""Sends the core's replies into a Slack thread: streamed when Slack supports it, ephemeral when asked."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from slack_sdk.errors import SlackApiError, SlackRequestError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bots.slack.cards import MAX_BLOCKS, buttons_block, chunk_lines, section
+from bots.slack.threads import thread_ts
+from core.messages import Reply, ThreadRef
+
+log = logging.getLogger(__name__)
+
+MAX_MESSAGE_CHARS = 39_000  # Slack cuts `text` at 40,000 characters
+_BOLD = re.compile(r"(?<![\w*])\*(\S(?:[^*\n]*\S)?)\*(?![\w*])")
+
+
+def to_markdown(mrkdwn: str) -> str:
+    """Streams take standard markdown, where Slack's *bold* would read as italics."""
+    return _BOLD.sub(r"**\1**", mrkdwn)
+
+
+def split_text(text: str, limit: int = MAX_MESSAGE_CHARS) -> list[str]:
+    return chunk_lines(text.splitlines() or [""], limit) or [""]
+
+
+def reply_blocks(reply: Reply) -> list[dict[str, Any]]:
+    blocks = [section(t) for t in chunk_lines(reply.text.splitlines())][: MAX_BLOCKS - 1]
+    if reply.buttons:
+        blocks.append(buttons_block(reply.buttons))
+    return blocks
+
+
+class ReplySender:
+    def __init__(self, client: AsyncWebClient, *, streaming: bool = True) -> None:
+        self.client = client
+        self.streaming = streaming
+
+    async def send(
+        self, thread: ThreadRef, user: str, replies: list[Reply], *, stream_first: bool = False
+    ) -> None:
+        for i, reply in enumerate(replies):
+            if reply.ephemeral:
+                await self.ephemeral(thread, user, reply.text)
+            elif i == 0 and stream_first and self.streaming and not reply.buttons and thread_ts(thread):
+                await self.stream(thread, user, reply.text)
+            else:
+                await self.post(thread, reply)
+
+    async def post(self, thread: ThreadRef, reply: Reply) -> str | None:
+        ts = None
+        if reply.buttons:
+            response = await self.client.chat_postMessage(
+                channel=thread.channel, thread_ts=thread_ts(thread), text=reply.text[:MAX_MESSAGE_CHARS],
+                blocks=reply_blocks(reply), unfurl_links=False,
+            )
+            return str(response["ts"])
+        for part in split_text(reply.text):
+            response = await self.client.chat_postMessage(
+                channel=thread.channel, thread_ts=thread_ts(thread), text=part, unfurl_links=False
+            )
+            ts = ts or str(response["ts"])
+        return ts
+
+    async def ephemeral(self, thread: ThreadRef, user: str, text: str) -> None:
+        await self.client.chat_postEphemeral(
+            channel=thread.channel, user=user, thread_ts=thread_ts(thread), text=text[:MAX_MESSAGE_CHARS]
+        )
+
+    async def stream(self, thread: ThreadRef, user: str, text: str) -> None:
+        """Streams paragraph by paragraph; if Slack refuses, the same text goes out as one plain message.
+
+        Once a stream has a message ts, the fallback edits that message rather than posting a second one.
+        """
+        streamer = await self.client.chat_stream(
+            channel=thread.channel,
+            thread_ts=thread.thread,
+            recipient_team_id=thread.workspace,
+            recipient_user_id=user,
+            buffer_size=1,
+        )
+        paragraphs = [p for p in to_markdown(text).split("\n\n") if p] or [" "]
+        try:
+            for paragraph in paragraphs[:-1]:
+                await streamer.append(markdown_text=paragraph[:12_000] + "\n\n")
+            await streamer.stop(markdown_text=paragraphs[-1][:12_000])
+        except (SlackApiError, SlackRequestError) as exc:
+            log.info("slack: streaming unavailable (%s); sending a plain message", _error(exc))
+            if _error(exc) == "unknown_method":
+                # This Slack (or proxy) has no streaming at all; don't pay for the failed call every time.
+                self.streaming = False
+            if streamer.ts:
+                await self.client.chat_update(
+                    channel=thread.channel, ts=streamer.ts, text=text[:MAX_MESSAGE_CHARS]
+                )
+            else:
+                await self.post(thread, Reply(text))
+
+
+def _error(exc: Exception) -> str:
+    if isinstance(exc, SlackApiError):
+        return str(exc.response.get("error", exc))
+    return str(exc)

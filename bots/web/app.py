@@ -1,0 +1,189 @@
+"""The local web chat: a page, a small JSON API, live updates over SSE, and a health check."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from pydantic import BaseModel, Field
+
+from bots.runtime import Runtime
+from bots.web.events import ThreadEvents, WebSink
+from core.messages import ActionEvent, IncomingMessage, Reply, ThreadRef
+
+log = logging.getLogger("infrabot.web")
+
+STATIC = Path(__file__).parent / "static"
+NAME = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"
+MAX_BODY_TEXT = 200_000
+
+
+class ChatIn(BaseModel):
+    thread: str = Field(pattern=NAME)
+    user: str = Field(pattern=NAME)
+    text: str = Field(max_length=MAX_BODY_TEXT)
+    event_id: str | None = Field(default=None, pattern=NAME)
+
+
+class ActionIn(BaseModel):
+    thread: str = Field(pattern=NAME)
+    user: str = Field(pattern=NAME)
+    request_id: str = Field(pattern=NAME)
+    action: str = Field(pattern=r"^(approve|cancel)$")
+    event_id: str | None = Field(default=None, pattern=NAME)
+
+
+def web_thread(thread: str) -> ThreadRef:
+    return ThreadRef("web", "local", "web", thread)
+
+
+def _reply_json(replies: list[Reply]) -> dict[str, Any]:
+    return {
+        "reply": "\n\n".join(r.text for r in replies),
+        "replies": [
+            {"text": r.text, "request_id": r.request_id, "ephemeral": r.ephemeral,
+             "buttons": [{"action": b.action, "label": b.label, "request_id": b.request_id} for b in r.buttons]}
+            for r in replies
+        ],
+    }
+
+
+def create_app(runtime: Runtime | None = None, *, start: Any = None) -> FastAPI:
+    """`runtime` is given by tests; `start` is an async factory used by `infrabot web`."""
+    events = ThreadEvents()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        rt = runtime or await start()
+        app.state.runtime = rt
+        rt.relay.register("web", WebSink(rt.history, events))
+        if rt.settings.slack_enabled and rt.settings.slack_signing_secret:
+            from bots.slack.http import mount
+
+            mount(app, rt)
+        if runtime is None:
+            rt.start_relay()
+        try:
+            yield
+        finally:
+            if runtime is None:
+                await rt.close()
+
+    app = FastAPI(title="infrabot", lifespan=lifespan)
+    app.state.events = events
+    if runtime is not None:
+        app.state.runtime = runtime
+        runtime.relay.register("web", WebSink(runtime.history, events))
+
+    def rt_of(request: Request) -> Runtime:
+        return request.app.state.runtime  # type: ignore[no-any-return]
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'][1:]) or 'body'}: {e['msg']}" for e in exc.errors()
+        )
+        log.info("rejected %s %s: %s", request.method, request.url.path, problems[:300])
+        return JSONResponse(status_code=400, content={"error": f"Bad request: {problems}"[:1000]})
+
+    @app.get("/", include_in_schema=False)
+    async def page() -> FileResponse:
+        return FileResponse(STATIC / "index.html")
+
+    @app.post("/api/chat")
+    async def chat(body: ChatIn, request: Request) -> dict[str, Any]:
+        message = IncomingMessage(
+            thread=web_thread(body.thread),
+            user=body.user,
+            text=body.text,
+            event_id=body.event_id or uuid.uuid4().hex,
+        )
+        replies = await rt_of(request).core.handle_message(message)
+        return _reply_json(replies) | {"duplicate": not replies}
+
+    @app.post("/api/action")
+    async def action(body: ActionIn, request: Request) -> dict[str, Any]:
+        event = ActionEvent(
+            thread=web_thread(body.thread), user=body.user, request_id=body.request_id,
+            action=body.action, event_id=body.event_id or uuid.uuid4().hex,
+        )
+        return _reply_json(await rt_of(request).core.handle_action(event))
+
+    @app.get("/api/chat/{thread}")
+    async def messages(thread: str, request: Request) -> list[dict[str, Any]]:
+        if not _valid_name(thread):
+            raise HTTPException(400, "thread names are letters, digits and - _ . : (up to 100)")
+        docs = await rt_of(request).history.list(web_thread(thread))
+        if not docs:
+            raise HTTPException(404, f"no messages in thread {thread!r} yet")
+        return [
+            {"role": d["role"], "text": d["text"], "ts": d["ts"].isoformat(),
+             "request_id": (d.get("meta") or {}).get("request_id")
+             or ((d.get("meta") or {}).get("card") or {}).get("request_id")}
+            for d in docs
+        ]
+
+    @app.get("/api/chat/{thread}/events")
+    async def stream(thread: str, request: Request) -> StreamingResponse:
+        if not _valid_name(thread):
+            raise HTTPException(400, "invalid thread name")
+        key = web_thread(thread).key()
+        queue = request.app.state.events.subscribe(key)
+
+        async def body() -> AsyncIterator[str]:
+            try:
+                yield ": connected\n\n"
+                while True:
+                    try:
+                        event = await asyncio.wait_for(queue.get(), timeout=15)
+                    except TimeoutError:
+                        yield ": keep-alive\n\n"
+                        continue
+                    yield f"data: {json.dumps(jsonable_encoder(event))}\n\n"
+            finally:
+                request.app.state.events.unsubscribe(key, queue)
+
+        return StreamingResponse(body(), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+    @app.get("/healthz")
+    async def healthz(request: Request) -> JSONResponse:
+        rt = rt_of(request)
+        checks = {"redis": await _ping_redis(rt), "mongodb": await _ping_mongo(rt)}
+        down = [name for name, ok in checks.items() if not ok]
+        body = {"status": "ok" if not down else "down: " + ", ".join(down), **checks}
+        return JSONResponse(status_code=503 if down else 200, content=body)
+
+    return app
+
+
+def _valid_name(name: str) -> bool:
+    return re.fullmatch(NAME, name) is not None
+
+
+async def _ping_redis(rt: Runtime) -> bool:
+    try:
+        return bool(await asyncio.wait_for(rt.redis.ping(), timeout=1))
+    except Exception:
+        log.warning("health: redis unreachable")
+        return False
+
+
+async def _ping_mongo(rt: Runtime) -> bool:
+    try:
+        await asyncio.wait_for(rt.db.command("ping"), timeout=2)
+        return True
+    except Exception:
+        log.warning("health: mongodb unreachable")
+        return False

@@ -1,0 +1,94 @@
+"""All runtime configuration, read from the environment and an optional `.env` file."""
+
+from __future__ import annotations
+
+import shutil
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_engine() -> str:
+    return "pulumi" if shutil.which("pulumi") else "offline"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    redis_url: str | None = None
+    mongodb_url: str | None = None
+    mongodb_db: str = "infrabot"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    context_ttl_seconds: int = Field(default=1800, ge=10, le=7 * 24 * 3600)
+    engine: Literal["offline", "pulumi"] = Field(default_factory=_default_engine)
+    data_dir: str = ".data"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    max_message_chars: int = Field(default=4000, ge=100)
+    worker_poll_delay: float = Field(default=0.05, gt=0, le=5)
+    job_timeout_seconds: int = Field(default=1800, ge=30)
+
+    pulumi_backend_url: str | None = None
+    pulumi_config_passphrase: SecretStr | None = None
+    gcp_project: str = "infrabot-demo"
+
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_api_url: str | None = None
+
+    discord_token: SecretStr | None = None
+    discord_guild_ids: str = ""
+
+    @field_validator("redis_url", "mongodb_url", "slack_api_url", "pulumi_backend_url", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @field_validator("mongodb_url")
+    @classmethod
+    def _mongo_scheme(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("mongodb://", "mongodb+srv://")):
+            raise ValueError("must start with mongodb:// or mongodb+srv://")
+        return value
+
+    @property
+    def slack_enabled(self) -> bool:
+        return self.slack_bot_token is not None and (
+            self.slack_signing_secret is not None or self.slack_app_token is not None
+        )
+
+    @property
+    def discord_enabled(self) -> bool:
+        return self.discord_token is not None
+
+    @property
+    def guild_ids(self) -> list[int]:
+        return [int(g) for g in self.discord_guild_ids.replace(" ", "").split(",") if g]
+
+
+class SettingsError(SystemExit):
+    """Raised with one readable line naming the offending variable."""
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = str(first["loc"][0]).upper() if first["loc"] else "configuration"
+        raise SettingsError(f"infrabot: invalid setting {name}: {first['msg']}") from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()

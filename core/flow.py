@@ -1,0 +1,236 @@
+"""Request lifecycle: create, revise, approve, cancel and destroy. Every step is durable first."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from core.dialog import Draft
+from core.messages import Button, Reply, ThreadRef
+from core.policy import Policy
+from core.ports import AuditLog, JobQueue, JobStore, RequestStore
+from core.spec import InfraSpec
+from core.status import JobStatus, Phase
+
+log = logging.getLogger("infrabot.flow")
+
+OPEN = ("planning", "awaiting_approval")
+DONE = ("applied", "cancelled", "destroyed", "failed")
+
+
+@dataclass(frozen=True)
+class Actor:
+    thread: ThreadRef
+    user: str
+    roles: tuple[str, ...]
+    event_key: str
+
+
+def request_id_for(event_key: str) -> str:
+    return "r" + hashlib.sha256(event_key.encode()).hexdigest()[:12]
+
+
+def describe(spec: InfraSpec) -> str:
+    parts = []
+    for c in spec.components:
+        count = f"{c.count}× " if c.count > 1 else ""
+        size = f" ({c.size})" if c.size else ""
+        parts.append(f"{count}{c.kind}{size}")
+    return ", ".join(parts)
+
+
+def plan_buttons(request_id: str) -> list[Button]:
+    return [
+        Button("approve", "Approve", request_id, style="primary"),
+        Button("cancel", "Cancel", request_id, style="danger"),
+    ]
+
+
+class RequestFlow:
+    def __init__(
+        self,
+        requests: RequestStore,
+        jobs: JobStore,
+        queue: JobQueue,
+        audit: AuditLog,
+        policy: Policy,
+        engine_name: str,
+    ) -> None:
+        self.requests = requests
+        self.jobs = jobs
+        self.queue = queue
+        self.audit = audit
+        self.policy = policy
+        self.engine_name = engine_name
+
+    async def _enqueue(self, kind: str, job_id: str, request: dict[str, Any], **extra: Any) -> None:
+        status = JobStatus(
+            job_id=job_id,
+            kind=kind,
+            request_id=request["_id"],
+            thread=request["thread"],
+            phase=Phase.QUEUED,
+            version=1,
+            engine=self.engine_name,
+            message="Waiting for a worker",
+            spec=request["spec"],
+            revision=request.get("revision", 1),
+            **extra,
+        )
+        await self.requests.update(request["_id"], {"latest_job": job_id})
+        await self.jobs.create(status)
+        await self.queue.enqueue(kind, job_id)
+
+    async def start(self, actor: Actor, draft: Draft, text: str) -> tuple[str | None, Reply]:
+        spec = draft.to_spec(actor.user)
+        refusal = self.policy.refuse("request", spec.environment, actor.user, actor.roles) or (
+            self.policy.check_spec(spec)
+        )
+        if refusal:
+            await self.audit.record("refused", action="request", user=actor.user, reason=refusal,
+                                    thread=actor.thread.as_dict())
+            return None, Reply(f"I can't plan that: {refusal}.")
+        request_id = request_id_for(actor.event_key)
+        t = actor.thread
+        doc = {
+            "_id": request_id,
+            "thread": t.as_dict(),
+            "thread_key": t.key(),
+            "user": actor.user,
+            "user_key": f"{t.platform}:{t.workspace}:{actor.user}",
+            "text": text,
+            "spec": spec.model_dump(),
+            "stack": spec.stack_name,
+            "status": "planning",
+            "revision": 1,
+            "approvals": [],
+        }
+        if await self.requests.create(doc):
+            await self.audit.record("requested", request_id=request_id, user=actor.user,
+                                    stack=spec.stack_name, spec=doc["spec"])
+        await self._enqueue("plan", f"plan-{request_id}-1", doc)
+        note = draft.defaults_note()
+        defaults = f" Using defaults: {note} (just say so to change them)." if note else ""
+        return request_id, Reply(
+            f"On it: planning {describe(spec)} for *{spec.app}* in {spec.environment} ({spec.region})."
+            f"{defaults} The plan will appear here in a moment.",
+            request_id=request_id,
+        )
+
+    async def revise(self, actor: Actor, request: dict[str, Any], draft: Draft) -> Reply:
+        spec = draft.to_spec(request["user"])
+        refusal = self.policy.check_spec(spec)
+        if refusal:
+            return Reply(f"I can't change it that way: {refusal}.")
+        revision = int(request.get("revision", 1)) + 1
+        changes = {
+            "spec": spec.model_dump(),
+            "stack": spec.stack_name,
+            "revision": revision,
+            "status": "planning",
+            "plan": None,
+            "approved_plan_hash": None,
+        }
+        await self.requests.update(request["_id"], changes)
+        await self.audit.record("revised", request_id=request["_id"], user=actor.user, revision=revision,
+                                spec=changes["spec"])
+        request = {**request, **changes}
+        await self._supersede(request)
+        await self._enqueue("plan", f"plan-{request['_id']}-{revision}", request)
+        return Reply(
+            f"Updated: {describe(spec)} for *{spec.app}* in {spec.environment} ({spec.region}). "
+            "Any earlier approval no longer applies; re-planning now.",
+            request_id=request["_id"],
+        )
+
+    async def _supersede(self, request: dict[str, Any]) -> None:
+        """A plan waiting for approval is void once the request changes."""
+        old = await self.jobs.get(f"plan-{request['_id']}-{int(request['revision']) - 1}")
+        if old and old.phase in (Phase.AWAITING_APPROVAL, Phase.QUEUED):
+            await self.jobs.update(old.job_id, phase=Phase.CANCELLED, message="Superseded by a newer plan")
+
+    async def replan(self, actor: Actor, request: dict[str, Any]) -> Reply:
+        if request["status"] in ("applying", "destroying"):
+            return Reply("A change is running right now; I'll show the result when it is done.")
+        return await self.revise(actor, request, Draft.from_spec(InfraSpec(**request["spec"])))
+
+    async def approve(self, actor: Actor, request: dict[str, Any] | None) -> Reply:
+        if request is None:
+            return Reply("There's no plan waiting for approval here. Tell me what you need first.")
+        status = request["status"]
+        if status == "planning":
+            return Reply("The plan is still being prepared; approve it once it appears.", ephemeral=True)
+        if status in ("applying", "destroying"):
+            return Reply("That change is already running.", ephemeral=True)
+        if status not in ("awaiting_approval", "destroy_requested"):
+            return Reply(f"There's nothing to approve: that request is {status.replace('_', ' ')}.")
+        spec = InfraSpec(**request["spec"])
+        destroying = status == "destroy_requested"
+        action = "destroy" if destroying else "approve"
+        refusal = self.policy.refuse(action, spec.environment, actor.user, actor.roles)
+        if refusal is None and self.policy.needs_second_person(spec.environment) and actor.user == request["user"]:
+            refusal = f"{spec.environment} changes need approval from someone other than the requester"
+        if refusal:
+            await self.audit.record("refused", action=action, request_id=request["_id"], user=actor.user,
+                                    reason=refusal)
+            return Reply(f"Sorry, {refusal}.", ephemeral=True, request_id=request["_id"])
+        if destroying:
+            return await self._start_destroy(actor, request)
+        plan = request.get("plan") or {}
+        plan_hash = plan.get("hash", "")
+        await self.requests.update(request["_id"], {
+            "status": "applying",
+            "approved_plan_hash": plan_hash,
+            "approvals": [*request.get("approvals", []),
+                          {"user": actor.user, "plan_hash": plan_hash, "ts": datetime.now(UTC)}],
+        })
+        await self.audit.record("approved", request_id=request["_id"], user=actor.user, plan_hash=plan_hash,
+                                requested_by=request["user"], engine=plan.get("engine"))
+        await self._enqueue("apply", f"apply-{request['_id']}-{plan_hash}", request, plan_hash=plan_hash)
+        return Reply(f"Approved by <@{actor.user}>. Applying now; the status card follows along.",
+                     request_id=request["_id"])
+
+    async def cancel(self, actor: Actor, request: dict[str, Any] | None) -> Reply:
+        if request is None or request["status"] not in (*OPEN, "destroy_requested"):
+            return Reply("There's nothing pending to cancel here.")
+        if actor.user != request["user"]:
+            refusal = self.policy.refuse("approve", request["spec"]["environment"], actor.user, actor.roles)
+            if refusal:
+                return Reply(f"Sorry, {refusal}; only the requester or an approver can cancel.", ephemeral=True)
+        was_destroy = request["status"] == "destroy_requested"
+        await self.requests.update(request["_id"], {"status": "applied" if was_destroy else "cancelled"})
+        await self.audit.record("cancelled", request_id=request["_id"], user=actor.user)
+        job = await self.jobs.get(f"plan-{request['_id']}-{request.get('revision', 1)}")
+        if job and job.phase in (Phase.QUEUED, Phase.RUNNING, Phase.AWAITING_APPROVAL) and not was_destroy:
+            await self.jobs.update(job.job_id, phase=Phase.CANCELLED, message=f"Cancelled by <@{actor.user}>")
+        what = "The destroy request is" if was_destroy else "Request"
+        return Reply(f"{what} cancelled. Nothing was changed.", request_id=request["_id"])
+
+    async def request_destroy(self, actor: Actor, request: dict[str, Any]) -> Reply:
+        spec = InfraSpec(**request["spec"])
+        refusal = self.policy.refuse("destroy", spec.environment, actor.user, actor.roles)
+        if refusal:
+            await self.audit.record("refused", action="destroy", request_id=request["_id"], user=actor.user,
+                                    reason=refusal)
+            return Reply(f"Sorry, {refusal}.")
+        if self.policy.needs_second_person(spec.environment):
+            await self.requests.update(request["_id"], {"status": "destroy_requested",
+                                                        "destroy_requested_by": actor.user})
+            await self.audit.record("destroy_requested", request_id=request["_id"], user=actor.user)
+            return Reply(
+                f"Destroying *{spec.stack_name}* ({spec.environment}) needs approval from someone else. "
+                "An approver can press Approve (or say `apply` here).",
+                request_id=request["_id"], buttons=plan_buttons(request["_id"]),
+            )
+        return await self._start_destroy(actor, request)
+
+    async def _start_destroy(self, actor: Actor, request: dict[str, Any]) -> Reply:
+        await self.requests.update(request["_id"], {"status": "destroying"})
+        await self.audit.record("destroy_approved", request_id=request["_id"], user=actor.user,
+                                stack=request["stack"])
+        await self._enqueue("destroy", f"destroy-{request['_id']}", request)
+        return Reply(f"Destroying *{request['stack']}* now; the status card follows along.",
+                     request_id=request["_id"])

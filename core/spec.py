@@ -1,0 +1,49 @@
+"""The typed infrastructure request: what the conversation produces and the engines consume."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+Kind = Literal["service", "postgres", "mysql", "redis", "bucket", "queue", "secret", "registry"]
+KINDS: tuple[str, ...] = ("service", "postgres", "mysql", "redis", "bucket", "queue", "secret", "registry")
+Size = Literal["small", "medium", "large"]
+SIZES: tuple[str, ...] = ("small", "medium", "large")
+Environment = Literal["dev", "staging", "prod"]
+ENVIRONMENTS: tuple[str, ...] = ("dev", "staging", "prod")
+
+DEFAULT_REGION = "us-central1"
+DEFAULT_ENVIRONMENT = "dev"
+DEFAULT_SIZE = "small"
+
+
+class Component(BaseModel):
+    kind: Kind
+    count: int = Field(default=1, ge=1, le=10)
+    size: Size | None = None
+
+
+class InfraSpec(BaseModel):
+    app: str
+    environment: Environment = DEFAULT_ENVIRONMENT
+    region: str = DEFAULT_REGION
+    size: Size = DEFAULT_SIZE
+    components: list[Component]
+    requested_by: str = ""
+
+    @property
+    def stack_name(self) -> str:
+        return f"{self.app}-{self.environment}"
+
+    def size_of(self, component: Component) -> str:
+        return component.size or self.size
+
+    def fingerprint(self) -> str:
+        """Stable hash of what would be built; requested_by is left out on purpose."""
+        body = self.model_dump(exclude={"requested_by"})
+        body["components"] = sorted(body["components"], key=lambda c: (c["kind"], c["count"], c["size"] or ""))
+        raw = json.dumps(body, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(raw.encode()).hexdigest()[:16]

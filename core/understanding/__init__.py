@@ -1,0 +1,1 @@
+"""Turning chat text into intents and request changes."""

@@ -1,0 +1,50 @@
+"""What the planner extracts from one utterance, and the planner interface."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from pydantic import BaseModel, Field
+
+from core.spec import Component
+
+INTENTS: tuple[str, ...] = (
+    "create", "plan", "apply", "cancel", "status", "list", "destroy", "outputs", "history", "help",
+    "unknown",
+)
+
+
+class Parsed(BaseModel):
+    intent: str = "unknown"
+    app: str | None = None
+    environment: str | None = None
+    region: str | None = None
+    size: str | None = None
+    components: list[Component] = Field(default_factory=list)
+    remove: list[str] = Field(default_factory=list)
+    template: str | None = None
+    affirm: bool = False
+    deny: bool = False
+    app_problem: str | None = None
+    suggested_app: str | None = None
+    stack: str | None = None
+    missing: list[str] = Field(default_factory=list)
+
+    def contract(self) -> dict[str, Any]:
+        """The `infrabot parse` JSON shape documented in README."""
+        return {
+            "intent": self.intent,
+            "app": self.app,
+            "environment": self.environment,
+            "region": self.region,
+            "components": [
+                {"kind": c.kind, "count": c.count, "size": c.size} for c in self.components
+            ],
+            "missing": list(self.missing),
+        }
+
+
+class Planner(Protocol):
+    """Deterministic today; a language-model planner can implement the same call later."""
+
+    def parse(self, text: str) -> Parsed: ...

@@ -1,0 +1,23 @@
+"""One builder per component kind; each adds its resources and wiring to a shared BuildContext."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from core.spec import Component
+from infra.components import bucket, queue, redis, registry, secret, service, sql
+from infra.components.context import BuildContext
+
+Builder = Callable[[BuildContext, Component, int, int], None]
+
+BUILDERS: dict[str, Builder] = {
+    "registry": registry.build,
+    "secret": secret.build,
+    "bucket": bucket.build,
+    "queue": queue.build,
+    "redis": redis.build,
+    "postgres": sql.build,
+    "mysql": sql.build,
+    # Last: a service picks up the grants and environment the other builders left in the context.
+    "service": service.build,
+}

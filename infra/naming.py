@@ -1,0 +1,55 @@
+"""GCP naming and labelling rules, kept in one place so every builder stays within the limits."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+from core.spec import InfraSpec
+
+MANAGED_BY = "infrabot"
+_LABEL_MAX = 63
+
+
+def short_hash(*parts: str, length: int = 6) -> str:
+    """Stable across runs and machines, so physical names never drift between previews and applies."""
+    return hashlib.sha256("/".join(parts).encode()).hexdigest()[:length]
+
+
+def slug(text: str) -> str:
+    """Lowercase letters, digits and single hyphens, starting with a letter."""
+    cleaned = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    if not cleaned or not cleaned[0].isalpha():
+        cleaned = f"x-{cleaned}".rstrip("-")
+    return cleaned
+
+
+def fit(base: str, max_len: int, min_len: int = 1, *, filler: str = "app") -> str:
+    """Shortens `base` to `max_len`, keeping it unique with a hash of the full text when cut."""
+    name = slug(base)
+    if len(name) > max_len:
+        digest = short_hash(name, length=4)
+        name = f"{name[: max_len - 5].rstrip('-')}-{digest}"
+    while len(name) < min_len:
+        name = f"{name}-{filler}"[:max_len]
+    return name.rstrip("-")
+
+
+def label_value(text: str) -> str:
+    """GCP label values: lowercase, [a-z0-9_-], at most 63 characters (international letters dropped)."""
+    value = re.sub(r"[^a-z0-9_-]", "_", text.lower())[:_LABEL_MAX]
+    return value or "unknown"
+
+
+def labels_for(spec: InfraSpec) -> dict[str, str]:
+    return {
+        "app": label_value(spec.app),
+        "env": label_value(spec.environment),
+        "managed-by": MANAGED_BY,
+        "requested-by": label_value(spec.requested_by),
+    }
+
+
+def numbered(base: str, index: int, count: int) -> str:
+    """`bucket` for a single component, `bucket-1`, `bucket-2` when the spec asks for several."""
+    return base if count == 1 else f"{base}-{index}"

@@ -1,0 +1,128 @@
+"""The offline engine: the real program evaluated under Pulumi's mock runtime.
+
+Nothing here talks to GCP. `apply` and `destroy` are simulations: with a state store they record
+what "exists" so that a later preview shows what would really change, and re-applying the same
+spec changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from datetime import UTC, datetime
+from typing import Any
+
+from core.plan import ApplyResult, PlanResult, ResourceChange, summarize
+from core.ports import ProgressFn
+from core.spec import InfraSpec
+from infra import diffing
+from infra.mocks import Evaluation, evaluate
+from infra.pricing import estimate_monthly_cost
+from infra.program import DEFAULT_GCP_PROJECT, PULUMI_PROJECT, make_program
+from infra.state import StateStore
+from infra.summary import describe
+
+SECRET_MASK = "[secret]"
+
+
+class DeletionProtectedError(RuntimeError):
+    """Raised by a simulated destroy that the real one would refuse too."""
+
+
+class OfflineEngine:
+    name = "offline"
+    simulated = True
+
+    def __init__(
+        self, state: StateStore | None = None, *, project: str | None = None, public_services: bool = False
+    ) -> None:
+        self.state = state
+        self.project = project or os.environ.get("GOOGLE_CLOUD_PROJECT") or DEFAULT_GCP_PROJECT
+        self.public_services = public_services
+
+    def evaluate(self, spec: InfraSpec, *, preview: bool = True) -> Evaluation:
+        """Blocking: runs the program under mocks. Use from a worker thread in async code."""
+        return evaluate(
+            make_program(spec, public_services=self.public_services),
+            project=self.project,
+            region=spec.region,
+            stack=spec.stack_name,
+            project_name=PULUMI_PROJECT,
+            preview=preview,
+        )
+
+    def _previous(self, spec: InfraSpec) -> dict[str, dict[str, Any]] | None:
+        if self.state is None:
+            return None
+        doc = self.state.get(spec.stack_name)
+        return None if doc is None else doc.get("resources", {})
+
+    def _plan(self, spec: InfraSpec, *, preview: bool) -> tuple[list[ResourceChange], Evaluation, dict]:
+        evaluation = self.evaluate(spec, preview=preview)
+        current = diffing.snapshot(evaluation.resources)
+        return diffing.diff(current, self._previous(spec)), evaluation, current
+
+    async def preview(self, spec: InfraSpec, progress: ProgressFn) -> PlanResult:
+        await progress(0, 1, "Evaluating the Pulumi program offline (mocks, no cloud access)")
+        changes, _, _ = await asyncio.to_thread(self._plan, spec, preview=True)
+        summary = summarize(changes)
+        await progress(1, 1, f"Plan ready: {len(changes)} resources, {summary['create']} to create")
+        return PlanResult(
+            engine=self.name,
+            simulated=True,
+            resources=changes,
+            summary=summary,
+            monthly_cost_usd=estimate_monthly_cost(spec),
+            spec_fingerprint=spec.fingerprint(),
+        )
+
+    async def apply(self, spec: InfraSpec, progress: ProgressFn) -> ApplyResult:
+        changes, evaluation, current = await asyncio.to_thread(self._plan, spec, preview=False)
+        todo = [c for c in changes if c.op != "same"]
+        total = len(todo)
+        await progress(0, total, f"Simulated apply (offline engine): {total} changes, no cloud changes")
+        for done, change in enumerate(todo, start=1):
+            await progress(done, total, f"simulated {change.op}: {describe(change.type, change.name)}")
+        outputs = {
+            k: SECRET_MASK if k in evaluation.secret_outputs else str(v)
+            for k, v in evaluation.outputs.items()
+            if v is not None
+        }
+        if self.state is not None:
+            doc = {
+                "stack": spec.stack_name,
+                "spec_fingerprint": spec.fingerprint(),
+                "resources": current,
+                "outputs": outputs,
+                "applied_at": datetime.now(UTC).isoformat(),
+            }
+            await asyncio.to_thread(self.state.put, spec.stack_name, doc)
+        return ApplyResult(engine=self.name, summary=summarize(changes), outputs=outputs, simulated=True)
+
+    async def destroy(self, spec: InfraSpec, progress: ProgressFn) -> ApplyResult:
+        existing = await asyncio.to_thread(self._existing, spec)
+        protected = [r for r in existing if r.get("protected")]
+        if protected:
+            names = ", ".join(describe(r["type"], r["name"]) for r in protected)
+            raise DeletionProtectedError(f"deletion protection is on for: {names}")
+        removed = [ResourceChange(type=r["type"], name=r["name"], op="delete") for r in existing]
+        total = len(removed)
+        await progress(0, total, f"Simulated destroy (offline engine): {total} resources, no cloud changes")
+        # Dependents go first, as Pulumi would: reverse of the (name-sorted) creation listing.
+        for done, change in enumerate(reversed(removed), start=1):
+            await progress(done, total, f"simulated delete: {describe(change.type, change.name)}")
+        if self.state is not None:
+            await asyncio.to_thread(self.state.delete, spec.stack_name)
+        return ApplyResult(
+            engine=self.name,
+            summary=summarize(removed),
+            outputs={f"removed:{c.name}": c.type for c in removed},
+            simulated=True,
+        )
+
+    def _existing(self, spec: InfraSpec) -> list[dict[str, Any]]:
+        if self.state is not None:
+            return sorted((self._previous(spec) or {}).values(), key=lambda r: (r["name"], r["type"]))
+        # Without memory, assume everything the spec describes exists.
+        evaluation = self.evaluate(spec, preview=False)
+        return sorted(diffing.snapshot(evaluation.resources).values(), key=lambda r: (r["name"], r["type"]))

@@ -1,0 +1,44 @@
+"""The Pulumi inline program for a whole app, shared by the real and the offline engine."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+import pulumi
+import pulumi_gcp as gcp
+
+from core.spec import Component, InfraSpec
+from infra.components import BUILDERS
+from infra.components.context import BuildContext
+from infra.components.sql import DB_PASSWORD_CONFIG, new_db_password
+
+PULUMI_PROJECT = "infrabot"
+DEFAULT_GCP_PROJECT = "infrabot-demo"
+
+__all__ = ["DB_PASSWORD_CONFIG", "PULUMI_PROJECT", "gcp_project", "make_program", "new_db_password"]
+
+
+def gcp_project() -> str:
+    """`gcp:project` config, else GOOGLE_CLOUD_PROJECT, else a demo name that only the offline engine uses."""
+    return pulumi.Config("gcp").get("project") or os.environ.get("GOOGLE_CLOUD_PROJECT") or DEFAULT_GCP_PROJECT
+
+
+def instances(spec: InfraSpec, kind: str) -> list[Component]:
+    """Components of one kind expanded by count, so two entries of 1 number like one entry of 2."""
+    return [c for c in spec.components if c.kind == kind for _ in range(c.count)]
+
+
+def make_program(spec: InfraSpec, *, public_services: bool = False) -> Callable[[], None]:
+    def program() -> None:
+        project = gcp_project()
+        provider = gcp.Provider("gcp", project=project, region=spec.region)
+        ctx = BuildContext(spec=spec, project=project, provider=provider, public_services=public_services)
+        for kind, build in BUILDERS.items():
+            found = instances(spec, kind)
+            for index, component in enumerate(found, start=1):
+                build(ctx, component, index, len(found))
+        pulumi.export("project", project)
+        pulumi.export("region", spec.region)
+
+    return program

@@ -1,0 +1,86 @@
+"""What small / medium / large mean for each kind of component, in concrete GCP tiers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+# Cloud SQL "Enterprise" edition is pinned by the builder: Enterprise Plus (the default for new
+# Postgres 16 instances) does not offer shared-core tiers such as db-f1-micro.
+SQL: dict[str, dict[str, Any]] = {
+    "small": {"tier": "db-f1-micro", "disk_gb": 10, "availability": "ZONAL"},
+    "medium": {"tier": "db-custom-2-7680", "disk_gb": 50, "availability": "ZONAL"},
+    "large": {"tier": "db-custom-8-30720", "disk_gb": 200, "availability": "REGIONAL"},
+}
+
+REDIS: dict[str, dict[str, Any]] = {
+    "small": {"memory_gb": 1, "tier": "BASIC"},
+    "medium": {"memory_gb": 5, "tier": "STANDARD_HA"},
+    "large": {"memory_gb": 16, "tier": "STANDARD_HA"},
+}
+
+SERVICE: dict[str, dict[str, Any]] = {
+    "small": {"cpu": "1", "memory": "512Mi", "max_instances": 3},
+    "medium": {"cpu": "2", "memory": "1Gi", "max_instances": 10},
+    "large": {"cpu": "4", "memory": "4Gi", "max_instances": 50},
+}
+
+# Storage-like components have no tier to pick; the size is the usage the cost estimate assumes.
+BUCKET: dict[str, dict[str, Any]] = {
+    "small": {"storage_gb": 10},
+    "medium": {"storage_gb": 100},
+    "large": {"storage_gb": 1000},
+}
+
+QUEUE: dict[str, dict[str, Any]] = {
+    "small": {"throughput_gib": 10},
+    "medium": {"throughput_gib": 100},
+    "large": {"throughput_gib": 1024},
+}
+
+REGISTRY: dict[str, dict[str, Any]] = {
+    "small": {"storage_gb": 5},
+    "medium": {"storage_gb": 20},
+    "large": {"storage_gb": 100},
+}
+
+SECRET: dict[str, dict[str, Any]] = {size: {"versions": 1} for size in ("small", "medium", "large")}
+
+SIZE_TABLE: dict[str, dict[str, dict[str, Any]]] = {
+    "service": SERVICE,
+    "postgres": SQL,
+    "mysql": SQL,
+    "redis": REDIS,
+    "bucket": BUCKET,
+    "queue": QUEUE,
+    "secret": SECRET,
+    "registry": REGISTRY,
+}
+
+
+def tier(kind: str, size: str) -> dict[str, Any]:
+    return SIZE_TABLE[kind][size]
+
+
+def describe(kind: str, size: str) -> str:
+    """One cell of the README table: what the size buys for that kind."""
+    t = tier(kind, size)
+    if kind in ("postgres", "mysql"):
+        ha = ", HA" if t["availability"] == "REGIONAL" else ""
+        return f"{t['tier']}, {t['disk_gb']} GB SSD{ha}"
+    if kind == "redis":
+        return f"{t['memory_gb']} GB {t['tier']}"
+    if kind == "service":
+        return f"{t['cpu']} vCPU, {t['memory']}, max {t['max_instances']} instances"
+    if kind in ("bucket", "registry"):
+        return f"~{t['storage_gb']} GB stored (estimate)"
+    if kind == "queue":
+        return f"~{t['throughput_gib']} GiB/month (estimate)"
+    return "1 secret version"
+
+
+def size_table_markdown() -> str:
+    lines = ["| component | small | medium | large |", "| --- | --- | --- | --- |"]
+    for kind in SIZE_TABLE:
+        cells = " | ".join(describe(kind, size) for size in ("small", "medium", "large"))
+        lines.append(f"| {kind} | {cells} |")
+    return "\n".join(lines)

@@ -1,0 +1,68 @@
+"""Redis adapters: event de-duplication, thread context with a TTL, and status wake-ups."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from redis.asyncio import Redis
+
+from core.messages import ThreadRef
+
+STATUS_CHANNEL = "infrabot:status"
+
+
+class RedisEventGate:
+    """SET NX claims an event id; a failed handler releases it so the platform's retry gets through."""
+
+    def __init__(self, redis: Redis, ttl_seconds: int = 24 * 3600) -> None:
+        self.redis = redis
+        self.ttl = ttl_seconds
+
+    async def claim(self, key: str) -> bool:
+        return bool(await self.redis.set(f"infrabot:event:{key}", "1", nx=True, ex=self.ttl))
+
+    async def release(self, key: str) -> None:
+        await self.redis.delete(f"infrabot:event:{key}")
+
+
+class RedisContextStore:
+    def __init__(self, redis: Redis, ttl_seconds: int) -> None:
+        self.redis = redis
+        self.ttl = ttl_seconds
+
+    @staticmethod
+    def _key(thread: ThreadRef) -> str:
+        return f"infrabot:ctx:{thread.key()}"
+
+    async def load(self, thread: ThreadRef) -> dict[str, Any] | None:
+        raw = await self.redis.get(self._key(thread))
+        return json.loads(raw) if raw else None
+
+    async def save(self, thread: ThreadRef, context: dict[str, Any]) -> None:
+        await self.redis.set(self._key(thread), json.dumps(context, default=str), ex=self.ttl)
+
+    async def seen(self, thread: ThreadRef) -> bool:
+        return bool(await self.redis.exists(self._key(thread)))
+
+
+class RedisStatusSignal:
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+
+    async def publish(self, job_id: str) -> None:
+        await self.redis.publish(STATUS_CHANNEL, job_id)
+
+
+async def status_wakeups(redis: Redis) -> AsyncIterator[str]:
+    """Yields job ids as workers announce changes; MongoDB stays the source of truth."""
+    pubsub = redis.pubsub()
+    await pubsub.subscribe(STATUS_CHANNEL)
+    try:
+        async for item in pubsub.listen():
+            if item.get("type") == "message":
+                data = item["data"]
+                yield data.decode() if isinstance(data, bytes) else str(data)
+    finally:
+        await pubsub.aclose()

@@ -1,0 +1,172 @@
+"""arq tasks. Each one reads its durable job record first, so a second run converges instead of redoing."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from arq import Retry
+
+from core.ports import AuditLog, Engine, JobStore, RequestStore, StatusSignal
+from core.spec import InfraSpec
+from core.status import JobStatus, Phase
+from infra.errors import EngineFailed, StackBusy
+from infra.summary import render_plan, resource_lines
+
+log = logging.getLogger("infrabot.jobs")
+
+RETRY_BUSY_SECONDS = 15
+
+
+@dataclass
+class Deps:
+    jobs: JobStore
+    requests: RequestStore
+    audit: AuditLog
+    signal: StatusSignal
+    engine: Engine
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def _set(deps: Deps, job_id: str, **changes: Any) -> JobStatus | None:
+    status = await deps.jobs.update(job_id, **changes)
+    await deps.signal.publish(job_id)
+    return status
+
+
+def _progress(deps: Deps, job_id: str):  # type: ignore[no-untyped-def]
+    async def report(done: int, total: int, message: str) -> None:
+        await _set(deps, job_id, done=done, total=total, message=message)
+
+    return report
+
+
+async def _begin(deps: Deps, job_id: str, phase: Phase, message: str) -> JobStatus | None:
+    status = await deps.jobs.get(job_id)
+    if status is None:
+        log.error("job %s has no status record; dropping it", job_id)
+        return None
+    if status.finished:
+        log.info("job %s already %s; nothing to do", job_id, status.phase)
+        return None
+    request = await deps.requests.get(status.request_id)
+    if request is None or request.get("latest_job") not in (None, job_id) or request["status"] == "cancelled":
+        await _set(deps, job_id, phase=Phase.CANCELLED, finished_at=_now(), message="No longer needed")
+        return None
+    return await _set(deps, job_id, phase=phase, started_at=status.started_at or _now(), message=message,
+                      engine=deps.engine.name)
+
+
+async def _fail(deps: Deps, status: JobStatus, error: Exception, request_status: str) -> None:
+    text = str(error) if isinstance(error, EngineFailed) else "an unexpected error stopped the job"
+    log.error("job %s failed: %s", status.job_id, text, exc_info=not isinstance(error, EngineFailed))
+    await _set(deps, status.job_id, phase=Phase.FAILED, finished_at=_now(), error=text, message=text)
+    await deps.requests.update(status.request_id, {"status": request_status, "error": text})
+    await deps.audit.record(f"{status.kind}_failed", request_id=status.request_id, job_id=status.job_id,
+                            engine=deps.engine.name, error=text)
+
+
+async def _busy(deps: Deps, status: JobStatus, error: StackBusy, ctx: dict[str, Any]) -> Retry:
+    await _set(deps, status.job_id, message=str(error))
+    return Retry(defer=RETRY_BUSY_SECONDS * min(ctx.get("job_try", 1), 4))
+
+
+async def plan(ctx: dict[str, Any], job_id: str) -> str:
+    deps: Deps = ctx["deps"]
+    status = await _begin(deps, job_id, Phase.RUNNING, "Planning")
+    if status is None:
+        return "skipped"
+    spec = InfraSpec(**status.spec)
+    try:
+        result = await deps.engine.preview(spec, _progress(deps, job_id))
+    except StackBusy as exc:
+        raise await _busy(deps, status, exc, ctx) from exc
+    except Exception as exc:
+        await _fail(deps, status, exc, "failed")
+        return "failed"
+    plan_doc = {**result.model_dump(), "hash": result.plan_hash}
+    request = await deps.requests.get(status.request_id)
+    if request is None or request.get("latest_job") != job_id or request["status"] != "planning":
+        await _set(deps, job_id, phase=Phase.CANCELLED, finished_at=_now(), message="Superseded")
+        return "superseded"
+    await deps.requests.update(status.request_id, {"status": "awaiting_approval", "plan": plan_doc})
+    await _set(
+        deps, job_id, phase=Phase.AWAITING_APPROVAL, finished_at=_now(), plan_hash=result.plan_hash,
+        done=len(result.resources), total=len(result.resources), message="Plan ready",
+        result={"engine": result.engine, "simulated": result.simulated, "lines": render_plan(result),
+                "resource_lines": resource_lines(result), "summary": result.summary},
+    )
+    await deps.audit.record("planned", request_id=status.request_id, job_id=job_id, engine=result.engine,
+                            plan_hash=result.plan_hash, summary=result.summary)
+    return "planned"
+
+
+async def apply(ctx: dict[str, Any], job_id: str) -> str:
+    deps: Deps = ctx["deps"]
+    status = await _begin(deps, job_id, Phase.APPLYING, "Applying")
+    if status is None:
+        return "skipped"
+    request = await deps.requests.get(status.request_id) or {}
+    if request.get("approved_plan_hash") != status.plan_hash or not status.plan_hash:
+        await _set(deps, job_id, phase=Phase.CANCELLED, finished_at=_now(),
+                   message="The approval no longer matches the plan; nothing was applied")
+        return "void"
+    spec = InfraSpec(**status.spec)
+    try:
+        result = await deps.engine.apply(spec, _progress(deps, job_id))
+    except StackBusy as exc:
+        raise await _busy(deps, status, exc, ctx) from exc
+    except Exception as exc:
+        await _fail(deps, status, exc, "failed")
+        return "failed"
+    await deps.requests.update(status.request_id, {"status": "applied", "outputs": result.outputs})
+    await _set(
+        deps, job_id, phase=Phase.SUCCEEDED, finished_at=_now(), message="Applied",
+        result={"engine": result.engine, "simulated": result.simulated, "outputs": result.outputs,
+                "summary": result.summary, "lines": _apply_lines(result.summary, result.simulated)},
+    )
+    await deps.audit.record("applied", request_id=status.request_id, job_id=job_id, engine=result.engine,
+                            plan_hash=status.plan_hash, approved_by=_approver(request), result="succeeded")
+    return "applied"
+
+
+async def destroy(ctx: dict[str, Any], job_id: str) -> str:
+    deps: Deps = ctx["deps"]
+    status = await _begin(deps, job_id, Phase.APPLYING, "Destroying")
+    if status is None:
+        return "skipped"
+    spec = InfraSpec(**status.spec)
+    try:
+        result = await deps.engine.destroy(spec, _progress(deps, job_id))
+    except StackBusy as exc:
+        raise await _busy(deps, status, exc, ctx) from exc
+    except Exception as exc:
+        await _fail(deps, status, exc, "applied")
+        return "failed"
+    await deps.requests.update(status.request_id, {"status": "destroyed", "outputs": {}})
+    removed = result.outputs.get("removed", "")
+    await _set(
+        deps, job_id, phase=Phase.SUCCEEDED, finished_at=_now(), message="Destroyed",
+        result={"engine": result.engine, "simulated": result.simulated, "summary": result.summary,
+                "lines": [f"Removed {result.summary.get('delete', 0)} resources."]
+                + ([removed] if removed else [])},
+    )
+    await deps.audit.record("destroyed", request_id=status.request_id, job_id=job_id, engine=result.engine,
+                            result="succeeded", summary=result.summary)
+    return "destroyed"
+
+
+def _approver(request: dict[str, Any]) -> str | None:
+    approvals = request.get("approvals") or []
+    return approvals[-1]["user"] if approvals else None
+
+
+def _apply_lines(summary: dict[str, int], simulated: bool) -> list[str]:
+    counts = ", ".join(f"{n} {op}d" if op != "create" else f"{n} created" for op, n in summary.items() if n)
+    prefix = "Simulated apply (offline engine, no cloud changes): " if simulated else "Applied: "
+    return [prefix + (counts or "no changes")]

@@ -1,0 +1,69 @@
+"""Real redis-server and FerretDB for the whole run; a fresh database and Redis keyspace per test."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from redis.asyncio import Redis
+
+from bots.runtime import Runtime, build_runtime
+from config.local_services import REPO_ROOT, LocalServices, ensure_services, free_port
+from config.settings import Settings
+from jobs.worker import make_worker
+
+
+@pytest.fixture(scope="session")
+def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServices]:
+    data = tmp_path_factory.mktemp("services")
+    started = ensure_services(
+        os.environ.get("REDIS_URL") or None,
+        os.environ.get("MONGODB_URL") or None,
+        data,
+        redis_port=free_port(),
+        mongo_port=free_port(),
+        log_dir=data,
+        bin_dir=REPO_ROOT / ".data" / "bin",
+    )
+    yield started
+    started.stop()
+
+
+@pytest.fixture
+def settings(services: LocalServices, tmp_path: Path) -> Settings:
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        redis_url=services.redis_url,
+        mongodb_url=services.mongodb_url,
+        mongodb_db=f"test_{uuid.uuid4().hex[:12]}",
+        engine="offline",
+        data_dir=str(tmp_path / "data"),
+        context_ttl_seconds=1800,
+    )
+
+
+@pytest.fixture
+async def runtime(settings: Settings, services: LocalServices) -> AsyncIterator[Runtime]:
+    flush = Redis.from_url(services.redis_url)
+    await flush.flushdb()
+    await flush.aclose()
+    rt = await build_runtime(settings, services.redis_url, services.mongodb_url)
+    yield rt
+    await rt.close()
+
+
+@pytest.fixture
+async def worker(runtime: Runtime, settings: Settings, services: LocalServices) -> AsyncIterator[object]:
+    """A real arq worker in this process, so queued jobs really run against the same servers."""
+    w = make_worker(settings, services.redis_url, services.mongodb_url)
+    task = asyncio.create_task(w.async_run())
+    yield w
+    await w.close()
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await task

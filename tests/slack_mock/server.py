@@ -1,0 +1,191 @@
+"""Stands in for https://slack.com/api/ the way slack-bolt's own tests do: records calls, answers like Slack.
+
+It keeps the messages it was asked to post so tests can read a status card's final state, and can be told to
+fail a method a number of times (429 with Retry-After, or 500) to exercise retries.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl
+
+BOT_TOKEN = "xoxb-test-token"
+BOT_USER = "UBOT"
+BOT_ID = "BBOT"
+TEAM = "T0001"
+
+
+@dataclass
+class Call:
+    method: str
+    params: dict[str, Any]
+    status: int
+    at: float = field(default_factory=time.monotonic)
+
+
+@dataclass
+class Failure:
+    status: int
+    times: int
+    retry_after: int | None = None
+
+
+class MockSlack:
+    def __init__(self, streaming: bool = True) -> None:
+        self.streaming = streaming
+        self.calls: list[Call] = []
+        self.messages: dict[tuple[str, str], dict[str, Any]] = {}
+        self.ephemeral: list[dict[str, Any]] = []
+        self._failures: dict[str, list[Failure]] = {}
+        self._lock = threading.Lock()
+        self._ts = itertools.count(1)
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}/api/"
+
+    def start(self) -> MockSlack:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def fail(self, method: str, status: int, times: int = 1, retry_after: int | None = None) -> None:
+        with self._lock:
+            self._failures.setdefault(method, []).append(Failure(status, times, retry_after))
+
+    def reset(self) -> None:
+        with self._lock:
+            self.calls.clear()
+            self.messages.clear()
+            self.ephemeral.clear()
+            self._failures.clear()
+
+    def calls_to(self, method: str, ok_only: bool = True) -> list[Call]:
+        with self._lock:
+            return [c for c in self.calls if c.method == method and (c.status == 200 or not ok_only)]
+
+    def thread_messages(self, channel: str, thread_ts: str) -> list[dict[str, Any]]:
+        with self._lock:
+            return [
+                m for m in self.messages.values()
+                if m["channel"] == channel and (m.get("thread_ts") == thread_ts or m["ts"] == thread_ts)
+            ]
+
+    def _next_ts(self) -> str:
+        n = next(self._ts)
+        return f"{1700000000 + n}.{n:06d}"
+
+    def _take_failure(self, method: str) -> Failure | None:
+        queue = self._failures.get(method)
+        if not queue:
+            return None
+        failure = queue[0]
+        failure.times -= 1
+        if failure.times <= 0:
+            queue.pop(0)
+        return failure
+
+    def answer(
+        self, method: str, params: dict[str, Any], authorized: bool
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
+        with self._lock:
+            failure = self._take_failure(method)
+            if failure is not None:
+                headers = {"Retry-After": str(failure.retry_after)} if failure.retry_after is not None else {}
+                error = "ratelimited" if failure.status == 429 else "internal_error"
+                self.calls.append(Call(method, params, failure.status))
+                return failure.status, {"ok": False, "error": error}, headers
+            self.calls.append(Call(method, params, 200))
+            if not authorized:
+                return 200, {"ok": False, "error": "not_authed"}, {}
+            return 200, self._respond(method, params), {}
+
+    def _respond(self, method: str, p: dict[str, Any]) -> dict[str, Any]:
+        if method == "auth.test":
+            return {"ok": True, "url": "https://example.slack.com/", "team": "Example", "user": "infrabot",
+                    "team_id": TEAM, "user_id": BOT_USER, "bot_id": BOT_ID, "is_enterprise_install": False}
+        if method == "chat.postMessage":
+            ts = self._next_ts()
+            message = {
+                "channel": p["channel"], "ts": ts, "text": p.get("text", ""), "blocks": p.get("blocks"),
+                "thread_ts": p.get("thread_ts"), "updates": 0,
+            }
+            self.messages[(p["channel"], ts)] = message
+            return {"ok": True, "channel": p["channel"], "ts": ts, "message": dict(message)}
+        if method == "chat.update":
+            message = self.messages.get((p["channel"], p["ts"]))
+            if message is None:
+                return {"ok": False, "error": "message_not_found"}
+            message.update(text=p.get("text", ""), blocks=p.get("blocks"), updates=message["updates"] + 1)
+            return {"ok": True, "channel": p["channel"], "ts": p["ts"], "text": message["text"]}
+        if method == "chat.postEphemeral":
+            self.ephemeral.append(dict(p))
+            return {"ok": True, "message_ts": self._next_ts()}
+        if method.endswith("Stream"):
+            return self._stream(method, p)
+        return {"ok": False, "error": "unknown_method"}
+
+    def _stream(self, method: str, p: dict[str, Any]) -> dict[str, Any]:
+        if not self.streaming:
+            return {"ok": False, "error": "unknown_method"}
+        chunks = p.get("chunks") or []
+        if isinstance(chunks, str):
+            chunks = json.loads(chunks)
+        text = "".join(c.get("text", "") for c in chunks if isinstance(c, dict)) + p.get("markdown_text", "")
+        if method == "chat.startStream":
+            ts = self._next_ts()
+            self.messages[(p["channel"], ts)] = {
+                "channel": p["channel"], "ts": ts, "text": text, "blocks": None,
+                "thread_ts": p.get("thread_ts"), "updates": 0, "streaming": True,
+            }
+            return {"ok": True, "channel": p["channel"], "ts": ts}
+        message = self.messages.get((p["channel"], p.get("ts", "")))
+        if message is None:
+            return {"ok": False, "error": "message_not_found"}
+        message["text"] += text
+        if method == "chat.stopStream":
+            message["streaming"] = False
+        return {"ok": True, "channel": p["channel"], "ts": message["ts"]}
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        mock = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:  # quiet test output
+                return
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length).decode() if length else ""
+                if "json" in (self.headers.get("Content-Type") or ""):
+                    params = json.loads(raw or "{}")
+                else:
+                    params = dict(parse_qsl(raw))
+                for key in ("blocks", "chunks"):
+                    if isinstance(params.get(key), str):
+                        params[key] = json.loads(params[key])
+                method = self.path.rsplit("/", 1)[-1]
+                authorized = self.headers.get("Authorization", "") == f"Bearer {BOT_TOKEN}"
+                status, body, headers = mock.answer(method, params, authorized)
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json; charset=utf-8")
+                self.send_header("Content-Length", str(len(data)))
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(data)
+
+        return Handler

@@ -1,0 +1,22 @@
+"""Small helpers shared by the tests."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+async def eventually(probe: Callable[[], Awaitable[T]], within: float = 20.0, every: float = 0.05) -> T:
+    """Polls until `probe` returns something truthy; fails the test with the last value otherwise."""
+    deadline = time.monotonic() + within
+    value = await probe()
+    while not value:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {within}s (last value: {value!r})")
+        await asyncio.sleep(every)
+        value = await probe()
+    return value
