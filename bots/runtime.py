@@ -18,7 +18,6 @@ from core.conversation import Conversation
 from core.flow import RequestFlow
 from core.policy import Policy
 from core.relay import StatusRelay
-from core.understanding.parser import RuleParser
 from jobs.mongo_store import (
     MongoAudit,
     MongoCardRefs,
@@ -86,6 +85,8 @@ def build_policy(settings: Settings) -> Policy:
 
 
 async def build_runtime(settings: Settings, redis_url: str, mongodb_url: str) -> Runtime:
+    from core.understanding.parser import RuleParser
+
     redis = Redis.from_url(redis_url)
     arq = await create_pool(RedisSettings.from_dsn(redis_url))
     mongo, db = connect(mongodb_url, settings.mongodb_db)

@@ -22,7 +22,7 @@ class Settings(BaseSettings):
     mongodb_db: str = "infrabot"
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
-    context_ttl_seconds: int = Field(default=1800, ge=10, le=7 * 24 * 3600)
+    context_ttl_seconds: int = Field(default=1800, ge=1, le=7 * 24 * 3600)
     engine: Literal["offline", "pulumi"] = Field(default_factory=_default_engine)
     data_dir: str = ".data"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

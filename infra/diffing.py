@@ -96,3 +96,21 @@ def diff(current: dict[str, dict[str, Any]], previous: dict[str, dict[str, Any]]
         if k not in current:
             changes.append(ResourceChange(type=before["type"], name=before["name"], op="delete"))
     return sorted(changes, key=lambda c: (c.name, c.type))
+
+
+_DELETE_LAST = (
+    "gcp:servicenetworking/connection:Connection",
+    "gcp:compute/globalAddress:GlobalAddress",
+    "gcp:compute/subnetwork:Subnetwork",
+    "gcp:compute/network:Network",
+)
+_DELETE_FIRST = ("IAMMember", "IamMember", "gcp:cloudrunv2/service:Service")
+
+
+def deletion_rank(change: ResourceChange) -> tuple[int, str]:
+    """Dependents before what they depend on, roughly as Pulumi orders a destroy."""
+    if any(marker in change.type for marker in _DELETE_FIRST):
+        return (0, change.name)
+    if change.type in _DELETE_LAST:
+        return (2 + _DELETE_LAST.index(change.type), change.name)
+    return (1, change.name)

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
+from infra import errors
+
 log = logging.getLogger(__name__)
 
 KEY_PREFIX = "infrabot:stack-lock:"
@@ -39,13 +41,12 @@ return 0
 """
 
 
-class StackBusy(Exception):
-    """Another change is running on this stack; the caller should wait its turn."""
+class StackBusy(errors.StackBusy):
+    """The shared StackBusy that workers catch, plus who holds the stack (for logs)."""
 
     def __init__(self, stack: str, holder: str | None = None) -> None:
-        self.stack = stack
+        super().__init__(stack)
         self.holder = holder
-        super().__init__(f"another change is running on {stack}, you are next")
 
 
 @dataclass

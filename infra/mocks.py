@@ -78,22 +78,42 @@ class InfraMocks(pulumi.runtime.Mocks):
         name = inputs.get("name") or f"{logical}-{hashlib.sha256(logical.encode()).hexdigest()[:7]}"
         if typ == "gcp:serviceaccount/account:Account":
             email = f"{inputs['accountId']}@{project}.iam.gserviceaccount.com"
-            return {"email": email, "member": f"serviceAccount:{email}",
-                    "name": f"projects/{project}/serviceAccounts/{email}", "id": email}
+            return {
+                "email": email,
+                "member": f"serviceAccount:{email}",
+                "name": f"projects/{project}/serviceAccounts/{email}",
+                "id": email,
+            }
         if typ == "gcp:cloudrunv2/service:Service":
             uri = f"https://{name}-{project_number(project)}.{region}.run.app"
-            return {"name": name, "uri": uri, "urls": [uri],
-                    "id": f"projects/{project}/locations/{region}/services/{name}"}
+            return {
+                "name": name,
+                "uri": uri,
+                "urls": [uri],
+                "id": f"projects/{project}/locations/{region}/services/{name}",
+            }
         if typ == "gcp:sql/databaseInstance:DatabaseInstance":
-            return {"name": name, "connectionName": f"{project}:{region}:{name}",
-                    "privateIpAddress": _private_ip(name, 20), "id": name,
-                    "selfLink": f"https://sqladmin.googleapis.com/sql/v1beta4/projects/{project}/instances/{name}"}
+            return {
+                "name": name,
+                "connectionName": f"{project}:{region}:{name}",
+                "privateIpAddress": _private_ip(name, 20),
+                "id": name,
+                "selfLink": f"https://sqladmin.googleapis.com/sql/v1beta4/projects/{project}/instances/{name}",
+            }
         if typ == "gcp:redis/instance:Instance":
-            return {"name": name, "host": _private_ip(name, 30), "port": 6379,
-                    "id": f"projects/{project}/locations/{region}/instances/{name}"}
+            return {
+                "name": name,
+                "host": _private_ip(name, 30),
+                "port": 6379,
+                "id": f"projects/{project}/locations/{region}/instances/{name}",
+            }
         if typ == "gcp:storage/bucket:Bucket":
-            return {"name": name, "url": f"gs://{name}", "id": name,
-                    "selfLink": f"https://www.googleapis.com/storage/v1/b/{name}"}
+            return {
+                "name": name,
+                "url": f"gs://{name}",
+                "id": name,
+                "selfLink": f"https://www.googleapis.com/storage/v1/b/{name}",
+            }
         if typ == "gcp:pubsub/topic:Topic":
             return {"name": name, "id": f"projects/{project}/topics/{name}"}
         if typ == "gcp:pubsub/subscription:Subscription":
@@ -114,7 +134,11 @@ class InfraMocks(pulumi.runtime.Mocks):
             path = f"projects/{project}/regions/{region}/subnetworks/{name}"
             return {"name": name, "id": path, "selfLink": f"https://www.googleapis.com/compute/v1/{path}"}
         if typ == "gcp:compute/globalAddress:GlobalAddress":
-            return {"name": name, "address": "10.100.0.0", "id": f"projects/{project}/global/addresses/{name}"}
+            return {
+                "name": name,
+                "address": "10.100.0.0",
+                "id": f"projects/{project}/global/addresses/{name}",
+            }
         if typ == "gcp:servicenetworking/connection:Connection":
             return {"peering": "servicenetworking-googleapis-com"}
         if typ.endswith("IAMMember") or typ.endswith("IamMember"):
@@ -137,8 +161,12 @@ def _resolve_outputs(root: Any) -> Any:
 
 
 def _run_isolated(
-    program: Callable[[], None], mocks: InfraMocks, stack: str, project_name: str,
-    config: dict[str, str], preview: bool,
+    program: Callable[[], None],
+    mocks: InfraMocks,
+    stack: str,
+    project_name: str,
+    config: dict[str, str],
+    preview: bool,
 ) -> tuple[dict[str, Any], set[str]]:
     worker_loops: list[asyncio.AbstractEventLoop] = []
 
@@ -191,7 +219,7 @@ def evaluate(
             box["result"] = contextvars.Context().run(
                 _run_isolated, program, mocks, stack, project_name, full_config, preview
             )
-        except BaseException as exc:  # noqa: BLE001 handed back to the calling thread below
+        except BaseException as exc:
             box["error"] = exc
 
     with _EVALUATION_LOCK:

@@ -16,6 +16,7 @@ from core.plan import ApplyResult, PlanResult, ResourceChange, summarize
 from core.ports import ProgressFn
 from core.spec import InfraSpec
 from infra import diffing
+from infra.errors import EngineFailed
 from infra.mocks import Evaluation, evaluate
 from infra.pricing import estimate_monthly_cost
 from infra.program import DEFAULT_GCP_PROJECT, PULUMI_PROJECT, make_program
@@ -25,7 +26,7 @@ from infra.summary import describe
 SECRET_MASK = "[secret]"
 
 
-class DeletionProtectedError(RuntimeError):
+class DeletionProtectedError(EngineFailed):
     """Raised by a simulated destroy that the real one would refuse too."""
 
 
@@ -66,7 +67,8 @@ class OfflineEngine:
         await progress(0, 1, "Evaluating the Pulumi program offline (mocks, no cloud access)")
         changes, _, _ = await asyncio.to_thread(self._plan, spec, preview=True)
         summary = summarize(changes)
-        await progress(1, 1, f"Plan ready: {len(changes)} resources, {summary['create']} to create")
+        counts = ", ".join(f"{summary[op]} to {op}" for op in ("create", "update", "replace", "delete"))
+        await progress(1, 1, f"Plan ready: {counts}")
         return PlanResult(
             engine=self.name,
             simulated=True,
@@ -108,8 +110,7 @@ class OfflineEngine:
         removed = [ResourceChange(type=r["type"], name=r["name"], op="delete") for r in existing]
         total = len(removed)
         await progress(0, total, f"Simulated destroy (offline engine): {total} resources, no cloud changes")
-        # Dependents go first, as Pulumi would: reverse of the (name-sorted) creation listing.
-        for done, change in enumerate(reversed(removed), start=1):
+        for done, change in enumerate(sorted(removed, key=diffing.deletion_rank), start=1):
             await progress(done, total, f"simulated delete: {describe(change.type, change.name)}")
         if self.state is not None:
             await asyncio.to_thread(self.state.delete, spec.stack_name)

@@ -109,7 +109,5 @@ def region_multiplier(region: str) -> float:
 
 def estimate_monthly_cost(spec: InfraSpec) -> float:
     """Whole-spec estimate in USD per month, rounded to cents."""
-    total = sum(
-        component_monthly_cost(c.kind, spec.size_of(c), spec.environment) * c.count for c in spec.components
-    )
+    total = sum(component_monthly_cost(c.kind, spec.size_of(c), spec.environment) * c.count for c in spec.components)
     return round(total * region_multiplier(spec.region), 2)

@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pulumi import automation as auto
 
@@ -26,6 +26,9 @@ from core.plan import OPS, ApplyResult, PlanResult, ResourceChange, summarize
 from core.ports import ProgressFn
 from core.spec import InfraSpec
 from infra.errors import EngineFailed, StackBusy
+
+if TYPE_CHECKING:
+    from config.settings import Settings
 
 __all__ = ["EngineConfigError", "EngineFailed", "PulumiEngine", "StackBusy"]
 
@@ -178,8 +181,10 @@ class _Run:
                 self.finished.add(meta.urn)
                 self._report(f"plan: {op} {label}")
         elif finished:
-            self.finished.add(meta.urn)
-            self._report(f"{_VERBS[op][1]} {label}")
+            # A replacement finishes several steps on one URN; the person hears about it once.
+            if meta.urn not in self.finished:
+                self.finished.add(meta.urn)
+                self._report(f"{_VERBS[op][1]} {label}")
         elif meta.urn not in self.started:
             self.started.add(meta.urn)
             self._report(f"{_VERBS[op][0]} {label}")
@@ -321,6 +326,21 @@ class PulumiEngine:
             gcp_project=env.get("GCP_PROJECT") or env.get("GOOGLE_CLOUD_PROJECT") or "",
             backend_url=env.get("PULUMI_BACKEND_URL") or None,
             pulumi_command=env.get("PULUMI_COMMAND") or None,
+            pulumi_home=env.get("PULUMI_HOME") or None,
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings, environ: Mapping[str, str] | None = None) -> PulumiEngine:
+        """State and work dirs live under settings.data_dir unless PULUMI_BACKEND_URL says otherwise."""
+        env = os.environ if environ is None else environ
+        data = Path(settings.data_dir).expanduser().resolve()
+        secret = settings.pulumi_config_passphrase
+        return cls(
+            passphrase=secret.get_secret_value() if secret is not None else "",
+            gcp_project=settings.gcp_project,
+            backend_url=settings.pulumi_backend_url or (data / "pulumi-state").as_uri(),
+            pulumi_command=env.get("PULUMI_COMMAND") or None,
+            work_root=data / "pulumi-work",
             pulumi_home=env.get("PULUMI_HOME") or None,
         )
 

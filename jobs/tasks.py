@@ -13,7 +13,7 @@ from core.ports import AuditLog, Engine, JobStore, RequestStore, StatusSignal
 from core.spec import InfraSpec
 from core.status import JobStatus, Phase
 from infra.errors import EngineFailed, StackBusy
-from infra.summary import render_plan, resource_lines
+from infra.summary import render_plan
 
 log = logging.getLogger("infrabot.jobs")
 
@@ -99,7 +99,7 @@ async def plan(ctx: dict[str, Any], job_id: str) -> str:
         deps, job_id, phase=Phase.AWAITING_APPROVAL, finished_at=_now(), plan_hash=result.plan_hash,
         done=len(result.resources), total=len(result.resources), message="Plan ready",
         result={"engine": result.engine, "simulated": result.simulated, "lines": render_plan(result),
-                "resource_lines": resource_lines(result), "summary": result.summary},
+                "summary": result.summary},
     )
     await deps.audit.record("planned", request_id=status.request_id, job_id=job_id, engine=result.engine,
                             plan_hash=result.plan_hash, summary=result.summary)
@@ -149,12 +149,12 @@ async def destroy(ctx: dict[str, Any], job_id: str) -> str:
         await _fail(deps, status, exc, "applied")
         return "failed"
     await deps.requests.update(status.request_id, {"status": "destroyed", "outputs": {}})
-    removed = result.outputs.get("removed", "")
+    removed = sorted(f"{name.removeprefix('removed:')} ({kind})" for name, kind in result.outputs.items()
+                     if name.startswith("removed:"))
     await _set(
         deps, job_id, phase=Phase.SUCCEEDED, finished_at=_now(), message="Destroyed",
         result={"engine": result.engine, "simulated": result.simulated, "summary": result.summary,
-                "lines": [f"Removed {result.summary.get('delete', 0)} resources."]
-                + ([removed] if removed else [])},
+                "lines": [f"Removed {len(removed)} resources."], "resource_lines": removed},
     )
     await deps.audit.record("destroyed", request_id=status.request_id, job_id=job_id, engine=result.engine,
                             result="succeeded", summary=result.summary)

@@ -26,8 +26,9 @@ def build_engine(settings: Settings) -> Engine:
 
         return PulumiEngine.from_settings(settings)
     from infra.offline import OfflineEngine
+    from infra.state import FileStateStore
 
-    return OfflineEngine(state_dir=Path(settings.data_dir) / "offline-state")
+    return OfflineEngine(FileStateStore(Path(settings.data_dir) / "offline-state"), project=settings.gcp_project)
 
 
 def make_worker(settings: Settings, redis_url: str, mongodb_url: str, **overrides: Any) -> Worker:

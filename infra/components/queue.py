@@ -29,7 +29,10 @@ def build(ctx: BuildContext, component: Component, index: int, total: int) -> No
         name=ctx.name(base, "sub"),
         topic=topic.id,
         ack_deadline_seconds=60,
-        dead_letter_policy={"dead_letter_topic": dead_letter.id, "max_delivery_attempts": MAX_DELIVERY_ATTEMPTS},
+        dead_letter_policy={
+            "dead_letter_topic": dead_letter.id,
+            "max_delivery_attempts": MAX_DELIVERY_ATTEMPTS,
+        },
         retry_policy={"minimum_backoff": "10s", "maximum_backoff": "600s"},
         labels=labels,
         opts=ctx.opts(),
@@ -46,8 +49,9 @@ def build(ctx: BuildContext, component: Component, index: int, total: int) -> No
 
     # Pub/Sub's own service agent forwards dead letters: it must publish to the dead-letter topic
     # and acknowledge on the source subscription.
-    project = gcp.organizations.get_project_output(project_id=ctx.project, opts=pulumi.InvokeOutputOptions(
-        provider=ctx.provider))
+    project = gcp.organizations.get_project_output(
+        project_id=ctx.project, opts=pulumi.InvokeOutputOptions(provider=ctx.provider)
+    )
     agent = project.number.apply(lambda n: f"serviceAccount:service-{n}@gcp-sa-pubsub.iam.gserviceaccount.com")
     gcp.pubsub.TopicIAMMember(
         ctx.name(base, "dlq-agent-pub"),
@@ -64,10 +68,18 @@ def build(ctx: BuildContext, component: Component, index: int, total: int) -> No
         opts=ctx.opts(),
     )
 
-    ctx.grants.append(_grant(gcp.pubsub.TopicIAMMember, "topic", topic.name, "roles/pubsub.publisher",
-                             f"{base}-publish"))
-    ctx.grants.append(_grant(gcp.pubsub.SubscriptionIAMMember, "subscription", subscription.name,
-                             "roles/pubsub.subscriber", f"{base}-subscribe"))
+    ctx.grants.append(
+        _grant(gcp.pubsub.TopicIAMMember, "topic", topic.name, "roles/pubsub.publisher", f"{base}-publish")
+    )
+    ctx.grants.append(
+        _grant(
+            gcp.pubsub.SubscriptionIAMMember,
+            "subscription",
+            subscription.name,
+            "roles/pubsub.subscriber",
+            f"{base}-subscribe",
+        )
+    )
     suffix = "" if total == 1 else f"_{index}"
     ctx.env.extend(
         [

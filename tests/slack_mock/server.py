@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 BOT_TOKEN = "xoxb-test-token"
+APP_TOKEN = "xapp-test-token"
 BOT_USER = "UBOT"
 BOT_ID = "BBOT"
 TEAM = "T0001"
@@ -42,6 +43,8 @@ class MockSlack:
         self.calls: list[Call] = []
         self.messages: dict[tuple[str, str], dict[str, Any]] = {}
         self.ephemeral: list[dict[str, Any]] = []
+        self.responses: list[dict[str, Any]] = []
+        self.socket_url: str | None = None
         self._failures: dict[str, list[Failure]] = {}
         self._lock = threading.Lock()
         self._ts = itertools.count(1)
@@ -70,6 +73,7 @@ class MockSlack:
             self.calls.clear()
             self.messages.clear()
             self.ephemeral.clear()
+            self.responses.clear()
             self._failures.clear()
 
     def calls_to(self, method: str, ok_only: bool = True) -> list[Call]:
@@ -116,6 +120,8 @@ class MockSlack:
         if method == "auth.test":
             return {"ok": True, "url": "https://example.slack.com/", "team": "Example", "user": "infrabot",
                     "team_id": TEAM, "user_id": BOT_USER, "bot_id": BOT_ID, "is_enterprise_install": False}
+        if method == "apps.connections.open" and self.socket_url:
+            return {"ok": True, "url": self.socket_url}
         if method == "chat.postMessage":
             ts = self._next_ts()
             message = {
@@ -176,12 +182,22 @@ class MockSlack:
                 for key in ("blocks", "chunks"):
                     if isinstance(params.get(key), str):
                         params[key] = json.loads(params[key])
-                method = self.path.rsplit("/", 1)[-1]
-                authorized = self.headers.get("Authorization", "") == f"Bearer {BOT_TOKEN}"
+                if "/response/" in self.path:  # a response_url: Slack answers these with a bare "ok"
+                    with mock._lock:
+                        mock.responses.append(params)
+                    self._send(200, b"ok", "text/plain", {})
+                    return
+                path, _, query = self.path.partition("?")
+                params.update(dict(parse_qsl(query)))
+                method = path.rsplit("/", 1)[-1]
+                token = BOT_TOKEN if method != "apps.connections.open" else APP_TOKEN
+                authorized = self.headers.get("Authorization", "") == f"Bearer {token}"
                 status, body, headers = mock.answer(method, params, authorized)
-                data = json.dumps(body).encode()
+                self._send(status, json.dumps(body).encode(), "application/json; charset=utf-8", headers)
+
+            def _send(self, status: int, data: bytes, content_type: str, headers: dict[str, str]) -> None:
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json; charset=utf-8")
+                self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(data)))
                 for name, value in headers.items():
                     self.send_header(name, value)

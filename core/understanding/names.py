@@ -1,0 +1,136 @@
+"""App names: finding the one the user gave, and holding it to what GCP resource names allow.
+
+The app name becomes part of every resource name (`<app>-<environment>-...`), and some GCP names are
+short (service account ids are 6-30 characters), so app names are kept to 20 characters of lowercase
+letters, digits and hyphens, starting with a letter and not ending with a hyphen.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from core.understanding.normalize import ascii_fold
+
+MAX_APP_LENGTH = 20
+APP_NAME_RULE = (
+    f"App names need to start with a letter, use only lowercase letters, digits and hyphens, not end "
+    f"with a hyphen, and be at most {MAX_APP_LENGTH} characters long, because infrabot builds GCP "
+    f"resource names from them."
+)
+
+_VALID = re.compile(rf"[a-z](?:[a-z0-9-]{{0,{MAX_APP_LENGTH - 2}}}[a-z0-9])?")
+
+
+@dataclass(frozen=True)
+class NameCheck:
+    app: str | None
+    problem: str | None = None
+    suggestion: str | None = None
+
+
+def is_valid_app_name(name: str) -> bool:
+    return _VALID.fullmatch(name) is not None
+
+
+def suggest_app_name(raw: str) -> str:
+    """A valid name as close to `raw` as possible."""
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_fold(raw).lower()).strip("-")
+    if not slug:
+        return "my-app"
+    if not slug[0].isalpha():
+        slug = f"app-{slug}"
+    if len(slug) > MAX_APP_LENGTH:
+        cut = slug[:MAX_APP_LENGTH]
+        # Prefer ending on a whole word when that keeps a useful amount of the name.
+        if slug[MAX_APP_LENGTH] != "-" and "-" in cut and cut.rfind("-") >= 6:
+            cut = cut[:cut.rfind("-")]
+        slug = cut
+    return slug.rstrip("-")
+
+
+def _reasons(name: str) -> list[str]:
+    reasons: list[str] = []
+    if not name.isascii():
+        reasons.append("has characters other than plain letters")
+    if " " in name:
+        reasons.append("has spaces")
+    if "_" in name:
+        reasons.append("has underscores")
+    if re.search(r"[^a-z0-9\-_ ]", name) and name.isascii():
+        reasons.append("has symbols other than hyphens")
+    if name and not name[0].isalpha():
+        reasons.append("doesn't start with a letter")
+    if name.endswith("-"):
+        reasons.append("ends with a hyphen")
+    if len(name) > MAX_APP_LENGTH:
+        reasons.append(f"is {len(name)} characters long")
+    return reasons or ["isn't in the allowed form"]
+
+
+def check_app_name(raw: str) -> NameCheck:
+    """Fix case silently; anything else invalid is explained, with a suggestion, and not accepted."""
+    name = raw.strip()
+    lowered = name.lower()
+    if is_valid_app_name(lowered):
+        return NameCheck(app=lowered)
+    reasons = _reasons(lowered)
+    said = " and ".join([", ".join(reasons[:-1]), reasons[-1]] if len(reasons) > 1 else reasons)
+    problem = f"\"{name}\" can't be used as an app name: it {said}. {APP_NAME_RULE}"
+    return NameCheck(app=None, problem=problem, suggestion=suggest_app_name(name))
+
+
+@dataclass(frozen=True)
+class AppMention:
+    raw: str
+    start: int  # span of clean text to hide from the other matchers
+    end: int
+    explicit: bool  # said with "called"/"app ..."; otherwise inferred from "for shop" and the like
+
+
+_NAME = (r"(?:\"(?P<dq>[^\"\n]{1,60})\"|'(?P<sq>[^'\n]{1,60})'"
+         r"|(?P<bare>[^\s,;!?()\[\]{}<>\"']+))")
+_BARE = r"(?P<bare>[A-Za-z][\w.-]*)"
+
+# Ordered: explicit naming first, then the looser "for X" style guesses.
+_PATTERNS: tuple[tuple[re.Pattern[str], bool], ...] = tuple(
+    (re.compile(p, re.IGNORECASE), explicit) for p, explicit in (
+        (r"\b(?:called|named|call(?:ing)?\s+it|nam(?:e|ing)\s+it|call\s+the\s+app|name\s+the\s+app)\s+"
+         + _NAME, True),
+        (r"\bapp(?:lication)?(?:\s+name)?(?:\s*[:=]\s*|\s+is\s+|\s+)(?:called\s+|named\s+)?" + _NAME, True),
+        (r"\brenam(?:e|ing)\s+(?:it\s+|the\s+app\s+|the\s+application\s+|app\s+)?(?:to|as)\s+" + _NAME, True),
+        (r"\bchange\s+(?:the\s+)?(?:app\s+)?name\s+to\s+" + _NAME, True),
+        (r"\b(?:the|my|our)\s+" + _BARE + r"\s+(?:app|application|service|project)\b", False),
+        (r"\b(?:deploy|ship|launch|release)\s+" + _BARE + r"(?=\s+(?:to|in|on|into)\b)", False),
+        (r"\bfor\s+" + _NAME + r"(?:\s+app\b)?", False),
+    )
+)
+
+
+def find_app(clean: str, is_reserved: Callable[[str, bool], bool],
+             is_stack: Callable[[str], bool]) -> AppMention | None:
+    """The app name in `clean` (chat markup already removed, case kept), if the user gave one.
+
+    `is_reserved(word, explicit)` says a word means something else to the parser ("redis", "the").
+    Stack-looking guesses ("for shop-staging") are left for the stack matcher.
+    """
+    for pattern, explicit in _PATTERNS:
+        for m in pattern.finditer(clean):
+            group = next(g for g in ("dq", "sq", "bare") if g in pattern.groupindex and m.group(g))
+            raw = m.group(group)
+            end = m.end(group)
+            if group == "bare":
+                stripped = raw.rstrip(".:-") if not explicit else raw.rstrip(".:")
+                end -= len(raw) - len(stripped)
+                raw = stripped
+            if not raw or is_reserved(raw.lower(), explicit):
+                continue
+            if not explicit and (not raw[0].isalpha() or is_stack(raw.lower())):
+                continue
+            start = m.start(group) - (1 if group in ("dq", "sq") else 0)
+            if group in ("dq", "sq"):
+                end += 1
+            return AppMention(raw=raw, start=start, end=max(end, m.end()) if not explicit else end,
+                              explicit=explicit)
+    return None

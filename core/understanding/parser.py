@@ -1,0 +1,86 @@
+"""The deterministic planner: one chat message in, one `Parsed` out. Pure Python, no I/O.
+
+Pipeline: remove chat markup -> find the app name on the text as typed (so names are judged exactly and
+never spell-corrected) and hide it -> fold and spell-correct the rest -> find components, region,
+environment, size and stack names -> classify the intent -> fill `missing` for create requests.
+See components.py for how component words are counted and when a template is meant.
+"""
+
+from __future__ import annotations
+
+from core.understanding.components import find_components
+from core.understanding.intents import Signals, classify
+from core.understanding.model import Parsed
+from core.understanding.names import check_app_name, find_app
+from core.understanding.normalize import fold, strip_chat_formatting
+from core.understanding.reserved import is_reserved
+from core.understanding.typos import correct_tokens
+from core.understanding.vocab import (
+    find_environment,
+    find_region,
+    find_sizes,
+    find_stack,
+    looks_like_stack,
+)
+
+APP_PLACEHOLDER = "xappx"
+
+
+def _inside(start: int, end: int, spans: list[tuple[int, int]]) -> bool:
+    return any(s <= start and end <= e for s, e in spans)
+
+
+class RuleParser:
+    """Implements `Planner` with rules; see the module docstring."""
+
+    def parse(self, text: str) -> Parsed:
+        clean = strip_chat_formatting(text)
+        mention = find_app(clean, is_reserved, looks_like_stack)
+        if mention is not None:
+            clean = f"{clean[:mention.start]} {APP_PLACEHOLDER} {clean[mention.end:]}"
+        folded = " ".join(correct_tokens(fold(clean).split()))
+
+        found = find_components(folded)
+        region = find_region(folded)
+        environment = find_environment(folded)
+        sizes = [h for h in find_sizes(folded) if not _inside(h.start, h.end, found.spans)]
+        stack = find_stack(folded)
+
+        parsed = Parsed(
+            region=region.value if region else None,
+            environment=environment.value if environment else None,
+            size=sizes[-1].value if sizes else None,
+        )
+        if mention is not None:
+            check = check_app_name(mention.raw)
+            parsed.app, parsed.app_problem, parsed.suggested_app = check.app, check.problem, check.suggestion
+
+        signals = Signals(
+            component_changes=found.changes,
+            attribute_changes=bool((mention and mention.explicit) or region or environment or parsed.size),
+            guessed_app=bool(mention and not mention.explicit),
+        )
+        intent = classify(folded, signals)
+        parsed.intent, parsed.affirm, parsed.deny = intent.name, intent.affirm, intent.deny
+
+        if stack is not None:
+            name, app, env = stack
+            parsed.app = parsed.app or (None if parsed.app_problem else app)
+            parsed.environment = parsed.environment or env
+            if parsed.intent != "create":
+                parsed.stack = name
+
+        if parsed.intent == "create":
+            parsed.components, parsed.remove, parsed.template = found.components, found.remove, found.template
+            if not parsed.app:
+                parsed.missing.append("app")
+            if not parsed.components and not parsed.template:
+                parsed.missing.append("components")
+        return parsed
+
+
+_DEFAULT = RuleParser()
+
+
+def parse(text: str) -> Parsed:
+    return _DEFAULT.parse(text)

@@ -1,0 +1,87 @@
+"""The plan as plain text lines for a chat reply, whatever the platform."""
+
+from __future__ import annotations
+
+import re
+
+from core.plan import PlanResult, ResourceChange
+from infra.pricing import PRICES_AS_OF
+
+READABLE: dict[str, str] = {
+    "gcp:cloudrunv2/service:Service": "Cloud Run service",
+    "gcp:cloudrunv2/serviceIamMember:ServiceIamMember": "Cloud Run public access",
+    "gcp:serviceaccount/account:Account": "Service account",
+    "gcp:sql/databaseInstance:DatabaseInstance": "Cloud SQL instance",
+    "gcp:sql/database:Database": "Cloud SQL database",
+    "gcp:sql/user:User": "Cloud SQL user",
+    "gcp:redis/instance:Instance": "Memorystore Redis",
+    "gcp:storage/bucket:Bucket": "Storage bucket",
+    "gcp:storage/bucketIAMMember:BucketIAMMember": "Bucket access grant",
+    "gcp:pubsub/topic:Topic": "Pub/Sub topic",
+    "gcp:pubsub/subscription:Subscription": "Pub/Sub subscription",
+    "gcp:pubsub/topicIAMMember:TopicIAMMember": "Topic access grant",
+    "gcp:pubsub/subscriptionIAMMember:SubscriptionIAMMember": "Subscription access grant",
+    "gcp:secretmanager/secret:Secret": "Secret Manager secret",
+    "gcp:secretmanager/secretVersion:SecretVersion": "Secret version",
+    "gcp:secretmanager/secretIamMember:SecretIamMember": "Secret access grant",
+    "gcp:artifactregistry/repository:Repository": "Artifact Registry repository",
+    "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember": "Registry access grant",
+    "gcp:projects/iAMMember:IAMMember": "Project role grant",
+    "gcp:compute/network:Network": "VPC network",
+    "gcp:compute/subnetwork:Subnetwork": "VPC subnet",
+    "gcp:compute/globalAddress:GlobalAddress": "Reserved private IP range",
+    "gcp:servicenetworking/connection:Connection": "Private service connection",
+}
+OP_WORDS = {"create": "create", "update": "update", "replace": "replace", "delete": "delete", "same": "keep"}
+OP_MARKS = {"create": "+", "update": "~", "replace": "-/+", "delete": "-", "same": "="}
+OFFLINE_ENGINE = "offline engine (Pulumi mocks) — simulated, no cloud changes"
+PULUMI_ENGINE = "pulumi engine"
+MAX_LISTED = 40
+
+
+def readable_type(token: str) -> str:
+    if token in READABLE:
+        return READABLE[token]
+    last = token.rsplit(":", 1)[-1]
+    return re.sub(r"(?<=[a-z])(?=[A-Z])", " ", last) or token
+
+
+def describe(token: str, name: str) -> str:
+    return f"{readable_type(token)} {name}"
+
+
+def _line(change: ResourceChange) -> str:
+    return f"  {OP_MARKS[change.op]} {OP_WORDS[change.op]} {describe(change.type, change.name)}"
+
+
+def engine_label(plan: PlanResult) -> str:
+    return OFFLINE_ENGINE if plan.simulated or plan.engine == "offline" else PULUMI_ENGINE
+
+
+def render_plan(plan: PlanResult) -> list[str]:
+    s = plan.summary
+    lines = [
+        f"Plan: {s.get('create', 0)} to create, {s.get('update', 0)} to update, "
+        f"{s.get('replace', 0)} to replace, {s.get('delete', 0)} to delete"
+    ]
+    destructive = [c for c in plan.resources if c.op in ("delete", "replace")]
+    if destructive:
+        lines.append(f"WARNING: {len(destructive)} destructive change(s); data in these resources can be lost:")
+        lines.extend(_line(c) for c in destructive)
+    others = [c for c in plan.resources if c.op in ("create", "update")]
+    unchanged = sum(1 for c in plan.resources if c.op == "same")
+    if not destructive and not others:
+        lines.append("No changes: the infrastructure already matches this request.")
+    if others:
+        lines.append("Changes:")
+        lines.extend(_line(c) for c in others[:MAX_LISTED])
+        if len(others) > MAX_LISTED:
+            lines.append(f"  … and {len(others) - MAX_LISTED} more")
+    if unchanged:
+        lines.append(f"{unchanged} resource(s) unchanged.")
+    if plan.monthly_cost_usd is not None:
+        lines.append(
+            f"Estimated cost: about ${plan.monthly_cost_usd:,.2f}/month (approximate list prices as of {PRICES_AS_OF})"
+        )
+    lines.append(f"Engine: {engine_label(plan)}")
+    return lines

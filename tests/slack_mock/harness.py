@@ -1,0 +1,123 @@
+"""Builds correctly signed Slack requests (events, /infra, button clicks) and sends them to the app."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import itertools
+import json
+import time
+import uuid
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+
+from tests.slack_mock.server import BOT_USER, TEAM, MockSlack
+
+SIGNING_SECRET = "test-signing-secret"
+_ts = itertools.count(1)
+
+
+def sign(body: str, timestamp: int, secret: str = SIGNING_SECRET) -> str:
+    digest = hmac.new(secret.encode(), f"v0:{timestamp}:{body}".encode(), hashlib.sha256).hexdigest()
+    return f"v0={digest}"
+
+
+def new_ts() -> str:
+    """A Slack-like message ts, unique within the test run."""
+    n = next(_ts)
+    return f"{1800000000 + n}.{uuid.uuid4().int % 1_000_000:06d}"
+
+
+class SlackClient:
+    """What Slack itself would send to `POST /slack/events`."""
+
+    def __init__(self, http: httpx.AsyncClient, mock: MockSlack, team: str = TEAM) -> None:
+        self.http = http
+        self.mock = mock
+        self.team = team
+
+    async def send(
+        self,
+        body: str,
+        content_type: str,
+        *,
+        timestamp: int | None = None,
+        secret: str = SIGNING_SECRET,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        ts = int(time.time()) if timestamp is None else timestamp
+        all_headers = {
+            "Content-Type": content_type,
+            "X-Slack-Request-Timestamp": str(ts),
+            "X-Slack-Signature": sign(body, ts, secret),
+            **(headers or {}),
+        }
+        return await self.http.post("/slack/events", content=body.encode(), headers=all_headers)
+
+    def event_body(self, event: dict[str, Any], event_id: str | None = None) -> str:
+        return json.dumps({
+            "token": "legacy-unused",
+            "team_id": self.team,
+            "api_app_id": "AINFRA",
+            "event": {"event_ts": event.get("ts"), **event},
+            "type": "event_callback",
+            "event_id": event_id or f"Ev{uuid.uuid4().hex[:10].upper()}",
+            "event_time": int(time.time()),
+            "authorizations": [{"team_id": self.team, "user_id": BOT_USER, "is_bot": True}],
+        })
+
+    async def event(self, event: dict[str, Any], event_id: str | None = None, **kw: Any) -> httpx.Response:
+        return await self.send(self.event_body(event, event_id), "application/json", **kw)
+
+    async def mention(self, text: str, *, user: str = "U1", channel: str = "C1", ts: str | None = None,
+                      thread_ts: str | None = None, event_id: str | None = None) -> tuple[str, httpx.Response]:
+        ts = ts or new_ts()
+        event = {"type": "app_mention", "user": user, "text": f"<@{BOT_USER}> {text}", "ts": ts,
+                 "channel": channel, "team": self.team}
+        if thread_ts:
+            event["thread_ts"] = thread_ts
+        return ts, await self.event(event, event_id)
+
+    async def message(self, text: str, *, user: str = "U1", channel: str = "C1", thread_ts: str | None = None,
+                      channel_type: str = "channel", **extra: Any) -> tuple[str, httpx.Response]:
+        ts = new_ts()
+        event = {"type": "message", "user": user, "text": text, "ts": ts, "channel": channel,
+                 "channel_type": channel_type, "team": self.team, **extra}
+        if thread_ts:
+            event["thread_ts"] = thread_ts
+        return ts, await self.event(event)
+
+    def command_body(self, text: str, *, user: str = "U1", channel: str = "C1") -> str:
+        return urlencode({
+            "token": "legacy-unused", "team_id": self.team, "team_domain": "example", "channel_id": channel,
+            "channel_name": "infra", "user_id": user, "user_name": user.lower(), "command": "/infra",
+            "text": text, "api_app_id": "AINFRA", "is_enterprise_install": "false",
+            "response_url": f"{self.mock.url}response/{uuid.uuid4().hex}",
+            "trigger_id": f"{uuid.uuid4().int % 10**12}.{uuid.uuid4().hex[:8]}",
+        })
+
+    async def command(self, text: str, **kw: Any) -> httpx.Response:
+        return await self.send(self.command_body(text, **kw), "application/x-www-form-urlencoded")
+
+    async def click(self, action: str, request_id: str, card: dict[str, Any], *, user: str = "U1") -> httpx.Response:
+        payload = {
+            "type": "block_actions",
+            "team": {"id": self.team, "domain": "example"},
+            "user": {"id": user, "username": user.lower(), "team_id": self.team},
+            "api_app_id": "AINFRA",
+            "token": "legacy-unused",
+            "container": {"type": "message", "message_ts": card["ts"], "channel_id": card["channel"],
+                          "is_ephemeral": False, "thread_ts": card.get("thread_ts")},
+            "trigger_id": f"{uuid.uuid4().int % 10**12}.{uuid.uuid4().hex[:8]}",
+            "channel": {"id": card["channel"], "name": "infra"},
+            "message": {"type": "message", "ts": card["ts"], "thread_ts": card.get("thread_ts"),
+                        "text": card.get("text", ""), "blocks": card.get("blocks") or [], "user": BOT_USER,
+                        "bot_id": "BBOT"},
+            "response_url": f"{self.mock.url}response/{uuid.uuid4().hex}",
+            "actions": [{"action_id": f"infrabot_{action}", "block_id": "infrabot_actions", "value": request_id,
+                         "type": "button", "text": {"type": "plain_text", "text": action.title()},
+                         "action_ts": f"{time.time():.6f}"}],
+        }
+        return await self.send(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded")

@@ -1,0 +1,340 @@
+"""The Discord adapter end to end, offline: simcord runs the real discord.py client against an
+in-memory Discord; the core, Redis, FerretDB and the arq worker are the real ones."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import discord
+import pytest
+import simcord
+
+from bots.discord_bot import InfraBot
+from bots.discord_bot.permissions import BOT_PERMISSIONS
+from bots.discord_bot.render import MESSAGE_LIMIT
+from bots.runtime import Runtime, build_runtime
+from config.local_services import LocalServices
+from config.settings import Settings
+from core.cards import StatusCard
+from core.messages import ThreadRef
+from core.policy import Policy, Roles
+from tests.support import eventually
+
+REQUEST = "create a postgres database and a bucket for my app shop in staging"
+
+
+@pytest.fixture
+async def env(runtime: Runtime, worker: object) -> AsyncIterator[simcord.Env]:
+    bot = InfraBot(runtime, status_interval=0)
+    sim = simcord.Env(bot)
+    await sim.start()
+    try:
+        yield sim
+    finally:
+        await sim.shutdown()
+    sim.raise_errors()
+
+
+def bot_of(env: simcord.Env) -> InfraBot:
+    assert isinstance(env.bot, InfraBot)
+    return env.bot
+
+
+def world(env: simcord.Env) -> tuple[simcord.GuildHandle, simcord.ChannelHandle, simcord.MemberActor]:
+    guild = env.create_guild("Acme")
+    # The bot gets exactly what the invite link grants, so every test also proves it is enough.
+    bot_role = next(r for r in env.backend.get_guild(guild.id).roles.values() if r.managed)
+    env.backend.edit_role(guild.id, bot_role.id, {"permissions": BOT_PERMISSIONS.value})
+    channel = guild.create_text_channel("infra")
+    alice = guild.add_member(env.create_user("alice"))
+    return guild, channel, alice
+
+
+def cards(channel: simcord.ChannelHandle, bot: InfraBot) -> list[discord.Message]:
+    assert bot.user is not None
+    return [m for m in channel.history() if m.author.id == bot.user.id and m.embeds]
+
+
+def field(message: discord.Message, name: str) -> str:
+    return next(f.value or "" for f in message.embeds[0].fields if f.name == name)
+
+
+def button_ids(message: discord.Message) -> list[str]:
+    return [c.custom_id or "" for row in message.components for c in row.children]  # type: ignore[attr-defined]
+
+
+async def relay(env: simcord.Env, runtime: Runtime) -> None:
+    """What the background relay does on a wake-up, done here so the test controls the timing."""
+    await runtime.relay.pump()
+    await bot_of(env).sink.flush()
+    await env.settle()
+
+
+async def card_reaches(env: simcord.Env, runtime: Runtime, thread: simcord.ChannelHandle,
+                       phase_text: str) -> discord.Message:
+    async def probe() -> discord.Message | None:
+        await relay(env, runtime)
+        shown = cards(thread, bot_of(env))
+        return shown[-1] if shown and phase_text in field(shown[-1], "Phase") else None
+
+    return await eventually(probe, within=30)
+
+
+async def requests_in(runtime: Runtime, thread_id: int) -> list[dict[str, Any]]:
+    return [doc async for doc in runtime.db.requests.find({"thread.thread": str(thread_id)})]
+
+
+async def planned_thread(env: simcord.Env, channel: simcord.ChannelHandle,
+                         user: simcord.MemberActor, runtime: Runtime) -> tuple[simcord.ChannelHandle,
+                                                                              discord.Message]:
+    await user.send(channel, f"{bot_of(env).user.mention} {REQUEST}")  # type: ignore[union-attr]
+    thread = channel.threads[0]
+    card = await card_reaches(env, runtime, thread, "awaiting approval")
+    return thread, card
+
+
+async def test_mention_opens_a_thread_and_the_conversation_continues_there(
+    env: simcord.Env, runtime: Runtime
+) -> None:
+    _, channel, alice = world(env)
+    bot = bot_of(env)
+    assert not bot.intents.message_content
+
+    mention = await alice.send(channel, f"{bot.user.mention} {REQUEST}")  # type: ignore[union-attr]
+
+    [thread] = channel.threads
+    assert thread.id == mention.id  # the thread hangs off the asking message
+    first = thread.history()[0]
+    assert "planning" in first.content.lower() and "**shop**" in first.content
+    [request] = await requests_in(runtime, thread.id)
+    assert request["thread"]["channel"] == str(channel.id) and request["user"] == str(alice.id)
+
+    card = await card_reaches(env, runtime, thread, "awaiting approval")
+    assert field(card, "Engine").startswith("offline engine (simulated")
+    assert f"infrabot:approve:{request['_id']}" in button_ids(card)
+    assert f"infrabot:cancel:{request['_id']}" in button_ids(card)
+
+    # Replying to the bot in its thread needs no @mention: a reply pings the bot, so Discord
+    # delivers the text even without the message-content intent.
+    await alice.send(thread, "status", reply_to=first)
+    assert "awaiting approval" in thread.last_message.content  # type: ignore[union-attr]
+    assert len(channel.threads) == 1
+
+
+async def test_thread_messages_without_mention_need_the_content_intent(
+    env: simcord.Env, runtime: Runtime, settings: Settings
+) -> None:
+    _, channel, alice = world(env)
+    await alice.send(channel, f"{bot_of(env).user.mention} help")  # type: ignore[union-attr]
+    [thread] = channel.threads
+    before = len(thread.history())
+
+    await alice.send(thread, "status")
+    await alice.send(thread, "status again")
+    texts = [m.content for m in thread.history()[before:]]
+    assert sum("Message Content intent" in t for t in texts) == 1  # one hint, not one per message
+
+    # With the privileged intent approved and requested, the same thread reads plain messages.
+    reader = InfraBot(runtime, message_content=True, status_interval=0)
+    await env.restart_bot(reader)
+    await alice.send(thread, "status")
+    assert "Nothing has been requested" in thread.last_message.content  # type: ignore[union-attr]
+
+
+async def test_direct_message_conversation(env: simcord.Env, runtime: Runtime) -> None:
+    _, _, alice = world(env)
+    await alice.send_dm(REQUEST)
+    dm = alice.user.dm_channel
+    assert "planning" in dm.history()[-1].content.lower()
+    [request] = await requests_in(runtime, dm.id)
+    assert request["thread"]["workspace"] == "dm"
+    card = await card_reaches(env, runtime, dm, "awaiting approval")
+    assert card.channel.id == dm.id
+
+
+async def test_slash_command_defers_then_answers_in_a_new_thread(env: simcord.Env, runtime: Runtime) -> None:
+    _, channel, alice = world(env)
+
+    result = await alice.slash(channel, "infra", text=REQUEST)
+
+    assert result.deferred and result.acknowledged and not result.ephemeral
+    assert result.response is not None and REQUEST in result.response.content
+    [thread] = channel.threads
+    assert thread.id == result.response.id
+    assert "planning" in thread.history()[0].content.lower()
+    [request] = await requests_in(runtime, thread.id)
+    assert request["thread"]["channel"] == str(channel.id)
+    await card_reaches(env, runtime, thread, "awaiting approval")
+
+
+async def test_slash_command_inside_a_thread_follows_up_there(env: simcord.Env, runtime: Runtime) -> None:
+    _, channel, alice = world(env)
+    await alice.send(channel, f"{bot_of(env).user.mention} help")  # type: ignore[union-attr]
+    [thread] = channel.threads
+
+    result = await alice.slash(thread, "infra", text="status")
+
+    assert result.deferred
+    assert any("Nothing has been requested" in f.content for f in result.followups)
+    assert len(channel.threads) == 1
+
+
+async def test_approve_applies_and_the_one_status_message_ends_as_done(
+    env: simcord.Env, runtime: Runtime
+) -> None:
+    _, channel, alice = world(env)
+    thread, card = await planned_thread(env, channel, alice, runtime)
+
+    result = await alice.click(card, label="Approve")
+
+    assert result.acknowledged
+    assert any("Approved by" in f.content for f in result.followups)
+    done = await card_reaches(env, runtime, thread, "Done")
+    assert done.id == card.id  # edited in place, not a second card
+    assert len(cards(thread, bot_of(env))) == 1
+    assert done.components == []  # no buttons once it is applied
+    assert "shop" in (done.embeds[0].title or "")
+    [request] = await requests_in(runtime, thread.id)
+    assert request["status"] == "applied"
+
+
+async def test_cancel_button_cancels_and_clears_the_buttons(env: simcord.Env, runtime: Runtime) -> None:
+    _, channel, alice = world(env)
+    thread, card = await planned_thread(env, channel, alice, runtime)
+
+    result = await alice.click(card, label="Cancel")
+
+    assert any("cancelled" in f.content.lower() for f in result.followups)
+    final = await card_reaches(env, runtime, thread, "Cancelled")
+    assert final.id == card.id and final.components == []
+    [request] = await requests_in(runtime, thread.id)
+    assert request["status"] == "cancelled"
+    assert await runtime.db.jobs.count_documents({"kind": "apply"}) == 0
+
+
+async def test_unauthorised_click_is_refused_privately(env: simcord.Env, runtime: Runtime) -> None:
+    guild, channel, alice = world(env)
+    approvers = guild.create_role("Infra Admins")
+    bob = guild.add_member(env.create_user("bob"))
+    carol = guild.add_member(env.create_user("carol"), roles=[approvers])
+    runtime.core.flow.policy = Policy(roles=Roles({"approve": {"*": ["role:Infra Admins"]}}))
+    thread, card = await planned_thread(env, channel, alice, runtime)
+
+    refused = await bob.click(card, label="Approve")
+
+    [note] = refused.followups
+    assert note.ephemeral and "not allowed" in note.content
+    assert all(not m.flags.ephemeral or "not allowed" in m.content for m in thread.history())
+    assert "not allowed" not in "".join(m.content for m in thread.history(viewer=alice))
+    [request] = await requests_in(runtime, thread.id)
+    assert request["status"] == "awaiting_approval"
+    assert await runtime.db.jobs.count_documents({"kind": "apply"}) == 0
+
+    allowed = await carol.click(card, label="Approve")
+    assert any("Approved by" in f.content and not f.ephemeral for f in allowed.followups)
+    await card_reaches(env, runtime, thread, "Done")
+
+
+async def test_long_reply_is_split_into_messages_under_the_limit(env: simcord.Env, runtime: Runtime) -> None:
+    guild, channel, alice = world(env)
+    stacks = [f"service{i:03d}-with-a-rather-long-descriptive-name-staging" for i in range(120)]
+    for i, stack in enumerate(stacks):
+        await runtime.requests.create({
+            "_id": f"seed{i}", "user_key": f"discord:{guild.id}:{alice.id}", "stack": stack,
+            "status": "applied", "thread": {}, "spec": {},
+        })
+    await alice.send(channel, f"{bot_of(env).user.mention} help")  # type: ignore[union-attr]
+    [thread] = channel.threads
+    before = len(thread.history())
+
+    await alice.send(thread, f"{bot_of(env).user.mention} list")
+
+    parts = [m.content for m in thread.history()[before + 1:]]
+    assert len(parts) >= 3
+    assert all(len(p) <= MESSAGE_LIMIT for p in parts)
+    lines = "\n".join(parts).split("\n")
+    assert [s for s in stacks if not any(s in line for line in lines)] == []
+    assert all(line.startswith(("•", "Your apps")) for line in lines)  # cut between lines only
+
+
+async def test_redelivered_message_makes_no_second_request(env: simcord.Env, runtime: Runtime) -> None:
+    _, channel, alice = world(env)
+    mention = await alice.send(channel, f"{bot_of(env).user.mention} {REQUEST}")  # type: ignore[union-attr]
+    [thread] = channel.threads
+    replies_before = len(thread.history())
+
+    # The gateway delivers the very same MESSAGE_CREATE again (as after a resume).
+    env.backend.announce_message_create(env.backend.get_message(channel.id, mention.id))
+    await env.settle()
+
+    assert len(channel.threads) == 1
+    assert len(thread.history()) == replies_before
+    assert len(await requests_in(runtime, thread.id)) == 1
+    assert await runtime.db.jobs.count_documents({"kind": "plan"}) == 1
+
+
+async def test_restart_resumes_the_same_status_message_and_its_buttons(
+    env: simcord.Env, runtime: Runtime, settings: Settings, services: LocalServices
+) -> None:
+    _, channel, alice = world(env)
+    thread, card = await planned_thread(env, channel, alice, runtime)
+
+    # A new process: fresh runtime objects and a fresh bot; only Discord and the databases remain.
+    second = await build_runtime(settings, services.redis_url, services.mongodb_url)
+    try:
+        await env.restart_bot(InfraBot(second, status_interval=0))
+
+        result = await alice.click(card, label="Approve")  # a button posted by the old process
+        assert any("Approved by" in f.content for f in result.followups)
+        [request] = await requests_in(second, thread.id)
+        apply_id = request["latest_job"]
+
+        async def applied() -> bool:
+            job = await second.jobs.get(apply_id)
+            return job is not None and job.phase == "succeeded"
+
+        # The job finishes while nothing relays; the new process then catches up from MongoDB.
+        await eventually(applied, within=30)
+        done = await card_reaches(env, second, thread, "Done")
+        assert done.id == card.id
+        assert len(cards(thread, bot_of(env))) == 1
+        assert await second.db.cards.count_documents({}) == 1
+    finally:
+        await second.close()
+
+
+async def test_progress_edits_are_coalesced_but_the_last_state_always_lands(
+    env: simcord.Env, runtime: Runtime
+) -> None:
+    _, channel, alice = world(env)
+    thread, card = await planned_thread(env, channel, alice, runtime)
+    [request] = await requests_in(runtime, thread.id)
+    bot = bot_of(env)
+    bot.sink.min_interval = 0.5
+    ref = ThreadRef.from_dict(request["thread"])
+
+    def progress(done: int, phase: str = "applying") -> StatusCard:
+        return StatusCard(
+            request_id=request["_id"], job_id="apply-x", phase=phase, title="Applying shop-staging",
+            engine="offline", simulated=True, done=done, total=20, version=done,
+        )
+
+    def edits() -> int:
+        return sum(1 for r in env.http_requests if r.method == "PATCH")
+
+    before = edits()
+    # Twenty updates over about a second, as a fast apply would report them.
+    for done in range(1, 20):
+        await bot.sink.show(ref, progress(done))
+        await asyncio.sleep(0.05)
+    await bot.sink.show(ref, progress(19))  # a stale repeat changes nothing
+    await bot.sink.show(ref, progress(20, "succeeded"))
+    await bot.sink.flush()
+    await env.settle()
+
+    assert 2 <= edits() - before <= 4
+    final = cards(thread, bot)[-1]
+    assert final.id == card.id
+    assert "Done" in field(final, "Phase") and field(final, "Progress") == "20 of 20"

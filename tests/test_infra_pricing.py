@@ -1,0 +1,56 @@
+"""Sizes, the size table and the monthly cost estimate."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.spec import KINDS, SIZES, Component, InfraSpec
+from infra import pricing, sizes
+
+
+def test_every_kind_and_size_has_a_tier_and_a_price() -> None:
+    for kind in KINDS:
+        for size in SIZES:
+            assert sizes.tier(kind, size)
+            assert pricing.component_monthly_cost(kind, size) >= 0
+
+
+@pytest.mark.parametrize("kind", ["service", "postgres", "mysql", "redis", "bucket", "queue", "registry"])
+def test_bigger_sizes_cost_more(kind: str) -> None:
+    small, medium, large = (pricing.component_monthly_cost(kind, s) for s in SIZES)
+    assert small <= medium < large
+
+
+def test_concrete_tiers() -> None:
+    assert sizes.tier("postgres", "small")["tier"] == "db-f1-micro"
+    assert sizes.tier("postgres", "medium")["tier"] == "db-custom-2-7680"
+    assert sizes.tier("redis", "small")["tier"] == "BASIC"
+    assert sizes.tier("redis", "large")["tier"] == "STANDARD_HA"
+
+
+def test_sql_price_follows_the_table() -> None:
+    # db-custom-2-7680: 2 vCPU x 0.0413 + 7.5 GB x 0.007 = 0.1351 $/h, plus 50 GB SSD at 0.17.
+    medium = pricing.component_monthly_cost("postgres", "medium")
+    assert medium == pytest.approx(0.1351 * 730 + 50 * 0.17 + 0.06, rel=1e-6)
+    assert pricing.component_monthly_cost("postgres", "medium", "prod") == pytest.approx(medium + 50 * 0.08)
+
+
+def test_spec_estimate_adds_components_counts_and_region() -> None:
+    spec = InfraSpec(app="a", components=[Component(kind="redis", count=2), Component(kind="bucket", size="large")])
+    expected = 2 * pricing.component_monthly_cost("redis", "small") + pricing.component_monthly_cost("bucket", "large")
+    assert pricing.estimate_monthly_cost(spec) == pytest.approx(expected, abs=0.01)
+    london = spec.model_copy(update={"region": "europe-west2"})
+    assert pricing.estimate_monthly_cost(london) > pricing.estimate_monthly_cost(spec)
+    nowhere = spec.model_copy(update={"region": "mars-north1"})
+    assert pricing.estimate_monthly_cost(nowhere) == pytest.approx(
+        expected * pricing.DEFAULT_REGION_MULTIPLIER, abs=0.01
+    )
+
+
+def test_size_table_markdown() -> None:
+    table = sizes.size_table_markdown().splitlines()
+    assert table[0] == "| component | small | medium | large |"
+    assert len(table) == 2 + len(sizes.SIZE_TABLE)
+    postgres = next(line for line in table if line.startswith("| postgres |"))
+    assert "db-f1-micro" in postgres and "db-custom-8-30720" in postgres and "HA" in postgres
+    assert "STANDARD_HA" in next(line for line in table if line.startswith("| redis |"))

@@ -1,0 +1,161 @@
+"""StackLock against a real redis-server started for this module."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from redis.asyncio import Redis
+
+from infra import errors
+from infra.locks import StackBusy, StackLock
+
+REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def redis_port() -> Iterator[int]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError("redis-server did not start") from None
+                time.sleep(0.05)
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@pytest.fixture
+async def redis(redis_port: int) -> AsyncIterator[Redis]:
+    client = Redis(host="127.0.0.1", port=redis_port)
+    await client.flushdb()
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+def lock(redis: Redis) -> StackLock:
+    return StackLock(redis)
+
+
+async def test_second_holder_is_refused_until_the_first_is_done(lock: StackLock) -> None:
+    async with lock.hold("shop-dev", "job-a", ttl=5):
+        with pytest.raises(StackBusy) as caught:
+            async with lock.hold("shop-dev", "job-b", ttl=5):
+                pytest.fail("two holders at once")
+        assert str(caught.value) == "another change is running on shop-dev, you are next"
+        assert caught.value.holder == "job-a"  # type: ignore[attr-defined]
+        # other stacks are independent
+        async with lock.hold("shop-prod", "job-b", ttl=5):
+            pass
+    async with lock.hold("shop-dev", "job-b", ttl=5) as lease:
+        assert lease.owner == "job-b"
+
+
+async def test_stack_busy_is_the_one_workers_catch(lock: StackLock) -> None:
+    async with lock.hold("shop-dev", "job-a", ttl=5):
+        with pytest.raises(errors.StackBusy):
+            async with lock.hold("shop-dev", "job-b", ttl=5):
+                pass
+
+
+async def test_a_duplicate_run_of_the_same_job_is_refused_too(lock: StackLock) -> None:
+    async with lock.hold("shop-dev", "job-a", ttl=5):
+        with pytest.raises(StackBusy):
+            async with lock.hold("shop-dev", "job-a", ttl=5):
+                pass
+
+
+async def test_waiting_holder_gets_its_turn(lock: StackLock) -> None:
+    order: list[str] = []
+
+    async def first() -> None:
+        async with lock.hold("shop-dev", "job-a", ttl=5):
+            order.append("a-in")
+            await asyncio.sleep(0.4)
+            order.append("a-out")
+
+    task = asyncio.create_task(first())
+    await asyncio.sleep(0.05)
+    started = time.monotonic()
+    async with lock.hold("shop-dev", "job-b", ttl=5, wait=5, poll=0.05):
+        order.append("b-in")
+    await task
+    assert order == ["a-in", "a-out", "b-in"]
+    assert time.monotonic() - started >= 0.3
+
+
+async def test_waiting_gives_up_after_its_timeout(lock: StackLock) -> None:
+    async with lock.hold("shop-dev", "job-a", ttl=5):
+        started = time.monotonic()
+        with pytest.raises(StackBusy):
+            async with lock.hold("shop-dev", "job-b", ttl=5, wait=0.3, poll=0.05):
+                pass
+        assert 0.25 <= time.monotonic() - started < 2
+
+
+async def test_only_the_owner_token_releases(lock: StackLock, redis: Redis) -> None:
+    token = await lock.acquire("shop-dev", "job-a", ttl=5)
+    assert token is not None and token.startswith("job-a|")
+
+    assert await lock.release("shop-dev", "job-b|not-the-token") is False
+    assert await lock.release("shop-dev", "job-a|guessed-nonce") is False
+    assert await lock.holder("shop-dev") == "job-a"
+    assert await lock.renew("shop-dev", "job-b|not-the-token", ttl=5) is False
+
+    assert await lock.release("shop-dev", token) is True
+    assert await redis.exists(lock.key("shop-dev")) == 0
+    assert await lock.release("shop-dev", token) is False  # releasing twice is harmless
+
+
+async def test_a_crashed_holder_expires_after_its_ttl(lock: StackLock) -> None:
+    assert await lock.acquire("shop-dev", "crashed-job", ttl=0.3) is not None  # never released
+    assert await lock.acquire("shop-dev", "job-b", ttl=5) is None
+    await asyncio.sleep(0.5)
+    assert await lock.acquire("shop-dev", "job-b", ttl=5) is not None
+    assert await lock.holder("shop-dev") == "job-b"
+
+
+async def test_heartbeat_keeps_a_long_change_locked(lock: StackLock, redis: Redis) -> None:
+    async with lock.hold("shop-dev", "job-a", ttl=0.3) as lease:
+        await asyncio.sleep(1.0)  # over three TTLs
+        assert await lock.holder("shop-dev") == "job-a"
+        assert await lock.acquire("shop-dev", "job-b", ttl=5) is None
+        assert lease.lost is False
+    assert await redis.exists(lock.key("shop-dev")) == 0
+
+
+async def test_release_after_expiry_does_not_remove_the_new_holders_lease(
+    lock: StackLock, redis: Redis
+) -> None:
+    async with lock.hold("shop-dev", "job-a", ttl=0.3) as lease:
+        # Simulate job-a's lease running out and job-b taking the stack in the meantime.
+        await redis.delete(lock.key("shop-dev"))
+        token_b = await lock.acquire("shop-dev", "job-b", ttl=5)
+        assert token_b is not None
+        await asyncio.sleep(0.3)
+        assert lease.lost is True
+    assert await lock.holder("shop-dev") == "job-b"

@@ -1,0 +1,332 @@
+"""Slack over HTTP, end to end: signed requests in, a local stand-in for Slack's Web API out, and the real
+core, Redis, FerretDB and arq worker in between."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from pydantic import SecretStr
+
+from bots.runtime import Runtime
+from bots.slack.http import mount
+from config.settings import Settings
+from tests.slack_mock import MockSlack
+from tests.slack_mock.harness import SIGNING_SECRET, SlackClient, sign
+from tests.slack_mock.server import BOT_TOKEN, TEAM
+from tests.support import eventually
+
+REQUEST = "create a postgres database and a bucket for my app shop in staging"
+
+
+@pytest.fixture
+def mock_slack() -> Iterator[MockSlack]:
+    mock = MockSlack().start()
+    yield mock
+    mock.stop()
+
+
+@pytest.fixture
+def settings(settings: Settings, mock_slack: MockSlack) -> Settings:
+    return settings.model_copy(update={
+        "slack_bot_token": SecretStr(BOT_TOKEN),
+        "slack_signing_secret": SecretStr(SIGNING_SECRET),
+        "slack_api_url": mock_slack.url,
+    })
+
+
+@pytest.fixture
+async def slack(runtime: Runtime, mock_slack: MockSlack, worker: object) -> AsyncIterator[SlackClient]:
+    app = FastAPI()
+    mount(app, runtime)
+    runtime.start_relay()
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://slack.test") as http:
+        yield SlackClient(http, mock_slack)
+    await app.state.slack.sink.close()
+
+
+def thread_key(channel: str, thread: str) -> str:
+    return f"slack:{TEAM}:{channel}:{thread}"
+
+
+async def request_in(runtime: Runtime, channel: str, thread: str) -> dict[str, Any]:
+    async def probe() -> dict[str, Any] | None:
+        return await runtime.db.requests.find_one({"thread_key": thread_key(channel, thread)})
+
+    return await eventually(probe)
+
+
+async def card_of(runtime: Runtime, mock: MockSlack, request_id: str, phase_text: str) -> dict[str, Any]:
+    """The request's one status card, once its text shows `phase_text`."""
+
+    async def probe() -> dict[str, Any] | None:
+        ref = await runtime.cards.get(request_id, "slack")
+        message = mock.messages.get((ref["channel"], ref["ts"])) if ref else None
+        return message if message and phase_text in card_text(message) else None
+
+    return await eventually(probe, within=30)
+
+
+def card_text(message: dict[str, Any]) -> str:
+    parts = [message.get("text") or ""]
+    for block in message.get("blocks") or []:
+        if "text" in block:
+            parts.append(block["text"]["text"])
+        parts.extend(e.get("text", "") for e in block.get("elements", []) if isinstance(e.get("text"), str))
+    return "\n".join(parts)
+
+
+def replies_in(mock: MockSlack, channel: str, thread: str) -> list[dict[str, Any]]:
+    """Bot messages in the thread that are not status cards."""
+    return [m for m in mock.thread_messages(channel, thread) if m["ts"] != thread and not m.get("blocks")]
+
+
+def has_buttons(message: dict[str, Any]) -> set[str]:
+    return {e["action_id"] for b in message.get("blocks") or [] if b["type"] == "actions" for e in b["elements"]}
+
+
+async def planned(slack: SlackClient, runtime: Runtime, text: str = REQUEST, user: str = "U1",
+                  channel: str = "C1") -> tuple[str, dict[str, Any], dict[str, Any]]:
+    thread, response = await slack.mention(text, user=user, channel=channel)
+    assert response.status_code == 200
+    request = await request_in(runtime, channel, thread)
+    card = await card_of(runtime, slack.mock, request["_id"], "waiting for approval")
+    return thread, request, card
+
+
+async def test_mention_gets_an_instant_threaded_reply_then_a_plan_card(
+    slack: SlackClient, runtime: Runtime, mock_slack: MockSlack
+) -> None:
+    started = time.monotonic()
+    thread, response = await slack.mention(REQUEST)
+    acked = time.monotonic() - started
+    assert response.status_code == 200
+    assert acked < 1.0, f"Slack needs an answer within 3 s; took {acked:.2f}s"
+
+    reply = (await eventually(lambda: _async(replies_in(mock_slack, "C1", thread))))[0]
+    assert reply["thread_ts"] == thread
+    assert "planning" in reply["text"].lower() and "shop" in reply["text"]
+    # Streamed (chat.startStream/stopStream) because this Slack supports it.
+    assert mock_slack.calls_to("chat.startStream") and mock_slack.calls_to("chat.stopStream")
+
+    request = await request_in(runtime, "C1", thread)
+    card = await card_of(runtime, mock_slack, request["_id"], "waiting for approval")
+    assert card["thread_ts"] == thread
+    assert has_buttons(card) == {"infrabot_approve", "infrabot_cancel"}
+    assert "offline engine (simulated" in card_text(card)
+    values = {e["value"] for b in card["blocks"] if b["type"] == "actions" for e in b["elements"]}
+    assert values == {request["_id"]}
+
+
+async def test_reply_in_a_known_thread_continues_without_a_mention(
+    slack: SlackClient, runtime: Runtime, mock_slack: MockSlack
+) -> None:
+    thread, _, _ = await planned(slack, runtime)
+    before = len(replies_in(mock_slack, "C1", thread))
+    _, response = await slack.message("status", thread_ts=thread)
+    assert response.status_code == 200
+    replies = await eventually(lambda: _async(replies_in(mock_slack, "C1", thread)[before:]))
+    assert "awaiting approval" in replies[0]["text"] and "shop-staging" in replies[0]["text"]
+
+    # The bot stays out of threads and channel chatter it is not part of.
+    other_thread = "1700009999.000001"
+    await slack.message("status", thread_ts=other_thread)
+    await slack.message("status")
+    await asyncio.sleep(0.5)
+    assert not mock_slack.thread_messages("C1", other_thread)
+    assert len(replies_in(mock_slack, "C1", thread)) == before + 1
+    assert await runtime.db.requests.count_documents({}) == 1
+
+
+async def test_direct_message_is_answered_in_the_dm(slack: SlackClient, mock_slack: MockSlack) -> None:
+    _, response = await slack.message("help", channel="D42", channel_type="im")
+    assert response.status_code == 200
+    posted = await eventually(lambda: _async([m for m in mock_slack.messages.values() if m["channel"] == "D42"]))
+    assert posted[0]["thread_ts"] is None
+    assert "postgres" in posted[0]["text"]
+
+
+async def test_bot_messages_and_edits_are_ignored(slack: SlackClient, mock_slack: MockSlack) -> None:
+    thread, _ = await slack.mention("help")
+    await eventually(lambda: _async(replies_in(mock_slack, "C1", thread)))
+    posts = len(mock_slack.calls_to("chat.postMessage")) + len(mock_slack.calls_to("chat.startStream"))
+    await slack.message("status", thread_ts=thread, bot_id="BOTHER")
+    await slack.message("status", thread_ts=thread, subtype="message_changed")
+    await slack.message("status", thread_ts=thread, subtype="channel_join")
+    await asyncio.sleep(0.5)
+    assert len(mock_slack.calls_to("chat.postMessage")) + len(mock_slack.calls_to("chat.startStream")) == posts
+
+
+async def test_slash_command_posts_in_the_channel_and_continues_in_its_thread(
+    slack: SlackClient, runtime: Runtime, mock_slack: MockSlack
+) -> None:
+    started = time.monotonic()
+    response = await slack.command(REQUEST, user="U7", channel="C9")
+    assert response.status_code == 200 and time.monotonic() - started < 1.0
+    opener = await eventually(lambda: _async(
+        [m for m in mock_slack.messages.values() if m["channel"] == "C9" and m["thread_ts"] is None]))
+    assert opener[0]["text"] == f"<@U7> asked: {REQUEST}"
+    thread = opener[0]["ts"]
+    reply = (await eventually(lambda: _async(replies_in(mock_slack, "C9", thread))))[0]
+    assert "planning" in reply["text"].lower()
+    request = await request_in(runtime, "C9", thread)
+    assert request["user"] == "U7"
+    card = await card_of(runtime, mock_slack, request["_id"], "waiting for approval")
+    assert card["thread_ts"] == thread
+
+
+async def test_slash_command_help_is_ephemeral(slack: SlackClient, mock_slack: MockSlack) -> None:
+    response = await slack.command("help")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["response_type"] == "ephemeral" and "/infra" in body["text"]
+    await asyncio.sleep(0.3)
+    assert not mock_slack.calls_to("chat.postMessage")
+
+
+async def test_approve_applies_and_the_card_ends_done(
+    slack: SlackClient, runtime: Runtime, mock_slack: MockSlack
+) -> None:
+    thread, request, card = await planned(slack, runtime)
+    response = await slack.click("approve", request["_id"], card, user="U1")
+    assert response.status_code == 200
+    done = await card_of(runtime, mock_slack, request["_id"], "Done")
+    assert done["ts"] == card["ts"], "the same card is edited, not a new one posted"
+    assert not has_buttons(done)
+    assert "simulated" in card_text(done)
+    cards = [m for m in mock_slack.thread_messages("C1", thread) if m.get("blocks")]
+    assert len(cards) == 1
+    confirmations = [m for m in replies_in(mock_slack, "C1", thread) if "Approved by <@U1>" in m["text"]]
+    assert len(confirmations) == 1
+    assert (await runtime.requests.get(request["_id"]))["status"] == "applied"
+
+
+async def test_cancel_click_cancels_and_the_card_says_so(
+    slack: SlackClient, runtime: Runtime, mock_slack: MockSlack
+) -> None:
+    _, request, card = await planned(slack, runtime)
+    await slack.click("cancel", request["_id"], card, user="U1")
+    cancelled = await card_of(runtime, mock_slack, request["_id"], "Cancelled")
+    assert not has_buttons(cancelled)
+    assert (await runtime.requests.get(request["_id"]))["status"] == "cancelled"
+    assert await runtime.db.jobs.count_documents({"kind": "apply"}) == 0
+
+
+async def test_unauthorised_click_is_refused_with_an_ephemeral_message(
+    slack: SlackClient, runtime: Runtime, mock_slack: MockSlack
+) -> None:
+    prod = "create a bucket for my app shop in prod"
+    _, request, card = await planned(slack, runtime, text=prod, user="U1")
+    await slack.click("approve", request["_id"], card, user="U1")
+    refusal = await eventually(lambda: _async(mock_slack.ephemeral))
+    assert refusal[0]["user"] == "U1" and refusal[0]["channel"] == "C1"
+    assert "someone other than the requester" in refusal[0]["text"]
+    assert (await runtime.requests.get(request["_id"]))["status"] == "awaiting_approval"
+    assert await runtime.db.jobs.count_documents({"kind": "apply"}) == 0
+
+    await slack.click("approve", request["_id"], card, user="U2")
+    await card_of(runtime, mock_slack, request["_id"], "Done")
+
+
+async def test_a_retried_event_changes_nothing(
+    slack: SlackClient, runtime: Runtime, mock_slack: MockSlack
+) -> None:
+    thread = "1800000999.000100"
+    event = {"type": "app_mention", "user": "U1", "text": f"<@UBOT> {REQUEST}", "ts": thread, "channel": "C1"}
+    body = slack.event_body(event, event_id="Ev0RETRY")
+    first = await slack.send(body, "application/json")
+    retries = [
+        await slack.send(body, "application/json",
+                         headers={"X-Slack-Retry-Num": str(n), "X-Slack-Retry-Reason": "http_timeout"})
+        for n in (1, 2, 3)
+    ]
+    # The same message also arrives as a plain `message` event with its own event id.
+    twin = {**event, "type": "message", "channel_type": "channel", "thread_ts": thread}
+    await slack.event(twin, event_id="Ev0TWIN")
+    assert [r.status_code for r in [first, *retries]] == [200, 200, 200, 200]
+
+    request = await request_in(runtime, "C1", thread)
+    await card_of(runtime, mock_slack, request["_id"], "waiting for approval")
+    await asyncio.sleep(0.5)
+    assert await runtime.db.requests.count_documents({}) == 1
+    assert await runtime.db.jobs.count_documents({}) == 1
+    assert len(replies_in(mock_slack, "C1", thread)) == 1
+    assert len([m for m in mock_slack.thread_messages("C1", thread) if m.get("blocks")]) == 1
+
+
+async def test_a_repeated_click_applies_once(
+    slack: SlackClient, runtime: Runtime, mock_slack: MockSlack
+) -> None:
+    thread, request, card = await planned(slack, runtime)
+    await slack.click("approve", request["_id"], card, user="U1")
+    await card_of(runtime, mock_slack, request["_id"], "Done")
+    await slack.click("approve", request["_id"], card, user="U1")  # a second press after it finished
+    await asyncio.sleep(0.5)
+    assert await runtime.db.jobs.count_documents({"kind": "apply"}) == 1
+    confirmations = [m for m in replies_in(mock_slack, "C1", thread) if "Approved by" in m["text"]]
+    assert len(confirmations) == 1
+
+
+async def test_bad_signature_and_stale_timestamp_are_refused(slack: SlackClient, mock_slack: MockSlack) -> None:
+    body = slack.event_body({"type": "app_mention", "user": "U1", "text": "<@UBOT> help", "ts": "1.2",
+                             "channel": "C1"})
+    assert (await slack.send(body, "application/json", secret="wrong")).status_code == 401
+    stale = int(time.time()) - 6 * 60
+    assert (await slack.send(body, "application/json", timestamp=stale)).status_code == 401
+    tampered = await slack.http.post("/slack/events", content=body.replace("help", "destroy").encode(), headers={
+        "Content-Type": "application/json", "X-Slack-Request-Timestamp": str(int(time.time())),
+        "X-Slack-Signature": sign(body, int(time.time())),
+    })
+    assert tampered.status_code == 401
+    await asyncio.sleep(0.3)
+    assert not mock_slack.calls_to("chat.postMessage") and not mock_slack.calls_to("chat.startStream")
+
+
+async def test_a_50kb_message_gets_a_clear_reply(
+    slack: SlackClient, runtime: Runtime, mock_slack: MockSlack
+) -> None:
+    thread, response = await slack.mention("create a bucket " + "x" * 50_000)
+    assert response.status_code == 200
+    reply = (await eventually(lambda: _async(replies_in(mock_slack, "C1", thread))))[0]
+    assert "characters long" in reply["text"] and "50,0" in reply["text"]
+    assert await runtime.db.requests.count_documents({}) == 0
+
+
+async def test_rate_limits_and_server_errors_on_update_do_not_lose_the_final_status(
+    slack: SlackClient, runtime: Runtime, mock_slack: MockSlack
+) -> None:
+    _, request, card = await planned(slack, runtime)
+    mock_slack.fail("chat.update", 429, times=1, retry_after=1)
+    mock_slack.fail("chat.update", 500, times=4)
+    await slack.click("approve", request["_id"], card, user="U1")
+    done = await card_of(runtime, mock_slack, request["_id"], "Done")
+    assert done["ts"] == card["ts"]
+    statuses = [c.status for c in mock_slack.calls_to("chat.update", ok_only=False)]
+    assert 429 in statuses and statuses.count(500) == 4
+    assert (await runtime.jobs.get(f"apply-{request['_id']}-{(await _plan_hash(runtime, request))}")).phase \
+        == "succeeded"
+
+
+async def test_without_streaming_the_reply_is_a_plain_message(
+    slack: SlackClient, mock_slack: MockSlack
+) -> None:
+    mock_slack.streaming = False
+    thread, _ = await slack.mention("help")
+    reply = (await eventually(lambda: _async(replies_in(mock_slack, "C1", thread))))[0]
+    assert "postgres" in reply["text"]
+    assert [c.params["channel"] for c in mock_slack.calls_to("chat.postMessage")] == ["C1"]
+    assert len(mock_slack.calls_to("chat.startStream")) == 1  # tried once, then remembered
+
+
+async def _async(value: Any) -> Any:
+    return value
+
+
+async def _plan_hash(runtime: Runtime, request: dict[str, Any]) -> str:
+    fresh = await runtime.requests.get(request["_id"])
+    return str(fresh["approved_plan_hash"]) if fresh else ""

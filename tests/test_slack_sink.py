@@ -1,0 +1,133 @@
+"""The Slack status sink: one card per request, coalesced progress, and no lost final state."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+
+from bots.slack.client import make_client
+from bots.slack.sink import SlackStatusSink
+from config.local_services import LocalServices
+from config.settings import Settings
+from core.cards import StatusCard
+from core.messages import ThreadRef
+from jobs.mongo_store import MongoCardRefs, connect
+from tests.slack_mock import MockSlack
+from tests.slack_mock.server import BOT_TOKEN, TEAM
+
+THREAD = ThreadRef("slack", TEAM, "C1", "1800000000.000001")
+
+
+@pytest.fixture
+def mock_slack() -> Iterator[MockSlack]:
+    mock = MockSlack().start()
+    yield mock
+    mock.stop()
+
+
+@pytest.fixture
+async def refs(services: LocalServices) -> AsyncIterator[MongoCardRefs]:
+    client, db = connect(services.mongodb_url, f"test_sink_{uuid.uuid4().hex[:10]}")
+    yield MongoCardRefs(db)
+    await client.drop_database(db.name)
+    await client.close()
+
+
+def make_sink(mock: MockSlack, refs: MongoCardRefs, interval: float = 0.4) -> SlackStatusSink:
+    settings = Settings(_env_file=None, slack_bot_token=SecretStr(BOT_TOKEN), slack_api_url=mock.url)  # type: ignore[call-arg]
+    return SlackStatusSink(make_client(settings), make_client(settings, retry_server_errors=True), refs,
+                           interval=interval)
+
+
+def card(version: int, phase: str = "running", done: int = 0, job: str = "plan-r1-1", **kw: Any) -> StatusCard:
+    return StatusCard(request_id="r1", job_id=job, phase=phase, title="Planning shop-staging",
+                      engine="offline", simulated=True, done=done, total=50, version=version, **kw)
+
+
+def shown(mock: MockSlack) -> str:
+    (message,) = [m for m in mock.messages.values() if m.get("blocks")]
+    return str(message["text"])
+
+
+async def test_first_show_posts_once_and_later_shows_edit_in_place(
+    mock_slack: MockSlack, refs: MongoCardRefs
+) -> None:
+    sink = make_sink(mock_slack, refs, interval=0)
+    await sink.show(THREAD, card(1, "queued"))
+    await sink.show(THREAD, card(2, done=10))
+    await sink.show(THREAD, card(2, done=10))  # the relay may repeat a version after a restart
+    await sink.show(THREAD, card(3, "awaiting_approval", done=50))
+    assert len(mock_slack.calls_to("chat.postMessage")) == 1
+    assert len(mock_slack.calls_to("chat.update")) == 2
+    ref = await refs.get("r1", "slack")
+    assert ref is not None and (ref["channel"], ref["ts"]) in mock_slack.messages
+    assert mock_slack.messages[(ref["channel"], ref["ts"])]["thread_ts"] == THREAD.thread
+    assert "50 of 50" in shown(mock_slack)
+
+
+async def test_a_restarted_sink_edits_the_stored_card_instead_of_posting_again(
+    mock_slack: MockSlack, refs: MongoCardRefs
+) -> None:
+    await make_sink(mock_slack, refs, interval=0).show(THREAD, card(1, "queued"))
+    await make_sink(mock_slack, refs, interval=0).show(THREAD, card(2, "awaiting_approval"))
+    assert len(mock_slack.calls_to("chat.postMessage")) == 1
+    assert "waiting for approval" in shown(mock_slack)
+
+
+async def test_frequent_progress_is_coalesced_but_the_latest_and_final_states_arrive(
+    mock_slack: MockSlack, refs: MongoCardRefs
+) -> None:
+    sink = make_sink(mock_slack, refs, interval=0.4)
+    await sink.show(THREAD, card(1, "queued"))
+    for v in range(2, 32):
+        await sink.show(THREAD, card(v, done=v))
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.6)
+    assert "31 of 50" in shown(mock_slack), "the newest progress is flushed after the window"
+    updates_during_burst = len(mock_slack.calls_to("chat.update"))
+    assert 1 <= updates_during_burst <= 3
+
+    await sink.show(THREAD, card(32, "awaiting_approval", done=50))
+    assert "waiting for approval" in shown(mock_slack), "a settled state is sent before show returns"
+    await asyncio.sleep(0.6)
+    assert "waiting for approval" in shown(mock_slack), "no older pending state may overwrite it"
+    times = [c.at for c in mock_slack.calls_to("chat.update")]
+    assert all(b - a >= 0.35 for a, b in itertools.pairwise(times))
+    await sink.close()
+
+
+async def test_a_new_job_on_the_same_card_is_not_mistaken_for_an_old_version(
+    mock_slack: MockSlack, refs: MongoCardRefs
+) -> None:
+    sink = make_sink(mock_slack, refs, interval=0)
+    await sink.show(THREAD, card(5, "awaiting_approval"))
+    await sink.show(THREAD, card(1, "queued", job="apply-r1-h"))
+    await sink.show(THREAD, card(4, "succeeded", job="apply-r1-h", outputs={"bucket": "gs://b"}))
+    assert "Done" in shown(mock_slack)
+
+
+async def test_update_failures_raise_so_the_relay_retries(mock_slack: MockSlack, refs: MongoCardRefs) -> None:
+    sink = make_sink(mock_slack, refs, interval=0)
+    await sink.show(THREAD, card(1, "queued"))
+    mock_slack.fail("chat.update", 500, times=3)  # one more than the server-error retries
+    with pytest.raises(Exception, match="internal_error"):
+        await sink.show(THREAD, card(2, "awaiting_approval"))
+    await sink.show(THREAD, card(2, "awaiting_approval"))  # the relay's next pass
+    assert "waiting for approval" in shown(mock_slack)
+
+
+async def test_rate_limited_update_waits_for_retry_after(mock_slack: MockSlack, refs: MongoCardRefs) -> None:
+    sink = make_sink(mock_slack, refs, interval=0)
+    await sink.show(THREAD, card(1, "queued"))
+    mock_slack.fail("chat.update", 429, times=1, retry_after=1)
+    await sink.show(THREAD, card(2, "succeeded", job="plan-r1-1"))
+    calls = mock_slack.calls_to("chat.update", ok_only=False)
+    assert [c.status for c in calls] == [429, 200]
+    assert calls[1].at - calls[0].at >= 1.0
+    assert "Done" in shown(mock_slack)

@@ -1,0 +1,68 @@
+"""The Redis and MongoDB adapters against the real servers."""
+
+from __future__ import annotations
+
+import asyncio
+
+from bots.runtime import Runtime
+from core.messages import ThreadRef
+from core.status import JobStatus, Phase
+from jobs.redis_state import RedisContextStore, RedisEventGate
+
+THREAD = ThreadRef("web", "local", "web", "stores")
+
+
+async def test_event_gate_claims_once_and_release_allows_retry(runtime: Runtime) -> None:
+    gate = RedisEventGate(runtime.redis)
+    assert await gate.claim("web:local:e1")
+    assert not await gate.claim("web:local:e1")
+    await gate.release("web:local:e1")
+    assert await gate.claim("web:local:e1")
+
+
+async def test_context_expires_after_ttl_and_each_turn_refreshes_it(runtime: Runtime) -> None:
+    store = RedisContextStore(runtime.redis, ttl_seconds=1)
+    await store.save(THREAD, {"draft": {"app": "shop"}})
+    assert await store.load(THREAD) == {"draft": {"app": "shop"}}
+    await asyncio.sleep(0.6)
+    await store.save(THREAD, {"draft": {"app": "shop2"}})
+    await asyncio.sleep(0.6)
+    assert await store.load(THREAD) == {"draft": {"app": "shop2"}}, "a turn must refresh the TTL"
+    await asyncio.sleep(1.2)
+    assert await store.load(THREAD) is None
+    assert not await store.seen(THREAD)
+
+
+async def test_history_is_ordered_and_insert_once_per_key(runtime: Runtime) -> None:
+    assert await runtime.history.append(THREAD, "user", "first", key="in:1")
+    assert await runtime.history.append(THREAD, "bot", "second", key="out:1:0")
+    assert not await runtime.history.append(THREAD, "user", "first again", key="in:1")
+    docs = await runtime.history.list(THREAD)
+    assert [(d["role"], d["text"]) for d in docs] == [("user", "first"), ("bot", "second")]
+    assert await runtime.history.known(THREAD)
+    assert not await runtime.history.known(ThreadRef("web", "local", "web", "other"))
+
+
+async def test_job_versions_and_relay_flags(runtime: Runtime) -> None:
+    status = JobStatus("plan-x-1", "plan", "x", THREAD.as_dict(), Phase.QUEUED, version=1)
+    assert await runtime.jobs.create(status)
+    assert not await runtime.jobs.create(status), "a second create of the same job is a no-op"
+    updated = await runtime.jobs.update("plan-x-1", phase=Phase.RUNNING, done=1, total=3)
+    assert updated is not None and updated.version == 2 and updated.phase == Phase.RUNNING
+    pending = await runtime.jobs.unrelayed(["web"])
+    assert [s.job_id for s in pending] == ["plan-x-1"]
+    assert await runtime.jobs.unrelayed(["slack"]) == []
+    await runtime.jobs.mark_relayed("plan-x-1", 1)  # an older version must not clear the flag
+    assert [s.job_id for s in await runtime.jobs.unrelayed(["web"])] == ["plan-x-1"]
+    await runtime.jobs.mark_relayed("plan-x-1", 2)
+    assert await runtime.jobs.unrelayed(["web"]) == []
+    events = await runtime.jobs.events("plan-x-1")
+    assert [e["phase"] for e in events] == ["queued", "running"]
+
+
+async def test_audit_is_append_only(runtime: Runtime) -> None:
+    await runtime.audit.record("requested", request_id="r1", user="u1")
+    await runtime.audit.record("approved", request_id="r1", user="u2", plan_hash="abc")
+    rows = await runtime.audit.list(request_id="r1")
+    assert [r["event"] for r in rows] == ["requested", "approved"]
+    assert not hasattr(runtime.audit, "update") and not hasattr(runtime.audit, "delete")
