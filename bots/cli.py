@@ -11,10 +11,10 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 
-from config.credentials import CLOUD_CREDENTIAL_VARS, refuse_credentials
+from config.credentials import refuse_credentials, split_env
 from config.local_services import LocalServices, ensure_services
 from config.settings import Settings, load_settings
 
@@ -105,6 +105,7 @@ def cmd_web(args: argparse.Namespace) -> int:
 
     refuse_credentials("web")
     settings = load_settings()
+    refuse_credentials("web", settings=settings)
     _setup_logging(settings)
     services = _services(settings)
 
@@ -136,6 +137,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 def cmd_slack(args: argparse.Namespace) -> int:
     refuse_credentials("slack")
     settings = load_settings()
+    refuse_credentials("slack", settings=settings)
     _setup_logging(settings)
     if not settings.slack_enabled:
         print("infrabot slack: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET or SLACK_APP_TOKEN", file=sys.stderr)
@@ -148,6 +150,7 @@ def cmd_slack(args: argparse.Namespace) -> int:
 def cmd_discord(args: argparse.Namespace) -> int:
     refuse_credentials("discord")
     settings = load_settings()
+    refuse_credentials("discord", settings=settings)
     _setup_logging(settings)
     if not settings.discord_enabled:
         print("infrabot discord: set DISCORD_TOKEN", file=sys.stderr)
@@ -157,21 +160,28 @@ def cmd_discord(args: argparse.Namespace) -> int:
     return _with_runtime(settings, run_discord)
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    """Starts local Redis and FerretDB if needed, then the web process, a worker and any chat bots."""
-    settings = load_settings()
-    _setup_logging(settings)
-    services = _services(settings)
-    env = {**os.environ, "REDIS_URL": services.redis_url, "MONGODB_URL": services.mongodb_url}
-    chat_env = {k: v for k, v in env.items() if k not in CLOUD_CREDENTIAL_VARS}
+def run_commands(settings: Settings, env: Mapping[str, str]) -> list[tuple[list[str], dict[str, str]]]:
+    """The processes `infrabot run` starts, each with its environment: credentials reach the worker only."""
+    chat_env, worker_env = split_env(env)
     commands: list[tuple[list[str], dict[str, str]]] = [
         ([sys.executable, "-m", "bots.cli", "web"], chat_env),
-        ([sys.executable, "-m", "bots.cli", "worker"], env),
+        ([sys.executable, "-m", "bots.cli", "worker"], worker_env),
     ]
     if settings.slack_enabled and settings.slack_app_token:
         commands.append(([sys.executable, "-m", "bots.cli", "slack"], chat_env))
     if settings.discord_enabled:
         commands.append(([sys.executable, "-m", "bots.cli", "discord"], chat_env))
+    return commands
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Starts local Redis and FerretDB if needed, then the web process, a worker and any chat bots."""
+    settings = load_settings()
+    _setup_logging(settings)
+    services = _services(settings)
+    commands = run_commands(
+        settings, {**os.environ, "REDIS_URL": services.redis_url, "MONGODB_URL": services.mongodb_url}
+    )
     procs = [subprocess.Popen(cmd, env=e) for cmd, e in commands]
     print(f"infrabot: web chat on http://{settings.host}:{settings.port}  (engine: {settings.engine}; "
           "Ctrl-C stops everything)", flush=True)

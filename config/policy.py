@@ -1,10 +1,223 @@
-"""Builds the guardrails and role rules from settings."""
+"""Builds the guardrails and role rules from settings and an optional policy file.
+
+Each value comes from, in order: its environment variable (or `.env`), the `POLICY_FILE`, the
+built-in default. Defaults: every region and component is allowed, dev is capped at `medium`,
+nobody is restricted by role, and prod needs a second person to approve.
+
+    ALLOWED_REGIONS=us-central1,europe-west1          # empty: every region
+    MAX_SIZE=dev=medium,staging=large,prod=large       # merged over the dev=medium default
+    ALLOWED_COMPONENTS=prod=service,postgres,bucket;staging=service,postgres,bucket,redis
+    APPROVAL_ENVIRONMENTS=prod                         # where the approver must not be the requester
+    ROLE_RULES={"approve": {"prod": ["role:platform-admins", "U123"]}, "destroy": {"*": ["role:sre"]}}
+    POLICY_FILE=policy.yaml                            # the same keys in YAML or JSON; `roles` for ROLE_RULES
+"""
 
 from __future__ import annotations
 
-from config.settings import Settings
-from core.policy import Policy
+import json
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from core.policy import ACTIONS, Guardrails, Policy, Roles
+from core.spec import ENVIRONMENTS, KINDS, SIZES
+
+if TYPE_CHECKING:
+    from config.settings import Settings
+
+DEFAULT_MAX_SIZE: dict[str, str] = {"dev": "medium"}
+DEFAULT_APPROVAL_ENVIRONMENTS: tuple[str, ...] = ("prod",)
+ANY_ENV = "*"
+
+_REGION = re.compile(r"^[a-z]+(?:-[a-z]+)+\d+$")
+_FILE_KEYS: dict[str, str] = {
+    "allowed_regions": "allowed_regions",
+    "max_size": "max_size",
+    "allowed_components": "allowed_components",
+    "approval_environments": "approval_environments",
+    "roles": "role_rules",
+}
+
+
+class PolicyConfigError(ValueError):
+    """A malformed guardrail or role setting; the message is meant for one start-up line."""
+
+
+def _environment(name: str, *, wildcard: bool = True) -> str:
+    env = name.strip().lower()
+    if env in ENVIRONMENTS or (wildcard and env == ANY_ENV):
+        return env
+    allowed = ", ".join((*ENVIRONMENTS, ANY_ENV) if wildcard else ENVIRONMENTS)
+    raise PolicyConfigError(f"unknown environment {name.strip()!r} (use {allowed})")
+
+
+def _items(value: str | list[Any] | tuple[Any, ...]) -> list[str]:
+    if isinstance(value, str):
+        return [part.strip() for part in re.split(r"[,;]", value) if part.strip()]
+    if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+        return [v.strip() for v in value if v.strip()]
+    raise PolicyConfigError(f"expected a list of names, got {value!r}")
+
+
+def parse_regions(value: str | list[str]) -> list[str] | None:
+    regions = [r.lower() for r in _items(value)]
+    for region in regions:
+        if not _REGION.match(region):
+            raise PolicyConfigError(f"{region!r} does not look like a GCP region (e.g. us-central1)")
+    return regions or None
+
+
+def _pairs(value: str) -> dict[str, list[str]]:
+    """`a=x,y;b=z` (or `a=x,y,b=z`): a token with `=` starts a new key, later tokens extend it."""
+    out: dict[str, list[str]] = {}
+    key: str | None = None
+    for token in _items(value):
+        if "=" in token:
+            name, _, first = token.partition("=")
+            key = _environment(name)
+            out.setdefault(key, [])
+            token = first.strip()
+            if not token:
+                continue
+        if key is None:
+            raise PolicyConfigError(f"{token!r} needs an environment first, like dev={token}")
+        out[key].append(token)
+    return out
+
+
+def parse_max_size(value: str | dict[str, str]) -> dict[str, str]:
+    raw = {k: [v] if isinstance(v, str) else v for k, v in value.items()} if isinstance(value, dict) else (
+        _pairs(value))
+    limits: dict[str, str] = {}
+    for env, sizes in raw.items():
+        if not isinstance(sizes, list) or len(sizes) != 1:
+            raise PolicyConfigError(f"give one size for {env}, like {env}=medium")
+        size = str(sizes[0]).strip().lower()
+        if size not in SIZES:
+            raise PolicyConfigError(f"{size!r} for {env} is not a size ({', '.join(SIZES)})")
+        limits[_environment(str(env))] = size
+    return {**DEFAULT_MAX_SIZE, **limits}
+
+
+def parse_allowed_components(value: str | dict[str, Any]) -> dict[str, list[str]]:
+    raw = {k: _items(v) for k, v in value.items()} if isinstance(value, dict) else _pairs(value)
+    allowed: dict[str, list[str]] = {}
+    for env, kinds in raw.items():
+        for kind in kinds:
+            if kind.lower() not in KINDS:
+                raise PolicyConfigError(f"{kind!r} for {env} is not a component ({', '.join(KINDS)})")
+        allowed[_environment(str(env))] = [k.lower() for k in kinds]
+    return allowed
+
+
+def parse_approval_environments(value: str | list[str]) -> tuple[str, ...]:
+    return tuple(_environment(e, wildcard=False) for e in _items(value))
+
+
+def parse_role_rules(value: str | dict[str, Any]) -> dict[str, dict[str, list[str]]]:
+    if isinstance(value, str):
+        if not value.strip():
+            return {}
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise PolicyConfigError(f"not valid JSON ({exc.msg} at character {exc.pos})") from None
+    if not isinstance(value, dict):
+        raise PolicyConfigError('expected an object like {"approve": {"prod": ["role:admins", "U123"]}}')
+    rules: dict[str, dict[str, list[str]]] = {}
+    for action, by_env in value.items():
+        if action not in ACTIONS:
+            raise PolicyConfigError(f"unknown action {action!r} (use {', '.join(ACTIONS)})")
+        if not isinstance(by_env, dict):
+            raise PolicyConfigError(f"{action}: expected environments mapped to lists of users or roles")
+        rules[action] = {}
+        for env, principals in by_env.items():
+            names = [principals] if isinstance(principals, str) else principals
+            try:
+                names = _items(names)
+            except PolicyConfigError:
+                raise PolicyConfigError(f"{action}.{env}: expected a list of user ids or role:NAME") from None
+            if any(n.startswith("role:") and not n[5:].strip() for n in names):
+                raise PolicyConfigError(f"{action}.{env}: `role:` needs a role name")
+            rules[action][_environment(str(env))] = names
+    return rules
+
+
+_PARSERS: dict[str, Any] = {
+    "allowed_regions": parse_regions,
+    "max_size": parse_max_size,
+    "allowed_components": parse_allowed_components,
+    "approval_environments": parse_approval_environments,
+    "role_rules": parse_role_rules,
+}
+
+
+def read_policy_file(path: str) -> dict[str, Any]:
+    """Parsed and checked file contents, keyed by setting name."""
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PolicyConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
+    import yaml
+
+    try:
+        data = json.loads(text) if file.suffix.lower() == ".json" else yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError) as exc:
+        kind = "JSON" if file.suffix.lower() == ".json" else "YAML"
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise PolicyConfigError(f"{path} is not valid {kind}: {first}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise PolicyConfigError(f"{path} must hold a mapping with keys {', '.join(_FILE_KEYS)}")
+    out: dict[str, Any] = {}
+    for key, raw in data.items():
+        if key not in _FILE_KEYS:
+            raise PolicyConfigError(f"{path}: unknown key {key!r} (use {', '.join(_FILE_KEYS)})")
+        name = _FILE_KEYS[key]
+        try:
+            out[name] = _PARSERS[name](raw)
+        except PolicyConfigError as exc:
+            raise PolicyConfigError(f"{path}: {key}: {exc}") from None
+    return out
+
+
+def check_setting(name: str, value: str | None) -> None:
+    """For Settings validators: raises PolicyConfigError when `value` would not parse."""
+    if value is None:
+        return
+    if name == "policy_file":
+        if value.strip():
+            read_policy_file(value)
+        return
+    _PARSERS[name](value)
 
 
 def policy_from_settings(settings: Settings) -> Policy:
-    return Policy()
+    from config.settings import SettingsError
+
+    values: dict[str, Any] = {}
+    file_name = getattr(settings, "policy_file", None)
+    try:
+        if file_name:
+            values.update(read_policy_file(file_name))
+    except PolicyConfigError as exc:
+        raise SettingsError(f"infrabot: invalid setting POLICY_FILE: {exc}") from None
+    for name, parse in _PARSERS.items():
+        raw = getattr(settings, name, None)
+        if raw is None:
+            continue
+        try:
+            values[name] = parse(raw)
+        except PolicyConfigError as exc:
+            raise SettingsError(f"infrabot: invalid setting {name.upper()}: {exc}") from None
+    return Policy(
+        guardrails=Guardrails(
+            allowed_regions=values.get("allowed_regions"),
+            max_size=values.get("max_size", dict(DEFAULT_MAX_SIZE)),
+            allowed_components=values.get("allowed_components", {}),
+        ),
+        roles=Roles(values.get("role_rules", {})),
+        approval_environments=values.get("approval_environments", DEFAULT_APPROVAL_ENVIRONMENTS),
+    )

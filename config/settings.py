@@ -6,7 +6,7 @@ import shutil
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -41,6 +41,26 @@ class Settings(BaseSettings):
 
     discord_token: SecretStr | None = None
     discord_guild_ids: str = ""
+
+    # Guardrails and roles (formats in config/policy.py); unset means "use POLICY_FILE, then the default".
+    allowed_regions: str | None = None
+    max_size: str | None = None
+    allowed_components: str | None = None
+    approval_environments: str | None = None
+    role_rules: str | None = None
+    policy_file: str | None = None
+
+    @field_validator(
+        "allowed_regions", "max_size", "allowed_components", "approval_environments", "role_rules",
+        "policy_file",
+    )
+    @classmethod
+    def _policy_parses(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # Parsing here makes a malformed rule stop start-up with one line naming the variable.
+        from config.policy import check_setting
+
+        check_setting(str(info.field_name), value)
+        return value
 
     @field_validator("redis_url", "mongodb_url", "slack_api_url", "pulumi_backend_url", mode="before")
     @classmethod
@@ -86,7 +106,8 @@ def load_settings() -> Settings:
     except ValidationError as exc:
         first = exc.errors()[0]
         name = str(first["loc"][0]).upper() if first["loc"] else "configuration"
-        raise SettingsError(f"infrabot: invalid setting {name}: {first['msg']}") from None
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise SettingsError(f"infrabot: invalid setting {name}: {message}") from None
 
 
 @lru_cache(maxsize=1)

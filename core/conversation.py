@@ -8,8 +8,8 @@ from typing import Any
 
 from core import texts
 from core.dialog import Draft
-from core.flow import OPEN, Actor, RequestFlow
-from core.messages import ActionEvent, IncomingMessage, Reply
+from core.flow import OPEN, Actor, RequestFlow, parse_button_ref
+from core.messages import ActionEvent, IncomingMessage, Reply, ThreadRef
 from core.ports import ContextStore, EventGate, HistoryStore, RequestStore
 from core.questions import ask_app, ask_template, template_answer
 from core.spec import InfraSpec
@@ -63,13 +63,14 @@ class Conversation:
             log.info("duplicate action dropped: %s", key)
             return []
         actor = Actor(action.thread, action.user, action.roles, key)
+        request_id, plan_hash = parse_button_ref(action.request_id)
         try:
-            request = await self.requests.get(action.request_id)
+            request = await self.requests.get(request_id)
             if request is None:
                 log.warning("action %s for unknown request %s", action.action, action.request_id)
                 return [Reply("I can't find that request any more.", ephemeral=True)]
             if action.action == "approve":
-                reply = await self.flow.approve(actor, request)
+                reply = await self.flow.approve(actor, request, plan_hash)
             elif action.action == "cancel":
                 reply = await self.flow.cancel(actor, request)
             else:
@@ -87,9 +88,7 @@ class Conversation:
         thread = message.thread
         key = message.event_key()
         text = clean(message.text)
-        expired = not await self.contexts.seen(thread) and await self.history.known(thread)
-        stored = text[: self.max_chars]
-        await self.history.append(thread, "user", stored, key=f"in:{key}",
+        await self.history.append(thread, "user", text[: self.max_chars], key=f"in:{key}",
                                   meta={"user": message.user, "length": len(text)})
         if not text:
             log.info("empty message in %s", thread.key())
@@ -98,8 +97,13 @@ class Conversation:
             log.info("oversized message (%d chars) in %s", len(text), thread.key())
             replies = [Reply(texts.too_long(len(text), self.max_chars))]
         else:
-            context = await self.contexts.load(thread) or {}
-            replies = [Reply(texts.EXPIRED)] if expired else []
+            loaded = await self.contexts.load(thread)
+            expired = loaded is None and await self.contexts.known(thread)
+            context = loaded or {}
+            replies = []
+            if expired:
+                replies.append(Reply(texts.EXPIRED))
+                await self._recover(thread, context)
             actor = Actor(thread, message.user, message.roles, key)
             replies += await self._route(actor, text, context)
             await self.contexts.save(thread, context)
@@ -108,11 +112,15 @@ class Conversation:
                                       meta={"request_id": reply.request_id})
         return replies
 
+    async def _recover(self, thread: ThreadRef, context: dict[str, Any]) -> None:
+        """After the context expired, the thread's latest request is still the one people mean."""
+        latest = await self.requests.latest_in_thread(thread)
+        if latest:
+            context["request_id"] = latest["_id"]
+
     async def _current(self, actor: Actor, context: dict[str, Any]) -> dict[str, Any] | None:
         request_id = context.get("request_id")
-        if request_id:
-            return await self.requests.get(request_id)
-        return await self.requests.latest_in_thread(actor.thread)
+        return await self.requests.get(request_id) if request_id else None
 
     async def _route(self, actor: Actor, text: str, context: dict[str, Any]) -> list[Reply]:
         parsed = self.planner.parse(text)

@@ -42,11 +42,26 @@ def describe(spec: InfraSpec) -> str:
     return ", ".join(parts)
 
 
-def plan_buttons(request_id: str) -> list[Button]:
+def button_ref(request_id: str, plan_hash: str | None = None) -> str:
+    """What an Approve button carries: the request and, for a plan, the hash the press approves."""
+    return f"{request_id}.{plan_hash}" if plan_hash else request_id
+
+
+def parse_button_ref(ref: str) -> tuple[str, str | None]:
+    request_id, _, plan_hash = ref.partition(".")
+    return request_id, plan_hash or None
+
+
+def plan_buttons(request_id: str, plan_hash: str | None = None) -> list[Button]:
     return [
-        Button("approve", "Approve", request_id, style="primary"),
+        Button("approve", "Approve", button_ref(request_id, plan_hash), style="primary"),
         Button("cancel", "Cancel", request_id, style="danger"),
     ]
+
+
+def authors_of(request: dict[str, Any]) -> list[str]:
+    """The requester and whoever changed the spec since: none of them may be the second person."""
+    return list(request.get("authors") or [request["user"]])
 
 
 class RequestFlow:
@@ -67,6 +82,7 @@ class RequestFlow:
         self.engine_name = engine_name
 
     async def _enqueue(self, kind: str, job_id: str, request: dict[str, Any], **extra: Any) -> None:
+        """Points the request at its newest job, records the job, then queues it; each step is idempotent."""
         status = JobStatus(
             job_id=job_id,
             kind=kind,
@@ -80,18 +96,22 @@ class RequestFlow:
             revision=request.get("revision", 1),
             **extra,
         )
-        await self.requests.update(request["_id"], {"latest_job": job_id})
+        if request.get("latest_job") != job_id:
+            await self.requests.update(request["_id"], {"latest_job": job_id})
         await self.jobs.create(status)
         await self.queue.enqueue(kind, job_id)
 
+    async def _refused(self, actor: Actor, action: str, reason: str, environment: str, **fields: Any) -> None:
+        await self.audit.record("refused", action=action, user=actor.user, roles=list(actor.roles),
+                                environment=environment, reason=reason, thread=actor.thread.as_dict(),
+                                **fields)
+
     async def start(self, actor: Actor, draft: Draft, text: str) -> tuple[str | None, Reply]:
         spec = draft.to_spec(actor.user)
-        refusal = self.policy.refuse("request", spec.environment, actor.user, actor.roles) or (
-            self.policy.check_spec(spec)
-        )
+        refusal = self.policy.refuse("request", spec.environment, actor.user, actor.roles,
+                                     actor.thread.platform) or self.policy.check_spec(spec)
         if refusal:
-            await self.audit.record("refused", action="request", user=actor.user, reason=refusal,
-                                    thread=actor.thread.as_dict())
+            await self._refused(actor, "request", refusal, spec.environment, stack=spec.stack_name)
             return None, Reply(f"I can't plan that: {refusal}.")
         request_id = request_id_for(actor.event_key)
         t = actor.thread
@@ -107,6 +127,8 @@ class RequestFlow:
             "status": "planning",
             "revision": 1,
             "approvals": [],
+            "authors": [actor.user],
+            "latest_job": f"plan-{request_id}-1",
         }
         if await self.requests.create(doc):
             await self.audit.record("requested", request_id=request_id, user=actor.user,
@@ -122,11 +144,19 @@ class RequestFlow:
 
     async def revise(self, actor: Actor, request: dict[str, Any], draft: Draft) -> Reply:
         spec = draft.to_spec(request["user"])
-        refusal = self.policy.check_spec(spec)
+        refusal = self.policy.refuse("request", spec.environment, actor.user, actor.roles,
+                                     actor.thread.platform) or self.policy.check_spec(spec)
         if refusal:
-            return Reply(f"I can't change it that way: {refusal}.")
+            await self._refused(actor, "request", refusal, spec.environment, request_id=request["_id"],
+                                stack=spec.stack_name)
+            return Reply(f"I can't change it that way: {refusal}. The request stays as it was.",
+                         request_id=request["_id"])
         revision = int(request.get("revision", 1)) + 1
+        authors = authors_of(request)
+        if actor.user not in authors and spec.fingerprint() != InfraSpec(**request["spec"]).fingerprint():
+            authors.append(actor.user)
         changes = {
+            "authors": authors,
             "spec": spec.model_dump(),
             "stack": spec.stack_name,
             "revision": revision,
@@ -157,10 +187,17 @@ class RequestFlow:
             return Reply("A change is running right now; I'll show the result when it is done.")
         return await self.revise(actor, request, Draft.from_spec(InfraSpec(**request["spec"])))
 
-    async def approve(self, actor: Actor, request: dict[str, Any] | None) -> Reply:
+    async def approve(
+        self, actor: Actor, request: dict[str, Any] | None, plan_hash: str | None = None
+    ) -> Reply:
+        """`plan_hash` comes from an Approve button: such a press approves that plan and nothing else."""
         if request is None:
             return Reply("There's no plan waiting for approval here. Tell me what you need first.")
         status = request["status"]
+        if plan_hash is not None:
+            stale = await self._stale_button(actor, request, plan_hash)
+            if stale:
+                return stale
         if status == "planning":
             return Reply("The plan is still being prepared; approve it once it appears.", ephemeral=True)
         if status in ("applying", "destroying"):
@@ -169,14 +206,21 @@ class RequestFlow:
             return Reply(f"There's nothing to approve: that request is {status.replace('_', ' ')}.")
         spec = InfraSpec(**request["spec"])
         destroying = status == "destroy_requested"
-        action = "destroy" if destroying else "approve"
-        refusal = self.policy.refuse(action, spec.environment, actor.user, actor.roles)
-        if refusal is None and self.policy.needs_second_person(spec.environment) and actor.user == request["user"]:
-            refusal = f"{spec.environment} changes need approval from someone other than the requester"
+        action = "destroy" if destroying else "apply"
+        if destroying:
+            authors = [request.get("destroy_requested_by") or request["user"]]
+        else:
+            authors = authors_of(request)
+        refusal = self.policy.refuse_approval(action, spec.environment, actor.user, actor.roles, authors,
+                                              actor.thread.platform)
+        if refusal is None and not destroying:
+            # The rules may have changed since planning; an approval never bypasses today's guardrails.
+            refusal = self.policy.check_spec(spec)
         if refusal:
-            await self.audit.record("refused", action=action, request_id=request["_id"], user=actor.user,
-                                    reason=refusal)
-            return Reply(f"Sorry, {refusal}.", ephemeral=True, request_id=request["_id"])
+            await self._refused(actor, "approve_destroy" if destroying else "approve", refusal,
+                                spec.environment, request_id=request["_id"], requested_by=request["user"],
+                                plan_hash=(request.get("plan") or {}).get("hash"))
+            return Reply(f"Sorry, {refusal}. Nothing was changed.", ephemeral=True, request_id=request["_id"])
         if destroying:
             return await self._start_destroy(actor, request)
         plan = request.get("plan") or {}
@@ -193,11 +237,29 @@ class RequestFlow:
         return Reply(f"Approved by <@{actor.user}>. Applying now; the status card follows along.",
                      request_id=request["_id"])
 
+    async def _stale_button(self, actor: Actor, request: dict[str, Any], plan_hash: str) -> Reply | None:
+        current = (request.get("plan") or {}).get("hash")
+        if request["status"] == "awaiting_approval" and current == plan_hash:
+            return None
+        if request["status"] in ("applying", "applied") and request.get("approved_plan_hash") == plan_hash:
+            return Reply("That plan is already approved.", ephemeral=True, request_id=request["_id"])
+        reason = "the Approve button belongs to an older plan"
+        await self._refused(actor, "approve", reason, request["spec"]["environment"],
+                            request_id=request["_id"], plan_hash=plan_hash, current_plan_hash=current,
+                            requested_by=request["user"])
+        return Reply(
+            "That Approve button is for an older plan of this request, so nothing was applied. "
+            "Check the latest plan and approve that one.",
+            ephemeral=True, request_id=request["_id"],
+        )
+
     async def cancel(self, actor: Actor, request: dict[str, Any] | None) -> Reply:
         if request is None or request["status"] not in (*OPEN, "destroy_requested"):
             return Reply("There's nothing pending to cancel here.")
-        if actor.user != request["user"]:
-            refusal = self.policy.refuse("approve", request["spec"]["environment"], actor.user, actor.roles)
+        owner = request.get("destroy_requested_by") if request["status"] == "destroy_requested" else None
+        if actor.user not in (request["user"], owner):
+            refusal = self.policy.refuse("approve", request["spec"]["environment"], actor.user, actor.roles,
+                                         actor.thread.platform)
             if refusal:
                 return Reply(f"Sorry, {refusal}; only the requester or an approver can cancel.", ephemeral=True)
         was_destroy = request["status"] == "destroy_requested"
@@ -211,11 +273,12 @@ class RequestFlow:
 
     async def request_destroy(self, actor: Actor, request: dict[str, Any]) -> Reply:
         spec = InfraSpec(**request["spec"])
-        refusal = self.policy.refuse("destroy", spec.environment, actor.user, actor.roles)
+        refusal = self.policy.refuse("destroy", spec.environment, actor.user, actor.roles,
+                                     actor.thread.platform)
         if refusal:
-            await self.audit.record("refused", action="destroy", request_id=request["_id"], user=actor.user,
-                                    reason=refusal)
-            return Reply(f"Sorry, {refusal}.")
+            await self._refused(actor, "destroy", refusal, spec.environment, request_id=request["_id"],
+                                stack=spec.stack_name)
+            return Reply(f"Sorry, {refusal}. *{spec.stack_name}* stays as it is.", request_id=request["_id"])
         if self.policy.needs_second_person(spec.environment):
             await self.requests.update(request["_id"], {"status": "destroy_requested",
                                                         "destroy_requested_by": actor.user})

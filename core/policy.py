@@ -1,12 +1,43 @@
-"""Who may do what, and which requests are allowed at all. Pure rules, configured from settings."""
+"""Who may do what, and which requests are allowed at all. Pure rules, configured from settings.
+
+Actions, each granted per environment (or "*" for any environment without its own rule):
+
+* ``request``: ask for a plan, or change a request that is still being planned or waiting.
+* ``apply``: set an approved plan going, i.e. press Approve / say `apply` on any plan.
+* ``approve``: sign off a plan for somebody else. Pressing Approve both approves and applies, so
+  it needs ``apply`` always, plus ``approve`` whenever the presser is not an author of the request
+  and always in environments that need a second person (prod by default), where an author may not
+  approve at all. Authors are the requester and everyone whose words changed the spec.
+* ``destroy``: ask to destroy a stack. In a second-person environment the destroy then waits for
+  someone else, who needs ``destroy`` and ``approve``.
+
+An action with no rules, or an environment without a rule, is open to everyone. A principal is
+"*", a platform user id ("U123", or "slack:U123" to match on one platform only) or "role:NAME"
+(platform role names, compared without regard to case). An empty list means nobody.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from core.spec import SIZES, InfraSpec
 
 ACTIONS: tuple[str, ...] = ("request", "approve", "apply", "destroy")
+ANY_ENVIRONMENT = "*"
+T = TypeVar("T")
+
+_WHAT: dict[str, str] = {
+    "request": "request changes",
+    "approve": "approve other people's plans",
+    "apply": "apply plans",
+    "destroy": "destroy stacks",
+}
+
+
+def _per_env(table: dict[str, T], environment: str) -> T | None:
+    return table.get(environment, table.get(ANY_ENVIRONMENT))
 
 
 @dataclass
@@ -18,18 +49,26 @@ class Guardrails:
 
 @dataclass
 class Roles:
-    """action -> environment -> principals: "*", a platform user id, or "role:NAME"."""
+    """action -> environment -> principals."""
 
     rules: dict[str, dict[str, list[str]]] = field(default_factory=dict)
 
-    def allows(self, action: str, environment: str, user: str, roles: tuple[str, ...]) -> bool:
+    def allows(
+        self, action: str, environment: str, user: str, roles: tuple[str, ...], platform: str = ""
+    ) -> bool:
         by_env = self.rules.get(action)
         if not by_env:
             return True
-        principals = by_env.get(environment, by_env.get("*"))
+        principals = _per_env(by_env, environment)
         if principals is None:
             return True
-        return "*" in principals or user in principals or any(f"role:{r}" in principals for r in roles)
+        wanted = {p.lower() for p in principals if p.startswith("role:")}
+        return (
+            "*" in principals
+            or user in principals
+            or (bool(platform) and f"{platform}:{user}" in principals)
+            or any(f"role:{r}".lower() in wanted for r in roles)
+        )
 
 
 @dataclass
@@ -42,23 +81,48 @@ class Policy:
         g = self.guardrails
         if g.allowed_regions and spec.region not in g.allowed_regions:
             return f"region {spec.region} is not allowed here; allowed: {', '.join(g.allowed_regions)}"
-        limit = g.max_size.get(spec.environment)
+        limit = _per_env(g.max_size, spec.environment)
         if limit:
             for component in spec.components:
                 size = spec.size_of(component)
                 if SIZES.index(size) > SIZES.index(limit):
-                    return f"{size} {component.kind} is above the largest size for {spec.environment} ({limit})"
-        allowed = g.allowed_components.get(spec.environment)
+                    return (f"{size} {component.kind} is above the largest size allowed in "
+                            f"{spec.environment} ({limit})")
+        allowed = _per_env(g.allowed_components, spec.environment)
         if allowed is not None:
             for component in spec.components:
                 if component.kind not in allowed:
-                    return f"{component.kind} is not allowed in {spec.environment}"
+                    kinds = ", ".join(allowed) or "nothing"
+                    return f"{component.kind} is not allowed in {spec.environment} (allowed there: {kinds})"
         return None
 
-    def refuse(self, action: str, environment: str, user: str, roles: tuple[str, ...]) -> str | None:
-        if self.roles.allows(action, environment, user, roles):
+    def refuse(
+        self, action: str, environment: str, user: str, roles: tuple[str, ...], platform: str = ""
+    ) -> str | None:
+        if self.roles.allows(action, environment, user, roles, platform):
             return None
-        return f"you are not allowed to {action} in {environment}"
+        return f"you are not allowed to {_WHAT.get(action, action)} in {environment}"
 
     def needs_second_person(self, environment: str) -> bool:
         return environment in self.approval_environments
+
+    def refuse_approval(
+        self,
+        action: str,
+        environment: str,
+        user: str,
+        roles: tuple[str, ...],
+        authors: Collection[str],
+        platform: str = "",
+    ) -> str | None:
+        """Pressing Approve: `action` is "apply" for a plan, "destroy" for a pending destroy."""
+        refusal = self.refuse(action, environment, user, roles, platform)
+        if refusal:
+            return refusal
+        second = self.needs_second_person(environment)
+        if second and user in authors:
+            who = "whoever asked for it" if action == "destroy" else "the requester"
+            return f"{environment} changes need approval from someone other than {who}"
+        if second or user not in authors:
+            return self.refuse("approve", environment, user, roles, platform)
+        return None

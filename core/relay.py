@@ -59,7 +59,7 @@ def build_card(status: JobStatus, request: dict[str, Any] | None) -> StatusCard:
         resources=list(result.get("resource_lines", [])),
         outputs=dict(result.get("outputs", {})),
         error=status.error,
-        buttons=plan_buttons(status.request_id) if waiting else [],
+        buttons=plan_buttons(status.request_id, status.plan_hash) if waiting else [],
         version=status.version,
     )
 

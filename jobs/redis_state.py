@@ -28,23 +28,37 @@ class RedisEventGate:
 
 
 class RedisContextStore:
-    def __init__(self, redis: Redis, ttl_seconds: int) -> None:
+    """The context expires after `ttl_seconds`; a lighter marker remembers for much longer that the
+    thread is a conversation, so a reply there needs no new mention and the bot can say it started over."""
+
+    def __init__(self, redis: Redis, ttl_seconds: int, remember_seconds: int = 90 * 24 * 3600) -> None:
         self.redis = redis
         self.ttl = ttl_seconds
+        self.remember = max(remember_seconds, ttl_seconds)
 
     @staticmethod
     def _key(thread: ThreadRef) -> str:
         return f"infrabot:ctx:{thread.key()}"
+
+    @staticmethod
+    def _marker(thread: ThreadRef) -> str:
+        return f"infrabot:thread:{thread.key()}"
 
     async def load(self, thread: ThreadRef) -> dict[str, Any] | None:
         raw = await self.redis.get(self._key(thread))
         return json.loads(raw) if raw else None
 
     async def save(self, thread: ThreadRef, context: dict[str, Any]) -> None:
-        await self.redis.set(self._key(thread), json.dumps(context, default=str), ex=self.ttl)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.set(self._key(thread), json.dumps(context, default=str), ex=self.ttl)
+            pipe.set(self._marker(thread), "1", ex=self.remember)
+            await pipe.execute()
 
     async def seen(self, thread: ThreadRef) -> bool:
         return bool(await self.redis.exists(self._key(thread)))
+
+    async def known(self, thread: ThreadRef) -> bool:
+        return bool(await self.redis.exists(self._marker(thread)))
 
 
 class RedisStatusSignal:

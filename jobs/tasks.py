@@ -13,11 +13,13 @@ from core.ports import AuditLog, Engine, JobStore, RequestStore, StatusSignal
 from core.spec import InfraSpec
 from core.status import JobStatus, Phase
 from infra.errors import EngineFailed, StackBusy
+from infra.locks import StackLock
 from infra.summary import render_plan
 
 log = logging.getLogger("infrabot.jobs")
 
 RETRY_BUSY_SECONDS = 15
+LEASE_SECONDS = 60.0
 
 
 @dataclass
@@ -27,6 +29,7 @@ class Deps:
     audit: AuditLog
     signal: StatusSignal
     engine: Engine
+    lock: StackLock
 
 
 def _now() -> datetime:
@@ -118,7 +121,8 @@ async def apply(ctx: dict[str, Any], job_id: str) -> str:
         return "void"
     spec = InfraSpec(**status.spec)
     try:
-        result = await deps.engine.apply(spec, _progress(deps, job_id))
+        async with deps.lock.hold(spec.stack_name, job_id, LEASE_SECONDS):
+            result = await deps.engine.apply(spec, _progress(deps, job_id))
     except StackBusy as exc:
         raise await _busy(deps, status, exc, ctx) from exc
     except Exception as exc:
@@ -142,7 +146,8 @@ async def destroy(ctx: dict[str, Any], job_id: str) -> str:
         return "skipped"
     spec = InfraSpec(**status.spec)
     try:
-        result = await deps.engine.destroy(spec, _progress(deps, job_id))
+        async with deps.lock.hold(spec.stack_name, job_id, LEASE_SECONDS):
+            result = await deps.engine.destroy(spec, _progress(deps, job_id))
     except StackBusy as exc:
         raise await _busy(deps, status, exc, ctx) from exc
     except Exception as exc:

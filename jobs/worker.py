@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 
 from config.settings import Settings
 from core.ports import Engine
+from infra.locks import StackLock
 from jobs import tasks
 from jobs.mongo_store import MongoAudit, MongoJobs, MongoRequests, connect, ensure_indexes
 from jobs.queue import QUEUE_NAME
@@ -43,6 +44,7 @@ def make_worker(settings: Settings, redis_url: str, mongodb_url: str, **override
             audit=MongoAudit(db),
             signal=RedisStatusSignal(redis),
             engine=build_engine(settings),
+            lock=StackLock(redis),
         )
         log.info("worker ready (engine: %s)", ctx["deps"].engine.name)
 

@@ -1,12 +1,19 @@
 """`make bench`: chat reply latency and worker pick-up latency against real Redis and FerretDB.
 
-Targets: reply p99 under 50 ms for 50 concurrent threads; pick-up p50 under 100 ms.
+Targets: reply p99 under 50 ms with 50 concurrent conversations; pick-up p50 under 100 ms.
+The web process runs as its own process (`infrabot web`), as in production, so the load generator's
+own CPU does not count against it. Each of the 50 conversations waits for its reply and then "types"
+for 0.5-1.5 s before the next turn; a second figure fires all 50 turns at the same instant.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import random
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -14,18 +21,17 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
+from arq.connections import RedisSettings, create_pool
 from arq.worker import func
 
-from bots.runtime import build_runtime
-from bots.web.app import create_app
-from config.local_services import REPO_ROOT, ensure_services, free_port
+from config.local_services import REPO_ROOT, LocalServices, ensure_services, free_port, port_open
 from config.settings import Settings
 from jobs.queue import QUEUE_NAME
 from jobs.worker import make_worker
 
-THREADS = 50
-TURNS = 4
+CONVERSATIONS = 50
+TURNS = 6
+TEXTS = ["hello", "create a bucket for my app shop{n} in dev", "status", "help", "what can you do", "status"]
 PICKUPS = 100
 
 
@@ -36,59 +42,85 @@ def pct(values: list[float], q: float) -> float:
 
 def report(name: str, samples: list[float], target: str) -> None:
     ms = [s * 1000 for s in samples]
-    print(f"{name}: n={len(ms)} p50={pct(ms, 0.5):.1f} ms p99={pct(ms, 0.99):.1f} ms "
-          f"max={max(ms):.1f} ms mean={statistics.mean(ms):.1f} ms  (target: {target})")
+    print(
+        f"{name}: n={len(ms)} p50={pct(ms, 0.5):.1f} ms p99={pct(ms, 0.99):.1f} ms "
+        f"max={max(ms):.1f} ms mean={statistics.mean(ms):.1f} ms  (target: {target})"
+    )
 
 
-async def bench_replies(settings: Settings, redis_url: str, mongodb_url: str) -> list[float]:
-    runtime = await build_runtime(settings, redis_url, mongodb_url)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(runtime), host="127.0.0.1", port=port, log_level="warning"))
-    serve = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.05)
-    texts = ["hello", "create a bucket for my app shop{n} in dev", "status", "help"]
-    samples: list[float] = []
-    limits = httpx.Limits(max_connections=THREADS + 5)
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", limits=limits, timeout=30) as client:
-        await client.post("/api/chat", json={"thread": "warm", "user": "u", "text": "help"})
+def start_web(services: LocalServices, data: Path, port: int) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "REDIS_URL": services.redis_url,
+        "MONGODB_URL": services.mongodb_url,
+        "MONGODB_DB": f"bench_{uuid.uuid4().hex[:8]}",
+        "PORT": str(port),
+        "DATA_DIR": str(data),
+        "LOG_LEVEL": "WARNING",
+        "ENGINE": "offline",
+    }
+    proc = subprocess.Popen([sys.executable, "-m", "bots.cli", "web"], env=env, cwd=REPO_ROOT)
+    deadline = time.monotonic() + 30
+    while not port_open(port):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError("the web process did not start")
+        time.sleep(0.1)
+    return proc
+
+
+async def bench_replies(base: str) -> tuple[list[float], list[float], dict[str, list[float]]]:
+    paced: list[float] = []
+    by_turn: dict[str, list[float]] = {}
+    burst: list[float] = []
+    limits = httpx.Limits(max_connections=CONVERSATIONS + 5)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
+        for n in range(5):
+            await client.post("/api/chat", json={"thread": f"warm{n}", "user": "u", "text": "help"})
+
+        async def send(thread: str, user: str, text: str, into: list[float]) -> None:
+            start = time.perf_counter()
+            response = await client.post("/api/chat", json={"thread": thread, "user": user, "text": text})
+            into.append(time.perf_counter() - start)
+            response.raise_for_status()
 
         async def converse(n: int) -> None:
             thread = f"bench-{n}-{uuid.uuid4().hex[:6]}"
-            for text in texts[:TURNS]:
-                start = time.perf_counter()
-                response = await client.post("/api/chat", json={"thread": thread, "user": f"u{n}", "text": text.format(n=n)})
-                samples.append(time.perf_counter() - start)
-                response.raise_for_status()
+            await asyncio.sleep(random.uniform(0, 1.0))
+            for text in TEXTS[:TURNS]:
+                await send(thread, f"u{n}", text.format(n=n), paced)
+                by_turn.setdefault(text.format(n="N"), []).append(paced[-1])
+                await asyncio.sleep(random.uniform(0.5, 1.5))
 
-        await asyncio.gather(*(converse(n) for n in range(THREADS)))
-    server.should_exit = True
-    await serve
-    await runtime.close()
-    return samples
+        await asyncio.gather(*(converse(n) for n in range(CONVERSATIONS)))
+        for round_ in range(3):
+            await asyncio.gather(
+                *(send(f"burst-{round_}-{n}", f"b{n}", "help", burst) for n in range(CONVERSATIONS))
+            )
+    return paced, burst, by_turn
 
 
 async def bench_pickup(settings: Settings, redis_url: str, mongodb_url: str) -> list[float]:
     started: dict[str, float] = {}
+    arrived = asyncio.Event()
 
     async def ping(ctx: dict[str, Any], key: str) -> None:
         started[key] = time.time()
+        arrived.set()
 
+    pool = await create_pool(RedisSettings.from_dsn(redis_url))
+    await pool.delete(QUEUE_NAME)  # the chat benchmark's plan jobs are not part of this measurement
     worker = make_worker(settings, redis_url, mongodb_url)
     worker.functions["ping"] = func(ping, name="ping")  # type: ignore[index]
     task = asyncio.create_task(worker.async_run())
-    from arq.connections import RedisSettings, create_pool
-
-    pool = await create_pool(RedisSettings.from_dsn(redis_url))
     samples: list[float] = []
     for i in range(PICKUPS):
         key = f"ping-{i}-{uuid.uuid4().hex[:6]}"
+        arrived.clear()
         sent = time.time()
         await pool.enqueue_job("ping", key, _job_id=key, _queue_name=QUEUE_NAME)
-        while key not in started:
-            await asyncio.sleep(0.002)
+        await asyncio.wait_for(arrived.wait(), timeout=10)
         samples.append(started[key] - sent)
-        await asyncio.sleep(0.013 * (i % 7))  # spread arrivals over the poll cycle
+        await asyncio.sleep(random.uniform(0, 0.1))  # arrivals land anywhere in the poll cycle
     await worker.close()
     task.cancel()
     await pool.aclose()
@@ -98,19 +130,39 @@ async def bench_pickup(settings: Settings, redis_url: str, mongodb_url: str) -> 
 async def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp)
-        services = ensure_services(None, None, data, redis_port=free_port(), mongo_port=free_port(),
-                                   bin_dir=REPO_ROOT / ".data" / "bin")
+        services = ensure_services(
+            None, None, data, redis_port=free_port(), mongo_port=free_port(), bin_dir=REPO_ROOT / ".data" / "bin"
+        )
+        port = free_port()
+        web = start_web(services, data, port)
         try:
-            settings = Settings(_env_file=None, redis_url=services.redis_url,  # type: ignore[call-arg]
-                                mongodb_url=services.mongodb_url, mongodb_db=f"bench_{uuid.uuid4().hex[:8]}",
-                                engine="offline", data_dir=str(data), log_level="WARNING")
-            print(f"infrabot bench: real redis-server and FerretDB on loopback; {THREADS} concurrent threads "
-                  f"x {TURNS} turns; worker poll_delay={settings.worker_poll_delay}s")
-            report("POST /api/chat -> reply", await bench_replies(settings, services.redis_url,
-                                                                 services.mongodb_url), "p99 < 50 ms")
-            report("enqueue -> worker pick-up", await bench_pickup(settings, services.redis_url,
-                                                                  services.mongodb_url), "p50 < 100 ms")
+            settings = Settings(
+                _env_file=None,  # type: ignore[call-arg]
+                redis_url=services.redis_url,
+                mongodb_url=services.mongodb_url,
+                mongodb_db=f"bench_{uuid.uuid4().hex[:8]}",
+                engine="offline",
+                data_dir=str(data),
+                log_level="WARNING",
+            )
+            print(
+                f"infrabot bench: real redis-server and FerretDB on loopback; web process on :{port}; "
+                f"{CONVERSATIONS} concurrent conversations x {TURNS} turns; worker poll_delay="
+                f"{settings.worker_poll_delay}s"
+            )
+            paced, burst, by_turn = await bench_replies(f"http://127.0.0.1:{port}")
+            report("POST /api/chat -> reply (50 conversations)", paced, "p99 < 50 ms")
+            for text, samples in by_turn.items():
+                report(f"  of which {text!r}", samples, "breakdown")
+            report("POST /api/chat -> reply (50 at the same instant)", burst, "informational")
+            report(
+                "enqueue -> worker pick-up",
+                await bench_pickup(settings, services.redis_url, services.mongodb_url),
+                "p50 < 100 ms",
+            )
         finally:
+            web.terminate()
+            web.wait(timeout=10)
             services.stop()
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from arq import Retry
 from redis.asyncio import Redis
 
 from bots.runtime import Runtime
@@ -13,6 +14,7 @@ from core.flow import Actor
 from core.messages import ThreadRef
 from core.spec import Component, InfraSpec
 from core.status import Phase
+from infra.locks import StackLock
 from infra.offline import OfflineEngine
 from infra.state import FileStateStore
 from jobs import tasks
@@ -26,6 +28,7 @@ def ctx(runtime: Runtime, tmp_path: Path) -> dict[str, Any]:
     deps = tasks.Deps(
         jobs=runtime.jobs, requests=runtime.requests, audit=runtime.audit,
         signal=RedisStatusSignal(runtime.redis), engine=OfflineEngine(FileStateStore(tmp_path / "state")),
+        lock=StackLock(runtime.redis),
     )
     return {"deps": deps, "job_try": 1}
 
@@ -113,3 +116,19 @@ async def test_apply_refuses_when_the_approval_does_not_match_the_plan(
     assert await tasks.apply(ctx, job_id) == "void"
     status = await runtime.jobs.get(job_id)
     assert status is not None and status.phase == Phase.CANCELLED
+
+
+async def test_a_busy_stack_makes_the_job_wait_its_turn(runtime: Runtime, ctx: dict[str, Any]) -> None:
+    request_id = await _request(runtime)
+    await tasks.plan(ctx, f"plan-{request_id}-1")
+    request = await runtime.requests.get(request_id)
+    await runtime.core.flow.approve(Actor(THREAD, "ana", (), "web:local:ok"), request)
+    job_id = f"apply-{request_id}-{request['plan']['hash']}"  # type: ignore[index]
+    lock: StackLock = ctx["deps"].lock
+    async with lock.hold("shop-staging", "another-job", 30):
+        with pytest.raises(Retry):
+            await tasks.apply(ctx, job_id)
+    status = await runtime.jobs.get(job_id)
+    assert status is not None and status.phase == Phase.APPLYING
+    assert "another change is running on shop-staging, you are next" in status.message
+    assert await tasks.apply(ctx, job_id) == "applied"

@@ -1,7 +1,8 @@
-"""Accuracy of the rule parser on a corpus of realistic chat messages (tests/corpus/utterances.jsonl).
+"""Accuracy of the rule parser on corpora of realistic chat messages (tests/corpus/*.jsonl).
 
 Each line: text, intent, components (kinds repeated per count) and optionally app, environment, region
-and remove. The corpus was written before the parser was tuned; the bar is 95% exact matches.
+and remove. utterances.jsonl was written before the parser existed; holdout.jsonl was written after
+the parser's first version and never shown to it before its first scoring (59/66 then). The bar is 95%.
 """
 
 from __future__ import annotations
@@ -16,24 +17,25 @@ import pytest
 from core.understanding.model import INTENTS
 from core.understanding.parser import RuleParser
 
-CORPUS = Path(__file__).parent / "corpus" / "utterances.jsonl"
+CORPORA = Path(__file__).parent / "corpus"
+CORPUS = CORPORA / "utterances.jsonl"
 THRESHOLD = 0.95
 ATTRIBUTES = ("app", "environment", "region", "remove")
 
 
-def _load() -> list[dict[str, Any]]:
-    return [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines() if line.strip()]
+def _load(path: Path = CORPUS) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def _kinds(parsed_components: list[Any]) -> list[str]:
     return sorted(c.kind for c in parsed_components for _ in range(c.count))
 
 
-@pytest.fixture(scope="module")
-def results() -> list[dict[str, Any]]:
+@pytest.fixture(scope="module", params=["utterances.jsonl", "holdout.jsonl"])
+def results(request: pytest.FixtureRequest) -> list[dict[str, Any]]:
     parser = RuleParser()
     rows = []
-    for case in _load():
+    for case in _load(CORPORA / request.param):
         parsed = parser.parse(case["text"])
         got_attrs = {"app": parsed.app, "environment": parsed.environment, "region": parsed.region,
                      "remove": sorted(parsed.remove)}

@@ -64,7 +64,7 @@ _OUTPUTS = _rx(r"\burls?\b|\bendpoints?\b|\boutputs?\b|\bconnection(?:\s+(?:name
                r"|where\s+(?:can|do|should)\s+i\s+(?:reach|find|access|see|connect|point)"
                r"|how\s+(?:do|can)\s+i\s+(?:reach|access|connect)|\bbucket\s+names?"
                r"|name\s+of\s+the\s+(?:bucket|database|db|topic|queue|service|instance)")
-_STATUS = _rx(r"\bstatus\b|\bprogress\b"
+_STATUS = _rx(r"\bstatus\b|\bprogress\b|(?:whats|what\s+is)\s+the\s+state\b"
               r"|how(?:s|\s+is|\s+are)\s+(?:it|things|that|this|we|the\s+\w+)\s+(?:going|doing|looking)"
               r"|(?:is|are)\s+(?:it|that|this|we|everything|the\s+\w+)\s+"
               r"(?:done|finished|ready|deployed|up|live|complete|working|over)"
@@ -75,7 +75,8 @@ _PLAN = _rx(r"\bplan\b|\bpreview\b|\bdry\s*-?\s*run\b|\bdiff\b"
             r"|what(?:\s+would|\s+will|\s+does|s\s+going\s+to|\s+is\s+going\s+to)\s+(?:it|this|that|you)?\s*"
             r"(?:change|create|do|build|make|cost|look\s+like)"
             r"|show\s+(?:me\s+)?(?:the\s+)?changes|re\s*-?\s*plan|\bre\s*-?\s*run\b")
-_APPLY = _rx(r"\b(?:apply|deploy|ship|go\s+ahead|lgtm|approved?|proceed|do\s+it|make\s+it\s+so|go\s+for\s+it|"
+_APPLY = _rx(r"\b(?:apply|(?<!the )deploy|ship|go\s+ahead|lgtm|approved?|proceed|do\s+it|make\s+it\s+so|"
+             r"go\s+for\s+it|"
              r"confirm(?:ed)?|execute|run\s+it|build\s+it|launch\s+it|green\s*light|send\s+it|good\s+to\s+go|"
              r"looks\s+good|sounds\s+good|yes|yeah|yep|yup|ok|okay|sure|go)\b")
 _HELP = _rx(r"\bhelp\b|what\s+can\s+(?:you|i|it|this(?:\s+bot)?|the\s+bot)\s+(?:do|ask|say)"
@@ -87,6 +88,8 @@ _HELP = _rx(r"\bhelp\b|what\s+can\s+(?:you|i|it|this(?:\s+bot)?|the\s+bot)\s+(?:
 # Said to a pending plan, these approve it even when the plan is mentioned ("approve the plan").
 _APPROVE = _rx(r"\b(?:approve|approved|lgtm|go\s+ahead|ship\s+it|apply|confirm)\b")
 _QUESTION_START = _rx(r"^(?:what|whats|who|whos|where|wheres|when|why|how|hows|is|are|can|could|do|does)\b")
+_CHANGE_VERB = _rx(r"\b(?:make|use|switch|move|change|put|set|go\s+with|run|host|deploy|want|need|prefer)\b"
+                   r"|^(?:what|how)\s+about\b")
 _CREATE_VERB = _rx(r"\b(?:create|make|build|set\s*up|setup|spin\s+up|spin|provision|stand\s+up|need|want|"
                    r"add|deploy|launch|start|get|give\s+me|id\s+like|would\s+like|new|put|bootstrap|"
                    r"prepare|allocate)\b")
@@ -110,7 +113,10 @@ class Signals:
 
 def classify(text: str, signals: Signals) -> Intent:
     """`text` is folded and spell-corrected, with the app name replaced by `xappx`."""
-    if signals.guessed_app and not signals.changes and not _QUESTION_START.match(text):
+    if _QUESTION_START.match(text) and not signals.component_changes and not _CHANGE_VERB.search(text):
+        # "what's the weather in tokyo" mentions a region but asks for nothing.
+        signals = Signals(False, False)
+    elif signals.guessed_app and not signals.changes:
         # "for shop" on its own answers "which app?"; "what's for lunch" is no request at all.
         signals = Signals(signals.component_changes, True)
     bare = _PUNCT.sub(" ", text).strip()

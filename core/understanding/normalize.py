@@ -115,7 +115,7 @@ def ascii_fold(text: str) -> str:
 
 _PUBSUB = re.compile(r"\bpub\s*[/\- ]\s*sub\b")
 _KEEP = re.compile(r"[^a-z0-9\-_,.;:!?\s]")
-_CLAUSE_PUNCT = re.compile(r"\s*([,.;:!?])\s*")
+_CLAUSE_PUNCT = re.compile(r" ?([,.;:!?]) ?")
 _LOOSE_HYPHEN = re.compile(r"(?<![a-z0-9])-|-(?![a-z0-9])")
 
 
@@ -127,6 +127,8 @@ def fold(text: str) -> str:
     text = text.replace("+", " and ").replace("&", " and ").replace("=", " ")
     text = _KEEP.sub(" ", text)
     text = _LOOSE_HYPHEN.sub(" ", text)
+    # Collapse first: a pattern starting with \s* over a long run of spaces is quadratic.
+    text = " ".join(text.split())
     # Periods inside words (e.g. "node.js") stay; clause punctuation becomes a separate token.
     text = re.sub(r"(?<=[a-z0-9])\.(?=[a-z0-9])", "\x00", text)
     text = _CLAUSE_PUNCT.sub(r" \1 ", text).replace("\x00", ".")

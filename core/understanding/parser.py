@@ -24,6 +24,8 @@ from core.understanding.vocab import (
 )
 
 APP_PLACEHOLDER = "xappx"
+# Requests are a sentence or two; beyond this it is a pasted log, and reading it all only costs time.
+MAX_INPUT_CHARS = 4000
 
 
 def _inside(start: int, end: int, spans: list[tuple[int, int]]) -> bool:
@@ -34,7 +36,7 @@ class RuleParser:
     """Implements `Planner` with rules; see the module docstring."""
 
     def parse(self, text: str) -> Parsed:
-        clean = strip_chat_formatting(text)
+        clean = strip_chat_formatting(text[:MAX_INPUT_CHARS])
         mention = find_app(clean, is_reserved, looks_like_stack)
         if mention is not None:
             clean = f"{clean[:mention.start]} {APP_PLACEHOLDER} {clean[mention.end:]}"
@@ -65,7 +67,8 @@ class RuleParser:
 
         if stack is not None:
             name, app, env = stack
-            parsed.app = parsed.app or (None if parsed.app_problem else app)
+            if not parsed.app and not parsed.app_problem:
+                parsed.app = check_app_name(app).app  # a stack of an invalid app can't exist: no app
             parsed.environment = parsed.environment or env
             if parsed.intent != "create":
                 parsed.stack = name

@@ -40,5 +40,6 @@ def is_reserved(word: str, explicit: bool = False) -> bool:
     """Whether `word` can't be an app name. Said explicitly ("app photos", "called media"), only
     grammar, commands and component words are refused; guesses ("for photos") refuse far more."""
     word = word.lower().strip()
-    words = _ALWAYS if explicit else RESERVED
-    return any(w in words or is_component_phrase(w) for w in {word, correct_word(word)})
+    if explicit:  # the user's spelling is the name: "called Reddis" is an app, not a typo for redis
+        return word in _ALWAYS or is_component_phrase(word)
+    return any(w in RESERVED or is_component_phrase(w) for w in {word, correct_word(word)})

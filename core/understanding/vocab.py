@@ -124,8 +124,8 @@ _REGION_ID = re.compile(_bounded("|".join(sorted(GCP_REGIONS, key=len, reverse=T
 _REGION_ALIAS = re.compile(_bounded("|".join(
     _words(a) for a in sorted(REGION_ALIASES, key=len, reverse=True))))
 # "us" is also a pronoun ("a bucket for us"), so it only counts where it can only mean the country.
-_REGION_US = re.compile(r"(?<![\w-])(?:(?:in|into|to)\s+(?:the\s+)?us|the\s+us|us(?:\s+|-)(?:region|based|only))"
-                        r"(?![\w-])")
+_REGION_US = re.compile(r"(?<![\w-])(?:(?:in|into|to)\s+(?:the\s+)?us|the\s+us"
+                        r"|us(?:\s+|-)(?:region|based|only))(?![\w-])")
 _FROM_BEFORE = re.compile(r"\bfrom\s+(?:the\s+)?$")
 
 

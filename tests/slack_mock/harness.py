@@ -101,7 +101,10 @@ class SlackClient:
     async def command(self, text: str, **kw: Any) -> httpx.Response:
         return await self.send(self.command_body(text, **kw), "application/x-www-form-urlencoded")
 
-    async def click(self, action: str, request_id: str, card: dict[str, Any], *, user: str = "U1") -> httpx.Response:
+    async def click(self, action: str, card: dict[str, Any], *, user: str = "U1") -> httpx.Response:
+        """Presses the card's own button, so the value sent is whatever the app put there."""
+        (button,) = [e for b in card.get("blocks") or [] if b["type"] == "actions" for e in b["elements"]
+                     if e["action_id"] == f"infrabot_{action}"]
         payload = {
             "type": "block_actions",
             "team": {"id": self.team, "domain": "example"},
@@ -116,8 +119,6 @@ class SlackClient:
                         "text": card.get("text", ""), "blocks": card.get("blocks") or [], "user": BOT_USER,
                         "bot_id": "BBOT"},
             "response_url": f"{self.mock.url}response/{uuid.uuid4().hex}",
-            "actions": [{"action_id": f"infrabot_{action}", "block_id": "infrabot_actions", "value": request_id,
-                         "type": "button", "text": {"type": "plain_text", "text": action.title()},
-                         "action_ts": f"{time.time():.6f}"}],
+            "actions": [{**button, "block_id": "infrabot_actions", "action_ts": f"{time.time():.6f}"}],
         }
         return await self.send(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded")

@@ -1,0 +1,53 @@
+"""Drives the chat page in real headless Chromium: type a request, see the plan arrive live."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import AsyncIterator
+
+import pytest
+import uvicorn
+from playwright.async_api import async_playwright
+
+from bots.runtime import Runtime
+from bots.web.app import create_app
+from config.local_services import free_port
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+
+@pytest.fixture
+async def server(runtime: Runtime, worker: object) -> AsyncIterator[str]:
+    port = free_port()
+    runtime.start_relay()
+    app = create_app(runtime)
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    task = asyncio.create_task(srv.serve())
+    while not srv.started:
+        await asyncio.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    await task
+
+
+async def test_typing_a_request_shows_the_plan_and_apply_finishes(server: str) -> None:
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = await browser.new_page()
+        await page.goto(f"{server}/#browser-thread")
+        await page.fill("#text", "create a postgres database and a bucket for my app shop in staging")
+        await page.press("#text", "Enter")
+        await page.wait_for_selector(".msg.bot >> text=planning", timeout=10_000)
+        card = page.locator(".msg.status")
+        await card.filter(has_text="Plan ready").wait_for(timeout=20_000)
+        text = await card.inner_text()
+        assert "Cloud SQL instance" in text and "offline engine" in text
+        await page.click("button.approve")
+        await card.filter(has_text="is ready").wait_for(timeout=20_000)
+        assert await card.count() == 1, "one status card per request, updated in place"
+        await browser.close()
