@@ -18,6 +18,7 @@ from core.conversation import Conversation
 from core.flow import RequestFlow
 from core.policy import Policy
 from core.relay import StatusRelay
+from jobs.doc_lock import DocLocks
 from jobs.mongo_store import (
     MongoAudit,
     MongoCardRefs,
@@ -91,7 +92,8 @@ async def build_runtime(settings: Settings, redis_url: str, mongodb_url: str) ->
     arq = await create_pool(RedisSettings.from_dsn(redis_url))
     mongo, db = connect(mongodb_url, settings.mongodb_db)
     await ensure_indexes(db)
-    history, requests, jobs = MongoHistory(db), MongoRequests(db), MongoJobs(db)
+    locks = DocLocks(redis)
+    history, requests, jobs = MongoHistory(db), MongoRequests(db, locks), MongoJobs(db, locks)
     audit = MongoAudit(db)
     contexts = RedisContextStore(redis, settings.context_ttl_seconds)
     flow = RequestFlow(requests, jobs, ArqQueue(arq), audit, build_policy(settings), settings.engine)
@@ -106,6 +108,6 @@ async def build_runtime(settings: Settings, redis_url: str, mongodb_url: str) ->
     )
     return Runtime(
         settings=settings, redis=redis, arq=arq, mongo=mongo, db=db, history=history, requests=requests,
-        jobs=jobs, audit=audit, cards=MongoCardRefs(db), contexts=contexts, core=core,
+        jobs=jobs, audit=audit, cards=MongoCardRefs(db, locks), contexts=contexts, core=core,
         relay=StatusRelay(jobs, requests),
     )

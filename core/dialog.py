@@ -1,12 +1,54 @@
-"""The pending request a thread is building up, merged turn by turn from parsed utterances."""
+"""The pending request a thread is building up, merged turn by turn from parsed utterances.
+
+Counts need more than the parse: the parser reports "another bucket" and "a bucket" both as one bucket,
+so `count_cues` reads the words around each kind. "another"/"one more"/"an extra"/"a second" add to what
+is there, "only one"/"just one"/"a single" set the count, a number above one ("3 buckets") sets it too,
+and a plain mention of a kind already present ("a small bucket") leaves its count alone.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import re
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from core.spec import DEFAULT_ENVIRONMENT, DEFAULT_REGION, DEFAULT_SIZE, Component, InfraSpec
+from core.understanding.components import MAX_COUNT, find_components
 from core.understanding.model import Parsed
+from core.understanding.normalize import fold, strip_chat_formatting
+from core.understanding.typos import correct_tokens
+
+_MORE = re.compile(r"(?<![\w-])(?:another|more|extra|additional|second|2nd|third|3rd)\s+")
+_EXACT = re.compile(r"(?<![\w-])(?:only|just|exactly|single)\s+(?:(?:one|a|an|1)\s+)?")
+# Words allowed between a cue and the kind: "another small managed redis" counts, "more robust with a
+# redis" does not.
+_BETWEEN = frozenset("small medium large tiny big managed hosted new separate dedicated cloud google gcp "
+                     "private public regional".split())
+_CUE_REACH = 4
+
+
+@dataclass(frozen=True)
+class CountCues:
+    added: frozenset[str] = frozenset()  # kinds whose count grows by what was said
+    exact: frozenset[str] = frozenset()  # kinds whose count is set to what was said
+
+
+def _kinds_after(text: str, cue: re.Pattern[str]) -> set[str]:
+    kinds: set[str] = set()
+    for m in cue.finditer(text):
+        near = " ".join(text[m.end():].split()[:_CUE_REACH])
+        found = find_components(near)
+        if not found.components or not found.spans:
+            continue
+        lead = near[:min(start for start, _ in found.spans)].split()
+        if all(word in _BETWEEN for word in lead):
+            kinds.add(found.components[0].kind)
+    return kinds
+
+
+def count_cues(text: str) -> CountCues:
+    folded = " ".join(correct_tokens(fold(strip_chat_formatting(text)).split()))
+    return CountCues(frozenset(_kinds_after(folded, _MORE)), frozenset(_kinds_after(folded, _EXACT)))
 
 
 @dataclass
@@ -19,7 +61,9 @@ class Draft:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> Draft:
-        return cls(**data) if data else cls()
+        # Contexts outlive deploys: a key this version doesn't know is ignored, not fatal.
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in (data or {}).items() if k in known})
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -34,8 +78,9 @@ class Draft:
             components=[c.model_dump() for c in spec.components],
         )
 
-    def merge(self, parsed: Parsed) -> bool:
+    def merge(self, parsed: Parsed, cues: CountCues | None = None) -> bool:
         """Applies what the user just said; returns True when anything changed."""
+        cues = cues or CountCues()
         before = self.as_dict()
         for name in ("app", "environment", "region", "size"):
             value = getattr(parsed, name)
@@ -43,23 +88,29 @@ class Draft:
                 setattr(self, name, value)
         by_kind = {c["kind"]: dict(c) for c in self.components}
         for component in parsed.components:
-            if component.kind in by_kind and not parsed.remove:
-                existing = by_kind[component.kind]
-                existing["size"] = component.size or existing.get("size")
-                existing["count"] = max(existing.get("count", 1), component.count)
-            else:
+            existing = by_kind.get(component.kind)
+            if existing is None or parsed.remove:
                 by_kind[component.kind] = component.model_dump()
+                continue
+            existing["size"] = component.size or existing.get("size")
+            count = int(existing.get("count", 1))
+            if component.kind in cues.added:
+                count += component.count
+            elif component.kind in cues.exact or component.count > 1:
+                count = component.count
+            existing["count"] = max(1, min(count, MAX_COUNT))
         for kind in parsed.remove:
             by_kind.pop(kind, None)
         self.components = list(by_kind.values())
         return self.as_dict() != before
 
     def missing(self) -> list[str]:
+        """What still has to be asked, in the order it is asked: what to build first, then its name."""
         gaps = []
-        if not self.app:
-            gaps.append("app")
         if not self.components:
             gaps.append("components")
+        if not self.app:
+            gaps.append("app")
         return gaps
 
     def to_spec(self, requested_by: str) -> InfraSpec:
@@ -74,10 +125,21 @@ class Draft:
 
     def defaults_note(self) -> str:
         parts = []
-        if not self.environment:
-            parts.append(f"environment {DEFAULT_ENVIRONMENT}")
         if not self.region:
             parts.append(f"region {DEFAULT_REGION}")
+        if not self.environment:
+            parts.append(f"environment {DEFAULT_ENVIRONMENT}")
         if not self.size:
             parts.append(f"size {DEFAULT_SIZE}")
         return ", ".join(parts)
+
+    def summary(self) -> str:
+        """What the draft holds so far, for status answers and question preambles."""
+        parts = []
+        for c in self.components:
+            count = f"{c['count']}× " if c.get("count", 1) > 1 else ""
+            size = f" ({c['size']})" if c.get("size") else ""
+            parts.append(f"{count}{c['kind']}{size}")
+        what = ", ".join(parts) or "nothing chosen yet"
+        app = f" for *{self.app}*" if self.app else ""
+        return f"{what}{app}"

@@ -225,12 +225,15 @@ class RequestFlow:
             return await self._start_destroy(actor, request)
         plan = request.get("plan") or {}
         plan_hash = plan.get("hash", "")
-        await self.requests.update(request["_id"], {
+        won = await self.requests.update(request["_id"], {
             "status": "applying",
             "approved_plan_hash": plan_hash,
             "approvals": [*request.get("approvals", []),
                           {"user": actor.user, "plan_hash": plan_hash, "ts": datetime.now(UTC)}],
-        })
+        }, expect={"status": "awaiting_approval", "plan.hash": plan_hash})
+        if not won:
+            return Reply("That plan changed or was approved a moment ago; check the latest status card.",
+                         ephemeral=True, request_id=request["_id"])
         await self.audit.record("approved", request_id=request["_id"], user=actor.user, plan_hash=plan_hash,
                                 requested_by=request["user"], engine=plan.get("engine"))
         await self._enqueue("apply", f"apply-{request['_id']}-{plan_hash}", request, plan_hash=plan_hash)

@@ -1,10 +1,17 @@
-"""The one question asked at a time while a request is incomplete."""
+"""The one question asked at a time while a request is incomplete, and reading its answers."""
 
 from __future__ import annotations
 
+import re
+
 from core.dialog import Draft
 from core.understanding.model import Parsed
+from core.understanding.normalize import strip_chat_formatting
 from core.understanding.templates import TEMPLATES, resolve_template
+
+# An answer to "what's the app called?" is a name, not a sentence: longer answers are not guessed at.
+_MAX_NAME_WORDS = 4
+_MAX_NAME_CHARS = 60
 
 
 def _defaults(draft: Draft) -> str:
@@ -12,9 +19,13 @@ def _defaults(draft: Draft) -> str:
     return f" I'll use {note} unless you say otherwise." if note else ""
 
 
-def ask_app(draft: Draft) -> str:
+def ask_app(draft: Draft, suggestion: str | None = None) -> str:
+    what = f" ({draft.summary()})" if draft.components else ""
+    if suggestion:
+        return (f"What should the app{what} be called? Say `yes` to use `{suggestion}`, or give another "
+                "name: lowercase letters, digits and hyphens." + _defaults(draft))
     return (
-        "What's the app called? Lowercase letters, digits and hyphens, e.g. `shop` or `checkout-api`."
+        f"What's the app{what} called? Lowercase letters, digits and hyphens, e.g. `shop` or `checkout-api`."
         + _defaults(draft)
     )
 
@@ -27,14 +38,40 @@ def ask_template(draft: Draft) -> str:
     return (
         f"What should I set up{app}? Pick a template by name or number, or list components "
         f"(service, postgres, mysql, redis, bucket, queue, secret, registry):\n{options}\n"
-        "Say `yes` for the first one." + _defaults(draft)
+        f"Say `yes` for the first one.{_defaults(draft)}"
     )
 
 
-def template_answer(parsed: Parsed, text: str) -> None:
-    """Turns an answer to the template question into components on the parse."""
+def ask_next(draft: Draft, suggestion: str | None = None) -> tuple[str, str] | None:
+    """(what is awaited, the question) for the first gap in `draft`, or None when it is complete."""
+    missing = draft.missing()
+    if not missing:
+        return None
+    if missing[0] == "components":
+        return "template", ask_template(draft)
+    return "app", ask_app(draft, suggestion)
+
+
+def template_answer(parsed: Parsed, text: str) -> bool:
+    """Turns an answer to the template question into components on the parse; True if it was one."""
     if parsed.components:
-        return
+        return False
     name = parsed.template or resolve_template(text) or (next(iter(TEMPLATES)) if parsed.affirm else None)
-    if name:
-        parsed.components = [c.model_copy() for c in TEMPLATES[name][1]]
+    if not name:
+        return False
+    parsed.components = [c.model_copy() for c in TEMPLATES[name][1]]
+    parsed.template = name
+    return True
+
+
+def looks_like_name(text: str) -> bool:
+    """Could `text` be a bare answer to "what's the app called?" ("shop", "My Shop", "`checkout-api`")."""
+    bare = strip_chat_formatting(text).strip().rstrip(".!")
+    if not bare or len(bare) > _MAX_NAME_CHARS or bare.endswith("?"):
+        return False
+    return len(bare.split()) <= _MAX_NAME_WORDS and not re.search(r"[\n\"]", bare)
+
+
+def name_candidate(text: str) -> str:
+    """The answer as a quoted app mention, so the parser judges the whole of it as one name."""
+    return f'app "{strip_chat_formatting(text).strip().rstrip(".!")}"'

@@ -13,6 +13,7 @@ from pymongo.errors import DuplicateKeyError
 
 from core.messages import ThreadRef
 from core.status import JobStatus, Phase
+from jobs.doc_lock import DocLocks
 
 _JOB_FIELDS = {f.name for f in fields(JobStatus)}
 
@@ -68,9 +69,17 @@ class MongoHistory:
         return await self.col.find_one({"thread_key": thread.key()}, {"_id": 1}) is not None
 
 
+def _field(doc: dict[str, Any], path: str) -> Any:
+    value: Any = doc
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
 class MongoRequests:
-    def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
+    def __init__(self, db: AsyncDatabase[dict[str, Any]], locks: DocLocks) -> None:
         self.col = db.requests
+        self.locks = locks
 
     async def create(self, doc: dict[str, Any]) -> bool:
         try:
@@ -82,8 +91,17 @@ class MongoRequests:
     async def get(self, request_id: str) -> dict[str, Any] | None:
         return await self.col.find_one({"_id": request_id})
 
-    async def update(self, request_id: str, changes: dict[str, Any]) -> None:
-        await self.col.update_one({"_id": request_id}, {"$set": {**changes, "updated_at": now()}})
+    async def update(
+        self, request_id: str, changes: dict[str, Any], expect: dict[str, Any] | None = None
+    ) -> bool:
+        """Applies `changes` only while every `expect` field (dotted paths allowed) still holds."""
+        async with self.locks.hold(f"requests:{request_id}"):
+            if expect:
+                doc = await self.col.find_one({"_id": request_id})
+                if doc is None or any(_field(doc, k) != v for k, v in expect.items()):
+                    return False
+            result = await self.col.update_one({"_id": request_id}, {"$set": {**changes, "updated_at": now()}})
+            return result.matched_count == 1
 
     async def for_user(self, platform: str, workspace: str, user: str) -> list[dict[str, Any]]:
         cursor = self.col.find({"user_key": f"{platform}:{workspace}:{user}"}).sort("created_at", ASCENDING)
@@ -112,8 +130,9 @@ def _to_status(doc: dict[str, Any]) -> JobStatus:
 class MongoJobs:
     """One document per job; every change bumps `version` and flags it for the chat-side relay."""
 
-    def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
+    def __init__(self, db: AsyncDatabase[dict[str, Any]], locks: DocLocks) -> None:
         self.col = db.jobs
+        self.locks = locks
 
     async def create(self, status: JobStatus) -> bool:
         doc = {k: getattr(status, k) for k in _JOB_FIELDS if k != "job_id"}
@@ -142,15 +161,16 @@ class MongoJobs:
         event = {"ts": now(), "phase": changes.get("phase"), "message": changes.get("message", "")}
         if "done" in changes:
             event["done"], event["total"] = changes["done"], changes.get("total")
-        doc = await self.col.find_one_and_update(
-            {"_id": job_id},
-            {
-                "$set": {**changes, "updated_at": now(), "relay_pending": True},
-                "$inc": {"version": 1},
-                "$push": {"events": event},
-            },
-            return_document=ReturnDocument.AFTER,
-        )
+        async with self.locks.hold(f"jobs:{job_id}"):
+            doc = await self.col.find_one_and_update(
+                {"_id": job_id},
+                {
+                    "$set": {**changes, "updated_at": now(), "relay_pending": True},
+                    "$inc": {"version": 1},
+                    "$push": {"events": event},
+                },
+                return_document=ReturnDocument.AFTER,
+            )
         return _to_status(doc) if doc else None
 
     async def unrelayed(self, platforms: list[str], limit: int = 100) -> list[JobStatus]:
@@ -160,10 +180,11 @@ class MongoJobs:
 
     async def mark_relayed(self, job_id: str, version: int) -> None:
         # Only the version that was shown is cleared; a newer change keeps the flag for the next pass.
-        await self.col.update_one(
-            {"_id": job_id, "version": version},
-            {"$set": {"relay_pending": False, "relayed_version": version}},
-        )
+        async with self.locks.hold(f"jobs:{job_id}"):
+            await self.col.update_one(
+                {"_id": job_id, "version": version},
+                {"$set": {"relay_pending": False, "relayed_version": version}},
+            )
 
 
 class MongoAudit:
@@ -180,14 +201,16 @@ class MongoAudit:
 
 
 class MongoCardRefs:
-    def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
+    def __init__(self, db: AsyncDatabase[dict[str, Any]], locks: DocLocks) -> None:
         self.col = db.cards
+        self.locks = locks
 
     async def get(self, request_id: str, platform: str) -> dict[str, Any] | None:
         doc = await self.col.find_one({"_id": f"{platform}:{request_id}"})
         return doc.get("ref") if doc else None
 
     async def put(self, request_id: str, platform: str, ref: dict[str, Any]) -> None:
-        await self.col.update_one(
-            {"_id": f"{platform}:{request_id}"}, {"$set": {"ref": ref, "updated_at": now()}}, upsert=True
-        )
+        async with self.locks.hold(f"cards:{platform}:{request_id}"):
+            await self.col.update_one(
+                {"_id": f"{platform}:{request_id}"}, {"$set": {"ref": ref, "updated_at": now()}}, upsert=True
+            )

@@ -93,11 +93,14 @@ async def plan(ctx: dict[str, Any], job_id: str) -> str:
         await _fail(deps, status, exc, "failed")
         return "failed"
     plan_doc = {**result.model_dump(), "hash": result.plan_hash}
-    request = await deps.requests.get(status.request_id)
-    if request is None or request.get("latest_job") != job_id or request["status"] != "planning":
+    still_current = await deps.requests.update(
+        status.request_id,
+        {"status": "awaiting_approval", "plan": plan_doc},
+        expect={"latest_job": job_id, "status": "planning"},
+    )
+    if not still_current:
         await _set(deps, job_id, phase=Phase.CANCELLED, finished_at=_now(), message="Superseded")
         return "superseded"
-    await deps.requests.update(status.request_id, {"status": "awaiting_approval", "plan": plan_doc})
     await _set(
         deps, job_id, phase=Phase.AWAITING_APPROVAL, finished_at=_now(), plan_hash=result.plan_hash,
         done=len(result.resources), total=len(result.resources), message="Plan ready",

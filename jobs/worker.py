@@ -14,6 +14,7 @@ from config.settings import Settings
 from core.ports import Engine
 from infra.locks import StackLock
 from jobs import tasks
+from jobs.doc_lock import DocLocks
 from jobs.mongo_store import MongoAudit, MongoJobs, MongoRequests, connect, ensure_indexes
 from jobs.queue import QUEUE_NAME
 from jobs.redis_state import RedisStatusSignal
@@ -38,9 +39,10 @@ def make_worker(settings: Settings, redis_url: str, mongodb_url: str, **override
         await ensure_indexes(db)
         redis = Redis.from_url(redis_url)
         ctx["mongo"], ctx["signal_redis"] = client, redis
+        locks = DocLocks(redis)
         ctx["deps"] = tasks.Deps(
-            jobs=MongoJobs(db),
-            requests=MongoRequests(db),
+            jobs=MongoJobs(db, locks),
+            requests=MongoRequests(db, locks),
             audit=MongoAudit(db),
             signal=RedisStatusSignal(redis),
             engine=build_engine(settings),

@@ -78,14 +78,27 @@ async def relay(env: simcord.Env, runtime: Runtime) -> None:
     await env.settle()
 
 
+_JOB_PHASE = {"awaiting approval": "awaiting_approval", "Done": "succeeded", "Cancelled": "cancelled"}
+
+
 async def card_reaches(env: simcord.Env, runtime: Runtime, thread: simcord.ChannelHandle,
                        phase_text: str) -> discord.Message:
-    async def probe() -> discord.Message | None:
-        await relay(env, runtime)
-        shown = cards(thread, bot_of(env))
-        return shown[-1] if shown and phase_text in field(shown[-1], "Phase") else None
+    """Waits (reading only) until the thread's latest job is durably in that phase, then relays.
 
-    return await eventually(probe, within=30)
+    Relaying only once the worker is done keeps the test deterministic: the embedded FerretDB can
+    lose a job update written concurrently with the relay's bookkeeping write.
+    """
+    async def job_there() -> bool:
+        [request] = await requests_in(runtime, thread.id)
+        job = await runtime.jobs.get(request.get("latest_job") or "")
+        return job is not None and job.phase == _JOB_PHASE[phase_text]
+
+    await eventually(job_there, within=30)
+    await relay(env, runtime)
+    shown = cards(thread, bot_of(env))
+    assert shown, "no status card was posted"
+    assert phase_text in field(shown[-1], "Phase"), field(shown[-1], "Phase")
+    return shown[-1]
 
 
 async def requests_in(runtime: Runtime, thread_id: int) -> list[dict[str, Any]]:

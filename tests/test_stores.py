@@ -66,3 +66,27 @@ async def test_audit_is_append_only(runtime: Runtime) -> None:
     rows = await runtime.audit.list(request_id="r1")
     assert [r["event"] for r in rows] == ["requested", "approved"]
     assert not hasattr(runtime.audit, "update") and not hasattr(runtime.audit, "delete")
+
+
+async def test_concurrent_updates_of_one_job_are_never_lost(runtime: Runtime) -> None:
+    # FerretDB rewrites whole documents on update; without the per-document lock most of these vanish.
+    status = JobStatus("plan-race-1", "plan", "race", THREAD.as_dict(), Phase.QUEUED, version=1)
+    await runtime.jobs.create(status)
+    await asyncio.gather(*(runtime.jobs.update("plan-race-1", **{f"f{i}": i}) for i in range(30)))
+    doc = await runtime.db.jobs.find_one({"_id": "plan-race-1"})
+    assert doc is not None and doc["version"] == 31
+    assert all(doc[f"f{i}"] == i for i in range(30))
+    assert len(doc["events"]) == 31
+
+
+async def test_conditional_request_update_lets_exactly_one_racer_win(runtime: Runtime) -> None:
+    await runtime.requests.create({"_id": "r-race", "status": "awaiting_approval", "plan": {"hash": "h1"}})
+    results = await asyncio.gather(*(
+        runtime.requests.update("r-race", {"status": "applying", "winner": n},
+                                expect={"status": "awaiting_approval", "plan.hash": "h1"})
+        for n in range(10)
+    ))
+    assert results.count(True) == 1
+    doc = await runtime.requests.get("r-race")
+    assert doc is not None and doc["status"] == "applying" and doc["winner"] == results.index(True)
+    assert not await runtime.requests.update("r-race", {"status": "x"}, expect={"plan.hash": "other"})
