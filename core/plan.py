@@ -41,6 +41,7 @@ class ApplyResult(BaseModel):
     summary: dict[str, int]
     outputs: dict[str, str] = Field(default_factory=dict)
     simulated: bool = False
+    removed: list[ResourceChange] = Field(default_factory=list)
 
 
 def summarize(resources: list[ResourceChange]) -> dict[str, int]:

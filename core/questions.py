@@ -55,7 +55,7 @@ def ask_next(draft: Draft, suggestion: str | None = None) -> tuple[str, str] | N
 def template_answer(parsed: Parsed, text: str) -> bool:
     """Turns an answer to the template question into components on the parse; True if it was one."""
     if parsed.components:
-        return False
+        return parsed.template is not None
     name = parsed.template or resolve_template(text) or (next(iter(TEMPLATES)) if parsed.affirm else None)
     if not name:
         return False

@@ -28,9 +28,30 @@ EXPIRED = (
 )
 
 
+AFTER_EXPIRY = (
+    "If you were answering one of my questions, please tell me the whole request again, for example: `"
+    + EXAMPLE + "`. Say `status` to see this thread's latest request."
+)
+
+# Discord allows 2,000 characters per message and Slack 3,000 per section: every reply fits both.
+MAX_REPLY_CHARS = 1900
+
+
+def fit(text: str, limit: int = MAX_REPLY_CHARS) -> str:
+    """Cuts at a line break where possible, so a long list loses whole lines, never half a word."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    if "\n" in cut[limit // 2:]:
+        cut = cut[: cut.rfind("\n")]
+    return cut.rstrip() + "\n…"
+
+
 def too_long(length: int, limit: int) -> str:
     return (
         f"That message is {length:,} characters long; I read requests of up to {limit:,}. "
         "Please send a shorter description of what you need, for example: `" + EXAMPLE + "`."
     )
+
+
 EXAMPLE_HINT = "Try: `" + EXAMPLE + "`."

@@ -117,7 +117,7 @@ class OfflineEngine:
         return ApplyResult(
             engine=self.name,
             summary=summarize(removed),
-            outputs={f"removed:{c.name}": c.type for c in removed},
+            removed=removed,
             simulated=True,
         )
 

@@ -380,11 +380,10 @@ class PulumiEngine:
             result = await asyncio.to_thread(self._guarded, spec, run, self._destroy_sync)
         finally:
             await run.drain()
-        removed = [f"{short_type(c.type)} {c.name}" for c in run.changes.values() if c.op == "delete"]
         return ApplyResult(
             engine=self.name,
             summary=run.counts(result.summary.resource_changes or run.summary),
-            outputs={"removed": ", ".join(removed)} if removed else {},
+            removed=[c for c in run.changes.values() if c.op == "delete"],
         )
 
     # --- worker-thread side -------------------------------------------------------------------

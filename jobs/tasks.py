@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from arq import Retry
 
-from core.ports import AuditLog, Engine, JobStore, RequestStore, StatusSignal
+from core.plan import ApplyResult
+from core.ports import AuditLog, Engine, JobStore, ProgressFn, RequestStore, StatusSignal
 from core.spec import InfraSpec
 from core.status import JobStatus, Phase
 from infra.errors import EngineFailed, StackBusy
 from infra.locks import StackLock
-from infra.summary import render_plan
+from infra.summary import describe, render_plan
 
 log = logging.getLogger("infrabot.jobs")
 
@@ -42,7 +44,7 @@ async def _set(deps: Deps, job_id: str, **changes: Any) -> JobStatus | None:
     return status
 
 
-def _progress(deps: Deps, job_id: str):  # type: ignore[no-untyped-def]
+def _progress(deps: Deps, job_id: str) -> ProgressFn:
     async def report(done: int, total: int, message: str) -> None:
         await _set(deps, job_id, done=done, total=total, message=message)
 
@@ -112,6 +114,21 @@ async def plan(ctx: dict[str, Any], job_id: str) -> str:
     return "planned"
 
 
+async def _change(
+    deps: Deps, status: JobStatus, ctx: dict[str, Any], run: Callable[..., Awaitable[ApplyResult]], failed_as: str
+) -> ApplyResult | None:
+    """Runs an apply or destroy under the stack lease; None when it failed (already recorded)."""
+    spec = InfraSpec(**status.spec)
+    try:
+        async with deps.lock.hold(spec.stack_name, status.job_id, LEASE_SECONDS):
+            return await run(spec, _progress(deps, status.job_id))
+    except StackBusy as exc:
+        raise await _busy(deps, status, exc, ctx) from exc
+    except Exception as exc:
+        await _fail(deps, status, exc, failed_as)
+        return None
+
+
 async def apply(ctx: dict[str, Any], job_id: str) -> str:
     deps: Deps = ctx["deps"]
     status = await _begin(deps, job_id, Phase.APPLYING, "Applying")
@@ -122,14 +139,8 @@ async def apply(ctx: dict[str, Any], job_id: str) -> str:
         await _set(deps, job_id, phase=Phase.CANCELLED, finished_at=_now(),
                    message="The approval no longer matches the plan; nothing was applied")
         return "void"
-    spec = InfraSpec(**status.spec)
-    try:
-        async with deps.lock.hold(spec.stack_name, job_id, LEASE_SECONDS):
-            result = await deps.engine.apply(spec, _progress(deps, job_id))
-    except StackBusy as exc:
-        raise await _busy(deps, status, exc, ctx) from exc
-    except Exception as exc:
-        await _fail(deps, status, exc, "failed")
+    result = await _change(deps, status, ctx, deps.engine.apply, "failed")
+    if result is None:
         return "failed"
     await deps.requests.update(status.request_id, {"status": "applied", "outputs": result.outputs})
     await _set(
@@ -147,25 +158,19 @@ async def destroy(ctx: dict[str, Any], job_id: str) -> str:
     status = await _begin(deps, job_id, Phase.APPLYING, "Destroying")
     if status is None:
         return "skipped"
-    spec = InfraSpec(**status.spec)
-    try:
-        async with deps.lock.hold(spec.stack_name, job_id, LEASE_SECONDS):
-            result = await deps.engine.destroy(spec, _progress(deps, job_id))
-    except StackBusy as exc:
-        raise await _busy(deps, status, exc, ctx) from exc
-    except Exception as exc:
-        await _fail(deps, status, exc, "applied")
+    result = await _change(deps, status, ctx, deps.engine.destroy, "applied")
+    if result is None:
         return "failed"
     await deps.requests.update(status.request_id, {"status": "destroyed", "outputs": {}})
-    removed = sorted(f"{name.removeprefix('removed:')} ({kind})" for name, kind in result.outputs.items()
-                     if name.startswith("removed:"))
+    removed = [describe(c.type, c.name) for c in result.removed]
+    prefix = "Simulated destroy (offline engine, no cloud changes): " if result.simulated else ""
     await _set(
         deps, job_id, phase=Phase.SUCCEEDED, finished_at=_now(), message="Destroyed",
         result={"engine": result.engine, "simulated": result.simulated, "summary": result.summary,
-                "lines": [f"Removed {len(removed)} resources."], "resource_lines": removed},
+                "lines": [f"{prefix}removed {len(removed)} resources."], "resource_lines": removed},
     )
     await deps.audit.record("destroyed", request_id=status.request_id, job_id=job_id, engine=result.engine,
-                            result="succeeded", summary=result.summary)
+                            result="succeeded", removed=[c.model_dump() for c in result.removed])
     return "destroyed"
 
 

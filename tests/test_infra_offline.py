@@ -116,7 +116,7 @@ async def test_destroy_lists_removed_resources_and_forgets_them(engine: OfflineE
     destroyed = await engine.destroy(spec, progress)
     assert destroyed.simulated
     assert destroyed.summary["delete"] == applied.summary["create"] == 7
-    removed = {k.removeprefix("removed:"): v for k, v in destroyed.outputs.items()}
+    removed = {c.name: c.type for c in destroyed.removed}
     assert removed["shop-staging-bucket"] == "gcp:storage/bucket:Bucket"
     assert removed["shop-staging-queue-dlq"] == "gcp:pubsub/topic:Topic"
     messages = [c[2] for c in progress.calls[1:]]
@@ -148,7 +148,7 @@ async def test_without_state_store_every_plan_is_a_fresh_create() -> None:
     plan = await engine.preview(spec, Progress())
     assert {r.op for r in plan.resources} == {"create"}
     destroyed = await engine.destroy(spec, Progress())
-    assert set(destroyed.outputs) == {"removed:shop-staging-bucket"}
+    assert [c.name for c in destroyed.removed] == ["shop-staging-bucket"]
 
 
 async def test_concurrent_and_repeated_previews_stay_separate(engine: OfflineEngine) -> None:

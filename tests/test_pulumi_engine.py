@@ -213,9 +213,10 @@ async def test_destroy_reports_what_was_removed(engine: PulumiEngine) -> None:
     result = await engine.destroy(spec(), progress)
 
     assert result.summary == {"create": 0, "update": 0, "delete": 3, "replace": 0}
-    assert result.outputs == {
-        "removed": "Secret shop-dev-db-password, DatabaseInstance shop-dev-db, Bucket shop-dev-assets"
-    }
+    assert [(c.type.rsplit(":", 1)[-1], c.name) for c in result.removed] == [
+        ("Secret", "shop-dev-db-password"), ("DatabaseInstance", "shop-dev-db"), ("Bucket", "shop-dev-assets")
+    ]
+    assert result.outputs == {}
     assert "deleted Bucket shop-dev-assets" in progress.messages
     assert progress.messages[-1] == "finished: 3 deleted"
     plan = await engine.preview(spec(), Progress())

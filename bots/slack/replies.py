@@ -85,9 +85,10 @@ class ReplySender:
         )
         paragraphs = [p for p in to_markdown(text).split("\n\n") if p] or [" "]
         try:
-            for paragraph in paragraphs[:-1]:
-                await streamer.append(markdown_text=paragraph[:12_000] + "\n\n")
-            await streamer.stop(markdown_text=paragraphs[-1][:12_000])
+            # The first append starts the message with real text, so nobody sees an empty reply.
+            for i, paragraph in enumerate(paragraphs):
+                await streamer.append(markdown_text=("\n\n" if i else "") + paragraph[:12_000])
+            await streamer.stop()
         except (SlackApiError, SlackRequestError) as exc:
             log.info("slack: streaming unavailable (%s); sending a plain message", _error(exc))
             if _error(exc) == "unknown_method":

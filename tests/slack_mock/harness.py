@@ -102,6 +102,9 @@ class SlackClient:
         return await self.send(self.command_body(text, **kw), "application/x-www-form-urlencoded")
 
     async def click(self, action: str, card: dict[str, Any], *, user: str = "U1") -> httpx.Response:
+        return await self.send(self.click_body(action, card, user=user), "application/x-www-form-urlencoded")
+
+    def click_body(self, action: str, card: dict[str, Any], *, user: str = "U1") -> str:
         """Presses the card's own button, so the value sent is whatever the app put there."""
         (button,) = [e for b in card.get("blocks") or [] if b["type"] == "actions" for e in b["elements"]
                      if e["action_id"] == f"infrabot_{action}"]
@@ -121,4 +124,4 @@ class SlackClient:
             "response_url": f"{self.mock.url}response/{uuid.uuid4().hex}",
             "actions": [{**button, "block_id": "infrabot_actions", "action_ts": f"{time.time():.6f}"}],
         }
-        return await self.send(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded")
+        return urlencode({"payload": json.dumps(payload)})

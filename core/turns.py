@@ -1,0 +1,264 @@
+"""One user turn: read it in the light of the thread's context, then act on the request lifecycle.
+
+The thread context (kept in Redis by the ContextStore, expiring when the thread goes quiet) holds:
+
+* ``request_id``: the request this thread is about (latest started).
+* ``draft``: what the user has described while something is still missing; gone once a request starts.
+* ``awaiting``: the one question pending: ``template``, ``app`` or ``destroy``.
+* ``suggested_app``: the valid name offered after an invalid one, so `yes` can accept it.
+* ``destroy_stack``: the stack whose name must be typed to confirm a destroy.
+
+A change said while a request is open revises that request (new plan, earlier approval void). A change
+said after it was applied or failed starts a new request from its spec, so an update never drops what the
+stack already has.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from core import answers, texts
+from core.dialog import Draft, count_cues
+from core.flow import OPEN, Actor, RequestFlow
+from core.messages import Reply
+from core.ports import RequestStore
+from core.questions import ask_next, looks_like_name, name_candidate, template_answer
+from core.understanding.model import Parsed, Planner
+
+log = logging.getLogger("infrabot.conversation")
+
+_DRAFT_KEYS = ("draft", "awaiting", "suggested_app")
+_BUSY = ("applying", "destroying", "destroy_requested")
+_BUILT_ON = ("applied", "failed")  # a change to these starts a new request from their spec
+_RENAME = re.compile(r"\b(?:renam\w*|call\s+it|name\s+it|change\s+(?:the\s+)?(?:app\s+)?name)\b", re.I)
+_MAX_RECORDED_TEXT = 500
+
+
+def _noted(before: Draft, after: Draft) -> str:
+    """The change the user just made, said back in a few words."""
+    parts = [f"{name} {getattr(after, name)}" for name in ("app", "environment", "region", "size")
+             if getattr(after, name) != getattr(before, name) and getattr(after, name)]
+    old = {c["kind"]: c.get("count", 1) for c in before.components}
+    new = {c["kind"]: c.get("count", 1) for c in after.components}
+    parts += [f"{new[k]}× {k}" if new[k] > 1 else f"added {k}" for k in new if new[k] != old.get(k)]
+    parts += [f"removed {k}" for k in old if k not in new]
+    return f"Got it: {', '.join(parts)}. " if parts else ""
+
+
+class Turns:
+    def __init__(self, requests: RequestStore, flow: RequestFlow, planner: Planner) -> None:
+        self.requests = requests
+        self.flow = flow
+        self.planner = planner
+
+    async def current(self, context: dict[str, Any]) -> dict[str, Any] | None:
+        request_id = context.get("request_id")
+        return await self.requests.get(request_id) if request_id else None
+
+    async def route(self, actor: Actor, text: str, context: dict[str, Any], expired: bool = False) -> Reply:
+        parsed = self.planner.parse(text)
+        awaiting = context.get("awaiting")
+        if awaiting == "destroy":
+            reply = await self._confirm_destroy(actor, text, parsed, context)
+            if reply:
+                return reply
+        elif awaiting:
+            early = self._read_answer(awaiting, text, parsed, context)
+            if early:
+                return early
+        intent = parsed.intent
+        log.info("turn in %s: intent=%s awaiting=%s", actor.thread.key(), intent, awaiting)
+        if intent == "create":
+            return await self._create(actor, parsed, text, context)
+        if intent == "help":
+            return Reply(texts.HELP)
+        if intent == "unknown":
+            log.info("unrecognised message in %s (%d chars)", actor.thread.key(), len(text))
+            if context.get("draft"):
+                return Reply("Sorry, I didn't get that. " + self._question(context))
+            return Reply(texts.AFTER_EXPIRY if expired else texts.UNKNOWN)
+        request = await self.current(context)
+        if intent == "apply":
+            if context.get("draft"):
+                return Reply("Nothing is planned yet. " + self._question(context))
+            return await self.flow.approve(actor, request)
+        if intent == "cancel":
+            return await self._cancel(actor, request, context)
+        if intent == "plan":
+            return await self._plan(actor, request, context)
+        if intent == "status":
+            latest_job = (request or {}).get("latest_job")
+            job = await self.flow.jobs.get(latest_job) if latest_job else None
+            draft = Draft.from_dict(context["draft"]) if context.get("draft") else None
+            return answers.status_reply(request, job, draft, self._question(context) if draft else "")
+        if intent == "outputs":
+            return answers.outputs_reply(request)
+        if intent in ("list", "history"):
+            t = actor.thread
+            mine = await self.requests.for_user(t.platform, t.workspace, actor.user)
+            return answers.list_reply(mine) if intent == "list" else answers.history_reply(mine)
+        if intent == "destroy":
+            return await self._destroy(parsed, request, context)
+        log.warning("intent %r has no handler", intent)
+        return Reply(texts.UNKNOWN)
+
+    def _question(self, context: dict[str, Any]) -> str:
+        asked = ask_next(Draft.from_dict(context.get("draft")), context.get("suggested_app"))
+        return asked[1] if asked else ""
+
+    def _read_answer(self, awaiting: str, text: str, parsed: Parsed, context: dict[str, Any]) -> Reply | None:
+        """Reads `text` as the answer to the pending question, adjusting `parsed` in place."""
+        suggestion = context.get("suggested_app")
+        if parsed.deny and parsed.intent == "cancel" and (awaiting == "template" or suggestion):
+            # "no" to a question that offered a default turns the default down, not the whole request.
+            context.pop("suggested_app", None)
+            return Reply("No problem. " + self._question(context))
+        if awaiting == "template" and parsed.intent in ("unknown", "apply", "create"):
+            if template_answer(parsed, text):
+                parsed.intent = "create"
+        elif awaiting == "app" and not parsed.app and not parsed.app_problem:
+            if parsed.affirm and suggestion:
+                parsed.app, parsed.intent = suggestion, "create"
+            elif parsed.intent == "unknown" and looks_like_name(text):
+                answer = self.planner.parse(name_candidate(text))
+                parsed.app, parsed.app_problem, parsed.suggested_app = (
+                    answer.app, answer.app_problem, answer.suggested_app)
+                if parsed.app or parsed.app_problem:
+                    parsed.intent = "create"
+        return None
+
+    async def _create(self, actor: Actor, parsed: Parsed, text: str, context: dict[str, Any]) -> Reply:
+        had_draft = bool(context.get("draft"))
+        request = None if had_draft else await self.current(context)
+        if request is not None and not (
+                not parsed.app or parsed.app == request["spec"]["app"] or _RENAME.search(text)):
+            request = None  # another app: a new request alongside this one
+        if parsed.app_problem:
+            return self._bad_name(parsed, text, context, renaming=bool(request and request["status"] in OPEN))
+        cues = count_cues(text)
+        status = request["status"] if request else None
+        if request is not None and status in OPEN:
+            return await self._revise(actor, request, parsed, cues)
+        if request is not None and status in _BUSY:
+            return Reply(f"*{request['stack']}* is {answers.said(status or '')} right now; tell me the change "
+                         "again once that has finished.", request_id=request["_id"])
+        if request is not None and status in _BUILT_ON:
+            before = Draft.from_spec(answers.spec_of(request))
+        else:
+            before = Draft.from_dict(context.get("draft"))
+        draft = Draft.from_dict(before.as_dict())
+        changed = draft.merge(parsed, cues)
+        if request is not None and status == "applied" and not changed:
+            return Reply(f"That's what *{request['stack']}* already has. Tell me a change, or say `outputs` "
+                         "for its URLs and names.", request_id=request["_id"])
+        asked = ask_next(draft)
+        if asked:
+            context.pop("suggested_app", None)
+            context.update(draft=draft.as_dict(), awaiting=asked[0])
+            noted = _noted(before, draft) if had_draft or status in _BUILT_ON else ""
+            return Reply(noted + asked[1])
+        return await self._start(actor, draft, text, context)
+
+    async def _start(self, actor: Actor, draft: Draft, text: str, context: dict[str, Any]) -> Reply:
+        request_id, reply = await self.flow.start(actor, draft, text[:_MAX_RECORDED_TEXT])
+        if request_id:
+            for key in (*_DRAFT_KEYS, "destroy_stack"):
+                context.pop(key, None)
+            context["request_id"] = request_id
+        else:
+            # Refused by policy: keep what was said so a change ("use staging") can fix it.
+            context["draft"] = draft.as_dict()
+            context.pop("awaiting", None)
+        return reply
+
+    async def _revise(self, actor: Actor, request: dict[str, Any], parsed: Parsed, cues: Any) -> Reply:
+        draft = Draft.from_spec(answers.spec_of(request))
+        if not draft.merge(parsed, cues):
+            return Reply("That's already what the plan has. Say `apply` to build it or tell me a change.",
+                         request_id=request["_id"])
+        if not draft.components:
+            return Reply("That would leave nothing to build. Say `cancel` to drop the request instead.",
+                         request_id=request["_id"])
+        return await self.flow.revise(actor, request, draft)
+
+    def _bad_name(self, parsed: Parsed, text: str, context: dict[str, Any], renaming: bool) -> Reply:
+        log.info("invalid app name offered: %s", parsed.suggested_app)
+        suggestion = parsed.suggested_app
+        if renaming:
+            hint = f" Say `call it {suggestion}` to use that instead." if suggestion else ""
+            return Reply(f"{parsed.app_problem}{hint}")
+        draft = Draft.from_dict(context.get("draft"))
+        parsed.app = None
+        draft.merge(parsed, count_cues(text))
+        context.update(draft=draft.as_dict(), awaiting="app")
+        if suggestion:
+            context["suggested_app"] = suggestion
+            return Reply(f"{parsed.app_problem} How about `{suggestion}`? Say `yes` to use it, or give "
+                         "another name.")
+        context.pop("suggested_app", None)
+        return Reply(f"{parsed.app_problem} What should it be called?")
+
+    async def _cancel(self, actor: Actor, request: dict[str, Any] | None, context: dict[str, Any]) -> Reply:
+        if context.get("draft"):
+            for key in _DRAFT_KEYS:
+                context.pop(key, None)
+            return Reply("OK, I've dropped that request. Nothing was created.")
+        context.pop("awaiting", None)
+        return await self.flow.cancel(actor, request)
+
+    async def _plan(self, actor: Actor, request: dict[str, Any] | None, context: dict[str, Any]) -> Reply:
+        if context.get("draft"):
+            return Reply("There's nothing to plan yet. " + self._question(context))
+        if request is None:
+            return Reply("There's no request in this thread yet. " + texts.EXAMPLE_HINT)
+        status = request["status"]
+        if status == "planning":
+            return Reply("The plan is still being prepared; it will appear here in a moment.",
+                         request_id=request["_id"])
+        if status == "awaiting_approval":
+            return await self.flow.replan(actor, request)
+        if status == "failed":
+            return await self._start(actor, Draft.from_spec(answers.spec_of(request)), "plan again", context)
+        if status == "applied":
+            return Reply(f"*{request['stack']}* is already built as planned. Tell me a change (e.g. `add a "
+                         "redis`) and I'll plan it.", request_id=request["_id"])
+        return Reply(f"That request is {answers.said(status)}, so there's nothing to plan. "
+                     + texts.EXAMPLE_HINT, request_id=request["_id"])
+
+    async def _destroy(self, parsed: Parsed, request: dict[str, Any] | None, context: dict[str, Any]) -> Reply:
+        stack = parsed.stack
+        if not stack and parsed.app:
+            stack = f"{parsed.app}-{parsed.environment or 'dev'}"
+        if not stack and request and request["status"] == "applied":
+            stack = request["stack"]
+        if not stack:
+            return Reply("Which stack should I destroy? Name it like `shop-staging` (say `list` to see yours).")
+        live = await self.requests.live_stack(stack)
+        if live is None:
+            return Reply(f"I don't know a live stack called `{stack}`. Say `list` to see yours.")
+        context.update(awaiting="destroy", destroy_stack=stack)
+        return Reply(
+            f"This deletes every resource in *{stack}*. To confirm, type the stack name `{stack}` "
+            "(or `cancel`)."
+        )
+
+    async def _confirm_destroy(
+        self, actor: Actor, text: str, parsed: Parsed, context: dict[str, Any]
+    ) -> Reply | None:
+        """None when the message is about something else: the confirmation is dropped and it is routed."""
+        stack = context.pop("destroy_stack", "")
+        context.pop("awaiting", None)
+        if text.strip().strip("`") == stack:
+            live = await self.requests.live_stack(stack)
+            if live is None:
+                return Reply(f"`{stack}` is no longer live; nothing to destroy.")
+            context["request_id"] = live["_id"]
+            return await self.flow.request_destroy(actor, live)
+        if parsed.intent == "cancel":
+            return Reply(f"OK, `{stack}` stays as it is.")
+        if parsed.intent in ("unknown", "apply", "destroy"):
+            context.update(awaiting="destroy", destroy_stack=stack)
+            return Reply(f"The name didn't match. Type `{stack}` exactly to destroy it, or `cancel`.")
+        return None

@@ -1,0 +1,62 @@
+"""A thread to talk to the real core in, for the multi-turn conversation tests."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from bots.runtime import Runtime
+from core.messages import IncomingMessage, Reply, ThreadRef
+from core.status import JobStatus
+from core.texts import MAX_REPLY_CHARS
+from tests.support import eventually
+
+_ids = itertools.count(1)
+
+
+class Chat:
+    """Says things in one thread as one user and remembers the replies; every reply is length-checked."""
+
+    def __init__(self, runtime: Runtime, thread: str = "t", user: str = "ana", platform: str = "web",
+                 workspace: str = "local") -> None:
+        self.runtime = runtime
+        self.user = user
+        self.thread = ThreadRef(platform, workspace, "c1", thread)
+        self.last: list[Reply] = []
+
+    async def send(self, text: str, *, user: str | None = None, event_id: str | None = None) -> list[Reply]:
+        message = IncomingMessage(thread=self.thread, user=user or self.user, text=text,
+                                  event_id=event_id or f"ev{next(_ids)}")
+        self.last = await self.runtime.core.handle_message(message)
+        for reply in self.last:
+            assert 0 < len(reply.text) <= MAX_REPLY_CHARS, reply.text
+        return self.last
+
+    async def say(self, text: str, **kw: Any) -> str:
+        return "\n\n".join(r.text for r in await self.send(text, **kw))
+
+    async def context(self) -> dict[str, Any]:
+        return await self.runtime.contexts.load(self.thread) or {}
+
+    async def request(self) -> dict[str, Any]:
+        request_id = (await self.context()).get("request_id")
+        assert request_id, "no request in this thread"
+        request = await self.runtime.requests.get(request_id)
+        assert request is not None
+        return request
+
+    async def reach(self, status: str, within: float = 20.0) -> dict[str, Any]:
+        async def probe() -> dict[str, Any] | None:
+            request = await self.request()
+            return request if request["status"] == status else None
+
+        return await eventually(probe, within=within)
+
+    async def job(self, job_id: str | None = None) -> JobStatus:
+        job = await self.runtime.jobs.get(job_id or (await self.request())["latest_job"])
+        assert job is not None
+        return job
+
+
+def kinds(request: dict[str, Any]) -> dict[str, int]:
+    return {c["kind"]: c["count"] for c in request["spec"]["components"]}
