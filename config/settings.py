@@ -41,6 +41,7 @@ class Settings(BaseSettings):
 
     discord_token: SecretStr | None = None
     discord_guild_ids: str = ""
+    discord_message_content: bool = False
 
     # Guardrails and roles (formats in config/policy.py); unset means "use POLICY_FILE, then the default".
     allowed_regions: str | None = None

@@ -38,10 +38,18 @@ def spec_of(request: dict[str, Any]) -> InfraSpec:
     return InfraSpec(**request["spec"])
 
 
-def _capped(lines: list[str], noun: str) -> list[str]:
-    if len(lines) <= MAX_LINES:
-        return lines
-    return [*lines[:MAX_LINES], f"… and {len(lines) - MAX_LINES} more {noun}."]
+def _capped(lines: list[str], noun: str, budget: int = texts.MAX_REPLY_CHARS - 200) -> list[str]:
+    """At most MAX_LINES lines and `budget` characters, then a line saying how many were left out."""
+    kept: list[str] = []
+    used = 0
+    for line in lines[:MAX_LINES]:
+        used += len(line) + 1
+        if used > budget:
+            break
+        kept.append(line)
+    if len(kept) < len(lines):
+        kept.append(f"… and {len(lines) - len(kept)} more {noun}.")
+    return kept
 
 
 def status_reply(request: dict[str, Any] | None, job: JobStatus | None, draft: Draft | None,
@@ -102,10 +110,8 @@ def list_reply(mine: list[dict[str, Any]]) -> Reply:
 def history_reply(mine: list[dict[str, Any]]) -> Reply:
     if not mine:
         return Reply("No requests from you yet. " + texts.EXAMPLE_HINT)
-    recent = mine[-MAX_LINES:][::-1]
     lines = [
         f"• {r['created_at']:%Y-%m-%d %H:%M} *{r['stack']}*: {describe(spec_of(r))}; {said(r['status'])}"
-        for r in recent
+        for r in reversed(mine)
     ]
-    more = f"\n… and {len(mine) - len(recent)} older ones." if len(mine) > len(recent) else ""
-    return Reply("Your recent requests, newest first:\n" + "\n".join(lines) + more)
+    return Reply("Your recent requests, newest first:\n" + "\n".join(_capped(lines, "requests")))

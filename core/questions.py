@@ -6,7 +6,7 @@ import re
 
 from core.dialog import Draft
 from core.understanding.model import Parsed
-from core.understanding.normalize import strip_chat_formatting
+from core.understanding.normalize import fold, strip_chat_formatting
 from core.understanding.templates import TEMPLATES, resolve_template
 
 # An answer to "what's the app called?" is a name, not a sentence: longer answers are not guessed at.
@@ -53,15 +53,34 @@ def ask_next(draft: Draft, suggestion: str | None = None) -> tuple[str, str] | N
 
 
 def template_answer(parsed: Parsed, text: str) -> bool:
-    """Turns an answer to the template question into components on the parse; True if it was one."""
-    if parsed.components:
-        return parsed.template is not None
-    name = parsed.template or resolve_template(text) or (next(iter(TEMPLATES)) if parsed.affirm else None)
+    """Turns an answer to the template question into components on the parse; True if it was one.
+
+    Said in answer to the menu, a lone template word means the template even where the parser, with no
+    menu in sight, reads one component ("api" is a service on its own, but option 2 here).
+    """
+    if parsed.template:
+        return True
+    lone = len(parsed.components) == 1 and parsed.components[0].count == 1
+    if parsed.components and not lone:
+        return False
+    name = resolve_template(text) or (next(iter(TEMPLATES)) if parsed.affirm and not lone else None)
     if not name:
         return False
     parsed.components = [c.model_copy() for c in TEMPLATES[name][1]]
     parsed.template = name
     return True
+
+
+_NEGATED = re.compile(r"\b(?:not|dont|do\s+not|never|no)\s+(?:\w+\s+){0,2}?"
+                      r"(?:sure|ok|okay|apply|deploy|ship|approve|go|yet|ready|convinced|happy)\b")
+_ASKING = re.compile(r"^(?:is|are|should|shall|can|could|would|will|may|do|does|did|how|what|why|when)\b")
+
+
+def hesitant(text: str) -> bool:
+    """A consent word said in a question or under a "not" ("not sure", "should I apply?", "do not deploy"):
+    never enough to apply a plan, whatever the parser made of it."""
+    folded = fold(strip_chat_formatting(text))
+    return bool(_NEGATED.search(folded) or _ASKING.match(folded) or folded.rstrip().endswith("?"))
 
 
 def looks_like_name(text: str) -> bool:

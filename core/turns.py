@@ -24,7 +24,7 @@ from core.dialog import Draft, count_cues
 from core.flow import OPEN, Actor, RequestFlow
 from core.messages import Reply
 from core.ports import RequestStore
-from core.questions import ask_next, looks_like_name, name_candidate, template_answer
+from core.questions import ask_next, hesitant, looks_like_name, name_candidate, template_answer
 from core.understanding.model import Parsed, Planner
 
 log = logging.getLogger("infrabot.conversation")
@@ -83,6 +83,10 @@ class Turns:
         if intent == "apply":
             if context.get("draft"):
                 return Reply("Nothing is planned yet. " + self._question(context))
+            if request is not None and hesitant(text):
+                log.info("hesitant consent in %s not taken as approval", actor.thread.key())
+                return Reply("I'll only apply on a clear go-ahead: say `apply` (or press Approve) when you're "
+                             "ready, or tell me what to change.", request_id=request["_id"])
             return await self.flow.approve(actor, request)
         if intent == "cancel":
             return await self._cancel(actor, request, context)

@@ -106,7 +106,11 @@ class OfflineEngine:
         protected = [r for r in existing if r.get("protected")]
         if protected:
             names = ", ".join(describe(r["type"], r["name"]) for r in protected)
-            raise DeletionProtectedError(f"deletion protection is on for: {names}")
+            raise DeletionProtectedError(
+                f"nothing was removed: deletion protection is on for {names}. Production databases and "
+                "services keep it on so they cannot be deleted by accident; a platform admin has to switch "
+                "it off before this stack can be destroyed"
+            )
         removed = [ResourceChange(type=r["type"], name=r["name"], op="delete") for r in existing]
         total = len(removed)
         await progress(0, total, f"Simulated destroy (offline engine): {total} resources, no cloud changes")

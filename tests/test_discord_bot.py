@@ -384,3 +384,19 @@ async def test_run_discord_without_a_token_says_so(runtime: Runtime) -> None:
     assert runtime.settings.discord_token is None
     with pytest.raises(SystemExit, match="DISCORD_TOKEN"):
         await run_discord(runtime)
+
+
+async def test_a_card_posted_just_before_a_crash_is_adopted_not_posted_twice(
+    env: simcord.Env, runtime: Runtime
+) -> None:
+    _, channel, alice = world(env)
+    thread, card = await planned_thread(env, channel, alice, runtime)
+    # As if the process died after posting the card but before storing where it is.
+    await runtime.db.cards.delete_many({})
+
+    await alice.click(card, label="Cancel")
+    final = await card_reaches(env, runtime, thread, "Cancelled")
+
+    assert final.id == card.id
+    assert len(cards(thread, bot_of(env))) == 1
+    assert await runtime.db.cards.count_documents({}) == 1

@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from pydantic import SecretStr
 
+from bots.runtime import Runtime
 from bots.slack.client import make_client
 from bots.slack.sink import SlackStatusSink
-from config.local_services import LocalServices
 from config.settings import Settings
 from core.cards import StatusCard
 from core.messages import ThreadRef
-from jobs.mongo_store import MongoCardRefs, connect
+from core.ports import CardRefStore
 from tests.slack_mock import MockSlack
 from tests.slack_mock.server import BOT_TOKEN, TEAM
 
@@ -32,14 +31,11 @@ def mock_slack() -> Iterator[MockSlack]:
 
 
 @pytest.fixture
-async def refs(services: LocalServices) -> AsyncIterator[MongoCardRefs]:
-    client, db = connect(services.mongodb_url, f"test_sink_{uuid.uuid4().hex[:10]}")
-    yield MongoCardRefs(db)
-    await client.drop_database(db.name)
-    await client.close()
+def refs(runtime: Runtime) -> CardRefStore:
+    return runtime.cards
 
 
-def make_sink(mock: MockSlack, refs: MongoCardRefs, interval: float = 0.4) -> SlackStatusSink:
+def make_sink(mock: MockSlack, refs: CardRefStore, interval: float = 0.4) -> SlackStatusSink:
     settings = Settings(_env_file=None, slack_bot_token=SecretStr(BOT_TOKEN), slack_api_url=mock.url)  # type: ignore[call-arg]
     return SlackStatusSink(make_client(settings), make_client(settings, retry_server_errors=True), refs,
                            interval=interval)
@@ -56,7 +52,7 @@ def shown(mock: MockSlack) -> str:
 
 
 async def test_first_show_posts_once_and_later_shows_edit_in_place(
-    mock_slack: MockSlack, refs: MongoCardRefs
+    mock_slack: MockSlack, refs: CardRefStore
 ) -> None:
     sink = make_sink(mock_slack, refs, interval=0)
     await sink.show(THREAD, card(1, "queued"))
@@ -72,7 +68,7 @@ async def test_first_show_posts_once_and_later_shows_edit_in_place(
 
 
 async def test_a_restarted_sink_edits_the_stored_card_instead_of_posting_again(
-    mock_slack: MockSlack, refs: MongoCardRefs
+    mock_slack: MockSlack, refs: CardRefStore
 ) -> None:
     await make_sink(mock_slack, refs, interval=0).show(THREAD, card(1, "queued"))
     await make_sink(mock_slack, refs, interval=0).show(THREAD, card(2, "awaiting_approval"))
@@ -81,7 +77,7 @@ async def test_a_restarted_sink_edits_the_stored_card_instead_of_posting_again(
 
 
 async def test_frequent_progress_is_coalesced_but_the_latest_and_final_states_arrive(
-    mock_slack: MockSlack, refs: MongoCardRefs
+    mock_slack: MockSlack, refs: CardRefStore
 ) -> None:
     sink = make_sink(mock_slack, refs, interval=0.4)
     await sink.show(THREAD, card(1, "queued"))
@@ -103,7 +99,7 @@ async def test_frequent_progress_is_coalesced_but_the_latest_and_final_states_ar
 
 
 async def test_a_new_job_on_the_same_card_is_not_mistaken_for_an_old_version(
-    mock_slack: MockSlack, refs: MongoCardRefs
+    mock_slack: MockSlack, refs: CardRefStore
 ) -> None:
     sink = make_sink(mock_slack, refs, interval=0)
     await sink.show(THREAD, card(5, "awaiting_approval"))
@@ -112,7 +108,7 @@ async def test_a_new_job_on_the_same_card_is_not_mistaken_for_an_old_version(
     assert "Done" in shown(mock_slack)
 
 
-async def test_update_failures_raise_so_the_relay_retries(mock_slack: MockSlack, refs: MongoCardRefs) -> None:
+async def test_update_failures_raise_so_the_relay_retries(mock_slack: MockSlack, refs: CardRefStore) -> None:
     sink = make_sink(mock_slack, refs, interval=0)
     await sink.show(THREAD, card(1, "queued"))
     mock_slack.fail("chat.update", 500, times=3)  # one more than the server-error retries
@@ -122,7 +118,7 @@ async def test_update_failures_raise_so_the_relay_retries(mock_slack: MockSlack,
     assert "waiting for approval" in shown(mock_slack)
 
 
-async def test_rate_limited_update_waits_for_retry_after(mock_slack: MockSlack, refs: MongoCardRefs) -> None:
+async def test_rate_limited_update_waits_for_retry_after(mock_slack: MockSlack, refs: CardRefStore) -> None:
     sink = make_sink(mock_slack, refs, interval=0)
     await sink.show(THREAD, card(1, "queued"))
     mock_slack.fail("chat.update", 429, times=1, retry_after=1)

@@ -14,6 +14,7 @@ from bots.discord_bot.permissions import make_intents
 from bots.discord_bot.places import PLATFORM, principals, thread_ref
 from bots.discord_bot.replies import SAFE_MENTIONS, send_followups
 from bots.discord_bot.sink import DiscordStatusSink
+from bots.runtime import Runtime
 from core.messages import ActionEvent, Reply
 from core.texts import ERROR
 
@@ -23,7 +24,7 @@ log = logging.getLogger("infrabot.discord")
 class InfraBot(commands.Bot):
     def __init__(
         self,
-        runtime: Any,
+        runtime: Runtime,
         *,
         message_content: bool | None = None,
         guild_ids: list[int] | None = None,
@@ -31,7 +32,7 @@ class InfraBot(commands.Bot):
     ) -> None:
         settings = runtime.settings
         if message_content is None:
-            message_content = bool(getattr(settings, "discord_message_content", False))
+            message_content = settings.discord_message_content
         super().__init__(
             # No prefix commands: every message goes to the conversation cog instead.
             command_prefix=commands.when_mentioned,

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from bots.discord_bot.bot import InfraBot
 from bots.discord_bot.permissions import invite_url
+from bots.runtime import Runtime
 
 log = logging.getLogger("infrabot.discord")
 
 
-async def run_discord(runtime: Any, *, start_relay: bool = True) -> None:
+async def run_discord(runtime: Runtime, *, start_relay: bool = True) -> None:
     """Runs until cancelled. `start_relay=False` when another adapter in this process already runs it."""
     token = runtime.settings.discord_token
     if token is None:

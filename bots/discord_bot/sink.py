@@ -80,7 +80,7 @@ class DiscordStatusSink:
             slot.last_write = time.monotonic()
             try:
                 await self._write(thread, card)
-            except discord.HTTPException as exc:
+            except Exception as exc:
                 # Logged, not raised: a background edit has nobody to raise to. The relay retries a
                 # settled card because show() re-raises for it.
                 log.warning("could not show status for request %s: %s", request_id, exc)
