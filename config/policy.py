@@ -132,7 +132,10 @@ def parse_role_rules(value: str | dict[str, Any]) -> dict[str, dict[str, list[st
             raise PolicyConfigError(f"{action}: expected environments mapped to lists of users or roles")
         rules[action] = {}
         for env, principals in by_env.items():
-            names = [principals] if isinstance(principals, str) else principals
+            names = [principals] if isinstance(principals, str | int) else principals
+            if isinstance(names, list):
+                # Discord user ids are numbers; YAML and JSON read them unquoted as such.
+                names = [str(n) if isinstance(n, int) and not isinstance(n, bool) else n for n in names]
             try:
                 names = _items(names)
             except PolicyConfigError:

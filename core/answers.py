@@ -19,7 +19,8 @@ _LIVE = ("applied", "destroy_requested")
 
 _NEXT: dict[str, str] = {
     "planning": "The plan will appear here in a moment.",
-    "awaiting_approval": "The plan is waiting for approval: say `apply` (or press Approve), or tell me a change.",
+    "awaiting_approval": "The plan is waiting for approval: say `apply` (or press Approve), or tell me a "
+                         "change.",
     "applying": "It's being applied now; the status card follows along.",
     "applied": "It's live. Say `outputs` for its URLs and names.",
     "failed": "Say `plan` to try again.",
@@ -61,7 +62,7 @@ def status_reply(request: dict[str, Any] | None, job: JobStatus | None, draft: D
     spec = spec_of(request)
     status = request["status"]
     progress = ""
-    if job is not None and job.phase in (Phase.RUNNING, Phase.APPLYING) and job.total:
+    if job is not None and job.kind != "plan" and job.phase == Phase.APPLYING and job.total:
         progress = f", {job.done} of {job.total} resources"
     detail = _NEXT.get(status, "")
     if status == "failed" and request.get("error"):

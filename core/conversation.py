@@ -5,8 +5,10 @@ What a turn means is decided in core/turns.py; this module owns the order of dur
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
+import weakref
 from typing import Any
 
 from core import texts
@@ -45,6 +47,9 @@ class Conversation:
         self.planner = planner
         self.max_chars = max_chars
         self.turns = Turns(requests, flow, planner)
+        # Two messages in one thread at once would each load the context and the later save would drop the
+        # other's change; turns of a thread take turns within a process (locks vanish when unused).
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
     async def handle_message(self, message: IncomingMessage) -> list[Reply]:
         key = message.event_key()
@@ -100,21 +105,28 @@ class Conversation:
             log.info("oversized message (%d chars) in %s", len(text), thread.key())
             replies = [Reply(texts.too_long(len(text), self.max_chars))]
         else:
-            loaded = await self.contexts.load(thread)
-            expired = loaded is None and await self.contexts.known(thread)
-            context = loaded or {}
-            replies = []
-            if expired:
-                log.info("context of %s expired; starting fresh", thread.key())
-                replies.append(Reply(texts.EXPIRED))
-                await self._recover(thread, context)
-            actor = Actor(thread, message.user, message.roles, key)
-            replies.append(await self.turns.route(actor, text, context, expired=expired))
-            await self.contexts.save(thread, context)
+            lock = self._locks.setdefault(thread.key(), asyncio.Lock())
+            async with lock:
+                replies = await self._understood(message, text)
         for i, reply in enumerate(replies):
             reply.text = texts.fit(reply.text)
             await self.history.append(thread, "bot", reply.text, key=f"out:{key}:{i}",
                                       meta={"request_id": reply.request_id})
+        return replies
+
+    async def _understood(self, message: IncomingMessage, text: str) -> list[Reply]:
+        thread = message.thread
+        loaded = await self.contexts.load(thread)
+        expired = loaded is None and await self.contexts.known(thread)
+        context = loaded or {}
+        replies = []
+        if expired:
+            log.info("context of %s expired; starting fresh", thread.key())
+            replies.append(Reply(texts.EXPIRED))
+            await self._recover(thread, context)
+        actor = Actor(thread, message.user, message.roles, message.event_key())
+        replies.append(await self.turns.route(actor, text, context, expired=expired))
+        await self.contexts.save(thread, context)
         return replies
 
     async def _recover(self, thread: ThreadRef, context: dict[str, Any]) -> None:

@@ -264,6 +264,8 @@ class RequestFlow:
             refusal = self.policy.refuse("approve", request["spec"]["environment"], actor.user, actor.roles,
                                          actor.thread.platform)
             if refusal:
+                await self._refused(actor, "cancel", refusal, request["spec"]["environment"],
+                                    request_id=request["_id"])
                 return Reply(f"Sorry, {refusal}; only the requester or an approver can cancel.", ephemeral=True)
         was_destroy = request["status"] == "destroy_requested"
         await self.requests.update(request["_id"], {"status": "applied" if was_destroy else "cancelled"})
@@ -294,7 +296,11 @@ class RequestFlow:
         return await self._start_destroy(actor, request)
 
     async def _start_destroy(self, actor: Actor, request: dict[str, Any]) -> Reply:
-        await self.requests.update(request["_id"], {"status": "destroying"})
+        # Compare-and-set: of two approvers pressing at once, one starts the destroy and one is told.
+        if not await self.requests.update(request["_id"], {"status": "destroying"},
+                                          expect={"status": request["status"]}):
+            return Reply(f"The destroy of *{request['stack']}* was started or cancelled a moment ago.",
+                         ephemeral=True, request_id=request["_id"])
         await self.audit.record("destroy_approved", request_id=request["_id"], user=actor.user,
                                 stack=request["stack"])
         await self._enqueue("destroy", f"destroy-{request['_id']}", request)

@@ -83,9 +83,19 @@ def hesitant(text: str) -> bool:
     return bool(_NEGATED.search(folded) or _ASKING.match(folded) or folded.rstrip().endswith("?"))
 
 
+_NAME_LEAD = re.compile(r"^(?:(?:the\s+)?(?:app\s+)?name\s*[:=]?|app\s*[:=]|it'?s|it\s+is)\s+", re.I)
+_NAME_TAIL = re.compile(r"[\s,]+(?:please|pls|plz|thanks|thank\s+you|thx)$", re.I)
+
+
+def _bare_name(text: str) -> str:
+    bare = strip_chat_formatting(text).strip().rstrip(".!")
+    bare = _NAME_TAIL.sub("", _NAME_LEAD.sub("", bare)).strip()
+    return bare
+
+
 def looks_like_name(text: str) -> bool:
     """Could `text` be a bare answer to "what's the app called?" ("shop", "My Shop", "`checkout-api`")."""
-    bare = strip_chat_formatting(text).strip().rstrip(".!")
+    bare = _bare_name(text)
     if not bare or len(bare) > _MAX_NAME_CHARS or bare.endswith("?"):
         return False
     return len(bare.split()) <= _MAX_NAME_WORDS and not re.search(r"[\n\"]", bare)
@@ -93,4 +103,4 @@ def looks_like_name(text: str) -> bool:
 
 def name_candidate(text: str) -> str:
     """The answer as a quoted app mention, so the parser judges the whole of it as one name."""
-    return f'app "{strip_chat_formatting(text).strip().rstrip(".!")}"'
+    return f'app "{_bare_name(text)}"'

@@ -55,7 +55,9 @@ def build_card(status: JobStatus, request: dict[str, Any] | None) -> StatusCard:
         done=status.done,
         total=status.total,
         elapsed_seconds=max(elapsed, 0.0),
-        lines=list(result.get("lines", [])) or ([status.message] if status.message else []),
+        # A failure's message is its error, which the card shows once on its own line.
+        lines=list(result.get("lines", []))
+        or ([status.message] if status.message not in ("", status.error) else []),
         resources=list(result.get("resource_lines", [])),
         outputs=dict(result.get("outputs", {})),
         error=status.error,

@@ -20,7 +20,7 @@ import re
 from typing import Any
 
 from core import answers, texts
-from core.dialog import Draft, count_cues
+from core.dialog import CountCues, Draft, count_cues
 from core.flow import OPEN, Actor, RequestFlow
 from core.messages import Reply
 from core.ports import RequestStore
@@ -42,8 +42,10 @@ def _noted(before: Draft, after: Draft) -> str:
              if getattr(after, name) != getattr(before, name) and getattr(after, name)]
     old = {c["kind"]: c.get("count", 1) for c in before.components}
     new = {c["kind"]: c.get("count", 1) for c in after.components}
-    parts += [f"{new[k]}× {k}" if new[k] > 1 else f"added {k}" for k in new if new[k] != old.get(k)]
-    parts += [f"removed {k}" for k in old if k not in new]
+    added = [f"{new[k]}× {k}" if new[k] > 1 else k for k in new if new[k] != old.get(k)]
+    removed = [k for k in old if k not in new]
+    parts += [f"added {', '.join(added)}"] if added else []
+    parts += [f"removed {', '.join(removed)}"] if removed else []
     return f"Got it: {', '.join(parts)}. " if parts else ""
 
 
@@ -85,8 +87,8 @@ class Turns:
                 return Reply("Nothing is planned yet. " + self._question(context))
             if request is not None and hesitant(text):
                 log.info("hesitant consent in %s not taken as approval", actor.thread.key())
-                return Reply("I'll only apply on a clear go-ahead: say `apply` (or press Approve) when you're "
-                             "ready, or tell me what to change.", request_id=request["_id"])
+                return Reply("I'll only apply on a clear go-ahead: say `apply` (or press Approve) when "
+                             "you're ready, or tell me what to change.", request_id=request["_id"])
             return await self.flow.approve(actor, request)
         if intent == "cancel":
             return await self._cancel(actor, request, context)
@@ -110,7 +112,8 @@ class Turns:
 
     def _question(self, context: dict[str, Any]) -> str:
         asked = ask_next(Draft.from_dict(context.get("draft")), context.get("suggested_app"))
-        return asked[1] if asked else ""
+        # A complete draft is one the policy turned down: only a change can move it on.
+        return asked[1] if asked else "Tell me a change to try again, or say `cancel` to drop it."
 
     def _read_answer(self, awaiting: str, text: str, parsed: Parsed, context: dict[str, Any]) -> Reply | None:
         """Reads `text` as the answer to the pending question, adjusting `parsed` in place."""
@@ -146,8 +149,8 @@ class Turns:
         if request is not None and status in OPEN:
             return await self._revise(actor, request, parsed, cues)
         if request is not None and status in _BUSY:
-            return Reply(f"*{request['stack']}* is {answers.said(status or '')} right now; tell me the change "
-                         "again once that has finished.", request_id=request["_id"])
+            return Reply(f"*{request['stack']}* is {answers.said(status or '')} right now; tell me the "
+                         "change again once that has finished.", request_id=request["_id"])
         if request is not None and status in _BUILT_ON:
             before = Draft.from_spec(answers.spec_of(request))
         else:
@@ -177,7 +180,7 @@ class Turns:
             context.pop("awaiting", None)
         return reply
 
-    async def _revise(self, actor: Actor, request: dict[str, Any], parsed: Parsed, cues: Any) -> Reply:
+    async def _revise(self, actor: Actor, request: dict[str, Any], parsed: Parsed, cues: CountCues) -> Reply:
         draft = Draft.from_spec(answers.spec_of(request))
         if not draft.merge(parsed, cues):
             return Reply("That's already what the plan has. Say `apply` to build it or tell me a change.",
@@ -222,7 +225,13 @@ class Turns:
             return Reply("The plan is still being prepared; it will appear here in a moment.",
                          request_id=request["_id"])
         if status == "awaiting_approval":
-            return await self.flow.replan(actor, request)
+            reply = await self.flow.replan(actor, request)
+            after = await self.requests.get(request["_id"])
+            if after and int(after.get("revision", 1)) > int(request.get("revision", 1)):
+                # Nothing changed but the plan itself: say that, rather than the flow's "Updated".
+                reply.text = (f"Planning *{request['stack']}* again; the new plan replaces the one above, "
+                              "which can no longer be approved.")
+            return reply
         if status == "failed":
             return await self._start(actor, Draft.from_spec(answers.spec_of(request)), "plan again", context)
         if status == "applied":
@@ -231,14 +240,17 @@ class Turns:
         return Reply(f"That request is {answers.said(status)}, so there's nothing to plan. "
                      + texts.EXAMPLE_HINT, request_id=request["_id"])
 
-    async def _destroy(self, parsed: Parsed, request: dict[str, Any] | None, context: dict[str, Any]) -> Reply:
+    async def _destroy(
+        self, parsed: Parsed, request: dict[str, Any] | None, context: dict[str, Any]
+    ) -> Reply:
         stack = parsed.stack
         if not stack and parsed.app:
             stack = f"{parsed.app}-{parsed.environment or 'dev'}"
         if not stack and request and request["status"] == "applied":
             stack = request["stack"]
         if not stack:
-            return Reply("Which stack should I destroy? Name it like `shop-staging` (say `list` to see yours).")
+            return Reply("Which stack should I destroy? Name it like `shop-staging` (say `list` to see "
+                         "yours).")
         live = await self.requests.live_stack(stack)
         if live is None:
             return Reply(f"I don't know a live stack called `{stack}`. Say `list` to see yours.")

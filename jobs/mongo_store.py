@@ -65,9 +65,6 @@ class MongoHistory:
         cursor = self.col.find({"thread_key": thread.key()}).sort("order", ASCENDING).limit(limit)
         return [doc async for doc in cursor]
 
-    async def known(self, thread: ThreadRef) -> bool:
-        return await self.col.find_one({"thread_key": thread.key()}, {"_id": 1}) is not None
-
 
 def _field(doc: dict[str, Any], path: str) -> Any:
     value: Any = doc

@@ -93,7 +93,8 @@ async def test_status_outputs_and_help_along_a_request(chat: Chat, worker: objec
 
 
 @pytest.mark.parametrize("text", ["what's the weather like", "blah blah", "thanks"])
-async def test_unknown_gets_what_the_bot_can_do(chat: Chat, text: str, caplog: pytest.LogCaptureFixture) -> None:
+async def test_unknown_gets_what_the_bot_can_do(chat: Chat, text: str,
+                                               caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="infrabot")
     assert await chat.say(text) == texts.UNKNOWN
     assert any("unrecognised message" in r.getMessage() for r in caplog.records)
@@ -171,10 +172,12 @@ async def test_long_lists_are_capped(chat: Chat, runtime: Runtime) -> None:
     for i in range(40):
         stack = f"app{i:02d}-with-a-long-name-dev"
         await runtime.requests.create({
-            "_id": f"rbulk{i}", "thread": chat.thread.as_dict(), "thread_key": chat.thread.key(), "user": "ana",
+            "_id": f"rbulk{i}", "thread": chat.thread.as_dict(), "thread_key": chat.thread.key(),
+            "user": "ana",
             "user_key": "web:local:ana", "text": "x", "stack": stack, "status": "applied", "revision": 1,
             "spec": {"app": f"app{i:02d}-with-a-long-name", "components": [
-                {"kind": k, "count": 2, "size": "large"} for k in ("service", "postgres", "redis", "bucket")]},
+                {"kind": k, "count": 2, "size": "large"}
+                for k in ("service", "postgres", "redis", "bucket")]},
         })
         await runtime.requests.update(f"rbulk{i}", {"created_at": start + timedelta(minutes=i)})
     for command, noun in (("list", "stacks"), ("history", "requests")):
@@ -187,7 +190,8 @@ async def test_long_lists_are_capped(chat: Chat, runtime: Runtime) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["", "    ", "\u200b\u200b", "?", "🙂🙂🙂", "%s %d {0} {{}}", "<script>alert(1)</script>", "DROP TABLE requests;",
+    ["", "    ", "\u200b\u200b", "?", "🙂🙂🙂", "%s %d {0} {{}}", "<script>alert(1)</script>",
+     "DROP TABLE requests;",
      "x" * 5000, "\x00\x01\x02", "<@U1>", "`", "*", "app", "create", ":shipit:", "yes " * 500],
 )
 async def test_bad_input_gets_a_friendly_reply_and_a_log_line(chat: Chat, text: str,

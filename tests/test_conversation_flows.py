@@ -3,12 +3,15 @@ matter: slot filling, changes of mind before and after the plan, apply, cancel, 
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bots.runtime import Runtime
+from bots.runtime import Runtime, build_runtime
+from config.local_services import LocalServices
+from config.settings import Settings
 from core.flow import button_ref
 from core.messages import ActionEvent
 from core.relay import build_card
@@ -76,7 +79,8 @@ async def test_vague_request_asks_template_then_name_then_plans(chat: Chat, runt
         ("a redis and two buckets", {"redis": 1, "bucket": 2}),
     ],
 )
-async def test_template_answer_by_number_name_or_yes(chat: Chat, answer: str, expected: dict[str, int]) -> None:
+async def test_template_answer_by_number_name_or_yes(chat: Chat, answer: str,
+                                                    expected: dict[str, int]) -> None:
     await chat.say("set up infrastructure for my app shop")
     assert (await chat.context())["awaiting"] == "template"
     started = await chat.say(answer)
@@ -118,6 +122,24 @@ async def test_changes_before_the_plan_update_the_draft(chat: Chat, runtime: Run
     assert kinds(request) == {"service": 1, "postgres": 1, "redis": 1}
     assert (request["spec"]["size"], request["spec"]["region"], request["stack"]) == (
         "medium", "europe-west1", "shop-prod")
+
+
+async def test_changes_sent_at_once_are_all_kept(chat: Chat, runtime: Runtime,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    await chat.say("I need a web app")
+    load = runtime.contexts.load
+
+    async def slow_load(thread: Any) -> dict[str, Any] | None:
+        loaded = await load(thread)
+        await asyncio.sleep(0.05)  # widens the load-to-save window a slow network would open
+        return loaded
+
+    monkeypatch.setattr(runtime.contexts, "load", slow_load)
+    await asyncio.gather(chat.send("make it medium"), chat.send("actually europe-west1"),
+                         chat.send("use staging"), chat.send("add a redis"))
+    draft = (await chat.context())["draft"]
+    assert (draft["size"], draft["region"], draft["environment"]) == ("medium", "europe-west1", "staging")
+    assert {c["kind"] for c in draft["components"]} == {"service", "postgres", "bucket", "redis"}
 
 
 async def test_medium_as_an_answer_to_the_name_question_is_a_size_not_a_name(chat: Chat) -> None:
@@ -173,7 +195,8 @@ async def test_yes_while_the_new_plan_is_still_being_made(chat: Chat) -> None:
     assert "still being prepared" in reply and (await chat.request())["status"] == "planning"
 
 
-async def test_a_change_after_apply_starts_a_new_request_on_top_of_the_stack(chat: Chat, worker: object) -> None:
+async def test_a_change_after_apply_starts_a_new_request_on_top_of_the_stack(chat: Chat,
+                                                                            worker: object) -> None:
     await chat.say(EXAMPLE)
     await chat.reach("awaiting_approval")
     await chat.say("ship it")
@@ -214,6 +237,30 @@ async def test_plan_with_nothing_to_plan(chat: Chat, runtime: Runtime) -> None:
     await chat.say("I need a bucket")
     assert (await chat.say("preview")).startswith("There's nothing to plan yet.")
     assert await _count(runtime, "jobs") == 0
+
+
+async def test_plan_again_makes_a_fresh_plan(chat: Chat, worker: object) -> None:
+    await chat.say(EXAMPLE)
+    first = await chat.reach("awaiting_approval")
+    assert "Planning *shop-staging* again" in await chat.say("plan")
+    assert (await chat.job(f"plan-{first['_id']}-1")).phase == Phase.CANCELLED
+    again = await chat.reach("awaiting_approval")
+    assert again["revision"] == 2 and again["spec"] == first["spec"]
+
+
+async def test_destroy_asks_for_the_name_and_steps_aside_for_other_questions(chat: Chat,
+                                                                             worker: object) -> None:
+    await chat.say(EXAMPLE)
+    await chat.reach("awaiting_approval")
+    await chat.say("apply")
+    await chat.reach("applied")
+    assert "type the stack name `shop-staging`" in await chat.say("destroy shop-staging")
+    assert "name didn't match" in await chat.say("shop-prod")
+    assert "applied" in await chat.say("status"), "another question drops the confirmation"
+    assert "Destroying" not in await chat.say("shop-staging")
+    await chat.say("tear down shop-staging")
+    assert "Destroying *shop-staging*" in await chat.say("shop-staging")
+    await chat.reach("destroyed")
 
 
 # 4. Cancel
@@ -272,7 +319,8 @@ async def test_cancel_with_a_plan_waiting(chat: Chat, runtime: Runtime, worker: 
 async def test_invalid_names_are_explained_with_a_suggestion(chat: Chat, said: str, problem: str,
                                                             suggestion: str, accept: str) -> None:
     reply = await chat.say(said)
-    assert problem in reply and "lowercase letters, digits and hyphens" in reply and f"`{suggestion}`" in reply
+    assert problem in reply and "lowercase letters, digits and hyphens" in reply
+    assert f"`{suggestion}`" in reply
     started = await chat.say(suggestion if accept == "suggestion" else "yes")
     assert "planning" in started
     assert (await chat.request())["spec"]["app"] == suggestion
@@ -312,3 +360,19 @@ async def test_a_second_request_for_another_app_in_the_same_thread(chat: Chat, r
     second = await chat.request()
     assert second["_id"] != first["_id"] and second["stack"] == "blog-dev"
     assert (await runtime.requests.get(first["_id"]))["spec"] == first["spec"]  # type: ignore[index]
+
+
+async def test_a_refused_request_keeps_the_draft_so_a_change_can_fix_it(settings: Settings,
+                                                                        services: LocalServices) -> None:
+    strict = settings.model_copy(update={"allowed_regions": "us-central1,europe-west1"})
+    rt = await build_runtime(strict, services.redis_url, services.mongodb_url)
+    try:
+        chat = Chat(rt, "policy")
+        refused = await chat.say("create a bucket for my app shop in tokyo")
+        assert "can't plan that" in refused and "asia-northeast1" in refused
+        assert "try again" in await chat.say("apply")
+        assert "planning" in await chat.say("actually belgium")
+        request = await chat.request()
+        assert request["spec"]["region"] == "europe-west1" and kinds(request) == {"bucket": 1}
+    finally:
+        await rt.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from core.dialog import CountCues, Draft, count_cues
-from core.questions import ask_next, looks_like_name, template_answer
+from core.questions import ask_next, looks_like_name, name_candidate, template_answer
 from core.texts import MAX_REPLY_CHARS, fit
 from core.understanding.parser import parse
 
@@ -64,7 +64,8 @@ def test_merge_reports_whether_anything_changed() -> None:
 def test_attributes_replace_and_survive_other_changes() -> None:
     draft = merged("a web app for app shop", "actually europe-west1", "use prod", "make it medium",
                    "add a redis")
-    assert (draft.region, draft.environment, draft.size, draft.app) == ("europe-west1", "prod", "medium", "shop")
+    assert (draft.region, draft.environment, draft.size) == ("europe-west1", "prod", "medium")
+    assert draft.app == "shop"
     assert set(counts(draft)) == {"service", "postgres", "bucket", "redis"}
 
 
@@ -119,6 +120,15 @@ def test_fit_cuts_long_replies_at_a_line() -> None:
     text = "Header\n" + "\n".join(f"• line {i} " + "x" * 40 for i in range(200))
     cut = fit(text)
     assert len(cut) <= MAX_REPLY_CHARS and cut.endswith("\n…")
-    assert all(line.startswith(("Header", "• line", "…")) and (line.endswith("x") or line in ("Header", "…"))
-               for line in cut.splitlines())
+    lines = cut.splitlines()
+    assert lines[0] == "Header" and lines[-1] == "…"
+    assert all(line.startswith("• line") and line.endswith("x") for line in lines[1:-1])
     assert fit("short") == "short"
+
+
+@pytest.mark.parametrize(("answer", "app"), [("shop please", "shop"), ("name: shop", "shop"),
+                                             ("Shop!", "shop"), ("it's checkout-api", "checkout-api"),
+                                             ("`blog`", "blog")])
+def test_name_answers_are_read_as_the_name(answer: str, app: str) -> None:
+    assert looks_like_name(answer)
+    assert parse(name_candidate(answer)).app == app

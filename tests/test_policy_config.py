@@ -94,7 +94,7 @@ def test_wildcard_environment_applies_where_no_own_rule_exists() -> None:
         ("ROLE_RULES", "{not json", "not valid JSON"),
         ("ROLE_RULES", '{"aprove": {"prod": ["U1"]}}', "unknown action 'aprove'"),
         ("ROLE_RULES", '{"approve": ["U1"]}', "approve: expected environments"),
-        ("ROLE_RULES", '{"approve": {"prod": [1]}}', "approve.prod: expected a list"),
+        ("ROLE_RULES", '{"approve": {"prod": [true]}}', "approve.prod: expected a list"),
         ("ROLE_RULES", '{"approve": {"prod": ["role:"]}}', "`role:` needs a role name"),
         ("POLICY_FILE", "missing.yaml", "cannot read missing.yaml"),
     ],
@@ -170,6 +170,12 @@ def test_a_bad_policy_file_names_the_file_and_the_key(monkeypatch: pytest.Monkey
     path.write_text("roles: {approve: [unclosed\n")
     with pytest.raises(SettingsError, match="is not valid YAML"):
         load_settings()
+
+
+def test_numeric_user_ids_are_read_as_ids() -> None:
+    policy = policy_from_settings(settings(role_rules='{"approve": {"prod": [123456789012345678]}}'))
+    assert policy.roles.rules == {"approve": {"prod": ["123456789012345678"]}}
+    assert policy.refuse("approve", "prod", "123456789012345678", ()) is None
 
 
 ROLES = Roles({

@@ -109,7 +109,7 @@ async def test_mention_gets_an_instant_threaded_reply_then_a_plan_card(
     thread, response = await slack.mention(REQUEST)
     acked = time.monotonic() - started
     assert response.status_code == 200
-    assert acked < 1.0, f"Slack needs an answer within 3 s; took {acked:.2f}s"
+    assert acked < 2.0, f"Slack needs an answer within 3 s; took {acked:.2f}s"
 
     reply = (await eventually(lambda: _async(replies_in(mock_slack, "C1", thread))))[0]
     assert reply["thread_ts"] == thread
@@ -170,7 +170,7 @@ async def test_slash_command_posts_in_the_channel_and_continues_in_its_thread(
 ) -> None:
     started = time.monotonic()
     response = await slack.command(REQUEST, user="U7", channel="C9")
-    assert response.status_code == 200 and time.monotonic() - started < 1.0
+    assert response.status_code == 200 and time.monotonic() - started < 2.0
     opener = await eventually(lambda: _async(
         [m for m in mock_slack.messages.values() if m["channel"] == "C9" and m["thread_ts"] is None]))
     assert opener[0]["text"] == f"<@U7> asked: {REQUEST}"
@@ -181,6 +181,17 @@ async def test_slash_command_posts_in_the_channel_and_continues_in_its_thread(
     assert request["user"] == "U7"
     card = await card_of(runtime, mock_slack, request["_id"], "waiting for approval")
     assert card["thread_ts"] == thread
+
+
+async def test_slash_command_where_the_bot_is_not_a_member_explains_privately(
+    slack: SlackClient, runtime: Runtime, mock_slack: MockSlack
+) -> None:
+    mock_slack.not_in_channels.add("CPRIVATE")
+    response = await slack.command(REQUEST, channel="CPRIVATE")
+    assert response.status_code == 200
+    answer = await eventually(lambda: _async(mock_slack.responses))
+    assert answer[0]["response_type"] == "ephemeral" and "/invite @infrabot" in answer[0]["text"]
+    assert await runtime.db.requests.count_documents({}) == 0
 
 
 async def test_slash_command_help_is_ephemeral(slack: SlackClient, mock_slack: MockSlack) -> None:
@@ -337,3 +348,31 @@ async def _async(value: Any) -> Any:
 async def _plan_hash(runtime: Runtime, request: dict[str, Any]) -> str:
     fresh = await runtime.requests.get(request["_id"])
     return str(fresh["approved_plan_hash"]) if fresh else ""
+
+
+async def test_the_web_app_serves_slack_on_a_real_server(
+    runtime: Runtime, mock_slack: MockSlack, worker: object
+) -> None:
+    """`create_app` mounts the endpoint at start-up when Slack settings are present; real HTTP, real port."""
+    import uvicorn
+
+    from bots.web.app import create_app
+    from config.local_services import free_port
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(runtime), host="127.0.0.1", port=port, log_level="warning"))
+    task = asyncio.create_task(server.serve())
+    try:
+        await eventually(lambda: _async(server.started))
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+            slack = SlackClient(http, mock_slack)
+            body = slack.event_body({"type": "app_mention", "user": "U1", "text": "<@UBOT> help", "ts": "1.2",
+                                     "channel": "C1"})
+            assert (await slack.send(body, "application/json", secret="forged")).status_code == 401
+            thread, response = await slack.mention("help")
+            assert response.status_code == 200
+            reply = (await eventually(lambda: _async(replies_in(mock_slack, "C1", thread))))[0]
+            assert "postgres" in reply["text"]
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, 10)

@@ -12,11 +12,12 @@ from pydantic import SecretStr
 
 from bots.runtime import Runtime
 from bots.slack.client import make_client
-from bots.slack.sink import SlackStatusSink
+from bots.slack.sink import CardLock, SlackStatusSink
 from config.settings import Settings
 from core.cards import StatusCard
 from core.messages import ThreadRef
 from core.ports import CardRefStore
+from jobs.doc_lock import DocLocks
 from tests.slack_mock import MockSlack
 from tests.slack_mock.server import BOT_TOKEN, TEAM
 
@@ -35,10 +36,13 @@ def refs(runtime: Runtime) -> CardRefStore:
     return runtime.cards
 
 
-def make_sink(mock: MockSlack, refs: CardRefStore, interval: float = 0.4) -> SlackStatusSink:
+def make_sink(
+    mock: MockSlack, refs: CardRefStore, interval: float = 0.4, lock: CardLock | None = None
+) -> SlackStatusSink:
     settings = Settings(_env_file=None, slack_bot_token=SecretStr(BOT_TOKEN), slack_api_url=mock.url)  # type: ignore[call-arg]
+    extra = {"first_post_lock": lock} if lock else {}
     return SlackStatusSink(make_client(settings), make_client(settings, retry_server_errors=True), refs,
-                           interval=interval)
+                           interval=interval, **extra)
 
 
 def card(version: int, phase: str = "running", done: int = 0, job: str = "plan-r1-1", **kw: Any) -> StatusCard:
@@ -127,3 +131,14 @@ async def test_rate_limited_update_waits_for_retry_after(mock_slack: MockSlack, 
     assert [c.status for c in calls] == [429, 200]
     assert calls[1].at - calls[0].at >= 1.0
     assert "Done" in shown(mock_slack)
+
+
+async def test_two_processes_relaying_the_same_new_card_post_it_once(
+    mock_slack: MockSlack, runtime: Runtime
+) -> None:
+    locks = DocLocks(runtime.redis)
+    sinks = [make_sink(mock_slack, runtime.cards, interval=0, lock=locks.hold) for _ in range(2)]
+    await asyncio.gather(*(s.show(THREAD, card(1, "queued")) for s in sinks))
+    assert len(mock_slack.calls_to("chat.postMessage")) == 1
+    await sinks[1].show(THREAD, card(2, "awaiting_approval"))
+    assert "waiting for approval" in shown(mock_slack)

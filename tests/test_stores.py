@@ -31,6 +31,8 @@ async def test_context_expires_after_ttl_and_each_turn_refreshes_it(runtime: Run
     await asyncio.sleep(1.2)
     assert await store.load(THREAD) is None
     assert not await store.seen(THREAD)
+    assert await store.known(THREAD), "the thread stays known as a conversation after its context expired"
+    assert not await store.known(ThreadRef("web", "local", "web", "other"))
 
 
 async def test_history_is_ordered_and_insert_once_per_key(runtime: Runtime) -> None:
@@ -39,8 +41,6 @@ async def test_history_is_ordered_and_insert_once_per_key(runtime: Runtime) -> N
     assert not await runtime.history.append(THREAD, "user", "first again", key="in:1")
     docs = await runtime.history.list(THREAD)
     assert [(d["role"], d["text"]) for d in docs] == [("user", "first"), ("bot", "second")]
-    assert await runtime.history.known(THREAD)
-    assert not await runtime.history.known(ThreadRef("web", "local", "web", "other"))
 
 
 async def test_job_versions_and_relay_flags(runtime: Runtime) -> None:

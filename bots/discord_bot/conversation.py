@@ -46,7 +46,7 @@ class Conversation(commands.Cog):
             await self._converse(message, thread_ref(message.channel, None), text, message.channel)
         elif isinstance(message.channel, discord.Thread):
             ref = thread_ref(message.channel, message.guild)
-            if not mentioned and not await self.bot.runtime.history.known(ref):
+            if not mentioned and not await self.bot.runtime.contexts.known(ref):
                 return
             if not mentioned and not message.content and not self.bot.intents.message_content:
                 await self._hint(message.channel)

@@ -23,7 +23,9 @@ from bots.slack.cards import ACTION_PREFIX
 from bots.slack.client import make_client
 from bots.slack.handlers import COMMAND_HELP, SlackHandlers
 from bots.slack.replies import ReplySender
-from bots.slack.sink import PLATFORM, SlackStatusSink
+from bots.slack.sink import SlackStatusSink
+from bots.slack.threads import PLATFORM
+from jobs.doc_lock import DocLocks
 from jobs.redis_state import RedisEventGate
 
 log = logging.getLogger("infrabot.slack")
@@ -43,8 +45,11 @@ def build_adapter(runtime: Runtime, *, socket_mode: bool = False) -> SlackAdapte
     settings = runtime.settings
     client = make_client(settings)
     sender = ReplySender(client)
-    handlers = SlackHandlers(runtime.core, runtime.history, client, sender, RedisEventGate(runtime.redis))
-    sink = SlackStatusSink(client, make_client(settings, retry_server_errors=True), runtime.cards)
+    handlers = SlackHandlers(runtime.core, runtime.contexts, client, sender, RedisEventGate(runtime.redis))
+    sink = SlackStatusSink(
+        client, make_client(settings, retry_server_errors=True), runtime.cards,
+        first_post_lock=DocLocks(runtime.redis, lease_ms=30_000).hold,
+    )
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
     if not socket_mode and not secret:
         raise RuntimeError("SLACK_SIGNING_SECRET is needed to receive Slack events over HTTP")

@@ -31,7 +31,7 @@ _LINK = re.compile(r"<((?:https?|mailto):[^|>]+)(?:\|([^>]*))?>")
 _USER_SUBTYPES = {None, "file_share", "thread_broadcast"}
 
 
-class ThreadHistory(Protocol):
+class KnownThreads(Protocol):
     async def known(self, thread: ThreadRef) -> bool: ...
 
 
@@ -51,13 +51,13 @@ class SlackHandlers:
     def __init__(
         self,
         core: ChatCore,
-        history: ThreadHistory,
+        threads: KnownThreads,
         client: AsyncWebClient,
         sender: ReplySender,
         gate: EventGate,
     ) -> None:
         self.core = core
-        self.history = history
+        self.threads = threads
         self.client = client
         self.sender = sender
         self.gate = gate
@@ -83,7 +83,7 @@ class SlackHandlers:
             if mentions(event.get("text", ""), bot_user):
                 return  # the app_mention event for this same message carries it
             thread = thread_ref(team, channel, event["thread_ts"])
-            if not await self.history.known(thread):
+            if not await self.threads.known(thread):
                 return
         else:
             return

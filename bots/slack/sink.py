@@ -12,20 +12,29 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bots.slack.cards import render_card
-from bots.slack.threads import thread_ts
+from bots.slack.threads import PLATFORM, thread_ts
 from core.cards import StatusCard
 from core.messages import ThreadRef
 from core.ports import CardRefStore
 from core.status import TERMINAL
 
 log = logging.getLogger(__name__)
-PLATFORM = "slack"
+
+FINAL = frozenset({"succeeded", "failed", "cancelled"})
+CardLock = Callable[[str], AbstractAsyncContextManager[None]]
+
+
+@asynccontextmanager
+async def _no_lock(_: str) -> AsyncIterator[None]:
+    yield
 
 
 @dataclass
@@ -45,22 +54,35 @@ class SlackStatusSink:
         update_client: AsyncWebClient,
         refs: CardRefStore,
         interval: float = 1.2,
+        first_post_lock: CardLock = _no_lock,
     ) -> None:
         self.post_client = post_client
         self.update_client = update_client
         self.refs = refs
         self.interval = interval
+        # Held across "no card yet? then post it" so two processes relaying Slack can't both post one.
+        self.first_post_lock = first_post_lock
         self._cards: dict[str, _CardState] = {}
 
     async def show(self, thread: ThreadRef, card: StatusCard) -> None:
+        await self._show(thread, card)
+        state = self._cards.get(card.request_id)
+        if card.phase in FINAL and state and not state.pending and not state.lock.locked():
+            # A finished card needs no more coalescing; forgetting it keeps memory flat over months.
+            del self._cards[card.request_id]
+
+    async def _show(self, thread: ThreadRef, card: StatusCard) -> None:
         state = self._cards.setdefault(card.request_id, _CardState())
         async with state.lock:
             if self._stale(state, card):
                 return
             ref = await self.refs.get(card.request_id, PLATFORM)
             if ref is None:
-                await self._post(thread, card, state)
-                return
+                async with self.first_post_lock(f"slack-card:{card.request_id}"):
+                    ref = await self.refs.get(card.request_id, PLATFORM)
+                    if ref is None:
+                        await self._post(thread, card, state)
+                        return
             wait = state.sent_at + self.interval - time.monotonic()
             if wait <= 0:
                 await self._update(ref, card, state)
@@ -100,7 +122,9 @@ class SlackStatusSink:
             log.warning("slack: coalesced card update for %s failed", request_id, exc_info=True)
 
     async def _flush(self, request_id: str) -> None:
-        state = self._cards[request_id]
+        state = self._cards.get(request_id)
+        if state is None:
+            return
         async with state.lock:
             pending, state.pending = state.pending, None
             if pending is None or self._stale(state, pending[1]):

@@ -35,6 +35,8 @@ async def run_http(runtime: Runtime) -> None:
     from bots.web.app import create_app
 
     settings = runtime.settings
+    # Given a runtime, the web app leaves the relay to its owner; the Slack endpoint is mounted at start-up.
+    runtime.start_relay()
     server = uvicorn.Server(uvicorn.Config(create_app(runtime), host=settings.host, port=settings.port))
     log.info("slack: receiving events at http://%s:%d/slack/events", settings.host, settings.port)
     await server.serve()

@@ -45,6 +45,7 @@ class MockSlack:
         self.ephemeral: list[dict[str, Any]] = []
         self.responses: list[dict[str, Any]] = []
         self.socket_url: str | None = None
+        self.not_in_channels: set[str] = set()
         self._failures: dict[str, list[Failure]] = {}
         self._lock = threading.Lock()
         self._ts = itertools.count(1)
@@ -123,6 +124,8 @@ class MockSlack:
         if method == "apps.connections.open" and self.socket_url:
             return {"ok": True, "url": self.socket_url}
         if method == "chat.postMessage":
+            if p["channel"] in self.not_in_channels:
+                return {"ok": False, "error": "not_in_channel"}
             ts = self._next_ts()
             message = {
                 "channel": p["channel"], "ts": ts, "text": p.get("text", ""), "blocks": p.get("blocks"),

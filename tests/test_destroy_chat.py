@@ -1,0 +1,151 @@
+"""Destroy through the web chat: named confirmation, second person in prod, what was removed, the audit trail."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from bots.runtime import Runtime
+from bots.web.app import create_app, web_thread
+from tests.support import eventually
+
+DEV = "create a postgres database and a bucket for my app shop"
+PROD = "create a postgres database and a bucket for my app shop in prod"
+
+
+@pytest.fixture
+async def client(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(runtime)
+    runtime.start_relay()
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://chat") as c:
+            yield c
+
+
+async def chat(client: httpx.AsyncClient, thread: str, text: str, user: str = "ana") -> dict[str, Any]:
+    response = await client.post("/api/chat", json={"thread": thread, "user": user, "text": text})
+    assert response.status_code == 200, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+async def say(client: httpx.AsyncClient, thread: str, text: str, user: str = "ana") -> str:
+    return str((await chat(client, thread, text, user))["reply"])
+
+
+async def press(client: httpx.AsyncClient, thread: str, ref: str, user: str) -> str:
+    response = await client.post("/api/action", json={"thread": thread, "user": user, "request_id": ref,
+                                                      "action": "approve"})
+    assert response.status_code == 200, response.text
+    return str(response.json()["reply"])
+
+
+async def card(runtime: Runtime, thread: str, job_id: str, phase: str) -> dict[str, Any]:
+    async def shown() -> dict[str, Any] | None:
+        for doc in await runtime.history.list(web_thread(thread)):
+            payload = (doc.get("meta") or {}).get("card") or {}
+            if payload.get("job_id") == job_id and payload.get("phase") == phase:
+                return {**payload, "text": doc["text"]}
+        return None
+
+    return await eventually(shown)
+
+
+async def built(client: httpx.AsyncClient, runtime: Runtime, thread: str, text: str, approver: str) -> str:
+    """Requests, plans and applies; returns the request id."""
+    await say(client, thread, text)
+    [request] = [r async for r in runtime.db.requests.find({"thread_key": web_thread(thread).key()})]
+    rid = str(request["_id"])
+    shown = await card(runtime, thread, f"plan-{rid}-1", "awaiting_approval")
+    [ref] = [b["request_id"] for b in shown["buttons"] if b["action"] == "approve"]
+    assert "Approved by" in await press(client, thread, ref, approver)
+    plan_hash = (await runtime.requests.get(rid))["plan"]["hash"]  # type: ignore[index]
+    await card(runtime, thread, f"apply-{rid}-{plan_hash}", "succeeded")
+    return rid
+
+
+async def test_destroy_needs_the_stack_named_and_lists_what_was_removed(
+    client: httpx.AsyncClient, runtime: Runtime, worker: object
+) -> None:
+    rid = await built(client, runtime, "dev", DEV, approver="ana")
+
+    asked = await say(client, "dev", "destroy shop-dev")
+    assert "type the stack name `shop-dev`" in asked
+    wrong = await say(client, "dev", "shop-staging")
+    assert "didn't match" in wrong and "`shop-dev`" in wrong
+    assert (await runtime.requests.get(rid))["status"] == "applied"  # type: ignore[index]
+    assert await runtime.db.jobs.count_documents({"kind": "destroy"}) == 0
+
+    going = await say(client, "dev", "shop-dev")
+    assert "Destroying *shop-dev* now" in going
+    done = await card(runtime, "dev", f"destroy-{rid}", "succeeded")
+    assert done["title"] == "Destroyed shop-dev"
+    assert "removed" in done["text"] and "simulated" in done["text"].lower()
+    removed = done["resources"]
+    assert any(r.startswith("Cloud SQL instance") for r in removed), removed
+    assert any(r.startswith("Storage bucket") for r in removed), removed
+    assert all(f"• {r}" in done["text"] for r in removed), "the chat lists every removed resource"
+    request = await runtime.requests.get(rid)
+    assert request is not None and request["status"] == "destroyed" and request["outputs"] == {}
+    assert "don't know a live stack" in await say(client, "dev", "destroy shop-dev")
+
+    # The audit trail: exactly these records, each saying who, which plan, which engine and the result.
+    rows = await runtime.audit.list(request_id=rid)
+    assert [r["event"] for r in rows] == [
+        "requested", "planned", "approved", "applied", "destroy_approved", "destroyed"]
+    requested, planned, approved, applied, destroy_ok, destroyed = rows
+    plan_hash = request["plan"]["hash"]
+    assert (requested["user"], requested["stack"], requested["spec"]["app"]) == ("ana", "shop-dev", "shop")
+    assert (planned["engine"], planned["plan_hash"]) == ("offline", plan_hash)
+    assert (approved["user"], approved["requested_by"], approved["plan_hash"], approved["engine"]) == (
+        "ana", "ana", plan_hash, "offline")
+    assert (applied["engine"], applied["plan_hash"], applied["approved_by"], applied["result"]) == (
+        "offline", plan_hash, "ana", "succeeded")
+    assert (destroy_ok["user"], destroy_ok["stack"]) == ("ana", "shop-dev")
+    assert (destroyed["engine"], destroyed["result"]) == ("offline", "succeeded")
+    assert len(destroyed["removed"]) == len(removed)
+    assert all(r["ts"] for r in rows)
+
+
+async def test_prod_destroy_needs_a_second_person_and_deletion_protection_says_so(
+    client: httpx.AsyncClient, runtime: Runtime, worker: object
+) -> None:
+    rid = await built(client, runtime, "prod", PROD, approver="bob")
+
+    await say(client, "prod", "destroy shop-prod")
+    waiting = await chat(client, "prod", "shop-prod")
+    assert "needs approval from someone else" in waiting["reply"]
+    assert (await runtime.requests.get(rid))["status"] == "destroy_requested"  # type: ignore[index]
+    [ref] = [b["request_id"] for r in waiting["replies"] for b in r["buttons"] if b["action"] == "approve"]
+
+    own = await press(client, "prod", ref, "ana")
+    assert "someone other than whoever asked for it" in own
+    assert await runtime.db.jobs.count_documents({"kind": "destroy"}) == 0
+
+    # Two approvers at once: one starts the destroy, the other is told; one job either way.
+    answers = await asyncio.gather(press(client, "prod", ref, "bob"), press(client, "prod", ref, "carol"))
+    assert sorted("Destroying *shop-prod* now" in a for a in answers) == [False, True], answers
+    assert any("a moment ago" in a for a in answers), answers
+    failed = await card(runtime, "prod", f"destroy-{rid}", "failed")
+    assert failed["title"] == "Destroying shop-prod failed"
+    assert "nothing was removed: deletion protection is on for" in failed["text"]
+    assert failed["text"].count("deletion protection is on") == 1, failed["text"]
+    assert "Cloud SQL instance" in failed["error"]
+    request = await runtime.requests.get(rid)
+    assert request is not None and request["status"] == "applied", "the stack is still there"
+    assert await runtime.requests.live_stack("shop-prod") is not None
+
+    rows = await runtime.audit.list(request_id=rid)
+    events = [r["event"] for r in rows]
+    assert events == ["requested", "planned", "approved", "applied", "destroy_requested", "refused",
+                      "destroy_approved", "destroy_failed"], events
+    [refusal] = [r for r in rows if r["event"] == "refused"]
+    assert (refusal["user"], refusal["action"], refusal["environment"]) == ("ana", "approve_destroy", "prod")
+    [asked, approved] = [r for r in rows if r["event"] in ("destroy_requested", "destroy_approved")]
+    assert asked["user"] == "ana" and approved["user"] in ("bob", "carol")
+    assert await runtime.db.jobs.count_documents({"kind": "destroy"}) == 1
+    [failure] = [r for r in rows if r["event"] == "destroy_failed"]
+    assert failure["engine"] == "offline" and "deletion protection" in failure["error"]

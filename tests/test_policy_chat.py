@@ -1,0 +1,225 @@
+"""Guardrails, roles and plan-bound approvals, end to end: chat in, real Redis/FerretDB/arq worker behind."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from bots.runtime import Runtime, build_runtime
+from bots.web.app import create_app, web_thread
+from config.local_services import LocalServices
+from config.settings import Settings
+from core.flow import button_ref
+from core.messages import ActionEvent, IncomingMessage, ThreadRef
+from jobs.worker import make_worker
+from tests.support import eventually
+
+STAGING = "create a postgres database and a bucket for my app shop in staging"
+PROD = "create a postgres database and a bucket for my app shop in prod"
+
+
+@pytest.fixture
+async def client(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(runtime)
+    runtime.start_relay()
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://chat") as c:
+            yield c
+
+
+async def say(client: httpx.AsyncClient, thread: str, text: str, user: str = "ana") -> str:
+    response = await client.post("/api/chat", json={"thread": thread, "user": user, "text": text})
+    assert response.status_code == 200, response.text
+    return str(response.json()["reply"])
+
+
+async def press(client: httpx.AsyncClient, thread: str, ref: str, user: str, action: str = "approve") -> str:
+    response = await client.post("/api/action", json={"thread": thread, "user": user, "request_id": ref,
+                                                      "action": action})
+    assert response.status_code == 200, response.text
+    return str(response.json()["reply"])
+
+
+async def card(runtime: Runtime, thread: str, job_id: str, phase: str) -> dict[str, Any]:
+    """The status card the web chat showed for this job in this phase."""
+
+    async def shown() -> dict[str, Any] | None:
+        for doc in await runtime.history.list(web_thread(thread)):
+            payload = (doc.get("meta") or {}).get("card") or {}
+            if payload.get("job_id") == job_id and payload.get("phase") == phase:
+                return {**payload, "text": doc["text"]}
+        return None
+
+    return await eventually(shown)
+
+
+def approve_ref(shown: dict[str, Any]) -> str:
+    [ref] = [b["request_id"] for b in shown["buttons"] if b["action"] == "approve"]
+    return str(ref)
+
+
+async def apply_jobs(runtime: Runtime) -> int:
+    return await runtime.db.jobs.count_documents({"kind": "apply"})
+
+
+async def audit(runtime: Runtime, **query: Any) -> list[dict[str, Any]]:
+    return await runtime.audit.list(**query)
+
+
+async def test_an_old_approve_button_never_applies_a_changed_request(
+    client: httpx.AsyncClient, runtime: Runtime, worker: object
+) -> None:
+    reply = await say(client, "bind", STAGING)
+    assert "planning" in reply.lower()
+    [request] = [r async for r in runtime.db.requests.find({})]
+    rid = request["_id"]
+    first = await card(runtime, "bind", f"plan-{rid}-1", "awaiting_approval")
+    old = approve_ref(first)
+    hash1 = (await runtime.requests.get(rid))["plan"]["hash"]  # type: ignore[index]
+    assert old == button_ref(rid, hash1), "the button carries the plan it approves"
+
+    changed = await say(client, "bind", "make it medium")
+    assert "re-planning" in changed and "no longer applies" in changed
+
+    refused = await press(client, "bind", old, user="ana")
+    assert "older plan" in refused and "nothing was applied" in refused
+
+    second = await card(runtime, "bind", f"plan-{rid}-2", "awaiting_approval")
+    new = approve_ref(second)
+    request = await runtime.requests.get(rid)
+    assert request is not None and request["status"] == "awaiting_approval"
+    hash2 = request["plan"]["hash"]
+    assert hash2 != hash1 and new == button_ref(rid, hash2)
+    assert request["spec"]["size"] == "medium"
+
+    still_refused = await press(client, "bind", old, user="ana")
+    assert "older plan" in still_refused
+    assert (await runtime.requests.get(rid))["status"] == "awaiting_approval"  # type: ignore[index]
+    assert await apply_jobs(runtime) == 0
+
+    approved = await press(client, "bind", new, user="ana")
+    assert "Approved by" in approved
+    again = await press(client, "bind", new, user="ana")  # a second press, its own event id
+    assert "already" in again
+    await card(runtime, "bind", f"apply-{rid}-{hash2}", "succeeded")
+    assert await apply_jobs(runtime) == 1
+
+    stale = await audit(runtime, request_id=rid, event="refused")
+    assert [(r["action"], r["plan_hash"], r["reason"]) for r in stale] == [
+        ("approve", hash1, "the Approve button belongs to an older plan")] * 2
+    [approval] = await audit(runtime, request_id=rid, event="approved")
+    [applied] = await audit(runtime, request_id=rid, event="applied")
+    assert approval["plan_hash"] == applied["plan_hash"] == hash2
+
+
+async def test_prod_needs_someone_other_than_any_author(
+    client: httpx.AsyncClient, runtime: Runtime, worker: object
+) -> None:
+    await say(client, "prod", PROD, user="ana")
+    [request] = [r async for r in runtime.db.requests.find({})]
+    rid = request["_id"]
+    await card(runtime, "prod", f"plan-{rid}-1", "awaiting_approval")
+
+    own = await say(client, "prod", "apply", user="ana")
+    assert own == "Sorry, prod changes need approval from someone other than the requester. Nothing was changed."
+
+    # Bob changes the request: now he is an author too, so he cannot be its second person.
+    await say(client, "prod", "make it medium", user="bob")
+    shown = await card(runtime, "prod", f"plan-{rid}-2", "awaiting_approval")
+    by_bob = await press(client, "prod", approve_ref(shown), user="bob")
+    assert "someone other than the requester" in by_bob
+    by_ana = await press(client, "prod", approve_ref(shown), user="ana")
+    assert "someone other than the requester" in by_ana
+    assert await apply_jobs(runtime) == 0
+
+    by_carol = await press(client, "prod", approve_ref(shown), user="carol")
+    assert "Approved by <@carol>" in by_carol
+    plan_hash = (await runtime.requests.get(rid))["plan"]["hash"]  # type: ignore[index]
+    await card(runtime, "prod", f"apply-{rid}-{plan_hash}", "succeeded")
+    refusals = await audit(runtime, request_id=rid, event="refused")
+    assert [(r["user"], r["action"], r["environment"]) for r in refusals] == [
+        ("ana", "approve", "prod"), ("bob", "approve", "prod"), ("ana", "approve", "prod")]
+    final = await runtime.requests.get(rid)
+    assert final is not None and final["authors"] == ["ana", "bob"] and final["status"] == "applied"
+    assert [a["user"] for a in final["approvals"]] == ["carol"]
+
+
+async def test_guardrails_refuse_in_chat_and_are_recorded(client: httpx.AsyncClient, runtime: Runtime) -> None:
+    refused = await say(client, "rails", "create a postgres database for my app shop, size large")
+    assert refused.startswith("I can't plan that: large postgres is above the largest size allowed in dev")
+    assert await runtime.db.requests.count_documents({}) == 0
+    [record] = await audit(runtime, event="refused")
+    assert (record["user"], record["action"], record["environment"], record["stack"]) == (
+        "ana", "request", "dev", "shop-dev")
+
+    # The refused draft is kept, so saying what to change is enough.
+    started = await say(client, "rails", "make it medium")
+    assert "planning" in started.lower()
+    bigger = await say(client, "rails", "make it large")
+    assert bigger.startswith("I can't change it that way: large postgres is above")
+    [request] = [r async for r in runtime.db.requests.find({})]
+    assert request["revision"] == 1 and request["spec"]["size"] == "medium"
+    assert len(await audit(runtime, event="refused")) == 2
+
+
+@pytest.fixture
+async def ruled(settings: Settings, services: LocalServices) -> AsyncIterator[Runtime]:
+    """A runtime whose roles come from ROLE_RULES, exactly as `infrabot` would build it."""
+    rules = ('{"request": {"prod": ["role:developers"]}, "approve": {"prod": ["role:platform-admins"]},'
+             ' "destroy": {"*": []}}')
+    configured = Settings(**{**settings.model_dump(), "role_rules": rules})
+    rt = await build_runtime(configured, services.redis_url, services.mongodb_url)
+    worker = make_worker(configured, services.redis_url, services.mongodb_url)
+    task = asyncio.create_task(worker.async_run())
+    yield rt
+    await worker.close()
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await task
+    await rt.close()
+
+
+async def test_roles_from_settings_decide_who_may_request_approve_and_destroy(ruled: Runtime) -> None:
+    thread = ThreadRef("slack", "T1", "C1", f"{uuid.uuid4().int % 10**6}.0001")
+
+    async def tell(user: str, text: str, roles: tuple[str, ...] = ()) -> str:
+        replies = await ruled.core.handle_message(IncomingMessage(thread, user, text, uuid.uuid4().hex, roles))
+        return "\n".join(r.text for r in replies)
+
+    async def click(user: str, ref: str, roles: tuple[str, ...] = ()) -> str:
+        replies = await ruled.core.handle_action(ActionEvent(thread, user, ref, "approve", uuid.uuid4().hex, roles))
+        return "\n".join(r.text for r in replies)
+
+    assert "not allowed to request changes in prod" in await tell("U_MAL", PROD)
+    assert await ruled.db.requests.count_documents({}) == 0
+    assert "planning" in (await tell("U_ANA", PROD, ("Developers",))).lower()
+    [request] = [r async for r in ruled.db.requests.find({})]
+    rid = request["_id"]
+
+    async def planned() -> str | None:
+        doc = await ruled.requests.get(rid)
+        return (doc or {}).get("plan", {}).get("hash") if (doc or {}).get("status") == "awaiting_approval" else None
+
+    ref = button_ref(rid, await eventually(planned))
+    assert "not allowed to request changes in prod" in await tell("U_MAL", "make it medium")
+    assert (await ruled.requests.get(rid))["revision"] == 1  # type: ignore[index]
+    assert "not allowed to approve other people's plans in prod" in await click("U_BOB", ref, ("developers",))
+    assert "Approved by <@U_CAROL>" in await click("U_CAROL", ref, ("platform-admins",))
+
+    async def applied() -> bool:
+        return ((await ruled.requests.get(rid)) or {}).get("status") == "applied"
+
+    await eventually(applied)
+    assert "type the stack name" in await tell("U_CAROL", "destroy shop-prod", ("platform-admins",))
+    assert "not allowed to destroy stacks in prod" in await tell("U_CAROL", "shop-prod", ("platform-admins",))
+    assert (await ruled.requests.get(rid))["status"] == "applied"  # type: ignore[index]
+
+    refusals = [(r["user"], r["action"], r["roles"]) for r in await ruled.audit.list(event="refused")]
+    assert refusals == [("U_MAL", "request", []), ("U_MAL", "request", []), ("U_BOB", "approve", ["developers"]),
+                        ("U_CAROL", "destroy", ["platform-admins"])]
