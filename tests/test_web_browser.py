@@ -13,6 +13,7 @@ from playwright.async_api import async_playwright
 from bots.runtime import Runtime
 from bots.web.app import create_app
 from config.local_services import free_port
+from tests.support import eventually
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = [
@@ -28,8 +29,11 @@ async def server(runtime: Runtime, worker: object) -> AsyncIterator[str]:
     app = create_app(runtime)
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     task = asyncio.create_task(srv.serve())
-    while not srv.started:
-        await asyncio.sleep(0.05)
+
+    async def started() -> bool:
+        return srv.started
+
+    await eventually(started, within=10)
     yield f"http://127.0.0.1:{port}"
     srv.should_exit = True
     await task
