@@ -48,8 +48,9 @@ async def test_typing_a_request_shows_the_plan_and_apply_finishes(server: str) -
         await page.press("#text", "Enter")
         await page.wait_for_selector(".msg.bot >> text=planning", timeout=10_000)
         card = page.locator(".msg.status")
-        await card.filter(has_text="Plan ready").wait_for(timeout=20_000)
+        await card.locator("button.approve").wait_for(timeout=20_000)
         text = await card.inner_text()
+        assert "Plan ready for shop-staging" in text
         assert "Cloud SQL instance" in text and "offline engine" in text
         await page.click("button.approve")
         await card.filter(has_text="is ready").wait_for(timeout=20_000)
