@@ -33,7 +33,10 @@ def _services(settings: Settings) -> LocalServices:
     data = Path(settings.data_dir)
     logs = data / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    return ensure_services(settings.redis_url, settings.mongodb_url, data, log_dir=logs)
+    return ensure_services(
+        settings.redis_url, settings.mongodb_url, data, redis_port=settings.local_redis_port,
+        mongo_port=settings.local_mongodb_port, log_dir=logs, bin_dir=data / "bin",
+    )
 
 
 def cmd_parse(args: argparse.Namespace) -> int:

@@ -25,6 +25,8 @@ class Settings(BaseSettings):
     context_ttl_seconds: int = Field(default=1800, ge=1, le=7 * 24 * 3600)
     engine: Literal["offline", "pulumi"] = Field(default_factory=_default_engine)
     data_dir: str = ".data"
+    local_redis_port: int = Field(default=6390, ge=1, le=65535)
+    local_mongodb_port: int = Field(default=27027, ge=1, le=65535)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     max_message_chars: int = Field(default=4000, ge=100)
     worker_poll_delay: float = Field(default=0.05, gt=0, le=5)

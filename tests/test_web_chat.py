@@ -190,3 +190,34 @@ async def test_healthz_names_what_is_down(client: httpx.AsyncClient, runtime: Ru
 async def test_page_is_served(client: httpx.AsyncClient) -> None:
     page = await client.get("/")
     assert page.status_code == 200 and "EventSource" in page.text and "/api/chat" in page.text
+
+
+async def test_relay_picks_up_where_it_left_off_after_a_restart(
+    settings: Settings, services: LocalServices, worker: object
+) -> None:
+    # The first web process takes the request and dies before the plan is ready: it never relays it.
+    first = await build_runtime(settings, services.redis_url, services.mongodb_url)
+    app = create_app(first)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://chat") as c:
+        reply = await say(c, "resume", EXAMPLE)
+    request_id = reply["replies"][0]["request_id"]
+
+    async def planned() -> bool:
+        request = await first.requests.get(request_id)
+        return bool(request and request["status"] == "awaiting_approval")
+
+    await eventually(planned)
+    await first.close()
+
+    second = await build_runtime(settings, services.redis_url, services.mongodb_url)
+    try:
+        app = create_app(second)
+        second.start_relay()
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://chat") as c:
+
+            async def card() -> list[str]:
+                return [t for t in await status_texts(c, "resume") if "Plan ready for shop-staging" in t]
+
+            await eventually(card)
+    finally:
+        await second.close()
