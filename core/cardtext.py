@@ -5,11 +5,22 @@ from __future__ import annotations
 from core.cards import StatusCard
 
 
+def format_elapsed(seconds: float) -> str:
+    seconds = max(0, round(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, secs = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m {secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m"
+
+
 def progress_text(card: StatusCard) -> str:
     parts = [card.phase.replace("_", " ")]
     if card.total:
         parts.append(f"{card.done} of {card.total} resources")
-    parts.append(f"{card.elapsed_seconds:.0f}s")
+    parts.append(format_elapsed(card.elapsed_seconds))
     return " · ".join(parts)
 
 

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Any
 
 import httpx
 import pytest
 
 from bots.runtime import Runtime
-from bots.web.app import create_app, web_thread
-from tests.support import eventually
+from bots.web.app import web_thread
+from tests.web_chat import card, chat, press, say, web_client
 
 DEV = "create a postgres database and a bucket for my app shop"
 PROD = "create a postgres database and a bucket for my app shop in prod"
@@ -19,39 +18,8 @@ PROD = "create a postgres database and a bucket for my app shop in prod"
 
 @pytest.fixture
 async def client(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(runtime)
-    runtime.start_relay()
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://chat") as c:
-            yield c
-
-
-async def chat(client: httpx.AsyncClient, thread: str, text: str, user: str = "ana") -> dict[str, Any]:
-    response = await client.post("/api/chat", json={"thread": thread, "user": user, "text": text})
-    assert response.status_code == 200, response.text
-    return response.json()  # type: ignore[no-any-return]
-
-
-async def say(client: httpx.AsyncClient, thread: str, text: str, user: str = "ana") -> str:
-    return str((await chat(client, thread, text, user))["reply"])
-
-
-async def press(client: httpx.AsyncClient, thread: str, ref: str, user: str) -> str:
-    response = await client.post("/api/action", json={"thread": thread, "user": user, "request_id": ref,
-                                                      "action": "approve"})
-    assert response.status_code == 200, response.text
-    return str(response.json()["reply"])
-
-
-async def card(runtime: Runtime, thread: str, job_id: str, phase: str) -> dict[str, Any]:
-    async def shown() -> dict[str, Any] | None:
-        for doc in await runtime.history.list(web_thread(thread)):
-            payload = (doc.get("meta") or {}).get("card") or {}
-            if payload.get("job_id") == job_id and payload.get("phase") == phase:
-                return {**payload, "text": doc["text"]}
-        return None
-
-    return await eventually(shown)
+    async with web_client(runtime) as c:
+        yield c
 
 
 async def built(client: httpx.AsyncClient, runtime: Runtime, thread: str, text: str, approver: str) -> str:

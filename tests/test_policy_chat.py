@@ -12,13 +12,13 @@ import httpx
 import pytest
 
 from bots.runtime import Runtime, build_runtime
-from bots.web.app import create_app, web_thread
 from config.local_services import LocalServices
 from config.settings import Settings
 from core.flow import button_ref
 from core.messages import ActionEvent, IncomingMessage, ThreadRef
 from jobs.worker import make_worker
 from tests.support import eventually
+from tests.web_chat import card, press, say, web_client
 
 STAGING = "create a postgres database and a bucket for my app shop in staging"
 PROD = "create a postgres database and a bucket for my app shop in prod"
@@ -26,37 +26,8 @@ PROD = "create a postgres database and a bucket for my app shop in prod"
 
 @pytest.fixture
 async def client(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(runtime)
-    runtime.start_relay()
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://chat") as c:
-            yield c
-
-
-async def say(client: httpx.AsyncClient, thread: str, text: str, user: str = "ana") -> str:
-    response = await client.post("/api/chat", json={"thread": thread, "user": user, "text": text})
-    assert response.status_code == 200, response.text
-    return str(response.json()["reply"])
-
-
-async def press(client: httpx.AsyncClient, thread: str, ref: str, user: str, action: str = "approve") -> str:
-    response = await client.post("/api/action", json={"thread": thread, "user": user, "request_id": ref,
-                                                      "action": action})
-    assert response.status_code == 200, response.text
-    return str(response.json()["reply"])
-
-
-async def card(runtime: Runtime, thread: str, job_id: str, phase: str) -> dict[str, Any]:
-    """The status card the web chat showed for this job in this phase."""
-
-    async def shown() -> dict[str, Any] | None:
-        for doc in await runtime.history.list(web_thread(thread)):
-            payload = (doc.get("meta") or {}).get("card") or {}
-            if payload.get("job_id") == job_id and payload.get("phase") == phase:
-                return {**payload, "text": doc["text"]}
-        return None
-
-    return await eventually(shown)
+    async with web_client(runtime) as c:
+        yield c
 
 
 def approve_ref(shown: dict[str, Any]) -> str:

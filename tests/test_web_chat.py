@@ -17,23 +17,15 @@ from bots.web.app import create_app
 from config.local_services import LocalServices, free_port
 from config.settings import Settings
 from tests.support import eventually
+from tests.web_chat import chat, web_client
 
 EXAMPLE = "create a postgres database and a bucket for my app shop in staging"
 
 
 @pytest.fixture
 async def client(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(runtime)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://chat") as c:
-            yield c
-
-
-async def say(client: httpx.AsyncClient, thread: str, text: str, **extra: Any) -> dict[str, Any]:
-    response = await client.post("/api/chat", json={"thread": thread, "user": "ana", "text": text, **extra})
-    assert response.status_code == 200, response.text
-    return response.json()  # type: ignore[no-any-return]
+    async with web_client(runtime, relay=False) as c:
+        yield c
 
 
 async def thread_messages(client: httpx.AsyncClient, thread: str) -> list[dict[str, Any]]:
@@ -47,7 +39,7 @@ async def status_texts(client: httpx.AsyncClient, thread: str) -> list[str]:
 
 async def test_request_plan_apply_loop(client: httpx.AsyncClient, runtime: Runtime, worker: object) -> None:
     runtime.start_relay()
-    first = await say(client, "loop", EXAMPLE)
+    first = await chat(client, "loop", EXAMPLE)
     assert "planning" in first["reply"].lower() and "shop" in first["reply"]
     request_id = first["replies"][0]["request_id"]
 
@@ -59,7 +51,7 @@ async def test_request_plan_apply_loop(client: httpx.AsyncClient, runtime: Runti
     assert "offline engine" in plan_text, "every plan says which engine produced it"
     assert "Cloud SQL instance" in plan_text and "Storage bucket" in plan_text
 
-    approved = await say(client, "loop", "apply")
+    approved = await chat(client, "loop", "apply")
     assert "Applying" in approved["reply"]
 
     async def done() -> list[str]:
@@ -77,8 +69,8 @@ async def test_request_plan_apply_loop(client: httpx.AsyncClient, runtime: Runti
 
 
 async def test_duplicate_event_gives_one_request_one_job(client: httpx.AsyncClient, runtime: Runtime) -> None:
-    first = await say(client, "dup", EXAMPLE, event_id="evt-1")
-    second = await say(client, "dup", EXAMPLE, event_id="evt-1")
+    first = await chat(client, "dup", EXAMPLE, event_id="evt-1")
+    second = await chat(client, "dup", EXAMPLE, event_id="evt-1")
     assert first["reply"] and second == {"reply": "", "replies": [], "duplicate": True}
     assert await runtime.db.requests.count_documents({}) == 1
     assert await runtime.db.jobs.count_documents({}) == 1
@@ -93,8 +85,8 @@ async def test_history_survives_a_restart_of_the_web_process(
     first = await build_runtime(settings, services.redis_url, services.mongodb_url)
     app = create_app(first)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://chat") as c:
-        await say(c, "restart", "hello there")
-        await say(c, "restart", "help")
+        await chat(c, "restart", "hello there")
+        await chat(c, "restart", "help")
     await first.close()
 
     second = await build_runtime(settings, services.redis_url, services.mongodb_url)
@@ -116,10 +108,10 @@ async def test_context_expiry_starts_fresh_but_keeps_history(
     try:
         app = create_app(rt)
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://chat") as c:
-            asked = await say(c, "ttl", "I need a database")
+            asked = await chat(c, "ttl", "I need a database")
             assert "called" in asked["reply"]
             await asyncio.sleep(1.3)
-            later = await say(c, "ttl", "shop")
+            later = await chat(c, "ttl", "shop")
             assert "started fresh" in later["reply"]
             assert len(await thread_messages(c, "ttl")) >= 4
     finally:
@@ -136,7 +128,7 @@ async def test_context_expiry_starts_fresh_but_keeps_history(
     ],
 )
 async def test_bad_text_gets_a_friendly_reply(client: httpx.AsyncClient, text: str, expect: str) -> None:
-    body = await say(client, f"bad-{uuid.uuid4().hex[:6]}", text)
+    body = await chat(client, f"bad-{uuid.uuid4().hex[:6]}", text)
     assert expect in body["reply"]
 
 
@@ -199,7 +191,7 @@ async def test_relay_picks_up_where_it_left_off_after_a_restart(
     first = await build_runtime(settings, services.redis_url, services.mongodb_url)
     app = create_app(first)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://chat") as c:
-        reply = await say(c, "resume", EXAMPLE)
+        reply = await chat(c, "resume", EXAMPLE)
     request_id = reply["replies"][0]["request_id"]
 
     async def planned() -> bool:

@@ -7,6 +7,7 @@ import re
 import discord
 
 from core.cards import StatusCard
+from core.cardtext import format_elapsed
 
 MESSAGE_LIMIT = 2000
 EMBED_TITLE = 256
@@ -72,17 +73,6 @@ def chunk_text(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
     if current:
         chunks.append("\n".join(current))
     return [chunk for chunk in chunks if chunk.strip()]
-
-
-def format_elapsed(seconds: float) -> str:
-    seconds = max(0, int(seconds))
-    if seconds < 60:
-        return f"{seconds}s"
-    minutes, secs = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes}m {secs:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h {minutes:02d}m"
 
 
 def _fields_from_lines(name: str, lines: list[str]) -> list[tuple[str, str]]:

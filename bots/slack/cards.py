@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from core.cards import StatusCard
+from core.cardtext import format_elapsed
 from core.messages import Button
 
 MAX_BLOCKS = 50
@@ -27,17 +28,6 @@ PHASES: dict[str, tuple[str, str]] = {
 
 def phase_label(phase: str) -> tuple[str, str]:
     return PHASES.get(phase, (":grey_question:", phase.replace("_", " ").capitalize()))
-
-
-def format_elapsed(seconds: float) -> str:
-    seconds = max(0, round(seconds))
-    if seconds < 60:
-        return f"{seconds}s"
-    minutes, secs = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes}m {secs:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h {minutes:02d}m"
 
 
 def clip(text: str, limit: int = MAX_SECTION_CHARS) -> str:
