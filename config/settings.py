@@ -31,6 +31,7 @@ class Settings(BaseSettings):
     max_message_chars: int = Field(default=4000, ge=100)
     worker_poll_delay: float = Field(default=0.05, gt=0, le=5)
     job_timeout_seconds: int = Field(default=1800, ge=30)
+    job_lease_seconds: float = Field(default=30.0, gt=0, le=600)
 
     pulumi_backend_url: str | None = None
     pulumi_config_passphrase: SecretStr | None = None

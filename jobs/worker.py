@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from jobs import tasks
 from jobs.doc_lock import DocLocks
 from jobs.mongo_store import MongoAudit, MongoJobs, MongoRequests, connect, ensure_indexes
 from jobs.queue import QUEUE_NAME
+from jobs.recovery import JobLeases, reaper
 from jobs.redis_state import RedisStatusSignal
 
 log = logging.getLogger("infrabot.worker")
@@ -40,6 +42,8 @@ def make_worker(settings: Settings, redis_url: str, mongodb_url: str, **override
         redis = Redis.from_url(redis_url)
         ctx["mongo"], ctx["signal_redis"] = client, redis
         locks = DocLocks(redis)
+        ctx["leases"] = JobLeases(redis, settings.job_lease_seconds)
+        ctx["reaper"] = asyncio.create_task(reaper(redis, QUEUE_NAME, settings.job_lease_seconds / 2))
         ctx["deps"] = tasks.Deps(
             jobs=MongoJobs(db, locks),
             requests=MongoRequests(db, locks),
@@ -50,7 +54,15 @@ def make_worker(settings: Settings, redis_url: str, mongodb_url: str, **override
         )
         log.info("worker ready (engine: %s)", ctx["deps"].engine.name)
 
+    async def job_started(ctx: dict[str, Any]) -> None:
+        await ctx["leases"].started(ctx)
+
+    async def job_ended(ctx: dict[str, Any]) -> None:
+        await ctx["leases"].ended(ctx)
+
     async def shutdown(ctx: dict[str, Any]) -> None:
+        if "reaper" in ctx:
+            ctx["reaper"].cancel()
         if "signal_redis" in ctx:
             await ctx["signal_redis"].aclose()
         if "mongo" in ctx:
@@ -69,6 +81,8 @@ def make_worker(settings: Settings, redis_url: str, mongodb_url: str, **override
         "poll_delay": settings.worker_poll_delay,
         "on_startup": startup,
         "on_shutdown": shutdown,
+        "on_job_start": job_started,
+        "on_job_end": job_ended,
         "handle_signals": False,
         "max_jobs": 4,
         "keep_result": 3600,
