@@ -25,6 +25,7 @@ from jobs.mongo_store import (
     MongoHistory,
     MongoJobs,
     MongoRequests,
+    MongoStackOwners,
     connect,
     ensure_indexes,
 )
@@ -96,7 +97,9 @@ async def build_runtime(settings: Settings, redis_url: str, mongodb_url: str) ->
     history, requests, jobs = MongoHistory(db), MongoRequests(db, locks), MongoJobs(db, locks)
     audit = MongoAudit(db)
     contexts = RedisContextStore(redis, settings.context_ttl_seconds)
-    flow = RequestFlow(requests, jobs, ArqQueue(arq), audit, build_policy(settings), settings.engine)
+    flow = RequestFlow(
+        requests, jobs, ArqQueue(arq), audit, build_policy(settings), settings.engine, MongoStackOwners(db)
+    )
     core = Conversation(
         gate=RedisEventGate(redis),
         contexts=contexts,

@@ -11,7 +11,7 @@ from typing import Any
 from core.dialog import Draft
 from core.messages import Button, Reply, ThreadRef
 from core.policy import Policy
-from core.ports import AuditLog, JobQueue, JobStore, RequestStore
+from core.ports import AuditLog, JobQueue, JobStore, RequestStore, StackOwners
 from core.spec import InfraSpec
 from core.status import JobStatus, Phase
 
@@ -27,6 +27,10 @@ class Actor:
     user: str
     roles: tuple[str, ...]
     event_key: str
+
+
+def workspace_of(thread: ThreadRef) -> str:
+    return f"{thread.platform}:{thread.workspace}"
 
 
 def request_id_for(event_key: str) -> str:
@@ -73,13 +77,25 @@ class RequestFlow:
         audit: AuditLog,
         policy: Policy,
         engine_name: str,
+        owners: StackOwners,
     ) -> None:
+        self.owners = owners
         self.requests = requests
         self.jobs = jobs
         self.queue = queue
         self.audit = audit
         self.policy = policy
         self.engine_name = engine_name
+
+    async def _taken(self, actor: Actor, spec: InfraSpec) -> Reply | None:
+        """Two workspaces naming an app alike would otherwise share, and overwrite, one Pulumi stack."""
+        holder = await self.owners.claim(spec.stack_name, workspace_of(actor.thread))
+        if holder is None:
+            return None
+        await self._refused(actor, "request", "stack owned by another workspace", spec.environment,
+                            stack=spec.stack_name, owner=holder)
+        return Reply(f"The app name *{spec.app}* is already used by another team on this infrabot "
+                     f"(stack `{spec.stack_name}`). Please pick another name, e.g. `{spec.app}-2`.")
 
     async def _enqueue(self, kind: str, job_id: str, request: dict[str, Any], **extra: Any) -> None:
         """Points the request at its newest job, records the job, then queues it; each step is idempotent."""
@@ -113,6 +129,9 @@ class RequestFlow:
         if refusal:
             await self._refused(actor, "request", refusal, spec.environment, stack=spec.stack_name)
             return None, Reply(f"I can't plan that: {refusal}.")
+        taken = await self._taken(actor, spec)
+        if taken:
+            return None, taken
         request_id = request_id_for(actor.event_key)
         t = actor.thread
         doc = {
@@ -151,6 +170,9 @@ class RequestFlow:
                                 stack=spec.stack_name)
             return Reply(f"I can't change it that way: {refusal}. The request stays as it was.",
                          request_id=request["_id"])
+        taken = await self._taken(actor, spec)
+        if taken:
+            return taken
         revision = int(request.get("revision", 1)) + 1
         authors = authors_of(request)
         if actor.user not in authors and spec.fingerprint() != InfraSpec(**request["spec"]).fingerprint():

@@ -21,8 +21,8 @@ from typing import Any
 
 from core import answers, texts
 from core.dialog import CountCues, Draft, count_cues
-from core.flow import OPEN, Actor, RequestFlow
-from core.messages import Reply
+from core.flow import OPEN, Actor, RequestFlow, workspace_of
+from core.messages import Reply, ThreadRef
 from core.ports import RequestStore
 from core.questions import ask_next, hesitant, looks_like_name, name_candidate, template_answer
 from core.understanding.model import Parsed, Planner
@@ -106,7 +106,7 @@ class Turns:
             mine = await self.requests.for_user(t.platform, t.workspace, actor.user)
             return answers.list_reply(mine) if intent == "list" else answers.history_reply(mine)
         if intent == "destroy":
-            return await self._destroy(parsed, request, context)
+            return await self._destroy(actor, parsed, request, context)
         log.warning("intent %r has no handler", intent)
         return Reply(texts.UNKNOWN)
 
@@ -240,8 +240,15 @@ class Turns:
         return Reply(f"That request is {answers.said(status)}, so there's nothing to plan. "
                      + texts.EXAMPLE_HINT, request_id=request["_id"])
 
+    async def _live(self, actor: Actor, stack: str) -> dict[str, Any] | None:
+        """The live request behind `stack`, if this workspace owns it; other teams' stacks stay invisible."""
+        live = await self.requests.live_stack(stack)
+        if live is None or workspace_of(ThreadRef.from_dict(live["thread"])) != workspace_of(actor.thread):
+            return None
+        return live
+
     async def _destroy(
-        self, parsed: Parsed, request: dict[str, Any] | None, context: dict[str, Any]
+        self, actor: Actor, parsed: Parsed, request: dict[str, Any] | None, context: dict[str, Any]
     ) -> Reply:
         stack = parsed.stack
         if not stack and parsed.app:
@@ -251,8 +258,7 @@ class Turns:
         if not stack:
             return Reply("Which stack should I destroy? Name it like `shop-staging` (say `list` to see "
                          "yours).")
-        live = await self.requests.live_stack(stack)
-        if live is None:
+        if await self._live(actor, stack) is None:
             return Reply(f"I don't know a live stack called `{stack}`. Say `list` to see yours.")
         context.update(awaiting="destroy", destroy_stack=stack)
         return Reply(
@@ -267,7 +273,7 @@ class Turns:
         stack = context.pop("destroy_stack", "")
         context.pop("awaiting", None)
         if text.strip().strip("`") == stack:
-            live = await self.requests.live_stack(stack)
+            live = await self._live(actor, stack)
             if live is None:
                 return Reply(f"`{stack}` is no longer live; nothing to destroy.")
             context["request_id"] = live["_id"]

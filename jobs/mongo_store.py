@@ -197,6 +197,23 @@ class MongoAudit:
         return [doc async for doc in self.col.find(query).sort("ts", ASCENDING)]
 
 
+class MongoStackOwners:
+    """Insert-only: the first workspace to use a stack name keeps it."""
+
+    def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
+        self.col = db.stacks
+
+    async def claim(self, stack: str, owner: str) -> str | None:
+        """None when `owner` has the stack (now or already); otherwise the workspace that has it."""
+        try:
+            await self.col.insert_one({"_id": stack, "owner": owner, "created_at": now()})
+            return None
+        except DuplicateKeyError:
+            doc = await self.col.find_one({"_id": stack})
+        holder = (doc or {}).get("owner")
+        return None if holder in (None, owner) else str(holder)
+
+
 class MongoCardRefs:
     def __init__(self, db: AsyncDatabase[dict[str, Any]], locks: DocLocks) -> None:
         self.col = db.cards

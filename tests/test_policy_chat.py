@@ -14,8 +14,10 @@ import pytest
 from bots.runtime import Runtime, build_runtime
 from config.local_services import LocalServices
 from config.settings import Settings
-from core.flow import button_ref
+from core.dialog import Draft
+from core.flow import Actor, button_ref
 from core.messages import ActionEvent, IncomingMessage, ThreadRef
+from core.spec import Component, InfraSpec
 from jobs.worker import make_worker
 from tests.support import eventually
 from tests.web_chat import card, press, say, web_client
@@ -194,3 +196,22 @@ async def test_roles_from_settings_decide_who_may_request_approve_and_destroy(ru
     refusals = [(r["user"], r["action"], r["roles"]) for r in await ruled.audit.list(event="refused")]
     assert refusals == [("U_MAL", "request", []), ("U_MAL", "request", []), ("U_BOB", "approve", ["developers"]),
                         ("U_CAROL", "destroy", ["platform-admins"])]
+
+
+async def test_an_app_name_belongs_to_the_workspace_that_first_used_it(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    spec = InfraSpec(app="shop", environment="staging", components=[Component(kind="bucket")])
+    other = Actor(ThreadRef("slack", "T-OTHER", "C1", "1.0"), "U1", (), "slack:T-OTHER:e1")
+    request_id, _ = await runtime.core.flow.start(other, Draft.from_spec(spec), "bucket for shop")
+    assert request_id, "the first workspace gets the name"
+
+    reply = await say(client, "second-team", STAGING)
+    assert "already used by another team" in reply and "shop-2" in reply
+    assert await runtime.db.requests.count_documents({"stack": "shop-staging"}) == 1
+    refused = await runtime.audit.list(event="refused", reason="stack owned by another workspace")
+    assert len(refused) == 1 and refused[0]["owner"] == "slack:T-OTHER"
+
+    await runtime.requests.update(request_id, {"status": "applied"})
+    asked = await say(client, "second-team", "destroy shop-staging")
+    assert "don't know a live stack" in asked, "another team's stack is not ours to destroy"
