@@ -213,3 +213,18 @@ async def test_relay_picks_up_where_it_left_off_after_a_restart(
             await eventually(card)
     finally:
         await second.close()
+
+
+async def test_storage_outage_is_a_clear_503_and_nothing_is_claimed(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    real_redis = runtime.redis
+    dead = Redis.from_url(f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=0.2)
+    runtime.core.gate.redis = dead  # type: ignore[attr-defined]
+    try:
+        response = await client.post("/api/chat", json={"thread": "down", "user": "ana", "text": EXAMPLE})
+    finally:
+        runtime.core.gate.redis = real_redis  # type: ignore[attr-defined]
+        await dead.aclose()
+    assert response.status_code == 503 and "nothing was saved" in response.json()["error"]
+    assert await runtime.db.requests.count_documents({}) == 0

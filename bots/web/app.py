@@ -17,6 +17,8 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
+from pymongo.errors import PyMongoError
+from redis.exceptions import RedisError
 
 from bots.runtime import Runtime
 from bots.web.events import ThreadEvents, WebSink
@@ -96,6 +98,15 @@ def create_app(runtime: Runtime | None = None, *, start: Any = None) -> FastAPI:
         )
         log.info("rejected %s %s: %s", request.method, request.url.path, problems[:300])
         return JSONResponse(status_code=400, content={"error": f"Bad request: {problems}"[:1000]})
+
+    @app.exception_handler(RedisError)
+    @app.exception_handler(PyMongoError)
+    async def store_down(request: Request, exc: Exception) -> JSONResponse:
+        log.error("%s %s failed: %s unreachable (%s)", request.method, request.url.path,
+                  "redis" if isinstance(exc, RedisError) else "mongodb", type(exc).__name__)
+        return JSONResponse(status_code=503, content={
+            "error": "infrabot can't reach its storage right now, so nothing was saved. Please try again shortly."
+        })
 
     @app.get("/", include_in_schema=False)
     async def page() -> FileResponse:
