@@ -109,7 +109,7 @@ class Conversation:
             async with lock:
                 replies = await self._understood(message, text)
         for i, reply in enumerate(replies):
-            reply.text = texts.fit(reply.text)
+            reply.text = texts.fit(reply.text, texts.MAX_LONG_CHARS if reply.long else texts.MAX_REPLY_CHARS)
             await self.history.append(thread, "bot", reply.text, key=f"out:{key}:{i}",
                                       meta={"request_id": reply.request_id})
         return replies

@@ -77,3 +77,4 @@ class Reply:
     request_id: str | None = None
     buttons: list[Button] = field(default_factory=list)
     ephemeral: bool = False
+    long: bool = False

@@ -35,6 +35,8 @@ AFTER_EXPIRY = (
 
 # Discord allows 2,000 characters per message and Slack 3,000 per section: every reply fits both.
 MAX_REPLY_CHARS = 1900
+# Asked-for listings (the full plan) may be long; adapters split them into messages the platform takes.
+MAX_LONG_CHARS = 30_000
 
 
 def fit(text: str, limit: int = MAX_REPLY_CHARS) -> str:

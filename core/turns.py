@@ -34,6 +34,7 @@ _BUSY = ("applying", "destroying", "destroy_requested")
 _BUILT_ON = ("applied", "failed")  # a change to these starts a new request from their spec
 _RENAME = re.compile(r"\b(?:renam\w*|call\s+it|name\s+it|change\s+(?:the\s+)?(?:app\s+)?name)\b", re.I)
 _MAX_RECORDED_TEXT = 500
+_AGAIN = re.compile(r"\b(?:again|re-?plan\w*|re-?run|refresh|fresh|new plan|re-?preview)\b", re.I)
 
 
 def _noted(before: Draft, after: Draft) -> str:
@@ -93,7 +94,7 @@ class Turns:
         if intent == "cancel":
             return await self._cancel(actor, request, context)
         if intent == "plan":
-            return await self._plan(actor, request, context)
+            return await self._plan(actor, request, context, text)
         if intent == "status":
             latest_job = (request or {}).get("latest_job")
             job = await self.flow.jobs.get(latest_job) if latest_job else None
@@ -215,7 +216,20 @@ class Turns:
         context.pop("awaiting", None)
         return await self.flow.cancel(actor, request)
 
-    async def _plan(self, actor: Actor, request: dict[str, Any] | None, context: dict[str, Any]) -> Reply:
+    async def _full_plan(self, request: dict[str, Any]) -> Reply:
+        """Every planned change, which the card may have had to shorten; showing it voids nothing."""
+        job = await self.flow.jobs.get(request["latest_job"])
+        result = job.result if job else {}
+        lines = result.get("full_lines") or result.get("lines") or []
+        return Reply(
+            "\n".join([f"The full plan for *{request['stack']}*:", *lines,
+                        "Say `apply` (or press Approve) to build it, or `plan again` for a fresh preview."]),
+            request_id=request["_id"], long=True,
+        )
+
+    async def _plan(
+        self, actor: Actor, request: dict[str, Any] | None, context: dict[str, Any], text: str
+    ) -> Reply:
         if context.get("draft"):
             return Reply("There's nothing to plan yet. " + self._question(context))
         if request is None:
@@ -224,6 +238,8 @@ class Turns:
         if status == "planning":
             return Reply("The plan is still being prepared; it will appear here in a moment.",
                          request_id=request["_id"])
+        if status == "awaiting_approval" and not _AGAIN.search(text):
+            return await self._full_plan(request)
         if status == "awaiting_approval":
             reply = await self.flow.replan(actor, request)
             after = await self.requests.get(request["_id"])

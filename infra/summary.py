@@ -58,7 +58,7 @@ def engine_label(plan: PlanResult) -> str:
     return OFFLINE_ENGINE if plan.simulated or plan.engine == "offline" else PULUMI_ENGINE
 
 
-def render_plan(plan: PlanResult) -> list[str]:
+def render_plan(plan: PlanResult, max_listed: int | None = MAX_LISTED) -> list[str]:
     s = plan.summary
     lines = [
         f"Plan: {s.get('create', 0)} to create, {s.get('update', 0)} to update, "
@@ -74,9 +74,10 @@ def render_plan(plan: PlanResult) -> list[str]:
         lines.append("No changes: the infrastructure already matches this request.")
     if others:
         lines.append("Changes:")
-        lines.extend(_line(c) for c in others[:MAX_LISTED])
-        if len(others) > MAX_LISTED:
-            lines.append(f"  … and {len(others) - MAX_LISTED} more")
+        shown = others if max_listed is None else others[:max_listed]
+        lines.extend(_line(c) for c in shown)
+        if len(others) > len(shown):
+            lines.append(f"  … and {len(others) - len(shown)} more (say `plan` for the full list)")
     if unchanged:
         lines.append(f"{unchanged} resource(s) unchanged.")
     if plan.monthly_cost_usd is not None:

@@ -107,7 +107,7 @@ async def plan(ctx: dict[str, Any], job_id: str) -> str:
         deps, job_id, phase=Phase.AWAITING_APPROVAL, finished_at=_now(), plan_hash=result.plan_hash,
         done=len(result.resources), total=len(result.resources), message="Plan ready",
         result={"engine": result.engine, "simulated": result.simulated, "lines": render_plan(result),
-                "summary": result.summary},
+                "full_lines": render_plan(result, max_listed=None), "summary": result.summary},
     )
     await deps.audit.record("planned", request_id=status.request_id, job_id=job_id, engine=result.engine,
                             plan_hash=result.plan_hash, summary=result.summary)

@@ -9,6 +9,7 @@ for 0.5-1.5 s before the next turn; a second figure fires all 50 turns at the sa
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import random
 import statistics
@@ -127,7 +128,24 @@ async def bench_pickup(settings: Settings, redis_url: str, mongodb_url: str) -> 
     return samples
 
 
+def bench_parse() -> list[float]:
+    from core.understanding.parser import RuleParser
+
+    parser = RuleParser()
+    corpus = REPO_ROOT / "tests" / "corpus" / "utterances.jsonl"
+    texts = [json.loads(line)["text"] for line in corpus.read_text().splitlines() if line.strip()]
+    parser.parse("warm up")
+    samples = []
+    for _ in range(5):
+        for text in texts:
+            start = time.perf_counter()
+            parser.parse(text)
+            samples.append(time.perf_counter() - start)
+    return samples
+
+
 async def main() -> None:
+    report("understanding one message (corpus)", bench_parse(), "typical under 1 ms")
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp)
         services = ensure_services(

@@ -8,7 +8,7 @@ from typing import Any
 from bots.runtime import Runtime
 from core.messages import IncomingMessage, Reply, ThreadRef
 from core.status import JobStatus
-from core.texts import MAX_REPLY_CHARS
+from core.texts import MAX_LONG_CHARS, MAX_REPLY_CHARS
 from tests.support import eventually
 
 _ids = itertools.count(1)
@@ -29,7 +29,7 @@ class Chat:
                                   event_id=event_id or f"ev{next(_ids)}")
         self.last = await self.runtime.core.handle_message(message)
         for reply in self.last:
-            assert 0 < len(reply.text) <= MAX_REPLY_CHARS, reply.text
+            assert 0 < len(reply.text) <= (MAX_LONG_CHARS if reply.long else MAX_REPLY_CHARS), reply.text
         return self.last
 
     async def say(self, text: str, **kw: Any) -> str:

@@ -242,7 +242,7 @@ async def test_plan_with_nothing_to_plan(chat: Chat, runtime: Runtime) -> None:
 async def test_plan_again_makes_a_fresh_plan(chat: Chat, worker: object) -> None:
     await chat.say(EXAMPLE)
     first = await chat.reach("awaiting_approval")
-    assert "Planning *shop-staging* again" in await chat.say("plan")
+    assert "Planning *shop-staging* again" in await chat.say("plan again")
     assert (await chat.job(f"plan-{first['_id']}-1")).phase == Phase.CANCELLED
     again = await chat.reach("awaiting_approval")
     assert again["revision"] == 2 and again["spec"] == first["spec"]
@@ -376,3 +376,19 @@ async def test_a_refused_request_keeps_the_draft_so_a_change_can_fix_it(settings
         assert request["spec"]["region"] == "europe-west1" and kinds(request) == {"bucket": 1}
     finally:
         await rt.close()
+
+
+async def test_asking_for_the_plan_shows_every_change_and_voids_nothing(chat: Chat, worker: object) -> None:
+    big = ("create 3 services, 2 postgres databases, 4 buckets and 2 queues for my app mega in staging")
+    await chat.say(big)
+    first = await chat.reach("awaiting_approval")
+    card_lines = (await chat.job()).result["lines"]
+    assert any("more (say `plan` for the full list)" in line for line in card_lines), "the card is shortened"
+
+    [full] = await chat.send("show me the plan")
+    assert full.long and "The full plan for *mega-staging*" in full.text
+    listed = [line for line in full.text.splitlines() if line.startswith("  + create")]
+    assert len(listed) == len(first["plan"]["resources"]) > 40
+    still = await chat.request()
+    assert still["revision"] == 1 and still["status"] == "awaiting_approval", "showing is not re-planning"
+    assert "Approved by" in await chat.say("apply")
