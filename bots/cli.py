@@ -17,6 +17,7 @@ from pathlib import Path
 from config.credentials import refuse_credentials, split_env
 from config.local_services import LocalServices, ensure_services
 from config.settings import Settings, load_settings
+from infra.errors import EngineConfigError
 
 log = logging.getLogger("infrabot")
 
@@ -124,14 +125,14 @@ def cmd_web(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from jobs.worker import make_worker
+    from jobs.worker import build_engine, make_worker
 
     settings = load_settings()
     _setup_logging(settings)
+    build_engine(settings)  # a misconfigured engine should stop start-up, not every job
     services = _services(settings)
-    worker = make_worker(settings, services.redis_url, services.mongodb_url, handle_signals=True)
     try:
-        worker.run()
+        make_worker(settings, services.redis_url, services.mongodb_url, handle_signals=True).run()
     finally:
         services.stop()
     return 0
@@ -237,7 +238,12 @@ HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return HANDLERS[args.command](args)
+    try:
+        return HANDLERS[args.command](args)
+    except EngineConfigError as exc:
+        # The operator's to fix: one line, no traceback.
+        print(f"infrabot {args.command}: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

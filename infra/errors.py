@@ -13,3 +13,7 @@ class StackBusy(Exception):
 
 class EngineFailed(Exception):
     """The engine ran and reported a failure; the message is safe to show in chat."""
+
+
+class EngineConfigError(ValueError):
+    """An engine cannot start: a required setting is missing or wrong."""

@@ -25,7 +25,7 @@ from pulumi import automation as auto
 from core.plan import OPS, ApplyResult, PlanResult, ResourceChange, summarize
 from core.ports import ProgressFn
 from core.spec import InfraSpec
-from infra.errors import EngineFailed, StackBusy
+from infra.errors import EngineConfigError, EngineFailed, StackBusy
 
 if TYPE_CHECKING:
     from config.settings import Settings
@@ -87,10 +87,6 @@ _NOISE = re.compile(
 _MAX_MESSAGE = 300
 DATABASE_KINDS = ("postgres", "mysql")
 STACK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
-
-
-class EngineConfigError(ValueError):
-    """The pulumi engine cannot start: a required setting is missing or wrong."""
 
 
 def failed(message: str, *, stack: str, detail: str = "") -> EngineFailed:

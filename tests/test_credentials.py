@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -141,3 +142,17 @@ def test_a_shared_dotenv_reaches_the_worker_but_not_the_chat_side(
     as_chat = load_settings()
     refuse_credentials("web", settings=as_chat)
     assert not (as_chat.pulumi_config_passphrase and as_chat.pulumi_config_passphrase.get_secret_value())
+
+
+def test_a_misconfigured_engine_stops_the_worker_with_one_line(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("PULUMI_CONFIG_PASSPHRASE", "REDIS_URL", "MONGODB_URL")}
+    env.update(ENGINE="pulumi", DATA_DIR=str(tmp_path), LOCAL_REDIS_PORT=str(free_port()),
+               LOCAL_MONGODB_PORT=str(free_port()))
+    result = subprocess.run([sys.executable, "-m", "bots.cli", "worker"], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        "infrabot worker: PULUMI_CONFIG_PASSPHRASE is not set: the pulumi engine needs it to encrypt stack secrets"
+    )
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "redis").exists(), "no servers are started for a worker that cannot run"
