@@ -400,3 +400,16 @@ async def test_a_card_posted_just_before_a_crash_is_adopted_not_posted_twice(
     assert final.id == card.id
     assert len(cards(thread, bot_of(env))) == 1
     assert await runtime.db.cards.count_documents({}) == 1
+
+
+async def test_a_deleted_thread_does_not_keep_the_relay_retrying(env: simcord.Env, runtime: Runtime) -> None:
+    _, channel, alice = world(env)
+    thread, _ = await planned_thread(env, channel, alice, runtime)
+    [request] = await requests_in(runtime, thread.id)
+    env.backend.delete_channel(thread.id)
+    await env.settle()
+    final = StatusCard(request_id=request["_id"], job_id=request["latest_job"], phase="cancelled",
+                       title="Plan for shop-staging cancelled", engine="offline", simulated=True, version=99)
+
+    # Returning lets the relay mark the state delivered; raising would retry it on every pass.
+    await bot_of(env).sink.show(ThreadRef.from_dict(request["thread"]), final)

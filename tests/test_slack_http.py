@@ -126,6 +126,20 @@ async def test_mention_gets_an_instant_threaded_reply_then_a_plan_card(
     assert all(v.startswith(request["_id"]) for v in values)
 
 
+async def test_acks_do_not_wait_for_a_slow_web_api(slack: SlackClient, mock_slack: MockSlack) -> None:
+    for method in ("chat.postMessage", "chat.startStream", "chat.postEphemeral"):
+        mock_slack.delays[method] = 3.5
+    started = time.monotonic()
+    _, mention = await slack.mention("help")
+    command = await slack.command("create a bucket for my app shop in staging", channel="C8")
+    assert mention.status_code == command.status_code == 200
+    assert time.monotonic() - started < 2.0, "replies are posted after the ack, not before it"
+    # The answers still arrive once Slack gets round to them.
+    await eventually(lambda: _async(mock_slack.calls_to("chat.startStream")), within=15)
+    await eventually(lambda: _async([m for m in mock_slack.messages.values() if m["channel"] == "C8"]),
+                     within=15)
+
+
 async def test_reply_in_a_known_thread_continues_without_a_mention(
     slack: SlackClient, runtime: Runtime, mock_slack: MockSlack
 ) -> None:
@@ -194,8 +208,9 @@ async def test_slash_command_where_the_bot_is_not_a_member_explains_privately(
     assert await runtime.db.requests.count_documents({}) == 0
 
 
-async def test_slash_command_help_is_ephemeral(slack: SlackClient, mock_slack: MockSlack) -> None:
-    response = await slack.command("help")
+@pytest.mark.parametrize("text", ["help", "", "   ", " HELP "])
+async def test_slash_command_help_is_ephemeral(slack: SlackClient, mock_slack: MockSlack, text: str) -> None:
+    response = await slack.command(text)
     assert response.status_code == 200
     body = response.json()
     assert body["response_type"] == "ephemeral" and "/infra" in body["text"]

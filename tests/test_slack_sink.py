@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -142,3 +143,35 @@ async def test_two_processes_relaying_the_same_new_card_post_it_once(
     assert len(mock_slack.calls_to("chat.postMessage")) == 1
     await sinks[1].show(THREAD, card(2, "awaiting_approval"))
     assert "waiting for approval" in shown(mock_slack)
+
+
+async def test_a_deleted_card_is_posted_again_in_its_thread(mock_slack: MockSlack, refs: CardRefStore) -> None:
+    sink = make_sink(mock_slack, refs, interval=0)
+    await sink.show(THREAD, card(1, "awaiting_approval"))
+    old = await refs.get("r1", "slack")
+    assert old is not None
+    del mock_slack.messages[(old["channel"], old["ts"])]  # someone deleted the card
+
+    await sink.show(THREAD, card(2, "cancelled"))
+
+    new = await refs.get("r1", "slack")
+    assert new is not None and new["ts"] != old["ts"]
+    assert mock_slack.messages[(new["channel"], new["ts"])]["thread_ts"] == THREAD.thread
+    assert "Cancelled" in shown(mock_slack)
+
+
+async def test_a_channel_the_bot_left_does_not_keep_the_relay_retrying(
+    mock_slack: MockSlack, refs: CardRefStore
+) -> None:
+    sink = make_sink(mock_slack, refs, interval=0)
+    await sink.show(THREAD, card(1, "queued"))
+    mock_slack.not_in_channels.add(THREAD.channel)  # the bot was removed, or the channel archived
+
+    # Returning (not raising) lets the relay mark the state delivered instead of retrying it for ever.
+    await sink.show(THREAD, card(2, "succeeded"))
+    assert len(mock_slack.calls_to("chat.update", ok_only=False)) == 1
+
+    other = ThreadRef("slack", TEAM, "CGONE", "1800000000.000002")
+    mock_slack.not_in_channels.add("CGONE")
+    await sink.show(other, replace(card(1, "awaiting_approval", job="plan-r2-1"), request_id="r2"))
+    assert await refs.get("r2", "slack") is None

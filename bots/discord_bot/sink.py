@@ -109,7 +109,14 @@ class DiscordStatusSink:
         kwargs: dict[str, Any] = {"embed": embed}
         if view is not None:
             kwargs["view"] = view
-        message = await destination(self.bot, thread).send(**kwargs)
+        try:
+            message = await destination(self.bot, thread).send(**kwargs)
+        except (discord.Forbidden, discord.NotFound) as exc:
+            # The thread is gone or closed to the bot: no retry can show it, and raising would keep
+            # the relay retrying this card for ever.
+            log.warning("status for request %s can't be shown in %s any more: %s",
+                        card.request_id, thread.key(), exc)
+            return
         await self.cards.put(
             card.request_id, PLATFORM, {"channel": str(message.channel.id), "message": str(message.id)}
         )

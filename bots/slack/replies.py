@@ -16,6 +16,7 @@ from core.messages import Reply, ThreadRef
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE_CHARS = 39_000  # Slack cuts `text` at 40,000 characters
+MAX_STREAM_APPEND = 12_000  # chat.startStream / appendStream take at most this much markdown_text a call
 _BOLD = re.compile(r"(?<![\w*])\*(\S(?:[^*\n]*\S)?)\*(?![\w*])")
 
 
@@ -26,6 +27,17 @@ def to_markdown(mrkdwn: str) -> str:
 
 def split_text(text: str, limit: int = MAX_MESSAGE_CHARS) -> list[str]:
     return chunk_lines(text.splitlines() or [""], limit) or [""]
+
+
+def stream_pieces(markdown: str, limit: int = MAX_STREAM_APPEND) -> list[str]:
+    """Paragraph by paragraph, a long paragraph in line-aligned parts, so a long listing loses nothing."""
+    pieces: list[str] = []
+    for paragraph in [p for p in markdown.split("\n\n") if p.strip()] or [" "]:
+        separator = "\n\n" if pieces else ""
+        for part in chunk_lines(paragraph.split("\n"), limit - len("\n\n")):
+            pieces.append(separator + part)
+            separator = "\n"
+    return pieces
 
 
 def reply_blocks(reply: Reply) -> list[dict[str, Any]]:
@@ -83,11 +95,10 @@ class ReplySender:
             recipient_user_id=user,
             buffer_size=1,
         )
-        paragraphs = [p for p in to_markdown(text).split("\n\n") if p] or [" "]
         try:
             # The first append starts the message with real text, so nobody sees an empty reply.
-            for i, paragraph in enumerate(paragraphs):
-                await streamer.append(markdown_text=("\n\n" if i else "") + paragraph[:12_000])
+            for piece in stream_pieces(to_markdown(text)):
+                await streamer.append(markdown_text=piece)
             await streamer.stop()
         except (SlackApiError, SlackRequestError) as exc:
             log.info("slack: streaming unavailable (%s); sending a plain message", _error(exc))

@@ -17,6 +17,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bots.slack.cards import render_card
@@ -29,6 +30,12 @@ from core.status import TERMINAL
 log = logging.getLogger(__name__)
 
 FINAL = frozenset({"succeeded", "failed", "cancelled"})
+# The card can never be shown there again (bot removed, channel archived or deleted): retrying would only
+# keep the relay busy with it forever, so the state is dropped with a warning.
+UNREACHABLE = frozenset({"channel_not_found", "not_in_channel", "is_archived", "restricted_action",
+                         "team_access_not_granted", "access_denied"})
+# The card message itself is gone or frozen: a fresh card in the same thread carries on.
+REPOST = frozenset({"message_not_found", "cant_update_message", "edit_window_closed"})
 CardLock = Callable[[str], AbstractAsyncContextManager[None]]
 
 
@@ -85,11 +92,11 @@ class SlackStatusSink:
                         return
             wait = state.sent_at + self.interval - time.monotonic()
             if wait <= 0:
-                await self._update(ref, card, state)
+                await self._update(thread, ref, card, state)
                 return
             if card.phase in TERMINAL:
                 await asyncio.sleep(wait)
-                await self._update(ref, card, state)
+                await self._update(thread, ref, card, state)
                 return
             state.pending = (thread, card)
             if state.flusher is None or state.flusher.done():
@@ -131,19 +138,37 @@ class SlackStatusSink:
                 return
             ref = await self.refs.get(request_id, PLATFORM)
             if ref is not None:
-                await self._update(ref, pending[1], state)
+                await self._update(pending[0], ref, pending[1], state)
 
     async def _post(self, thread: ThreadRef, card: StatusCard, state: _CardState) -> None:
         blocks, text = render_card(card)
-        response = await self.post_client.chat_postMessage(
-            channel=thread.channel, thread_ts=thread_ts(thread), text=text, blocks=blocks, unfurl_links=False
-        )
+        try:
+            response = await self.post_client.chat_postMessage(
+                channel=thread.channel, thread_ts=thread_ts(thread), text=text, blocks=blocks, unfurl_links=False
+            )
+        except SlackApiError as exc:
+            if _error(exc) not in UNREACHABLE:
+                raise
+            log.warning("slack: card for %s can't be posted in %s (%s); giving up on this state",
+                        card.request_id, thread.channel, _error(exc))
+            self._sent(state, card)
+            return
         await self.refs.put(card.request_id, PLATFORM, {"channel": response["channel"], "ts": response["ts"]})
         self._sent(state, card)
 
-    async def _update(self, ref: dict[str, Any], card: StatusCard, state: _CardState) -> None:
+    async def _update(self, thread: ThreadRef, ref: dict[str, Any], card: StatusCard, state: _CardState) -> None:
         blocks, text = render_card(card)
-        await self.update_client.chat_update(channel=ref["channel"], ts=ref["ts"], text=text, blocks=blocks)
+        try:
+            await self.update_client.chat_update(channel=ref["channel"], ts=ref["ts"], text=text, blocks=blocks)
+        except SlackApiError as exc:
+            if _error(exc) in REPOST:
+                log.warning("slack: card for %s is gone (%s); posting a new one", card.request_id, _error(exc))
+                await self._post(thread, card, state)
+                return
+            if _error(exc) not in UNREACHABLE:
+                raise
+            log.warning("slack: card for %s can't be updated (%s); giving up on this state",
+                        card.request_id, _error(exc))
         self._sent(state, card)
 
     @staticmethod
@@ -152,3 +177,7 @@ class SlackStatusSink:
         pending = state.pending
         if pending and pending[1].job_id == card.job_id and pending[1].version <= card.version:
             state.pending = None
+
+
+def _error(exc: SlackApiError) -> str:
+    return str(exc.response.get("error", ""))

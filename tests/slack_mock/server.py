@@ -46,6 +46,8 @@ class MockSlack:
         self.responses: list[dict[str, Any]] = []
         self.socket_url: str | None = None
         self.not_in_channels: set[str] = set()
+        # Seconds a method takes to answer, to show that nothing slow sits in the 3-second ack path.
+        self.delays: dict[str, float] = {}
         self._failures: dict[str, list[Failure]] = {}
         self._lock = threading.Lock()
         self._ts = itertools.count(1)
@@ -134,6 +136,8 @@ class MockSlack:
             self.messages[(p["channel"], ts)] = message
             return {"ok": True, "channel": p["channel"], "ts": ts, "message": dict(message)}
         if method == "chat.update":
+            if p["channel"] in self.not_in_channels:
+                return {"ok": False, "error": "not_in_channel"}
             message = self.messages.get((p["channel"], p["ts"]))
             if message is None:
                 return {"ok": False, "error": "message_not_found"}
@@ -195,6 +199,7 @@ class MockSlack:
                 method = path.rsplit("/", 1)[-1]
                 token = BOT_TOKEN if method != "apps.connections.open" else APP_TOKEN
                 authorized = self.headers.get("Authorization", "") == f"Bearer {token}"
+                time.sleep(mock.delays.get(method, 0))
                 status, body, headers = mock.answer(method, params, authorized)
                 self._send(status, json.dumps(body).encode(), "application/json; charset=utf-8", headers)
 
