@@ -35,6 +35,14 @@ def said(status: str) -> str:
     return status.replace("_", " ")
 
 
+_SIMULATED = "simulated by the offline engine, so nothing exists in the cloud"
+
+
+def simulated(request: dict[str, Any]) -> bool:
+    """An offline-engine request was only ever simulated: no answer may call it live."""
+    return bool((request.get("plan") or {}).get("simulated"))
+
+
 def spec_of(request: dict[str, Any]) -> InfraSpec:
     return InfraSpec(**request["spec"])
 
@@ -65,11 +73,16 @@ def status_reply(request: dict[str, Any] | None, job: JobStatus | None, draft: D
     if job is not None and job.kind != "plan" and job.phase == Phase.APPLYING and job.total:
         progress = f", {job.done} of {job.total} resources"
     detail = _NEXT.get(status, "")
+    if status == "applied" and simulated(request):
+        detail = f"It was {_SIMULATED}. Say `outputs` for the names it would have."
     if status == "failed" and request.get("error"):
         detail = f"What failed: {request['error']}. {detail}"
     revision = f", revision {request['revision']}" if int(request.get("revision", 1)) > 1 else ""
+    # Only a built stack "has" anything: a pending request asks for it, a destroyed one had it.
+    has = {"applied": "It has", "destroy_requested": "It has", "destroying": "It has",
+           "destroyed": "It had"}.get(status, "It asks for")
     return Reply(
-        f"*{spec.stack_name}*: {said(status)}{progress}{revision}. It has {describe(spec)} "
+        f"*{spec.stack_name}*: {said(status)}{progress}{revision}. {has} {describe(spec)} "
         f"in {spec.region}. {detail}".strip(),
         request_id=request["_id"],
     )
@@ -80,11 +93,15 @@ def outputs_reply(request: dict[str, Any] | None) -> Reply:
         return Reply("There are no outputs yet: they appear once a request has been applied. "
                      + texts.EXAMPLE_HINT)
     outputs = request.get("outputs") or {}
+    if request["status"] in ("cancelled", "destroyed"):
+        return Reply(f"*{request['stack']}* was {said(request['status'])}, so it has no outputs.",
+                     request_id=request["_id"])
     if request["status"] != "applied" or not outputs:
         return Reply(f"*{request['stack']}* is {said(request['status'])}, so it has no outputs yet: they "
                      "appear once it has been applied.", request_id=request["_id"])
     lines = _capped([f"• {name}: `{value}`" for name, value in sorted(outputs.items())], "outputs")
-    return Reply(f"Outputs of *{request['stack']}*:\n" + "\n".join(lines), request_id=request["_id"])
+    note = f" ({_SIMULATED})" if simulated(request) else ""
+    return Reply(f"Outputs of *{request['stack']}*{note}:\n" + "\n".join(lines), request_id=request["_id"])
 
 
 def list_reply(mine: list[dict[str, Any]]) -> Reply:

@@ -25,12 +25,19 @@ _EXACT = re.compile(r"(?<![\w-])(?:only|just|exactly|single)\s+(?:(?:one|a|an|1)
 _BETWEEN = frozenset("small medium large tiny big managed hosted new separate dedicated cloud google gcp "
                      "private public regional".split())
 _CUE_REACH = 4
+# "make it mysql" / "switch to postgres" / "mysql instead" said of a database swaps the engine; it never
+# asks for a second database unless an additive word says so ("also add a mysql").
+_SWAP = re.compile(r"(?<![\w-])(?:make\s+(?:it|that|the\s+\w+)|switch|change|instead|rather|replace|swap|"
+                   r"go\s+with|use|prefer|convert)(?![\w-])")
+_ADDITIVE = re.compile(r"(?<![\w-])(?:add|also|too|plus|as\s+well|both|another|extra|second|and)(?![\w-])")
+_ALTERNATIVES = {"postgres": ("mysql",), "mysql": ("postgres",)}
 
 
 @dataclass(frozen=True)
 class CountCues:
     added: frozenset[str] = frozenset()  # kinds whose count grows by what was said
     exact: frozenset[str] = frozenset()  # kinds whose count is set to what was said
+    swap: bool = False  # a kind said replaces its alternative ("make it mysql" drops postgres)
 
 
 def _kinds_after(text: str, cue: re.Pattern[str]) -> set[str]:
@@ -48,7 +55,8 @@ def _kinds_after(text: str, cue: re.Pattern[str]) -> set[str]:
 
 def count_cues(text: str) -> CountCues:
     folded = " ".join(correct_tokens(fold(strip_chat_formatting(text)).split()))
-    return CountCues(frozenset(_kinds_after(folded, _MORE)), frozenset(_kinds_after(folded, _EXACT)))
+    swap = bool(_SWAP.search(folded)) and not _ADDITIVE.search(folded)
+    return CountCues(frozenset(_kinds_after(folded, _MORE)), frozenset(_kinds_after(folded, _EXACT)), swap)
 
 
 @dataclass
@@ -101,6 +109,12 @@ class Draft:
             existing["count"] = max(1, min(count, MAX_COUNT))
         for kind in parsed.remove:
             by_kind.pop(kind, None)
+        said = {c.kind for c in parsed.components}
+        if cues.swap and not parsed.remove:
+            for kind in said:
+                for alternative in _ALTERNATIVES.get(kind, ()):
+                    if alternative not in said:
+                        by_kind.pop(alternative, None)
         self.components = list(by_kind.values())
         return self.as_dict() != before
 

@@ -193,8 +193,8 @@ class RequestFlow:
         await self._supersede(request)
         await self._enqueue("plan", f"plan-{request['_id']}-{revision}", request)
         return Reply(
-            f"Updated: {describe(spec)} for *{spec.app}* in {spec.environment} ({spec.region}). "
-            "Any earlier approval no longer applies; re-planning now.",
+            f"Updated: {describe(spec)} for *{spec.app}* in {spec.environment} ({spec.region}, size "
+            f"{spec.size}). Any earlier approval no longer applies; re-planning now.",
             request_id=request["_id"],
         )
 
@@ -268,6 +268,13 @@ class RequestFlow:
             return None
         if request["status"] in ("applying", "applied") and request.get("approved_plan_hash") == plan_hash:
             return Reply("That plan is already approved.", ephemeral=True, request_id=request["_id"])
+        if request["status"] in ("cancelled", "destroyed"):
+            # Its plan may be the latest one; what stops it is the request's own fate, so say that.
+            await self._refused(actor, "approve", f"the request is {request['status']}",
+                                request["spec"]["environment"], request_id=request["_id"], plan_hash=plan_hash)
+            return Reply(f"That request for *{request['stack']}* was {request['status']}, so nothing was "
+                         "applied. Tell me what you need to start a new one.",
+                         ephemeral=True, request_id=request["_id"])
         reason = "the Approve button belongs to an older plan"
         await self._refused(actor, "approve", reason, request["spec"]["environment"],
                             request_id=request["_id"], plan_hash=plan_hash, current_plan_hash=current,

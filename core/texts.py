@@ -57,3 +57,5 @@ def too_long(length: int, limit: int) -> str:
 
 
 EXAMPLE_HINT = "Try: `" + EXAMPLE + "`."
+
+WELCOME = "You're welcome! Tell me whenever you need something else, or say `help` to see what I can do."

@@ -25,7 +25,10 @@ from core.flow import OPEN, Actor, RequestFlow, workspace_of
 from core.messages import Reply, ThreadRef
 from core.ports import RequestStore
 from core.questions import ask_next, hesitant, looks_like_name, name_candidate, template_answer
+from core.understanding.components import MAX_COUNT
+from core.understanding.intents import thanks_only
 from core.understanding.model import Parsed, Planner
+from core.understanding.normalize import fold, strip_chat_formatting
 
 log = logging.getLogger("infrabot.conversation")
 
@@ -34,6 +37,7 @@ _BUSY = ("applying", "destroying", "destroy_requested")
 _BUILT_ON = ("applied", "failed")  # a change to these starts a new request from their spec
 _RENAME = re.compile(r"\b(?:renam\w*|call\s+it|name\s+it|change\s+(?:the\s+)?(?:app\s+)?name)\b", re.I)
 _MAX_RECORDED_TEXT = 500
+_NUMBER = re.compile(r"(?<![\w.-])(\d{1,6})(?![\w.-])")
 _AGAIN = re.compile(r"\b(?:again|re-?plan\w*|re-?run|refresh|fresh|new plan|re-?preview)\b", re.I)
 
 
@@ -48,6 +52,15 @@ def _noted(before: Draft, after: Draft) -> str:
     parts += [f"added {', '.join(added)}"] if added else []
     parts += [f"removed {', '.join(removed)}"] if removed else []
     return f"Got it: {', '.join(parts)}. " if parts else ""
+
+
+def _capped(reply: Reply, parsed: Parsed, text: str) -> Reply:
+    """Says so when a count was asked for beyond what one request builds, rather than trimming it silently."""
+    asked = [int(n) for n in _NUMBER.findall(text) if int(n) > MAX_COUNT]
+    if asked and any(c.count == MAX_COUNT for c in parsed.components):
+        reply.text += (f" (I build at most {MAX_COUNT} of one kind per request, so I took {MAX_COUNT}, "
+                       f"not {asked[0]}.)")
+    return reply
 
 
 class Turns:
@@ -81,6 +94,8 @@ class Turns:
             log.info("unrecognised message in %s (%d chars)", actor.thread.key(), len(text))
             if context.get("draft"):
                 return Reply("Sorry, I didn't get that. " + self._question(context))
+            if thanks_only(fold(strip_chat_formatting(text))):
+                return Reply(texts.WELCOME)
             return Reply(texts.AFTER_EXPIRY if expired else texts.UNKNOWN)
         request = await self.current(context)
         if intent == "apply":
@@ -148,7 +163,7 @@ class Turns:
         cues = count_cues(text)
         status = request["status"] if request else None
         if request is not None and status in OPEN:
-            return await self._revise(actor, request, parsed, cues)
+            return _capped(await self._revise(actor, request, parsed, cues), parsed, text)
         if request is not None and status in _BUSY:
             return Reply(f"*{request['stack']}* is {answers.said(status or '')} right now; tell me the "
                          "change again once that has finished.", request_id=request["_id"])
@@ -167,7 +182,7 @@ class Turns:
             context.update(draft=draft.as_dict(), awaiting=asked[0])
             noted = _noted(before, draft) if had_draft or status in _BUILT_ON else ""
             return Reply(noted + asked[1])
-        return await self._start(actor, draft, text, context)
+        return _capped(await self._start(actor, draft, text, context), parsed, text)
 
     async def _start(self, actor: Actor, draft: Draft, text: str, context: dict[str, Any]) -> Reply:
         request_id, reply = await self.flow.start(actor, draft, text[:_MAX_RECORDED_TEXT])

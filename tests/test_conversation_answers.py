@@ -92,7 +92,7 @@ async def test_status_outputs_and_help_along_a_request(chat: Chat, worker: objec
     assert "destroy" in await chat.say("help") and "postgres" in await chat.say("what can you do")
 
 
-@pytest.mark.parametrize("text", ["what's the weather like", "blah blah", "thanks"])
+@pytest.mark.parametrize("text", ["what's the weather like", "blah blah", "purple monkey dishwasher"])
 async def test_unknown_gets_what_the_bot_can_do(chat: Chat, text: str,
                                                caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="infrabot")

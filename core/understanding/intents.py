@@ -42,7 +42,7 @@ definitely alright agreed ship sounds looks
 _DENY_START = _rx(r"^(?:no|nope|nah|negative|n)(?:$|\s*[,.!]|\s+(?:thanks|thank\s+you|way))|^not\s+now\b")
 
 _CANCEL = _rx(r"\b(?:cancel|abort|never\s*mind|nvm|forget\s+(?:it|about\s+it|that|this|everything)|"
-              r"scrap\s+(?:that|it|this|everything)|stop|halt|call\s+it\s+off|"
+              r"scra(?:p|tch)\s+(?:that|it|this|everything)|stop|halt|call\s+it\s+off|"
               r"dont\s+(?:bother|do\s+it|deploy|apply))\b")
 _DESTROY_STRONG = _rx(r"\b(?:destroy|tear\s*down|teardown|decommission|nuke|wipe(?:\s+out)?|take\s+down|"
                       r"shut\s+down|deprovision)\b")
@@ -98,6 +98,12 @@ _INFRA_NOUN = _rx(r"\b(?:infra(?:structure)?|stacks?|environments?|envs?|resourc
 _BARE_CREATE = _rx(r"^(?:create|new|build|provision|setup|set\s+up)$")
 
 
+def thanks_only(text: str) -> bool:
+    """"thanks!", "cheers", "awesome, thank you": nothing to do but to be answered kindly."""
+    bare = " ".join(_PUNCT.sub(" ", text).split())
+    return bool(bare) and _THANKS_ONLY.match(bare) is not None
+
+
 @dataclass(frozen=True)
 class Signals:
     """What the other matchers found, as far as intent rules need to know."""
@@ -105,6 +111,7 @@ class Signals:
     component_changes: bool  # components added or removed, or a template named
     attribute_changes: bool  # environment, region, size or an explicitly given app name
     guessed_app: bool = False  # an app name inferred from "for shop" and the like
+    named_stack: bool = False  # a stack name such as "shop-staging" is in the message
 
     @property
     def changes(self) -> bool:
@@ -115,10 +122,10 @@ def classify(text: str, signals: Signals) -> Intent:
     """`text` is folded and spell-corrected, with the app name replaced by `xappx`."""
     if _QUESTION_START.match(text) and not signals.component_changes and not _CHANGE_VERB.search(text):
         # "what's the weather in tokyo" mentions a region but asks for nothing.
-        signals = Signals(False, False)
+        signals = Signals(False, False, named_stack=signals.named_stack)
     elif signals.guessed_app and not signals.changes:
         # "for shop" on its own answers "which app?"; "what's for lunch" is no request at all.
-        signals = Signals(signals.component_changes, True)
+        signals = Signals(signals.component_changes, True, named_stack=signals.named_stack)
     bare = _PUNCT.sub(" ", text).strip()
     bare = " ".join(bare.split())
     core = " ".join(_POLITE.sub(" ", bare).split())
@@ -140,8 +147,8 @@ def classify(text: str, signals: Signals) -> Intent:
         return Intent("apply", affirm=True)
     if _CANCEL.search(core) and not signals.component_changes:
         return Intent("cancel", deny=deny)
-    if not signals.component_changes and (
-            _DESTROY_STRONG.search(core) or (_DESTROY_WEAK.search(core) and _DESTROY_OBJECT.search(core))):
+    weak_destroy = bool(_DESTROY_WEAK.search(core)) and (bool(_DESTROY_OBJECT.search(core)) or signals.named_stack)
+    if not signals.component_changes and (_DESTROY_STRONG.search(core) or weak_destroy):
         return Intent("destroy")
     creating = signals.component_changes and bool(_CREATE_VERB.search(core))
     if _LIST.search(core) and not signals.component_changes:

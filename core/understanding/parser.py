@@ -61,6 +61,7 @@ class RuleParser:
             component_changes=found.changes,
             attribute_changes=bool((mention and mention.explicit) or region or environment or parsed.size),
             guessed_app=bool(mention and not mention.explicit),
+            named_stack=stack is not None,
         )
         intent = classify(folded, signals)
         parsed.intent, parsed.affirm, parsed.deny = intent.name, intent.affirm, intent.deny
