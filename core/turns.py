@@ -160,6 +160,8 @@ class Turns:
             request = None  # another app: a new request alongside this one
         if parsed.app_problem:
             return self._bad_name(parsed, text, context, renaming=bool(request and request["status"] in OPEN))
+        if parsed.region_problem:
+            return self._bad_region(parsed, text, context, request)
         cues = count_cues(text)
         status = request["status"] if request else None
         if request is not None and status in OPEN:
@@ -205,6 +207,19 @@ class Turns:
             return Reply("That would leave nothing to build. Say `cancel` to drop the request instead.",
                          request_id=request["_id"])
         return await self.flow.revise(actor, request, draft)
+
+    def _bad_region(
+        self, parsed: Parsed, text: str, context: dict[str, Any], request: dict[str, Any] | None
+    ) -> Reply:
+        """Planning in the default region instead of the one asked for would build in the wrong place."""
+        log.info("unknown region in %s", text[:80])
+        if request is not None:
+            return Reply(f"{parsed.region_problem} Nothing changed.", request_id=request["_id"])
+        draft = Draft.from_dict(context.get("draft"))
+        draft.merge(parsed, count_cues(text))
+        context["draft"] = draft.as_dict()
+        context.pop("awaiting", None)
+        return Reply(f"{parsed.region_problem} Which region should it be?")
 
     def _bad_name(self, parsed: Parsed, text: str, context: dict[str, Any], renaming: bool) -> Reply:
         log.info("invalid app name offered: %s", parsed.suggested_app)

@@ -395,3 +395,14 @@ def test_random_and_hostile_input_never_breaks() -> None:
         assert all(1 <= c.count <= 10 for c in p.components)
         assert p.app is None or is_valid_app_name(p.app)
     assert parse("-" * 50_000).intent in INTENTS  # long pasted text is cut, not choked on
+
+
+@pytest.mark.parametrize("text", ["a bucket in eu-west-1", "use us-east-2 please", "region ap-southeast-1"])
+def test_region_ids_gcp_does_not_have_are_reported(text: str) -> None:
+    parsed = parse(text)
+    assert parsed.region is None and parsed.region_problem and "GCP regions look like" in parsed.region_problem
+
+
+@pytest.mark.parametrize("text", ["a bucket in europe-west9", "deploy shop-v2 with a bucket", "a bucket for shop"])
+def test_real_regions_and_app_names_are_not_region_problems(text: str) -> None:
+    assert parse(text).region_problem is None

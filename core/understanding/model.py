@@ -26,6 +26,7 @@ class Parsed(BaseModel):
     affirm: bool = False
     deny: bool = False
     app_problem: str | None = None
+    region_problem: str | None = None
     suggested_app: str | None = None
     stack: str | None = None
     missing: list[str] = Field(default_factory=list)

@@ -20,6 +20,7 @@ from core.understanding.vocab import (
     find_region,
     find_sizes,
     find_stack,
+    find_unknown_region,
     looks_like_stack,
 )
 
@@ -48,7 +49,12 @@ class RuleParser:
         sizes = [h for h in find_sizes(folded) if not _inside(h.start, h.end, found.spans)]
         stack = find_stack(folded)
 
+        unknown_region = None if region else find_unknown_region(folded)
         parsed = Parsed(
+            region_problem=(
+                f"I don't know the region `{unknown_region}`: GCP regions look like `europe-west1` or "
+                "`us-central1`, or name a place such as `frankfurt` or `tokyo`."
+            ) if unknown_region else None,
             region=region.value if region else None,
             environment=environment.value if environment else None,
             size=sizes[-1].value if sizes else None,
@@ -59,7 +65,9 @@ class RuleParser:
 
         signals = Signals(
             component_changes=found.changes,
-            attribute_changes=bool((mention and mention.explicit) or region or environment or parsed.size),
+            attribute_changes=bool(
+                (mention and mention.explicit) or region or unknown_region or environment or parsed.size
+            ),
             guessed_app=bool(mention and not mention.explicit),
             named_stack=stack is not None,
         )

@@ -135,6 +135,20 @@ def _pick_last(hits: list[Hit], text: str) -> Hit | None:
     return max(chosen or hits, key=lambda h: h.start) if hits else None
 
 
+# Shaped like a cloud region id (AWS "eu-west-1", a mistyped "europe-west9") but not one GCP has.
+_REGION_LIKE = re.compile(
+    r"(?<![\w-])(?:us|eu|europe|asia|australia|northamerica|southamerica|me|af|africa|ap|sa|ca|uk)"
+    r"-(?:north|south|east|west|central|northeast|northwest|southeast|southwest)-?\d+(?![\w-])"
+)
+
+
+def find_unknown_region(text: str) -> str | None:
+    for m in _REGION_LIKE.finditer(text):
+        if m.group(0) not in GCP_REGIONS:
+            return m.group(0)
+    return None
+
+
 def find_region(text: str) -> Hit | None:
     hits = [Hit(m.group(0), m.start(), m.end()) for m in _REGION_ID.finditer(text)]
     taken = [(h.start, h.end) for h in hits]
