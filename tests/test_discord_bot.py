@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from types import SimpleNamespace
 from typing import Any
 
 import discord
@@ -413,3 +414,25 @@ async def test_a_deleted_thread_does_not_keep_the_relay_retrying(env: simcord.En
 
     # Returning lets the relay mark the state delivered; raising would retry it on every pass.
     await bot_of(env).sink.show(ThreadRef.from_dict(request["thread"]), final)
+
+
+async def test_a_mention_where_no_thread_can_be_opened_is_answered_in_the_channel(
+    env: simcord.Env, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, channel, alice = world(env)
+
+    async def forbidden(self: discord.Message, **kwargs: object) -> discord.Thread:
+        # What Discord answers when the bot lacks Create Public Threads in that channel.
+        response = SimpleNamespace(status=403, reason="Forbidden")
+        raise discord.Forbidden(response, {"code": 50013, "message": "Missing Permissions"})  # type: ignore[arg-type]
+
+    monkeypatch.setattr(discord.Message, "create_thread", forbidden)
+
+    await alice.send(channel, f"{bot_of(env).user.mention} {REQUEST}")  # type: ignore[union-attr]
+
+    assert channel.threads == []
+    said = [m.content for m in channel.history() if m.author.id == bot_of(env).user.id]  # type: ignore[union-attr]
+    assert any("couldn't open a thread" in s for s in said)
+    assert any("planning" in s.lower() for s in said), "the request itself is still answered"
+    [request] = [r async for r in runtime.db.requests.find({})]
+    assert request["thread"]["channel"] == str(channel.id)

@@ -28,6 +28,11 @@ CONTENT_HINT = (
     "whole thread."
 )
 
+NO_THREAD = (
+    "I couldn't open a thread here (I need the *Create Public Threads* permission in this channel), "
+    "so I'll answer in the channel. Mention me to continue."
+)
+
 
 class Conversation(commands.Cog):
     def __init__(self, bot: InfraBot) -> None:
@@ -53,7 +58,15 @@ class Conversation(commands.Cog):
                 return
             await self._converse(message, ref, text, message.channel)
         elif mentioned:
-            thread = await self._open_thread(message, text)
+            try:
+                thread = await self._open_thread(message, text)
+            except discord.HTTPException as exc:
+                # Without a thread the request must still be answered: here, in the channel.
+                log.warning("could not open a thread in channel %s (%s); answering in the channel",
+                            message.channel.id, exc.status)
+                await message.channel.send(NO_THREAD, allowed_mentions=SAFE_MENTIONS)
+                await self._converse(message, thread_ref(message.channel, message.guild), text, message.channel)
+                return
             await self._converse(message, opened_thread_ref(thread, message.channel.id, message.guild.id),
                                  text, thread)
 
