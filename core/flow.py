@@ -224,6 +224,9 @@ class RequestFlow:
             return Reply("The plan is still being prepared; approve it once it appears.", ephemeral=True)
         if status in ("applying", "destroying"):
             return Reply("That change is already running.", ephemeral=True)
+        if status == "applied":
+            return Reply(f"*{request['stack']}* is already built as planned; there's nothing to approve. "
+                         "Tell me a change and I'll plan it.", request_id=request["_id"])
         if status not in ("awaiting_approval", "destroy_requested"):
             return Reply(f"There's nothing to approve: that request is {status.replace('_', ' ')}.")
         spec = InfraSpec(**request["spec"])

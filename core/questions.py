@@ -20,7 +20,7 @@ def _defaults(draft: Draft) -> str:
 
 
 def ask_app(draft: Draft, suggestion: str | None = None) -> str:
-    what = f" ({draft.summary()})" if draft.components else ""
+    what = f" (it will get {draft.summary()})" if draft.components else ""
     if suggestion:
         return (f"What should the app{what} be called? Say `yes` to use `{suggestion}`, or give another "
                 "name: lowercase letters, digits and hyphens." + _defaults(draft))
