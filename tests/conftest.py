@@ -16,6 +16,15 @@ from bots.runtime import Runtime, build_runtime
 from config.local_services import REPO_ROOT, LocalServices, ensure_services, free_port
 from config.settings import Settings
 from jobs.worker import make_worker
+from tests.slack_mock import MockSlack
+
+
+@pytest.fixture
+def mock_slack() -> Iterator[MockSlack]:
+    """A local HTTP server answering like Slack's Web API and recording every call."""
+    mock = MockSlack().start()
+    yield mock
+    mock.stop()
 
 
 @pytest.fixture(scope="session")

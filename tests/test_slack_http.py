@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -23,13 +23,6 @@ from tests.slack_mock.server import BOT_TOKEN, TEAM
 from tests.support import eventually
 
 REQUEST = "create a postgres database and a bucket for my app shop in staging"
-
-
-@pytest.fixture
-def mock_slack() -> Iterator[MockSlack]:
-    mock = MockSlack().start()
-    yield mock
-    mock.stop()
 
 
 @pytest.fixture

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 from pydantic import SecretStr
 
 from bots.slack.client import make_client
@@ -15,13 +12,6 @@ from tests.slack_mock import MockSlack
 from tests.slack_mock.server import BOT_TOKEN, TEAM
 
 THREAD = ThreadRef("slack", TEAM, "C1", "1800000000.000001")
-
-
-@pytest.fixture
-def mock_slack() -> Iterator[MockSlack]:
-    mock = MockSlack().start()
-    yield mock
-    mock.stop()
 
 
 def sender(mock: MockSlack) -> ReplySender:

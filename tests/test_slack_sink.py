@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -23,13 +22,6 @@ from tests.slack_mock import MockSlack
 from tests.slack_mock.server import BOT_TOKEN, TEAM
 
 THREAD = ThreadRef("slack", TEAM, "C1", "1800000000.000001")
-
-
-@pytest.fixture
-def mock_slack() -> Iterator[MockSlack]:
-    mock = MockSlack().start()
-    yield mock
-    mock.stop()
 
 
 @pytest.fixture

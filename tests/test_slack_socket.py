@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import json
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -58,13 +58,6 @@ class FakeSlackSocket:
 
     async def send(self, envelope: dict[str, Any]) -> None:
         await self.sockets[-1].send_str(json.dumps(envelope))
-
-
-@pytest.fixture
-def mock_slack() -> Iterator[MockSlack]:
-    mock = MockSlack().start()
-    yield mock
-    mock.stop()
 
 
 @pytest.fixture
