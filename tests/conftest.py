@@ -9,6 +9,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from redis.asyncio import Redis
 
@@ -17,6 +18,14 @@ from config.local_services import REPO_ROOT, LocalServices, ensure_services, fre
 from config.settings import Settings
 from jobs.worker import make_worker
 from tests.slack_mock import MockSlack
+from tests.web_chat import web_client
+
+
+@pytest.fixture
+async def client(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
+    """The web chat API over ASGI, with the status relay running as in `infrabot web`."""
+    async with web_client(runtime) as c:
+        yield c
 
 
 @pytest.fixture

@@ -3,23 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import httpx
-import pytest
 
 from bots.runtime import Runtime
 from bots.web.app import web_thread
-from tests.web_chat import card, chat, press, say, web_client
+from tests.web_chat import card, chat, press, say
 
 DEV = "create a postgres database and a bucket for my app shop"
 PROD = "create a postgres database and a bucket for my app shop in prod"
-
-
-@pytest.fixture
-async def client(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
-    async with web_client(runtime) as c:
-        yield c
 
 
 async def built(client: httpx.AsyncClient, runtime: Runtime, thread: str, text: str, approver: str) -> str:

@@ -20,16 +20,10 @@ from core.messages import ActionEvent, IncomingMessage, ThreadRef
 from core.spec import Component, InfraSpec
 from jobs.worker import make_worker
 from tests.support import eventually
-from tests.web_chat import card, press, say, web_client
+from tests.web_chat import card, press, say
 
 STAGING = "create a postgres database and a bucket for my app shop in staging"
 PROD = "create a postgres database and a bucket for my app shop in prod"
-
-
-@pytest.fixture
-async def client(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
-    async with web_client(runtime) as c:
-        yield c
 
 
 def approve_ref(shown: dict[str, Any]) -> str:
