@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from functools import lru_cache
 from typing import Literal
@@ -12,6 +13,30 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 def _default_engine() -> str:
     return "pulumi" if shutil.which("pulumi") else "offline"
+
+
+_SLACK_TEAM = re.compile(r"[TE][A-Z0-9]{2,}")
+_SLACK_BOT_TOKEN = re.compile(r"xoxb-[A-Za-z0-9-]+")
+
+
+def parse_slack_bot_tokens(value: str) -> dict[str, str]:
+    """`T0123=xoxb-...,T0456=xoxb-...` to {team id: bot token}.
+
+    Errors name the entry by position only: a malformed entry may well be a bare token.
+    """
+    tokens: dict[str, str] = {}
+    entries = [e.strip() for e in value.split(",") if e.strip()]
+    if not entries:
+        raise ValueError("has no TEAM_ID=xoxb-... entries")
+    for n, entry in enumerate(entries, start=1):
+        team, sep, token = (part.strip() for part in entry.partition("="))
+        if not sep or not _SLACK_TEAM.fullmatch(team) or not _SLACK_BOT_TOKEN.fullmatch(token):
+            raise ValueError(f"entry {n} of {len(entries)} is not TEAM_ID=xoxb-... "
+                             "(team ids look like T0123ABCD; entries are separated by commas)")
+        if team in tokens:
+            raise ValueError(f"team {team} is listed twice")
+        tokens[team] = token
+    return tokens
 
 
 class Settings(BaseSettings):
@@ -38,6 +63,8 @@ class Settings(BaseSettings):
     gcp_project: str = "infrabot-demo"
 
     slack_bot_token: SecretStr | None = None
+    # Several workspaces from one deployment: `T0123=xoxb-...,T0456=xoxb-...` (README, Slack section).
+    slack_bot_tokens: SecretStr | None = None
     slack_signing_secret: SecretStr | None = None
     slack_app_token: SecretStr | None = None
     slack_api_url: str | None = None
@@ -66,6 +93,18 @@ class Settings(BaseSettings):
         check_setting(str(info.field_name), value)
         return value
 
+    @field_validator("slack_bot_tokens", mode="before")
+    @classmethod
+    def _slack_bot_tokens_parse(cls, value: object) -> object:
+        # Checked before the value becomes a SecretStr so a mistake stops start-up, with no token in the line.
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        if isinstance(value, str):
+            if not value.strip():
+                return None
+            parse_slack_bot_tokens(value)
+        return value
+
     @field_validator("redis_url", "mongodb_url", "slack_api_url", "pulumi_backend_url", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
@@ -86,10 +125,14 @@ class Settings(BaseSettings):
         return value
 
     @property
+    def slack_team_tokens(self) -> dict[str, str]:
+        """Bot token per team id from SLACK_BOT_TOKENS (empty when unset)."""
+        return parse_slack_bot_tokens(self.slack_bot_tokens.get_secret_value()) if self.slack_bot_tokens else {}
+
+    @property
     def slack_enabled(self) -> bool:
-        return self.slack_bot_token is not None and (
-            self.slack_signing_secret is not None or self.slack_app_token is not None
-        )
+        has_token = self.slack_bot_token is not None or self.slack_bot_tokens is not None
+        return has_token and (self.slack_signing_secret is not None or self.slack_app_token is not None)
 
     @property
     def discord_enabled(self) -> bool:

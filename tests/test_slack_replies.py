@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import SecretStr
 
-from bots.slack.client import make_client
+from bots.slack.client import SlackClients
 from bots.slack.replies import MAX_STREAM_APPEND, ReplySender
 from config.settings import Settings
 from core.messages import Reply, ThreadRef
@@ -16,7 +16,7 @@ THREAD = ThreadRef("slack", TEAM, "C1", "1800000000.000001")
 
 def sender(mock: MockSlack) -> ReplySender:
     settings = Settings(_env_file=None, slack_bot_token=SecretStr(BOT_TOKEN), slack_api_url=mock.url)  # type: ignore[call-arg]
-    return ReplySender(make_client(settings))
+    return ReplySender(SlackClients(settings))
 
 
 def streamed_texts(mock: MockSlack) -> list[str]:

@@ -11,7 +11,7 @@ import pytest
 from pydantic import SecretStr
 
 from bots.runtime import Runtime
-from bots.slack.client import make_client
+from bots.slack.client import SlackClients
 from bots.slack.sink import CardLock, SlackStatusSink
 from config.settings import Settings
 from core.cards import StatusCard
@@ -34,8 +34,7 @@ def make_sink(
 ) -> SlackStatusSink:
     settings = Settings(_env_file=None, slack_bot_token=SecretStr(BOT_TOKEN), slack_api_url=mock.url)  # type: ignore[call-arg]
     extra = {"first_post_lock": lock} if lock else {}
-    return SlackStatusSink(make_client(settings), make_client(settings, retry_server_errors=True), refs,
-                           interval=interval, **extra)
+    return SlackStatusSink(SlackClients(settings), refs, interval=interval, **extra)
 
 
 def card(version: int, phase: str = "running", done: int = 0, job: str = "plan-r1-1", **kw: Any) -> StatusCard:

@@ -19,8 +19,9 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.context.respond.async_respond import AsyncRespond
 
 from bots.runtime import Runtime
+from bots.slack.authorize import REFUSAL, make_authorize
 from bots.slack.cards import ACTION_PREFIX
-from bots.slack.client import make_client
+from bots.slack.client import SlackClients
 from bots.slack.handlers import COMMAND_HELP, SlackHandlers
 from bots.slack.replies import ReplySender
 from bots.slack.sink import SlackStatusSink
@@ -43,18 +44,20 @@ class SlackAdapter:
 def build_adapter(runtime: Runtime, *, socket_mode: bool = False) -> SlackAdapter:
     """Builds the Bolt app and registers its status sink with the runtime's relay."""
     settings = runtime.settings
-    client = make_client(settings)
-    sender = ReplySender(client)
-    handlers = SlackHandlers(runtime.core, runtime.contexts, client, sender, RedisEventGate(runtime.redis))
+    clients = SlackClients(settings)
+    sender = ReplySender(clients)
+    handlers = SlackHandlers(runtime.core, runtime.contexts, clients, sender, RedisEventGate(runtime.redis))
     sink = SlackStatusSink(
-        client, make_client(settings, retry_server_errors=True), runtime.cards,
-        first_post_lock=DocLocks(runtime.redis, lease_ms=30_000).hold,
+        clients, runtime.cards, first_post_lock=DocLocks(runtime.redis, lease_ms=30_000).hold,
     )
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
     if not socket_mode and not secret:
         raise RuntimeError("SLACK_SIGNING_SECRET is needed to receive Slack events over HTTP")
     app = AsyncApp(
-        client=client,
+        # Tokenless: `authorize` picks each request's token by its team (SLACK_BOT_TOKENS / SLACK_BOT_TOKEN).
+        client=clients.base(),
+        authorize=make_authorize(clients),
+        user_facing_authorize_error_message=REFUSAL,
         signing_secret=secret,
         # Socket Mode messages arrive over an authenticated websocket and carry no signature.
         request_verification_enabled=not socket_mode,

@@ -1,7 +1,9 @@
-"""Web API clients pointed at Slack (or SLACK_API_URL), with the retries each kind of call can afford."""
+"""Web API clients pointed at Slack (or SLACK_API_URL), one set per workspace, with the retries each kind
+of call can afford."""
 
 from __future__ import annotations
 
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -12,6 +14,12 @@ from slack_sdk.web.async_client import AsyncWebClient
 from config.settings import Settings
 
 DEFAULT_API_URL = "https://slack.com/api/"
+# Cache key of the client that SLACK_BOT_TOKEN serves every team not in SLACK_BOT_TOKENS with.
+_FALLBACK = "*"
+
+
+class UnknownTeam(LookupError):
+    """No bot token is configured for this workspace (the message names the team, never a token)."""
 
 
 def api_url(settings: Settings) -> str:
@@ -19,21 +27,61 @@ def api_url(settings: Settings) -> str:
     return url if url.endswith("/") else url + "/"
 
 
-def bot_token(settings: Settings) -> str:
-    if settings.slack_bot_token is None:
-        raise RuntimeError("SLACK_BOT_TOKEN is not set")
-    return settings.slack_bot_token.get_secret_value()
-
-
-def make_client(settings: Settings, *, retry_server_errors: bool = False) -> AsyncWebClient:
+def retry_handlers(*, retry_server_errors: bool = False) -> list[AsyncRetryHandler]:
     """A 429 means Slack did nothing, so waiting Retry-After and sending again is always safe.
 
     A 500 may come after Slack already acted, so only idempotent calls (chat.update) get the server-error
     retry; posting again after a 500 could show the same reply twice.
     """
-    client = AsyncWebClient(token=bot_token(settings), base_url=api_url(settings), timeout=15)
-    handlers = [AsyncConnectionErrorRetryHandler(), AsyncRateLimitErrorRetryHandler(max_retry_count=3)]
+    handlers: list[AsyncRetryHandler] = [
+        AsyncConnectionErrorRetryHandler(), AsyncRateLimitErrorRetryHandler(max_retry_count=3),
+    ]
     if retry_server_errors:
         handlers.append(AsyncServerErrorRetryHandler(max_retry_count=2))
-    client.retry_handlers = handlers
+    return handlers
+
+
+def make_client(token: str | None, base_url: str, *, retry_server_errors: bool = False) -> AsyncWebClient:
+    client = AsyncWebClient(token=token, base_url=base_url, timeout=15)
+    client.retry_handlers = retry_handlers(retry_server_errors=retry_server_errors)
     return client
+
+
+class SlackClients:
+    """Which bot token serves which workspace, and a small cache of clients made with it.
+
+    A team listed in SLACK_BOT_TOKENS gets its own token; any other team gets SLACK_BOT_TOKEN when that is
+    set (exactly the single-workspace behaviour), and is refused otherwise.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.base_url = api_url(settings)
+        self._tokens = settings.slack_team_tokens
+        self._fallback = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+        if not self._tokens and self._fallback is None:
+            raise RuntimeError("SLACK_BOT_TOKEN or SLACK_BOT_TOKENS is not set")
+        self._clients: dict[tuple[str, bool], AsyncWebClient] = {}
+
+    def listed(self, team: str | None) -> bool:
+        """Whether `team` has its own token in SLACK_BOT_TOKENS (rather than the SLACK_BOT_TOKEN fallback)."""
+        return bool(team) and team in self._tokens
+
+    def token_for(self, team: str | None) -> str | None:
+        if team and team in self._tokens:
+            return self._tokens[team]
+        return self._fallback
+
+    def client(self, team: str | None, *, retry_server_errors: bool = False) -> AsyncWebClient:
+        """The client carrying `team`'s token; raises UnknownTeam when no token serves it."""
+        token = self.token_for(team)
+        if token is None:
+            raise UnknownTeam(f"no Slack bot token is configured for workspace {team or '(none)'}")
+        key = (team if team and self.listed(team) else _FALLBACK, retry_server_errors)
+        client = self._clients.get(key)
+        if client is None:
+            client = self._clients[key] = make_client(token, self.base_url, retry_server_errors=retry_server_errors)
+        return client
+
+    def base(self) -> AsyncWebClient:
+        """A client with no token, for Bolt to copy its URL and retry handlers into each request's client."""
+        return make_client(None, self.base_url)

@@ -8,9 +8,9 @@ import re
 from typing import Any, Protocol
 
 from slack_sdk.errors import SlackApiError
-from slack_sdk.web.async_client import AsyncWebClient
 
 from bots.slack.cards import ACTION_PREFIX
+from bots.slack.client import SlackClients
 from bots.slack.replies import ReplySender
 from bots.slack.threads import DM_THREAD, thread_ref
 from core.chat import ChatCore
@@ -52,13 +52,13 @@ class SlackHandlers:
         self,
         core: ChatCore,
         threads: KnownThreads,
-        client: AsyncWebClient,
+        clients: SlackClients,
         sender: ReplySender,
         gate: EventGate,
     ) -> None:
         self.core = core
         self.threads = threads
-        self.client = client
+        self.clients = clients
         self.sender = sender
         self.gate = gate
 
@@ -99,7 +99,7 @@ class SlackHandlers:
             log.info("slack: duplicate /infra %s dropped", body["trigger_id"])
             return None
         try:
-            posted = await self.client.chat_postMessage(
+            posted = await self.clients.client(team).chat_postMessage(
                 channel=channel, text=f"<@{user}> asked: {shown[:3000]}", unfurl_links=False
             )
         except SlackApiError as exc:

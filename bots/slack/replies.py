@@ -7,9 +7,9 @@ import re
 from typing import Any
 
 from slack_sdk.errors import SlackApiError, SlackRequestError
-from slack_sdk.web.async_client import AsyncWebClient
 
 from bots.slack.cards import MAX_BLOCKS, buttons_block, chunk_lines, section
+from bots.slack.client import SlackClients
 from bots.slack.threads import thread_ts
 from core.messages import Reply, ThreadRef
 
@@ -48,8 +48,10 @@ def reply_blocks(reply: Reply) -> list[dict[str, Any]]:
 
 
 class ReplySender:
-    def __init__(self, client: AsyncWebClient, *, streaming: bool = True) -> None:
-        self.client = client
+    """Every call goes out with the token of the workspace the thread belongs to."""
+
+    def __init__(self, clients: SlackClients, *, streaming: bool = True) -> None:
+        self.clients = clients
         self.streaming = streaming
 
     async def send(
@@ -65,21 +67,22 @@ class ReplySender:
 
     async def post(self, thread: ThreadRef, reply: Reply) -> str | None:
         ts = None
+        client = self.clients.client(thread.workspace)
         if reply.buttons:
-            response = await self.client.chat_postMessage(
+            response = await client.chat_postMessage(
                 channel=thread.channel, thread_ts=thread_ts(thread), text=reply.text[:MAX_MESSAGE_CHARS],
                 blocks=reply_blocks(reply), unfurl_links=False,
             )
             return str(response["ts"])
         for part in split_text(reply.text):
-            response = await self.client.chat_postMessage(
+            response = await client.chat_postMessage(
                 channel=thread.channel, thread_ts=thread_ts(thread), text=part, unfurl_links=False
             )
             ts = ts or str(response["ts"])
         return ts
 
     async def ephemeral(self, thread: ThreadRef, user: str, text: str) -> None:
-        await self.client.chat_postEphemeral(
+        await self.clients.client(thread.workspace).chat_postEphemeral(
             channel=thread.channel, user=user, thread_ts=thread_ts(thread), text=text[:MAX_MESSAGE_CHARS]
         )
 
@@ -88,7 +91,8 @@ class ReplySender:
 
         Once a stream has a message ts, the fallback edits that message rather than posting a second one.
         """
-        streamer = await self.client.chat_stream(
+        client = self.clients.client(thread.workspace)
+        streamer = await client.chat_stream(
             channel=thread.channel,
             thread_ts=thread.thread,
             recipient_team_id=thread.workspace,
@@ -106,7 +110,7 @@ class ReplySender:
                 # This Slack (or proxy) has no streaming at all; don't pay for the failed call every time.
                 self.streaming = False
             if streamer.ts:
-                await self.client.chat_update(
+                await client.chat_update(
                     channel=thread.channel, ts=streamer.ts, text=text[:MAX_MESSAGE_CHARS]
                 )
             else:

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
-from slack_sdk.web.async_client import AsyncWebClient
 
 from bots.slack.cards import render_card
+from bots.slack.client import SlackClients, UnknownTeam
 from bots.slack.threads import PLATFORM, thread_ts
 from core.cards import StatusCard
 from core.messages import ThreadRef
@@ -57,14 +57,13 @@ class _CardState:
 class SlackStatusSink:
     def __init__(
         self,
-        post_client: AsyncWebClient,
-        update_client: AsyncWebClient,
+        clients: SlackClients,
         refs: CardRefStore,
         interval: float = 1.2,
         first_post_lock: CardLock = _no_lock,
     ) -> None:
-        self.post_client = post_client
-        self.update_client = update_client
+        # Each card goes out with the token of its thread's workspace; only edits retry on a 500.
+        self.clients = clients
         self.refs = refs
         self.interval = interval
         # Held across "no card yet? then post it" so two processes relaying Slack can't both post one.
@@ -143,9 +142,13 @@ class SlackStatusSink:
     async def _post(self, thread: ThreadRef, card: StatusCard, state: _CardState) -> None:
         blocks, text = render_card(card)
         try:
-            response = await self.post_client.chat_postMessage(
+            client = self.clients.client(thread.workspace)
+            response = await client.chat_postMessage(
                 channel=thread.channel, thread_ts=thread_ts(thread), text=text, blocks=blocks, unfurl_links=False
             )
+        except UnknownTeam as exc:
+            self._unserved(card, state, exc)
+            return
         except SlackApiError as exc:
             if _error(exc) not in UNREACHABLE:
                 raise
@@ -159,7 +162,11 @@ class SlackStatusSink:
     async def _update(self, thread: ThreadRef, ref: dict[str, Any], card: StatusCard, state: _CardState) -> None:
         blocks, text = render_card(card)
         try:
-            await self.update_client.chat_update(channel=ref["channel"], ts=ref["ts"], text=text, blocks=blocks)
+            client = self.clients.client(thread.workspace, retry_server_errors=True)
+            await client.chat_update(channel=ref["channel"], ts=ref["ts"], text=text, blocks=blocks)
+        except UnknownTeam as exc:
+            self._unserved(card, state, exc)
+            return
         except SlackApiError as exc:
             if _error(exc) in REPOST:
                 log.warning("slack: card for %s is gone (%s); posting a new one", card.request_id, _error(exc))
@@ -169,6 +176,11 @@ class SlackStatusSink:
                 raise
             log.warning("slack: card for %s can't be updated (%s); giving up on this state",
                         card.request_id, _error(exc))
+        self._sent(state, card)
+
+    def _unserved(self, card: StatusCard, state: _CardState, exc: UnknownTeam) -> None:
+        # Its workspace's token was taken out of the settings: no retry can reach it until it is back.
+        log.warning("slack: card for %s can't be shown (%s); giving up on this state", card.request_id, exc)
         self._sent(state, card)
 
     @staticmethod

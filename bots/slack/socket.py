@@ -43,8 +43,8 @@ async def run_http(runtime: Runtime) -> None:
 
 
 async def run_slack(runtime: Runtime) -> None:
-    if runtime.settings.slack_bot_token is None:
-        raise RuntimeError("SLACK_BOT_TOKEN is not set; see the Slack section of the README")
+    if runtime.settings.slack_bot_token is None and runtime.settings.slack_bot_tokens is None:
+        raise RuntimeError("SLACK_BOT_TOKEN or SLACK_BOT_TOKENS is not set; see the Slack section of the README")
     if runtime.settings.slack_app_token is not None:
         await run_socket_mode(runtime)
     else:

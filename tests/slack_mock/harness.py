@@ -33,10 +33,11 @@ def new_ts() -> str:
 class SlackClient:
     """What Slack itself would send to `POST /slack/events`."""
 
-    def __init__(self, http: httpx.AsyncClient, mock: MockSlack, team: str = TEAM) -> None:
+    def __init__(self, http: httpx.AsyncClient, mock: MockSlack, team: str = TEAM, bot_user: str = BOT_USER) -> None:
         self.http = http
         self.mock = mock
         self.team = team
+        self.bot_user = bot_user  # the app's bot user in this workspace; it differs per workspace
 
     async def send(
         self,
@@ -65,7 +66,7 @@ class SlackClient:
             "type": "event_callback",
             "event_id": event_id or f"Ev{uuid.uuid4().hex[:10].upper()}",
             "event_time": int(time.time()),
-            "authorizations": [{"team_id": self.team, "user_id": BOT_USER, "is_bot": True}],
+            "authorizations": [{"team_id": self.team, "user_id": self.bot_user, "is_bot": True}],
         })
 
     async def event(self, event: dict[str, Any], event_id: str | None = None, **kw: Any) -> httpx.Response:
@@ -74,7 +75,7 @@ class SlackClient:
     async def mention(self, text: str, *, user: str = "U1", channel: str = "C1", ts: str | None = None,
                       thread_ts: str | None = None, event_id: str | None = None) -> tuple[str, httpx.Response]:
         ts = ts or new_ts()
-        event = {"type": "app_mention", "user": user, "text": f"<@{BOT_USER}> {text}", "ts": ts,
+        event = {"type": "app_mention", "user": user, "text": f"<@{self.bot_user}> {text}", "ts": ts,
                  "channel": channel, "team": self.team}
         if thread_ts:
             event["thread_ts"] = thread_ts
@@ -119,7 +120,7 @@ class SlackClient:
             "trigger_id": f"{uuid.uuid4().int % 10**12}.{uuid.uuid4().hex[:8]}",
             "channel": {"id": card["channel"], "name": "infra"},
             "message": {"type": "message", "ts": card["ts"], "thread_ts": card.get("thread_ts"),
-                        "text": card.get("text", ""), "blocks": card.get("blocks") or [], "user": BOT_USER,
+                        "text": card.get("text", ""), "blocks": card.get("blocks") or [], "user": self.bot_user,
                         "bot_id": "BBOT"},
             "response_url": f"{self.mock.url}response/{uuid.uuid4().hex}",
             "actions": [{**button, "block_id": "infrabot_actions", "action_ts": f"{time.time():.6f}"}],

@@ -1,7 +1,9 @@
 """Stands in for https://slack.com/api/ the way slack-bolt's own tests do: records calls, answers like Slack.
 
 It keeps the messages it was asked to post so tests can read a status card's final state, and can be told to
-fail a method a number of times (429 with Retry-After, or 500) to exercise retries.
+fail a method a number of times (429 with Retry-After, or 500) to exercise retries. Like Slack, it knows
+which workspace each bot token belongs to: every call records the token it carried, and `auth.test`
+answers with that token's workspace and bot user.
 """
 
 from __future__ import annotations
@@ -28,6 +30,14 @@ class Call:
     params: dict[str, Any]
     status: int
     at: float = field(default_factory=time.monotonic)
+    token: str | None = None  # the bearer token the call carried
+
+
+@dataclass(frozen=True)
+class Workspace:
+    team: str
+    bot_user: str
+    bot_id: str
 
 
 @dataclass
@@ -49,6 +59,7 @@ class MockSlack:
         # Seconds a method takes to answer, to show that nothing slow sits in the 3-second ack path.
         self.delays: dict[str, float] = {}
         self._failures: dict[str, list[Failure]] = {}
+        self.workspaces: dict[str, Workspace] = {BOT_TOKEN: Workspace(TEAM, BOT_USER, BOT_ID)}
         self._lock = threading.Lock()
         self._ts = itertools.count(1)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
@@ -66,6 +77,11 @@ class MockSlack:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+    def add_workspace(self, token: str, team: str, bot_user: str, bot_id: str) -> Workspace:
+        """Installs the app in another workspace: `token` is then its bot token there."""
+        workspace = self.workspaces[token] = Workspace(team, bot_user, bot_id)
+        return workspace
 
     def fail(self, method: str, status: int, times: int = 1, retry_after: int | None = None) -> None:
         with self._lock:
@@ -105,24 +121,30 @@ class MockSlack:
         return failure
 
     def answer(
-        self, method: str, params: dict[str, Any], authorized: bool
+        self, method: str, params: dict[str, Any], token: str | None
     ) -> tuple[int, dict[str, Any], dict[str, str]]:
         with self._lock:
             failure = self._take_failure(method)
             if failure is not None:
                 headers = {"Retry-After": str(failure.retry_after)} if failure.retry_after is not None else {}
                 error = "ratelimited" if failure.status == 429 else "internal_error"
-                self.calls.append(Call(method, params, failure.status))
+                self.calls.append(Call(method, params, failure.status, token=token))
                 return failure.status, {"ok": False, "error": error}, headers
-            self.calls.append(Call(method, params, 200))
+            self.calls.append(Call(method, params, 200, token=token))
+            if method == "apps.connections.open":
+                authorized = token == APP_TOKEN
+            else:
+                authorized = token in self.workspaces
             if not authorized:
-                return 200, {"ok": False, "error": "not_authed"}, {}
-            return 200, self._respond(method, params), {}
+                return 200, {"ok": False, "error": "not_authed" if token is None else "invalid_auth"}, {}
+            return 200, self._respond(method, params, token), {}
 
-    def _respond(self, method: str, p: dict[str, Any]) -> dict[str, Any]:
+    def _respond(self, method: str, p: dict[str, Any], token: str | None) -> dict[str, Any]:
         if method == "auth.test":
-            return {"ok": True, "url": "https://example.slack.com/", "team": "Example", "user": "infrabot",
-                    "team_id": TEAM, "user_id": BOT_USER, "bot_id": BOT_ID, "is_enterprise_install": False}
+            ws = self.workspaces[token or ""]
+            return {"ok": True, "url": f"https://{ws.team.lower()}.slack.com/", "team": ws.team,
+                    "user": "infrabot", "team_id": ws.team, "user_id": ws.bot_user, "bot_id": ws.bot_id,
+                    "is_enterprise_install": False}
         if method == "apps.connections.open" and self.socket_url:
             return {"ok": True, "url": self.socket_url}
         if method == "chat.postMessage":
@@ -197,10 +219,10 @@ class MockSlack:
                 path, _, query = self.path.partition("?")
                 params.update(dict(parse_qsl(query)))
                 method = path.rsplit("/", 1)[-1]
-                token = BOT_TOKEN if method != "apps.connections.open" else APP_TOKEN
-                authorized = self.headers.get("Authorization", "") == f"Bearer {token}"
+                bearer = self.headers.get("Authorization", "")
+                token = bearer.removeprefix("Bearer ") if bearer.startswith("Bearer ") else None
                 time.sleep(mock.delays.get(method, 0))
-                status, body, headers = mock.answer(method, params, authorized)
+                status, body, headers = mock.answer(method, params, token)
                 self._send(status, json.dumps(body).encode(), "application/json; charset=utf-8", headers)
 
             def _send(self, status: int, data: bytes, content_type: str, headers: dict[str, str]) -> None:
