@@ -144,7 +144,8 @@ def cmd_slack(args: argparse.Namespace) -> int:
     refuse_credentials("slack", settings=settings)
     _setup_logging(settings)
     if not settings.slack_enabled:
-        print("infrabot slack: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET or SLACK_APP_TOKEN", file=sys.stderr)
+        print("infrabot slack: set SLACK_BOT_TOKEN (or SLACK_BOT_TOKENS) and SLACK_SIGNING_SECRET or SLACK_APP_TOKEN",
+              file=sys.stderr)
         return 2
     from bots.slack.socket import run_slack
 
