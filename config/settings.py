@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import shutil
-from functools import lru_cache
 from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
@@ -156,7 +155,3 @@ def load_settings() -> Settings:
         message = str(first["msg"]).removeprefix("Value error, ")
         raise SettingsError(f"infrabot: invalid setting {name}: {message}") from None
 
-
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    return load_settings()
