@@ -186,7 +186,11 @@ class RequestFlow:
             "plan": None,
             "approved_plan_hash": None,
         }
-        await self.requests.update(request["_id"], changes)
+        # Compare-and-set: an Approve pressed meanwhile (a button, maybe in another process) has started an
+        # apply of the old plan, which this change must not overwrite. A plan finishing meanwhile is fine.
+        if not await self.requests.update(request["_id"], changes, expect={"approved_plan_hash": None}):
+            return Reply("The plan was approved a moment ago, so I left the request as it is; check the "
+                         "latest status card.", request_id=request["_id"])
         await self.audit.record("revised", request_id=request["_id"], user=actor.user, revision=revision,
                                 spec=changes["spec"])
         request = {**request, **changes}
@@ -216,6 +220,8 @@ class RequestFlow:
         if request is None:
             return Reply("There's no plan waiting for approval here. Tell me what you need first.")
         status = request["status"]
+        if status in ("applying", "destroying"):
+            await self._requeue_lost(request)
         if plan_hash is not None:
             stale = await self._stale_button(actor, request, plan_hash)
             if stale:
@@ -265,6 +271,21 @@ class RequestFlow:
         return Reply(f"Approved by <@{actor.user}>. Applying now; the status card follows along.",
                      request_id=request["_id"])
 
+    async def _requeue_lost(self, request: dict[str, Any]) -> None:
+        """A process that died between winning an approval and queueing its job left the request running
+        with no job; the retried approval queues it (every step of `_enqueue` is idempotent)."""
+        if request["status"] == "destroying":
+            kind, job_id, extra = "destroy", f"destroy-{request['_id']}", {}
+        elif request.get("approved_plan_hash"):
+            plan_hash = request["approved_plan_hash"]
+            kind, job_id, extra = "apply", f"apply-{request['_id']}-{plan_hash}", {"plan_hash": plan_hash}
+        else:
+            return
+        if await self.jobs.get(job_id) is None:
+            log.warning("request %s was approved but its %s job was never queued; queueing it", request["_id"],
+                        kind)
+            await self._enqueue(kind, job_id, request, **extra)
+
     async def _stale_button(self, actor: Actor, request: dict[str, Any], plan_hash: str) -> Reply | None:
         current = (request.get("plan") or {}).get("hash")
         if request["status"] == "awaiting_approval" and current == plan_hash:
@@ -300,7 +321,11 @@ class RequestFlow:
                                     request_id=request["_id"])
                 return Reply(f"Sorry, {refusal}; only the requester or an approver can cancel.", ephemeral=True)
         was_destroy = request["status"] == "destroy_requested"
-        await self.requests.update(request["_id"], {"status": "applied" if was_destroy else "cancelled"})
+        # Compare-and-set: an approval that won a moment ago must not be overwritten by this cancel.
+        if not await self.requests.update(request["_id"], {"status": "applied" if was_destroy else "cancelled"},
+                                          expect={"status": request["status"]}):
+            return Reply("That request changed a moment ago (approved or cancelled); check the latest status "
+                         "card.", ephemeral=True, request_id=request["_id"])
         await self.audit.record("cancelled", request_id=request["_id"], user=actor.user)
         job = await self.jobs.get(f"plan-{request['_id']}-{request.get('revision', 1)}")
         if job and job.phase in (Phase.QUEUED, Phase.RUNNING, Phase.AWAITING_APPROVAL) and not was_destroy:

@@ -71,7 +71,9 @@ async def _fail(deps: Deps, status: JobStatus, error: Exception, request_status:
     text = str(error) if isinstance(error, EngineFailed) else "an unexpected error stopped the job"
     log.error("job %s failed: %s", status.job_id, text, exc_info=not isinstance(error, EngineFailed))
     await _set(deps, status.job_id, phase=Phase.FAILED, finished_at=_now(), error=text, message=text)
-    await deps.requests.update(status.request_id, {"status": request_status, "error": text})
+    # A plan that a revision superseded while it ran must not mark the newer revision failed.
+    await deps.requests.update(status.request_id, {"status": request_status, "error": text},
+                               expect={"latest_job": status.job_id})
     await deps.audit.record(f"{status.kind}_failed", request_id=status.request_id, job_id=status.job_id,
                             engine=deps.engine.name, error=text)
 
