@@ -101,7 +101,9 @@ async def build_runtime(settings: Settings, redis_url: str, mongodb_url: str) ->
         requests, jobs, ArqQueue(arq), audit, build_policy(settings), settings.engine, MongoStackOwners(db)
     )
     core = Conversation(
-        gate=RedisEventGate(redis),
+        # Long enough to drop the platform's quick re-sends while a turn runs, short enough that a retry
+        # minutes later gets through when the process handling the first delivery died.
+        gate=RedisEventGate(redis, pending_seconds=60),
         contexts=contexts,
         history=history,
         requests=requests,

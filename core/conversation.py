@@ -57,7 +57,9 @@ class Conversation:
             log.info("duplicate event dropped: %s", key)
             return []
         try:
-            return await self._turn(message)
+            replies = await self._turn(message)
+            await self.gate.settle(key)
+            return replies
         except Exception:
             # Releasing lets the platform's own retry through; the user's words are already stored.
             log.exception("failed to handle event %s", key)
@@ -86,6 +88,7 @@ class Conversation:
             reply.text = texts.fit(reply.text)
             await self.history.append(action.thread, "bot", reply.text, key=f"out:{key}:0",
                                       meta={"action": action.action, "user": action.user})
+            await self.gate.settle(key)
             return [reply]
         except Exception:
             log.exception("failed to handle action %s", key)

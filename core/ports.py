@@ -14,9 +14,10 @@ ProgressFn = Callable[[int, int, str], Awaitable[None]]
 
 
 class EventGate(Protocol):
-    """Drops redelivered platform events."""
+    """Drops redelivered platform events: `claim` first, `settle` once handled, `release` on failure."""
 
     async def claim(self, key: str) -> bool: ...
+    async def settle(self, key: str) -> None: ...
     async def release(self, key: str) -> None: ...
 
 

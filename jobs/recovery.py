@@ -33,7 +33,12 @@ class JobLeases:
     async def _beat(self, key: str) -> None:
         while True:
             await asyncio.sleep(self.ttl_ms / 3000)
-            await self.redis.set(key, "1", px=self.ttl_ms)
+            try:
+                await self.redis.set(key, "1", px=self.ttl_ms)
+            except Exception:
+                # One failed renewal must not end the heartbeat: the lease would lapse and the reaper would
+                # hand a job that is still running to a second worker.
+                log.warning("could not renew the lease %s; trying again", key, exc_info=True)
 
     async def started(self, ctx: dict[str, Any]) -> None:
         key = LEASE_PREFIX + ctx["job_id"]

@@ -14,14 +14,24 @@ STATUS_CHANNEL = "infrabot:status"
 
 
 class RedisEventGate:
-    """SET NX claims an event id; a failed handler releases it so the platform's retry gets through."""
+    """SET NX claims an event id; a failed handler releases it so the platform's retry gets through.
 
-    def __init__(self, redis: Redis, ttl_seconds: int = 24 * 3600) -> None:
+    With `pending_seconds`, a claim first lasts only that long and `settle` makes it last `ttl_seconds`
+    once the event was handled: a process that dies mid-turn then lets the platform's later retry in
+    instead of dropping the event for a day.
+    """
+
+    def __init__(self, redis: Redis, ttl_seconds: int = 24 * 3600, pending_seconds: int | None = None) -> None:
         self.redis = redis
         self.ttl = ttl_seconds
+        self.pending = pending_seconds or ttl_seconds
 
     async def claim(self, key: str) -> bool:
-        return bool(await self.redis.set(f"infrabot:event:{key}", "1", nx=True, ex=self.ttl))
+        return bool(await self.redis.set(f"infrabot:event:{key}", "1", nx=True, ex=self.pending))
+
+    async def settle(self, key: str) -> None:
+        if self.pending != self.ttl:
+            await self.redis.expire(f"infrabot:event:{key}", self.ttl)
 
     async def release(self, key: str) -> None:
         await self.redis.delete(f"infrabot:event:{key}")
