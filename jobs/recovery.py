@@ -45,6 +45,15 @@ class JobLeases:
         await self.redis.set(key, "1", px=self.ttl_ms)
         self._beats[ctx["job_id"]] = asyncio.create_task(self._beat(key))
 
+    async def stop(self) -> None:
+        beats = list(self._beats.values())
+        self._beats.clear()
+        for beat in beats:
+            beat.cancel()
+        for beat in beats:
+            with contextlib.suppress(asyncio.CancelledError):
+                await beat
+
     async def ended(self, ctx: dict[str, Any]) -> None:
         beat = self._beats.pop(ctx["job_id"], None)
         if beat:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,11 @@ def make_worker(settings: Settings, redis_url: str, mongodb_url: str, **override
     async def shutdown(ctx: dict[str, Any]) -> None:
         if "reaper" in ctx:
             ctx["reaper"].cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ctx["reaper"]
+        if "leases" in ctx:
+            # Jobs cut off by the shutdown keep no heartbeat: their leases lapse and they run again elsewhere.
+            await ctx["leases"].stop()
         if "signal_redis" in ctx:
             await ctx["signal_redis"].aclose()
         if "mongo" in ctx:

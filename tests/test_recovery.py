@@ -96,3 +96,12 @@ async def test_a_running_job_renews_its_lease_and_drops_it_when_done(runtime: Ru
     assert await runtime.redis.exists(LEASE_PREFIX + "plan-lease-1")
     await leases.ended(ctx)
     assert not await runtime.redis.exists(LEASE_PREFIX + "plan-lease-1")
+
+
+async def test_stopping_the_leases_ends_every_heartbeat(runtime: Runtime) -> None:
+    leases = JobLeases(runtime.redis, ttl_seconds=0.3)
+    await leases.started({"job_id": "plan-stop-1"})
+    await leases.started({"job_id": "plan-stop-2"})
+    await leases.stop()
+    await asyncio.sleep(0.5)
+    assert not await runtime.redis.exists(LEASE_PREFIX + "plan-stop-1", LEASE_PREFIX + "plan-stop-2")
