@@ -30,6 +30,15 @@ def _setup_logging(settings: Settings) -> None:
     )
 
 
+def _chat_settings(process: str) -> Settings:
+    """Settings for a chat-facing process, which must never see cloud credentials (env or `.env`)."""
+    refuse_credentials(process)
+    settings = load_settings()
+    refuse_credentials(process, settings=settings)
+    _setup_logging(settings)
+    return settings
+
+
 def _services(settings: Settings) -> LocalServices:
     data = Path(settings.data_dir)
     logs = data / "logs"
@@ -107,10 +116,7 @@ def cmd_web(args: argparse.Namespace) -> int:
     from bots.runtime import build_runtime
     from bots.web.app import create_app
 
-    refuse_credentials("web")
-    settings = load_settings()
-    refuse_credentials("web", settings=settings)
-    _setup_logging(settings)
+    settings = _chat_settings("web")
     services = _services(settings)
 
     async def start():  # type: ignore[no-untyped-def]
@@ -139,10 +145,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_slack(args: argparse.Namespace) -> int:
-    refuse_credentials("slack")
-    settings = load_settings()
-    refuse_credentials("slack", settings=settings)
-    _setup_logging(settings)
+    settings = _chat_settings("slack")
     if not settings.slack_enabled:
         print("infrabot slack: set SLACK_BOT_TOKEN (or SLACK_BOT_TOKENS) and SLACK_SIGNING_SECRET or SLACK_APP_TOKEN",
               file=sys.stderr)
@@ -153,10 +156,7 @@ def cmd_slack(args: argparse.Namespace) -> int:
 
 
 def cmd_discord(args: argparse.Namespace) -> int:
-    refuse_credentials("discord")
-    settings = load_settings()
-    refuse_credentials("discord", settings=settings)
-    _setup_logging(settings)
+    settings = _chat_settings("discord")
     if not settings.discord_enabled:
         print("infrabot discord: set DISCORD_TOKEN", file=sys.stderr)
         return 2

@@ -29,6 +29,7 @@ from config.local_services import REPO_ROOT, LocalServices, ensure_services, fre
 from config.settings import Settings
 from jobs.queue import QUEUE_NAME
 from jobs.worker import make_worker
+from tests.support import running
 
 CONVERSATIONS = 50
 TURNS = 6
@@ -112,18 +113,16 @@ async def bench_pickup(settings: Settings, redis_url: str, mongodb_url: str) -> 
     await pool.delete(QUEUE_NAME)  # the chat benchmark's plan jobs are not part of this measurement
     worker = make_worker(settings, redis_url, mongodb_url)
     worker.functions["ping"] = func(ping, name="ping")  # type: ignore[index]
-    task = asyncio.create_task(worker.async_run())
     samples: list[float] = []
-    for i in range(PICKUPS):
-        key = f"ping-{i}-{uuid.uuid4().hex[:6]}"
-        arrived.clear()
-        sent = time.time()
-        await pool.enqueue_job("ping", key, _job_id=key, _queue_name=QUEUE_NAME)
-        await asyncio.wait_for(arrived.wait(), timeout=10)
-        samples.append(started[key] - sent)
-        await asyncio.sleep(random.uniform(0, 0.1))  # arrivals land anywhere in the poll cycle
-    await worker.close()
-    task.cancel()
+    async with running(worker):
+        for i in range(PICKUPS):
+            key = f"ping-{i}-{uuid.uuid4().hex[:6]}"
+            arrived.clear()
+            sent = time.time()
+            await pool.enqueue_job("ping", key, _job_id=key, _queue_name=QUEUE_NAME)
+            await asyncio.wait_for(arrived.wait(), timeout=10)
+            samples.append(started[key] - sent)
+            await asyncio.sleep(random.uniform(0, 0.1))  # arrivals land anywhere in the poll cycle
     await pool.aclose()
     return samples
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -18,6 +16,7 @@ from config.local_services import REPO_ROOT, LocalServices, ensure_services, fre
 from config.settings import Settings
 from jobs.worker import make_worker
 from tests.slack_mock import MockSlack
+from tests.support import running
 from tests.web_chat import web_client
 
 
@@ -78,10 +77,5 @@ async def runtime(settings: Settings, services: LocalServices) -> AsyncIterator[
 @pytest.fixture
 async def worker(runtime: Runtime, settings: Settings, services: LocalServices) -> AsyncIterator[object]:
     """A real arq worker in this process, so queued jobs really run against the same servers."""
-    w = make_worker(settings, services.redis_url, services.mongodb_url)
-    task = asyncio.create_task(w.async_run())
-    yield w
-    await w.close()
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError, Exception):
-        await task
+    async with running(make_worker(settings, services.redis_url, services.mongodb_url)) as w:
+        yield w

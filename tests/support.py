@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TypeVar
+
+from arq.worker import Worker
 
 T = TypeVar("T")
 
@@ -20,3 +23,16 @@ async def eventually(probe: Callable[[], Awaitable[T]], within: float = 20.0, ev
         await asyncio.sleep(every)
         value = await probe()
     return value
+
+
+@contextlib.asynccontextmanager
+async def running(worker: Worker) -> AsyncIterator[Worker]:
+    """Runs a real arq worker in this process for the duration of the block."""
+    task = asyncio.create_task(worker.async_run())
+    try:
+        yield worker
+    finally:
+        await worker.close()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task

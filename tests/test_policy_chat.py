@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -19,7 +17,7 @@ from core.flow import Actor, button_ref
 from core.messages import ActionEvent, IncomingMessage, ThreadRef
 from core.spec import Component, InfraSpec
 from jobs.worker import make_worker
-from tests.support import eventually
+from tests.support import eventually, running
 from tests.web_chat import card, press, say
 
 STAGING = "create a postgres database and a bucket for my app shop in staging"
@@ -142,13 +140,8 @@ async def ruled(settings: Settings, services: LocalServices) -> AsyncIterator[Ru
              ' "destroy": {"*": []}}')
     configured = Settings(**{**settings.model_dump(), "role_rules": rules})
     rt = await build_runtime(configured, services.redis_url, services.mongodb_url)
-    worker = make_worker(configured, services.redis_url, services.mongodb_url)
-    task = asyncio.create_task(worker.async_run())
-    yield rt
-    await worker.close()
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError, Exception):
-        await task
+    async with running(make_worker(configured, services.redis_url, services.mongodb_url)):
+        yield rt
     await rt.close()
 
 

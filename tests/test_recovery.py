@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 
 from arq.constants import in_progress_key_prefix
-from arq.worker import Worker
 
 from bots.runtime import Runtime
 from config.local_services import LocalServices
@@ -20,7 +17,7 @@ from core.status import Phase
 from jobs.queue import QUEUE_NAME
 from jobs.recovery import LEASE_PREFIX, JobLeases, reap
 from jobs.worker import make_worker
-from tests.support import eventually
+from tests.support import eventually, running
 
 THREAD = ThreadRef("web", "local", "web", "recovery")
 
@@ -30,18 +27,6 @@ async def _queued_plan(runtime: Runtime) -> str:
     request_id, _ = await runtime.core.flow.start(Actor(THREAD, "ana", (), "web:local:rec"), Draft.from_spec(spec), "x")
     assert request_id
     return f"plan-{request_id}-1"
-
-
-@contextlib.asynccontextmanager
-async def running(worker: Worker) -> AsyncIterator[Worker]:
-    task = asyncio.create_task(worker.async_run())
-    try:
-        yield worker
-    finally:
-        await worker.close()
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
 
 
 async def test_a_dead_workers_job_is_released_and_finished(
