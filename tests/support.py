@@ -32,7 +32,15 @@ async def running(worker: Worker) -> AsyncIterator[Worker]:
     try:
         yield worker
     finally:
-        await worker.close()
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
+        # arq's close() cancels jobs still running and then re-raises their CancelledError, skipping its own
+        # shutdown; a job left half-done would also leak into the next test. Let in-flight jobs finish first.
+        in_flight = [t for t in worker.tasks.values() if not t.done()]
+        if in_flight:
+            await asyncio.wait(in_flight, timeout=10)
+        try:
+            with contextlib.suppress(asyncio.CancelledError):
+                await worker.close()
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
