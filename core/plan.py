@@ -25,6 +25,9 @@ class PlanResult(BaseModel):
     monthly_cost_usd: float | None = None
     simulated: bool = False
     spec_fingerprint: str = ""
+    # Engine-specific proof of exactly what was previewed (for the pulumi engine, the update plan saved by
+    # `preview --save-plan`), kept with the request so an apply can be held to it. Never plaintext secrets.
+    artifact: str | None = None
 
     @property
     def plan_hash(self) -> str:
@@ -34,6 +37,10 @@ class PlanResult(BaseModel):
             "resources": sorted((r.type, r.name, r.op) for r in self.resources),
         }
         return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
+
+
+class PlanOutOfDate(Exception):
+    """The stack or program moved on since the approved preview; applying it would not be what was seen."""
 
 
 class ApplyResult(BaseModel):

@@ -78,7 +78,9 @@ class OfflineEngine:
             spec_fingerprint=spec.fingerprint(),
         )
 
-    async def apply(self, spec: InfraSpec, progress: ProgressFn) -> ApplyResult:
+    async def apply(
+        self, spec: InfraSpec, progress: ProgressFn, approved: PlanResult | None = None
+    ) -> ApplyResult:
         changes, evaluation, current = await asyncio.to_thread(self._plan, spec, preview=False)
         todo = [c for c in changes if c.op != "same"]
         total = len(todo)

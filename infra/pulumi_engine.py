@@ -358,7 +358,9 @@ class PulumiEngine:
             spec_fingerprint=spec.fingerprint(),
         )
 
-    async def apply(self, spec: InfraSpec, progress: ProgressFn) -> ApplyResult:
+    async def apply(
+        self, spec: InfraSpec, progress: ProgressFn, approved: PlanResult | None = None
+    ) -> ApplyResult:
         run = _Run("apply", asyncio.get_running_loop(), progress, self._secrets())
         try:
             result = await asyncio.to_thread(self._guarded, spec, run, self._up_sync)
