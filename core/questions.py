@@ -71,6 +71,9 @@ def template_answer(parsed: Parsed, text: str) -> bool:
     return True
 
 
+UNCLEAR_APPROVAL = ("I'll only apply on a clear go-ahead. Say `apply` to build the plan shown above (or press "
+                    "Approve), or tell me what to change.")
+
 _NEGATED = re.compile(r"\b(?:not|dont|do\s+not|never|no)\s+(?:\w+\s+){0,2}?"
                       r"(?:sure|ok|okay|apply|deploy|ship|approve|go|yet|ready|convinced|happy)\b")
 _ASKING = re.compile(r"^(?:is|are|should|shall|can|could|would|will|may|do|does|did|how|what|why|when)\b")

@@ -24,7 +24,7 @@ from core.dialog import CountCues, Draft, count_cues
 from core.flow import OPEN, Actor, RequestFlow, workspace_of
 from core.messages import Reply, ThreadRef
 from core.ports import RequestStore
-from core.questions import ask_next, hesitant, looks_like_name, name_candidate, template_answer
+from core.questions import UNCLEAR_APPROVAL, ask_next, hesitant, looks_like_name, name_candidate, template_answer
 from core.understanding.components import MAX_COUNT
 from core.understanding.intents import thanks_only
 from core.understanding.model import Parsed, Planner
@@ -94,6 +94,11 @@ class Turns:
             log.info("unrecognised message in %s (%d chars)", actor.thread.key(), len(text))
             if context.get("draft"):
                 return Reply("Sorry, I didn't get that. " + self._question(context))
+            if parsed.unclear_approval:
+                pending = await self.current(context)
+                if pending is not None and pending["status"] == "awaiting_approval":
+                    log.info("unclear approval in %s not taken as one", actor.thread.key())
+                    return Reply(UNCLEAR_APPROVAL, request_id=pending["_id"])
             if thanks_only(fold(strip_chat_formatting(text))):
                 return Reply(texts.WELCOME)
             return Reply(texts.AFTER_EXPIRY if expired else texts.UNKNOWN)
@@ -103,8 +108,7 @@ class Turns:
                 return Reply("Nothing is planned yet. " + self._question(context))
             if request is not None and hesitant(text):
                 log.info("hesitant consent in %s not taken as approval", actor.thread.key())
-                return Reply("I'll only apply on a clear go-ahead: say `apply` (or press Approve) when "
-                             "you're ready, or tell me what to change.", request_id=request["_id"])
+                return Reply(UNCLEAR_APPROVAL, request_id=request["_id"])
             return await self.flow.approve(actor, request)
         if intent == "cancel":
             return await self._cancel(actor, request, context)

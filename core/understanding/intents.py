@@ -11,12 +11,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from core.understanding.approval import Verdict, verdict
+
 
 @dataclass(frozen=True)
 class Intent:
     name: str
     affirm: bool = False
     deny: bool = False
+    unclear_approval: bool = False  # approval words, but no clear go-ahead (see approval.py)
 
 
 def _rx(body: str) -> re.Pattern[str]:
@@ -87,6 +90,11 @@ _HELP = _rx(r"\bhelp\b|what\s+can\s+(?:you|i|it|this(?:\s+bot)?|the\s+bot)\s+(?:
             r"|how\s+to\s+use")
 # Said to a pending plan, these approve it even when the plan is mentioned ("approve the plan").
 _APPROVE = _rx(r"\b(?:approve|approved|lgtm|go\s+ahead|ship\s+it|apply|confirm)\b")
+_CONDITIONAL_APPROVAL = _rx(
+    r"\b(?:if|unless|provided|assuming|as\s+long\s+as|only\s+when|once)\b.*?"
+    r"\b(?:apply|approve|lgtm|ship\s+it|go\s+ahead|yes|ok|okay|proceed)\b"
+    r"|\b(?:apply|approve|lgtm|ship\s+it|go\s+ahead|yes|ok|okay|proceed)\b.*?"
+    r"\b(?:if|unless|provided|assuming|as\s+long\s+as|only\s+when|once)\b")
 _QUESTION_START = _rx(r"^(?:what|whats|who|whos|where|wheres|when|why|how|hows|is|are|can|could|do|does)\b")
 _CHANGE_VERB = _rx(r"\b(?:make|use|switch|move|change|put|set|go\s+with|run|host|deploy|want|need|prefer)\b"
                    r"|^(?:what|how)\s+about\b")
@@ -134,6 +142,7 @@ def classify(text: str, signals: Signals) -> Intent:
     consent = (bool(tokens) and all(t in _CONSENT_WORDS for t in tokens)
                and any(t in _CONSENT_CORE for t in tokens))
     deny = bool(_DENY_START.search(text)) and not signals.component_changes
+    approval = verdict(text)
 
     if not bare:
         return Intent("help")
@@ -141,9 +150,12 @@ def classify(text: str, signals: Signals) -> Intent:
         return Intent("help")
     if _THANKS_ONLY.match(bare) and not signals.changes:
         return Intent("unknown")
+    if approval is Verdict.UNCLEAR and _CONDITIONAL_APPROVAL.search(core):
+        # "go ahead unless it touches prod" names prod as a condition, not as a change to make.
+        return Intent("unknown", unclear_approval=True)
     if deny and not signals.changes:
         return Intent("cancel", deny=True)
-    if consent and not signals.changes:
+    if approval is Verdict.APPROVE and not signals.changes:
         return Intent("apply", affirm=True)
     if _CANCEL.search(core) and not signals.component_changes:
         return Intent("cancel", deny=deny)
@@ -161,14 +173,14 @@ def classify(text: str, signals: Signals) -> Intent:
         if _STATUS.search(core):
             return Intent("status")
         if _APPROVE.search(core):
-            return Intent("apply", affirm=consent)
+            return Intent("unknown", unclear_approval=True)
         if _PLAN.search(core):
             return Intent("plan")
-        if _APPLY.search(core):
-            return Intent("apply", affirm=consent)
+        if _APPLY.search(core) or approval is Verdict.UNCLEAR:
+            return Intent("unknown", unclear_approval=True)
         if _HELP.search(core):
             return Intent("help")
     if signals.changes or _BARE_CREATE.match(core) or (
             _CREATE_VERB.search(core) and _INFRA_NOUN.search(core)):
         return Intent("create", affirm=consent)
-    return Intent("unknown")
+    return Intent("unknown", unclear_approval=approval is Verdict.UNCLEAR)

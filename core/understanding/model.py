@@ -25,6 +25,8 @@ class Parsed(BaseModel):
     template: str | None = None
     affirm: bool = False
     deny: bool = False
+    # Approval words without a clear go-ahead ("shall we apply?"): answered, never acted on.
+    unclear_approval: bool = False
     app_problem: str | None = None
     region_problem: str | None = None
     suggested_app: str | None = None

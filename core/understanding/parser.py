@@ -73,6 +73,7 @@ class RuleParser:
         )
         intent = classify(folded, signals)
         parsed.intent, parsed.affirm, parsed.deny = intent.name, intent.affirm, intent.deny
+        parsed.unclear_approval = intent.unclear_approval
 
         if stack is not None:
             name, app, env = stack
