@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +32,7 @@ from jobs.mongo_store import (
 )
 from jobs.queue import ArqQueue
 from jobs.redis_state import RedisContextStore, RedisEventGate, status_wakeups
+from jobs.relay_work import RedisRelayWork
 
 log = logging.getLogger("infrabot.runtime")
 
@@ -51,6 +53,8 @@ class Runtime:
     core: Conversation
     relay: StatusRelay
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    # Adapters' own clean-up (pending cards, HTTP sessions), run in order before the stores close.
+    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     def start_relay(self) -> None:
         """Relays status in the background, woken by worker signals."""
@@ -75,6 +79,10 @@ class Runtime:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self.tasks.clear()
+        for closer in self.closers:
+            with contextlib.suppress(Exception):
+                await closer()
+        self.closers.clear()
         await self.arq.aclose()
         await self.redis.aclose()
         await self.mongo.close()
@@ -94,7 +102,9 @@ async def build_runtime(settings: Settings, redis_url: str, mongodb_url: str) ->
     mongo, db = connect(mongodb_url, settings.mongodb_db)
     await ensure_indexes(db)
     locks = DocLocks(redis)
-    history, requests, jobs = MongoHistory(db), MongoRequests(db, locks), MongoJobs(db, locks)
+    work = RedisRelayWork(redis)
+    history, requests = MongoHistory(db), MongoRequests(db, locks)
+    jobs = MongoJobs(db, locks, on_change=work.mark)
     audit = MongoAudit(db)
     contexts = RedisContextStore(redis, settings.context_ttl_seconds)
     flow = RequestFlow(
@@ -114,5 +124,5 @@ async def build_runtime(settings: Settings, redis_url: str, mongodb_url: str) ->
     return Runtime(
         settings=settings, redis=redis, arq=arq, mongo=mongo, db=db, history=history, requests=requests,
         jobs=jobs, audit=audit, cards=MongoCardRefs(db, locks), contexts=contexts, core=core,
-        relay=StatusRelay(jobs, requests),
+        relay=StatusRelay(jobs, requests, work),
     )

@@ -24,6 +24,9 @@ class StatusCard:
     error: str | None = None
     buttons: list[Button] = field(default_factory=list)
     version: int = 0
+    # When the job was created (epoch seconds): a request's card moves from job to job, and a later job's
+    # card is newer than any version of an earlier one.
+    job_started: float = 0.0
 
     @property
     def engine_label(self) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 
 from core import texts
 from core.flow import Actor, RequestFlow, parse_button_ref
-from core.messages import ActionEvent, IncomingMessage, Reply, ThreadRef
+from core.messages import ActionEvent, HistoryEntry, IncomingMessage, Reply, ThreadRef
 from core.ports import ContextStore, EventGate, HistoryStore, RequestStore
 from core.turns import Turns
 from core.understanding.model import Planner
@@ -99,22 +99,31 @@ class Conversation:
         thread = message.thread
         key = message.event_key()
         text = clean(message.text)
-        await self.history.append(thread, "user", text[: self.max_chars], key=f"in:{key}",
-                                  meta={"user": message.user, "length": len(text)})
-        if not text:
-            log.info("empty message in %s", thread.key())
-            replies = [Reply(texts.EMPTY)]
-        elif len(text) > self.max_chars:
-            log.info("oversized message (%d chars) in %s", len(text), thread.key())
-            replies = [Reply(texts.too_long(len(text), self.max_chars))]
-        else:
-            lock = self._locks.setdefault(thread.key(), asyncio.Lock())
-            async with lock:
-                replies = await self._understood(message, text)
+        incoming = HistoryEntry(thread, "user", text[: self.max_chars], f"in:{key}",
+                                {"user": message.user, "length": len(text)})
+        try:
+            if not text:
+                log.info("empty message in %s", thread.key())
+                replies = [Reply(texts.EMPTY)]
+            elif len(text) > self.max_chars:
+                log.info("oversized message (%d chars) in %s", len(text), thread.key())
+                replies = [Reply(texts.too_long(len(text), self.max_chars))]
+            else:
+                lock = self._locks.setdefault(thread.key(), asyncio.Lock())
+                async with lock:
+                    replies = await self._understood(message, text)
+        except Exception:
+            # The user's words are kept even when the turn failed, before the error reply goes out.
+            await self.history.append_many([incoming])
+            raise
+        lines = [incoming]
         for i, reply in enumerate(replies):
             reply.text = texts.fit(reply.text, texts.MAX_LONG_CHARS if reply.long else texts.MAX_REPLY_CHARS)
-            await self.history.append(thread, "bot", reply.text, key=f"out:{key}:{i}",
-                                      meta={"request_id": reply.request_id})
+            lines.append(HistoryEntry(thread, "bot", reply.text, f"out:{key}:{i}", {"request_id": reply.request_id}))
+        # One round trip for the message and its replies, and before any reply is sent: the words are
+        # durable before the bot answers them. Anything the turn itself made durable (a request, a job) was
+        # written by the turn, before this.
+        await self.history.append_many(lines)
         return replies
 
     async def _understood(self, message: IncomingMessage, text: str) -> list[Reply]:

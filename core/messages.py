@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -78,3 +79,14 @@ class Reply:
     buttons: list[Button] = field(default_factory=list)
     ephemeral: bool = False
     long: bool = False
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One line of a thread's durable history; `key` makes storing it idempotent."""
+
+    thread: ThreadRef
+    role: str
+    text: str
+    key: str
+    meta: dict[str, Any] | None = None

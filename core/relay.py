@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from datetime import UTC, datetime
 from typing import Any
 
 from core.cards import StatusCard
+from core.cardsink import CardUndeliverable
 from core.chat import StatusSink
 from core.flow import plan_buttons
 from core.messages import ThreadRef
-from core.ports import JobStore, RequestStore
+from core.ports import JobStore, RelayWork, RequestStore
 from core.status import JobStatus, Phase
 
 log = logging.getLogger("infrabot.relay")
@@ -63,17 +65,43 @@ def build_card(status: JobStatus, request: dict[str, Any] | None) -> StatusCard:
         error=status.error,
         buttons=plan_buttons(status.request_id, status.plan_hash) if waiting else [],
         version=status.version,
+        job_started=status.created_at.timestamp() if status.created_at else 0.0,
     )
 
 
 class StatusRelay:
-    def __init__(self, jobs: JobStore, requests: RequestStore, poll_seconds: float = 2.0) -> None:
+    """Takes jobs off the work list a few at a time and shows each one's newest version on its card.
+
+    A card that fails is put back behind the others with a growing delay; after `max_attempts` failures,
+    or at once when the platform says no retry can work, the job is dead-lettered: logged, marked in
+    MongoDB and never tried again. Any number of processes may relay: each claims different jobs, and the
+    sinks' card lock keeps the rare overlap harmless.
+    """
+
+    def __init__(
+        self,
+        jobs: JobStore,
+        requests: RequestStore,
+        work: RelayWork,
+        poll_seconds: float = 2.0,
+        *,
+        batch: int = 20,
+        max_attempts: int = 6,
+        backoff_seconds: float = 2.0,
+        resync_seconds: float = 300.0,
+    ) -> None:
         self.jobs = jobs
         self.requests = requests
+        self.work = work
         self.poll_seconds = poll_seconds
+        self.batch = batch
+        self.max_attempts = max_attempts
+        self.backoff_seconds = backoff_seconds
+        self.resync_seconds = resync_seconds
         self.sinks: dict[str, StatusSink] = {}
         self.wakeup = asyncio.Event()
         self._lock = asyncio.Lock()
+        self._synced_at = float("-inf")
 
     def register(self, platform: str, sink: StatusSink) -> None:
         self.sinks[platform] = sink
@@ -82,27 +110,79 @@ class StatusRelay:
         self.wakeup.set()
 
     async def pump(self) -> int:
-        """One pass over every job whose latest version has not reached its card yet."""
+        """Works through the list until nothing is due; returns how many cards were shown."""
         if not self.sinks:
             return 0
         shown = 0
         async with self._lock:
-            for status in await self.jobs.unrelayed(list(self.sinks)):
-                request = await self.requests.get(status.request_id)
-                if request and request.get("latest_job") not in (None, status.job_id):
-                    # A newer job owns the card; showing this one would move it backwards.
-                    await self.jobs.mark_relayed(status.job_id, status.version)
-                    continue
-                thread = ThreadRef.from_dict(status.thread)
-                try:
-                    await self.sinks[thread.platform].show(thread, build_card(status, request))
-                except Exception:
-                    log.warning("could not update card for %s v%d; will retry", status.job_id,
-                                status.version, exc_info=True)
-                    continue
-                await self.jobs.mark_relayed(status.job_id, status.version)
-                shown += 1
+            await self._resync()
+            while ids := await self.work.claim(list(self.sinks), self.batch):
+                results = await asyncio.gather(*(self._relay(job_id) for job_id in ids))
+                shown += sum(results)
         return shown
+
+    async def _resync(self) -> None:
+        """Rebuilds the list from MongoDB when Redis lost it, and now and then anyway."""
+        stale = time.monotonic() - self._synced_at > self.resync_seconds
+        if stale or not await self.work.synced():
+            await self.work.rebuild(await self.jobs.pending_relay())
+            self._synced_at = time.monotonic()
+
+    async def _relay(self, job_id: str) -> int:
+        try:
+            return await self._relay_one(job_id)
+        except Exception:
+            log.exception("relaying %s failed", job_id)
+            await self.work.later(job_id, self.backoff_seconds)
+            return 0
+
+    async def _relay_one(self, job_id: str) -> int:
+        found = await self.jobs.relay_state(job_id)
+        if found is None:
+            await self.work.done(job_id)
+            return 0
+        status, meta = found
+        platform = str(status.thread.get("platform", ""))
+        if not meta.get("relay_pending") or meta.get("relay_dead"):
+            if meta.get("relay_dead") and meta.get("relay_pending"):
+                await self.jobs.mark_relayed(job_id, status.version)
+            await self.work.done(job_id)
+            return 0
+        sink = self.sinks.get(platform)
+        if sink is None:
+            # Another process serves that platform: hand the job to its list.
+            await self.work.later(job_id, 0, platform)
+            return 0
+        request = await self.requests.get(status.request_id)
+        if request and request.get("latest_job") not in (None, job_id):
+            # A newer job owns the card; showing this one would move it backwards.
+            await self.jobs.mark_relayed(job_id, status.version)
+            await self.work.done(job_id)
+            return 0
+        try:
+            await sink.show(ThreadRef.from_dict(status.thread), build_card(status, request))
+        except CardUndeliverable as exc:
+            await self._dead_letter(status, exc.reason)
+            return 0
+        except Exception as exc:
+            attempts = await self.jobs.relay_failed(job_id)
+            if attempts >= self.max_attempts:
+                await self._dead_letter(status, f"{attempts} failed attempts, the last: {exc}")
+                return 0
+            delay = self.backoff_seconds * 2 ** (attempts - 1)
+            log.warning("could not update card for %s v%d (attempt %d, next in %.0fs): %s",
+                        job_id, status.version, attempts, delay, exc)
+            await self.work.later(job_id, delay, platform)
+            return 0
+        await self.jobs.mark_relayed(job_id, status.version)
+        await self.work.done(job_id)
+        return 1
+
+    async def _dead_letter(self, status: JobStatus, reason: str) -> None:
+        log.error("card for request %s (job %s) can't be shown and is given up: %s",
+                  status.request_id, status.job_id, reason)
+        await self.jobs.dead_letter(status.job_id, reason)
+        await self.work.done(status.job_id)
 
     async def run(self) -> None:
         """Relays on every wake-up, and every few seconds anyway so a lost signal costs little."""

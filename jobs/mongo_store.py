@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import fields
 from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import ASCENDING, AsyncMongoClient, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from core.messages import ThreadRef
+from core.messages import HistoryEntry, ThreadRef
 from core.status import JobStatus, Phase
 from jobs.doc_lock import DocLocks
 
 _JOB_FIELDS = {f.name for f in fields(JobStatus)}
+# Everything the relay and the worker read of a job; the change log stays on disk.
+_NO_EVENTS = {"events": 0}
 
 
 def now() -> datetime:
@@ -34,6 +37,7 @@ async def ensure_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
     await db.requests.create_index([("user_key", ASCENDING)])
     await db.requests.create_index([("thread_key", ASCENDING)])
     await db.jobs.create_index([("relay_pending", ASCENDING)])
+    await db.requests.create_index([("stack", ASCENDING)])
     await db.audit.create_index([("request_id", ASCENDING)])
 
 
@@ -41,25 +45,38 @@ class MongoHistory:
     def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
         self.col = db.messages
 
+    @staticmethod
+    def _doc(entry: HistoryEntry) -> dict[str, Any]:
+        return {
+            "_id": entry.key,
+            "thread_key": entry.thread.key(),
+            "thread": entry.thread.as_dict(),
+            "role": entry.role,
+            "text": entry.text,
+            "ts": now(),
+            "order": time.time_ns(),
+            "meta": entry.meta or {},
+        }
+
     async def append(
         self, thread: ThreadRef, role: str, text: str, *, key: str, meta: dict[str, Any] | None = None
     ) -> bool:
         """Inserts once per key, so a redelivered event or a re-run job never doubles a line."""
-        doc = {
-            "_id": key,
-            "thread_key": thread.key(),
-            "thread": thread.as_dict(),
-            "role": role,
-            "text": text,
-            "ts": now(),
-            "order": time.time_ns(),
-            "meta": meta or {},
-        }
         try:
-            await self.col.insert_one(doc)
+            await self.col.insert_one(self._doc(HistoryEntry(thread, role, text, key, meta)))
         except DuplicateKeyError:
             return False
         return True
+
+    async def append_many(self, entries: list[HistoryEntry]) -> None:
+        """One round trip for a turn's lines, in order; lines already stored (a redelivery) are skipped."""
+        if not entries:
+            return
+        try:
+            await self.col.insert_many([self._doc(e) for e in entries], ordered=False)
+        except BulkWriteError as exc:
+            if any(err.get("code") != 11000 for err in exc.details.get("writeErrors", [])):
+                raise
 
     async def list(self, thread: ThreadRef, limit: int = 500) -> list[dict[str, Any]]:
         cursor = self.col.find({"thread_key": thread.key()}).sort("order", ASCENDING).limit(limit)
@@ -127,9 +144,16 @@ def _to_status(doc: dict[str, Any]) -> JobStatus:
 class MongoJobs:
     """One document per job; every change bumps `version` and flags it for the chat-side relay."""
 
-    def __init__(self, db: AsyncDatabase[dict[str, Any]], locks: DocLocks) -> None:
+    def __init__(
+        self,
+        db: AsyncDatabase[dict[str, Any]],
+        locks: DocLocks,
+        on_change: Callable[[str], Awaitable[None]] | None = None,
+    ) -> None:
         self.col = db.jobs
         self.locks = locks
+        # Puts the job on the relay's work list; MongoDB's `relay_pending` stays the truth it is rebuilt from.
+        self.on_change = on_change
 
     async def create(self, status: JobStatus) -> bool:
         doc = {k: getattr(status, k) for k in _JOB_FIELDS if k != "job_id"}
@@ -137,50 +161,87 @@ class MongoJobs:
         doc["phase"] = str(status.phase)
         doc["created_at"] = doc.get("created_at") or now()
         doc["relay_pending"] = True
-        doc["events"] = [{"ts": now(), "phase": str(status.phase), "message": status.message}]
+        doc["events"] = [{"ts": now(), "version": status.version, "phase": str(status.phase),
+                          "message": status.message}]
         try:
             await self.col.insert_one(doc)
         except DuplicateKeyError:
             return False
+        if self.on_change:
+            await self.on_change(status.job_id)
         return True
 
     async def get(self, job_id: str) -> JobStatus | None:
-        doc = await self.col.find_one({"_id": job_id})
+        doc = await self.col.find_one({"_id": job_id}, _NO_EVENTS)
         return _to_status(doc) if doc else None
+
+    async def relay_state(self, job_id: str) -> tuple[JobStatus, dict[str, Any]] | None:
+        """The status plus the relay's own bookkeeping (`relay_pending`, `relay_dead`)."""
+        doc = await self.col.find_one({"_id": job_id}, _NO_EVENTS)
+        if doc is None:
+            return None
+        return _to_status(doc), {k: doc.get(k) for k in ("relay_pending", "relay_dead", "relay_attempts")}
 
     async def events(self, job_id: str) -> list[dict[str, Any]]:
         doc = await self.col.find_one({"_id": job_id}, {"events": 1})
         return list(doc.get("events", [])) if doc else []
 
     async def update(self, job_id: str, **changes: Any) -> JobStatus | None:
+        """Bumps the version; phase changes and errors also go to the job's change log, progress steps don't:
+        a long apply reports hundreds of them, and the log would grow with each (FerretDB v1 ignores `$slice`)."""
         if "phase" in changes:
             changes["phase"] = str(changes["phase"])
-        event = {"ts": now(), "phase": changes.get("phase"), "message": changes.get("message", "")}
-        if "done" in changes:
-            event["done"], event["total"] = changes["done"], changes.get("total")
+        update: dict[str, Any] = {
+            "$set": {**changes, "updated_at": now(), "relay_pending": True},
+            "$inc": {"version": 1},
+        }
+        logged = "phase" in changes or changes.get("error")
         async with self.locks.hold(f"jobs:{job_id}"):
+            if logged:
+                current = await self.col.find_one({"_id": job_id}, {"version": 1})
+                if current is None:
+                    return None
+                update["$push"] = {"events": {
+                    "ts": now(), "version": int(current.get("version", 0)) + 1, "phase": changes.get("phase"),
+                    "message": changes.get("message", ""), "error": changes.get("error"),
+                }}
             doc = await self.col.find_one_and_update(
-                {"_id": job_id},
-                {
-                    "$set": {**changes, "updated_at": now(), "relay_pending": True},
-                    "$inc": {"version": 1},
-                    "$push": {"events": event},
-                },
-                return_document=ReturnDocument.AFTER,
+                {"_id": job_id}, update, return_document=ReturnDocument.AFTER  # FerretDB v1: no projection here
             )
+        if doc and self.on_change:
+            await self.on_change(job_id)
         return _to_status(doc) if doc else None
 
     async def unrelayed(self, platforms: list[str], limit: int = 100) -> list[JobStatus]:
         query = {"relay_pending": True, "thread.platform": {"$in": platforms}}
-        cursor = self.col.find(query).sort("created_at", ASCENDING).limit(limit)
+        cursor = self.col.find(query, _NO_EVENTS).sort("created_at", ASCENDING).limit(limit)
         return [_to_status(doc) async for doc in cursor]
+
+    async def pending_relay(self) -> list[tuple[str, str]]:
+        """(job id, platform) of every job whose card is behind: what the relay's work list is rebuilt from."""
+        cursor = self.col.find({"relay_pending": True}, {"thread.platform": 1})
+        return [(doc["_id"], str((doc.get("thread") or {}).get("platform", ""))) async for doc in cursor]
 
     async def mark_relayed(self, job_id: str, version: int) -> None:
         # Only the version that was shown is cleared; a newer change keeps the flag for the next pass.
         async with self.locks.hold(f"jobs:{job_id}"):
             await self.col.update_one(
                 {"_id": job_id, "version": version},
-                {"$set": {"relay_pending": False, "relayed_version": version}},
+                {"$set": {"relay_pending": False, "relayed_version": version, "relay_attempts": 0}},
+            )
+
+    async def relay_failed(self, job_id: str) -> int:
+        async with self.locks.hold(f"jobs:{job_id}"):
+            doc = await self.col.find_one_and_update(
+                {"_id": job_id}, {"$inc": {"relay_attempts": 1}}, return_document=ReturnDocument.AFTER,
+            )
+        return int((doc or {}).get("relay_attempts", 0))
+
+    async def dead_letter(self, job_id: str, reason: str) -> None:
+        async with self.locks.hold(f"jobs:{job_id}"):
+            await self.col.update_one(
+                {"_id": job_id},
+                {"$set": {"relay_pending": False, "relay_dead": {"reason": reason[:500], "at": now()}}},
             )
 
 
@@ -223,8 +284,20 @@ class MongoCardRefs:
         doc = await self.col.find_one({"_id": f"{platform}:{request_id}"})
         return doc.get("ref") if doc else None
 
-    async def put(self, request_id: str, platform: str, ref: dict[str, Any]) -> None:
-        async with self.locks.hold(f"cards:{platform}:{request_id}"):
-            await self.col.update_one(
-                {"_id": f"{platform}:{request_id}"}, {"$set": {"ref": ref, "updated_at": now()}}, upsert=True
-            )
+    async def state(self, request_id: str, platform: str) -> dict[str, Any] | None:
+        return await self.col.find_one({"_id": f"{platform}:{request_id}"})
+
+    async def begin_post(self, request_id: str, platform: str) -> None:
+        await self.col.update_one(
+            {"_id": f"{platform}:{request_id}"}, {"$set": {"posting": now(), "updated_at": now()}}, upsert=True
+        )
+
+    async def put(
+        self, request_id: str, platform: str, ref: dict[str, Any], *, job_started: float = 0.0, version: int = -1
+    ) -> None:
+        # One replace, no read-modify-write: callers hold the card's lock, so nothing interleaves.
+        await self.col.replace_one(
+            {"_id": f"{platform}:{request_id}"},
+            {"ref": ref, "job_started": job_started, "version": version, "updated_at": now()},
+            upsert=True,
+        )

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 from redis.asyncio import Redis
 
 from core.messages import ThreadRef
+from jobs.relay_work import NEW as RELAY_NEW
 
 STATUS_CHANNEL = "infrabot:status"
 
@@ -72,11 +74,16 @@ class RedisContextStore:
 
 
 class RedisStatusSignal:
+    """Puts the job on the relay's work list and wakes the relays, in one round trip."""
+
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
 
     async def publish(self, job_id: str) -> None:
-        await self.redis.publish(STATUS_CHANNEL, job_id)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.zadd(RELAY_NEW, {job_id: time.time()}, nx=True)
+            pipe.publish(STATUS_CHANNEL, job_id)
+            await pipe.execute()
 
 
 async def status_wakeups(redis: Redis) -> AsyncIterator[str]:

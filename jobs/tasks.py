@@ -11,16 +11,18 @@ from typing import Any
 from arq import Retry
 
 from core.plan import ApplyResult
-from core.ports import AuditLog, Engine, JobStore, ProgressFn, RequestStore, StatusSignal
+from core.ports import AuditLog, Engine, JobStore, RequestStore, StatusSignal
 from core.spec import InfraSpec
 from core.status import JobStatus, Phase
 from infra.errors import EngineFailed, StackBusy
 from infra.locks import StackLock
 from infra.summary import describe, render_plan
+from jobs.progress import CoalescedProgress
 
 log = logging.getLogger("infrabot.jobs")
 
 RETRY_BUSY_SECONDS = 15
+PROGRESS_INTERVAL = 0.25  # at most one progress write per job this often
 LEASE_SECONDS = 60.0
 
 
@@ -44,11 +46,11 @@ async def _set(deps: Deps, job_id: str, **changes: Any) -> JobStatus | None:
     return status
 
 
-def _progress(deps: Deps, job_id: str) -> ProgressFn:
+def _progress(deps: Deps, job_id: str) -> CoalescedProgress:
     async def report(done: int, total: int, message: str) -> None:
         await _set(deps, job_id, done=done, total=total, message=message)
 
-    return report
+    return CoalescedProgress(report, PROGRESS_INTERVAL)
 
 
 async def _begin(deps: Deps, job_id: str, phase: Phase, message: str) -> JobStatus | None:
@@ -89,8 +91,12 @@ async def plan(ctx: dict[str, Any], job_id: str) -> str:
     if status is None:
         return "skipped"
     spec = InfraSpec(**status.spec)
+    progress = _progress(deps, job_id)
     try:
-        result = await deps.engine.preview(spec, _progress(deps, job_id))
+        try:
+            result = await deps.engine.preview(spec, progress)
+        finally:
+            await progress.aclose()
     except StackBusy as exc:
         raise await _busy(deps, status, exc, ctx) from exc
     except Exception as exc:
@@ -121,9 +127,13 @@ async def _change(
 ) -> ApplyResult | None:
     """Runs an apply or destroy under the stack lease; None when it failed (already recorded)."""
     spec = InfraSpec(**status.spec)
+    progress = _progress(deps, status.job_id)
     try:
         async with deps.lock.hold(spec.stack_name, status.job_id, LEASE_SECONDS):
-            return await run(spec, _progress(deps, status.job_id))
+            try:
+                return await run(spec, progress)
+            finally:
+                await progress.aclose()
     except StackBusy as exc:
         raise await _busy(deps, status, exc, ctx) from exc
     except Exception as exc:

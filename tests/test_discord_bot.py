@@ -4,6 +4,7 @@ in-memory Discord; the core, Redis, FerretDB and the arq worker are the real one
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from types import SimpleNamespace
 from typing import Any
@@ -20,6 +21,7 @@ from bots.runtime import Runtime, build_runtime
 from config.local_services import LocalServices
 from config.settings import Settings
 from core.cards import StatusCard
+from core.cardsink import CardUndeliverable
 from core.flow import plan_buttons
 from core.messages import Reply, ThreadRef
 from core.policy import Policy, Roles
@@ -341,7 +343,7 @@ async def test_progress_edits_are_coalesced_but_the_last_state_always_lands(
     def progress(done: int, phase: str = "applying") -> StatusCard:
         return StatusCard(
             request_id=request["_id"], job_id="apply-x", phase=phase, title="Applying shop-staging",
-            engine="offline", simulated=True, done=done, total=20, version=done,
+            engine="offline", simulated=True, done=done, total=20, version=done, job_started=time.time() + 60,
         )
 
     def edits() -> int:
@@ -392,8 +394,10 @@ async def test_a_card_posted_just_before_a_crash_is_adopted_not_posted_twice(
 ) -> None:
     _, channel, alice = world(env)
     thread, card = await planned_thread(env, channel, alice, runtime)
-    # As if the process died after posting the card but before storing where it is.
-    await runtime.db.cards.delete_many({})
+    # As if the process died after posting the card but before storing where it is: only the intent
+    # to post, stored before the post, remains.
+    await runtime.db.cards.update_many({}, {"$unset": {"ref": "", "version": "", "job_started": ""},
+                                            "$set": {"posting": True}})
 
     await alice.click(card, label="Cancel")
     final = await card_reaches(env, runtime, thread, "Cancelled")
@@ -410,10 +414,12 @@ async def test_a_deleted_thread_does_not_keep_the_relay_retrying(env: simcord.En
     env.backend.delete_channel(thread.id)
     await env.settle()
     final = StatusCard(request_id=request["_id"], job_id=request["latest_job"], phase="cancelled",
-                       title="Plan for shop-staging cancelled", engine="offline", simulated=True, version=99)
+                       title="Plan for shop-staging cancelled", engine="offline", simulated=True, version=99,
+                       job_started=time.time() + 60)
 
-    # Returning lets the relay mark the state delivered; raising would retry it on every pass.
-    await bot_of(env).sink.show(ThreadRef.from_dict(request["thread"]), final)
+    # CardUndeliverable makes the relay dead-letter the job instead of retrying it on every pass.
+    with pytest.raises(CardUndeliverable):
+        await bot_of(env).sink.show(ThreadRef.from_dict(request["thread"]), final)
 
 
 async def test_a_mention_where_no_thread_can_be_opened_is_answered_in_the_channel(

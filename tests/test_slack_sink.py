@@ -15,6 +15,7 @@ from bots.slack.client import SlackClients
 from bots.slack.sink import CardLock, SlackStatusSink
 from config.settings import Settings
 from core.cards import StatusCard
+from core.cardsink import CardUndeliverable
 from core.messages import ThreadRef
 from core.ports import CardRefStore
 from jobs.doc_lock import DocLocks
@@ -37,9 +38,13 @@ def make_sink(
     return SlackStatusSink(SlackClients(settings), refs, interval=interval, **extra)
 
 
+JOB_STARTED = {"plan-r1-1": 1000.0, "apply-r1-h": 2000.0, "plan-r2-1": 1000.0}
+
+
 def card(version: int, phase: str = "running", done: int = 0, job: str = "plan-r1-1", **kw: Any) -> StatusCard:
     return StatusCard(request_id="r1", job_id=job, phase=phase, title="Planning shop-staging",
-                      engine="offline", simulated=True, done=done, total=50, version=version, **kw)
+                      engine="offline", simulated=True, done=done, total=50, version=version,
+                      job_started=JOB_STARTED[job], **kw)
 
 
 def shown(mock: MockSlack) -> str:
@@ -89,7 +94,7 @@ async def test_frequent_progress_is_coalesced_but_the_latest_and_final_states_ar
     assert "waiting for approval" in shown(mock_slack), "a settled state is sent before show returns"
     await asyncio.sleep(0.6)
     assert "waiting for approval" in shown(mock_slack), "no older pending state may overwrite it"
-    times = [c.at for c in mock_slack.calls_to("chat.update")]
+    times = [c.at for c in mock_slack.calls_to("chat.update")][:-1]  # the settled state goes out at once
     assert all(b - a >= 0.35 for a, b in itertools.pairwise(times))
     await sink.close()
 
@@ -151,18 +156,66 @@ async def test_a_deleted_card_is_posted_again_in_its_thread(mock_slack: MockSlac
     assert "Cancelled" in shown(mock_slack)
 
 
-async def test_a_channel_the_bot_left_does_not_keep_the_relay_retrying(
+async def test_a_channel_the_bot_left_is_undeliverable_not_retried(
     mock_slack: MockSlack, refs: CardRefStore
 ) -> None:
     sink = make_sink(mock_slack, refs, interval=0)
     await sink.show(THREAD, card(1, "queued"))
     mock_slack.not_in_channels.add(THREAD.channel)  # the bot was removed, or the channel archived
 
-    # Returning (not raising) lets the relay mark the state delivered instead of retrying it for ever.
-    await sink.show(THREAD, card(2, "succeeded"))
+    # CardUndeliverable tells the relay to dead-letter the job instead of retrying it for ever.
+    with pytest.raises(CardUndeliverable, match="not_in_channel"):
+        await sink.show(THREAD, card(2, "succeeded"))
     assert len(mock_slack.calls_to("chat.update", ok_only=False)) == 1
 
     other = ThreadRef("slack", TEAM, "CGONE", "1800000000.000002")
     mock_slack.not_in_channels.add("CGONE")
-    await sink.show(other, replace(card(1, "awaiting_approval", job="plan-r2-1"), request_id="r2"))
+    with pytest.raises(CardUndeliverable):
+        await sink.show(other, replace(card(1, "awaiting_approval", job="plan-r2-1"), request_id="r2"))
     assert await refs.get("r2", "slack") is None
+
+
+async def test_a_slower_process_never_moves_a_card_backwards(mock_slack: MockSlack, runtime: Runtime) -> None:
+    locks = DocLocks(runtime.redis)
+    fast, slow = (make_sink(mock_slack, runtime.cards, interval=0, lock=locks.hold) for _ in range(2))
+    await fast.show(THREAD, card(1, "queued"))
+    await fast.show(THREAD, card(3, "awaiting_approval", done=50))
+    # The other process read version 2 before the first one showed 3; it must leave the card alone.
+    await slow.show(THREAD, card(2, done=20))
+    assert len(mock_slack.calls_to("chat.update")) == 1
+    assert "waiting for approval" in shown(mock_slack)
+    # Nor may it show the plan job once the apply job owns the card.
+    await fast.show(THREAD, card(1, "queued", job="apply-r1-h"))
+    await slow.show(THREAD, card(4, "awaiting_approval", done=50))
+    assert ": Queued" in shown(mock_slack)
+
+
+async def test_settled_states_racing_from_two_processes_end_on_the_newest(
+    mock_slack: MockSlack, runtime: Runtime
+) -> None:
+    locks = DocLocks(runtime.redis)
+    sinks = [make_sink(mock_slack, runtime.cards, interval=0, lock=locks.hold) for _ in range(2)]
+    mock_slack.delays["chat.update"] = 0.05
+    await sinks[0].show(THREAD, card(1, "queued"))
+    versions = list(range(2, 12))
+    await asyncio.gather(*(
+        sinks[v % 2].show(THREAD, card(v, "failed" if v == 11 else "awaiting_approval", done=v)) for v in versions
+    ))
+    assert len(mock_slack.calls_to("chat.postMessage")) == 1
+    done_counts = [int(c.params["text"].split("(")[1].split(" of")[0]) for c in mock_slack.calls_to("chat.update")]
+    assert done_counts == sorted(done_counts), f"a card moved backwards: {done_counts}"
+    assert "(11 of 50)" in shown(mock_slack)
+
+
+async def test_per_card_bookkeeping_is_dropped_when_final_or_idle(mock_slack: MockSlack, refs: CardRefStore) -> None:
+    sink = make_sink(mock_slack, refs, interval=0)
+    sink.idle_seconds = 0.2
+    await sink.show(THREAD, card(1, "succeeded"))
+    assert sink.tracked() == 0, "a final card needs no bookkeeping"
+    for n in range(5):
+        thread = ThreadRef("slack", TEAM, "C1", f"1800000000.00010{n}")
+        await sink.show(thread, replace(card(1, "queued"), request_id=f"idle{n}"))
+    assert sink.tracked() == 5
+    await asyncio.sleep(0.3)
+    await sink.show(THREAD, replace(card(1, "queued"), request_id="fresh"))
+    assert sink.tracked() == 1, "cards idle for longer than idle_seconds are forgotten"

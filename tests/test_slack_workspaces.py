@@ -25,6 +25,7 @@ from config.credentials import CLOUD_CREDENTIAL_VARS
 from config.local_services import REPO_ROOT
 from config.settings import Settings, SettingsError, load_settings
 from core.cards import StatusCard
+from core.cardsink import CardUndeliverable
 from core.messages import ThreadRef
 from tests.slack_mock import MockSlack
 from tests.slack_mock.harness import SIGNING_SECRET, SlackClient
@@ -249,13 +250,12 @@ async def test_status_cards_go_out_with_their_workspace_token(
     assert {c.token for c in calls_in(mock_slack, "CB")} == {SECOND_TOKEN}
     assert [c.method for c in calls_in(mock_slack, "CB")] == ["chat.postMessage", "chat.update", "chat.update"]
 
-    # A card whose workspace has lost its token can never be shown: dropped with a warning, not retried forever.
+    # A card whose workspace has lost its token can never be shown: the relay dead-letters it, never retries.
     orphan = ThreadRef("slack", STRANGER_TEAM, "CX", "1800000000.000002")
-    with caplog.at_level(logging.WARNING):
+    with pytest.raises(CardUndeliverable, match="no Slack bot token is configured for workspace T0666"):
         await sink.show(orphan, StatusCard(request_id="r-x", job_id="j1", phase="running", title="Planning",
                                            engine="offline", simulated=True, version=1))
     assert not calls_in(mock_slack, "CX")
-    assert "no Slack bot token is configured for workspace T0666" in caplog.text
 
 
 def test_slack_bot_tokens_parse_and_enable_slack() -> None:

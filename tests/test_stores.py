@@ -76,7 +76,6 @@ async def test_concurrent_updates_of_one_job_are_never_lost(runtime: Runtime) ->
     doc = await runtime.db.jobs.find_one({"_id": "plan-race-1"})
     assert doc is not None and doc["version"] == 31
     assert all(doc[f"f{i}"] == i for i in range(30))
-    assert len(doc["events"]) == 31
 
 
 async def test_conditional_request_update_lets_exactly_one_racer_win(runtime: Runtime) -> None:

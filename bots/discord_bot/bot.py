@@ -17,6 +17,7 @@ from bots.discord_bot.sink import DiscordStatusSink
 from bots.runtime import Runtime
 from core.messages import ActionEvent, Reply
 from core.texts import ERROR
+from jobs.doc_lock import DocLocks
 
 log = logging.getLogger("infrabot.discord")
 
@@ -42,7 +43,9 @@ class InfraBot(commands.Bot):
         )
         self.runtime = runtime
         self.guild_ids = list(settings.guild_ids) if guild_ids is None else guild_ids
-        self.sink = DiscordStatusSink(self, runtime.cards, min_interval=status_interval)
+        # The card lock is shared with every other process relaying Discord cards against this Redis.
+        self.sink = DiscordStatusSink(self, runtime.cards, min_interval=status_interval,
+                                      lock=DocLocks(runtime.redis, lease_ms=30_000).hold)
 
     async def setup_hook(self) -> None:
         # Buttons on cards posted by an earlier process are matched by custom id from now on.

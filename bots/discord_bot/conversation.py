@@ -12,6 +12,7 @@ from discord.ext import commands
 from bots.discord_bot.places import opened_thread_ref, principals, strip_mentions, thread_name, thread_ref
 from bots.discord_bot.replies import SAFE_MENTIONS, send_followups, send_replies
 from core import texts
+from core.expiring import ExpiringSet
 from core.messages import IncomingMessage, Reply, ThreadRef
 
 if TYPE_CHECKING:
@@ -37,7 +38,8 @@ NO_THREAD = (
 class Conversation(commands.Cog):
     def __init__(self, bot: InfraBot) -> None:
         self.bot = bot
-        self._hinted: set[int] = set()
+        # Once per thread per day is enough, and the set must not grow with every thread ever seen.
+        self._hinted = ExpiringSet(24 * 3600)
 
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:

@@ -66,6 +66,7 @@ def build_adapter(runtime: Runtime, *, socket_mode: bool = False) -> SlackAdapte
     )
     register_listeners(app, handlers)
     runtime.relay.register(PLATFORM, sink)
+    runtime.closers += [sink.close, clients.aclose]
     return SlackAdapter(app=app, handlers=handlers, sink=sink)
 
 

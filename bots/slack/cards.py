@@ -106,7 +106,8 @@ def fallback_text(card: StatusCard) -> str:
 def render_card(card: StatusCard) -> tuple[list[dict[str, Any]], str]:
     """Returns (blocks, text). Fixed blocks come first so truncation only ever trims the resource list."""
     head: list[dict[str, Any]] = [
-        section(f"*{card.title}*\n{progress_text(card)}"),
+        # Names the job and version shown, for support and for the benchmark's status-to-card timing.
+        {**section(f"*{card.title}*\n{progress_text(card)}"), "block_id": f"card:{card.job_id}:{card.version}"[:255]},
         {"type": "context", "elements": [{"type": "mrkdwn", "text": clip(card.engine_label, 2000)}]},
     ]
     tail: list[dict[str, Any]] = []

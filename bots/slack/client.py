@@ -3,6 +3,9 @@ of call can afford."""
 
 from __future__ import annotations
 
+import asyncio
+
+import aiohttp
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -41,8 +44,10 @@ def retry_handlers(*, retry_server_errors: bool = False) -> list[AsyncRetryHandl
     return handlers
 
 
-def make_client(token: str | None, base_url: str, *, retry_server_errors: bool = False) -> AsyncWebClient:
-    client = AsyncWebClient(token=token, base_url=base_url, timeout=15)
+def make_client(
+    token: str | None, base_url: str, *, retry_server_errors: bool = False, session: aiohttp.ClientSession | None = None
+) -> AsyncWebClient:
+    client = AsyncWebClient(token=token, base_url=base_url, timeout=15, session=session)
     client.retry_handlers = retry_handlers(retry_server_errors=retry_server_errors)
     return client
 
@@ -61,6 +66,28 @@ class SlackClients:
         if not self._tokens and self._fallback is None:
             raise RuntimeError("SLACK_BOT_TOKEN or SLACK_BOT_TOKENS is not set")
         self._clients: dict[tuple[str, bool], AsyncWebClient] = {}
+        self._session: aiohttp.ClientSession | None = None
+
+    def session(self) -> aiohttp.ClientSession | None:
+        """One connection pool for every call this process makes to Slack.
+
+        Without it slack_sdk opens (and tears down) a new aiohttp session, and so a new connection, per call.
+        It belongs to the running event loop; outside one there is none and each call makes its own.
+        """
+        if self._session is None or self._session.closed:
+            try:
+                asyncio.get_running_loop()
+            except RuntimeError:
+                return None
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=100, keepalive_timeout=30),
+                timeout=aiohttp.ClientTimeout(total=15),
+            )
+        return self._session
+
+    async def aclose(self) -> None:
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
 
     def listed(self, team: str | None) -> bool:
         """Whether `team` has its own token in SLACK_BOT_TOKENS (rather than the SLACK_BOT_TOKEN fallback)."""
@@ -78,10 +105,13 @@ class SlackClients:
             raise UnknownTeam(f"no Slack bot token is configured for workspace {team or '(none)'}")
         key = (team if team and self.listed(team) else _FALLBACK, retry_server_errors)
         client = self._clients.get(key)
-        if client is None:
-            client = self._clients[key] = make_client(token, self.base_url, retry_server_errors=retry_server_errors)
+        session = self.session()
+        if client is None or client.session is not session:
+            client = self._clients[key] = make_client(
+                token, self.base_url, retry_server_errors=retry_server_errors, session=session
+            )
         return client
 
     def base(self) -> AsyncWebClient:
-        """A client with no token, for Bolt to copy its URL and retry handlers into each request's client."""
-        return make_client(None, self.base_url)
+        """A client with no token, for Bolt to copy its URL, retry handlers and session into each request's."""
+        return make_client(None, self.base_url, session=self.session())

@@ -1,0 +1,86 @@
+"""The relay's work list in Redis: which jobs have a card change waiting, keyed by job id.
+
+A pass claims a few ids instead of querying MongoDB, so its cost does not grow with the jobs ever run.
+MongoDB's `relay_pending` flag stays the truth: when the list may have lost entries (a new or flushed
+Redis) the relay rebuilds it from there. A claimed id is leased, so one whose relaying process died comes
+back; a failed one is put back later, behind the others, so one broken card never holds up the rest.
+"""
+
+from __future__ import annotations
+
+import time
+
+from redis.asyncio import Redis
+
+PREFIX = "infrabot:relay"
+NEW = f"{PREFIX}:new"  # marked by whoever changed the job; the platform is not known yet
+INFLIGHT = f"{PREFIX}:inflight"  # claimed, scored by when the claim runs out
+SYNCED = f"{PREFIX}:synced"
+
+_CLAIM = """
+local now, lease, limit = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)) do
+    redis.call('ZREM', KEYS[1], id)
+    redis.call('ZADD', KEYS[2], 'LT', now, id)
+end
+local out = {}
+for i = 3, #KEYS + 1 do
+    local key = KEYS[i] or KEYS[2]
+    if #out >= limit then break end
+    for _, id in ipairs(redis.call('ZRANGEBYSCORE', key, '-inf', now, 'LIMIT', 0, limit - #out)) do
+        -- A job can wait in two lists (marked, and found again by a rebuild): one claim takes it from both.
+        for j = 2, #KEYS do redis.call('ZREM', KEYS[j], id) end
+        redis.call('ZADD', KEYS[1], now + lease, id)
+        table.insert(out, id)
+    end
+end
+return out
+"""
+
+
+def platform_key(platform: str) -> str:
+    return f"{PREFIX}:p:{platform}"
+
+
+class RedisRelayWork:
+    def __init__(self, redis: Redis, lease_seconds: float = 60.0) -> None:
+        self.redis = redis
+        self.lease = lease_seconds
+        self._claim = redis.register_script(_CLAIM)
+
+    async def mark(self, job_id: str) -> None:
+        # NX: a job already waiting (or backing off after a failure) keeps its place.
+        await self.redis.zadd(NEW, {job_id: time.time()}, nx=True)
+
+    async def claim(self, platforms: list[str], limit: int) -> list[str]:
+        keys = [INFLIGHT, NEW, *(platform_key(p) for p in platforms)]
+        ids = await self._claim(keys=keys, args=[time.time(), self.lease, limit])
+        return [i.decode() if isinstance(i, bytes) else str(i) for i in ids]
+
+    async def done(self, job_id: str) -> None:
+        await self.redis.zrem(INFLIGHT, job_id)
+
+    async def later(self, job_id: str, delay: float, platform: str | None = None) -> None:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.zrem(INFLIGHT, job_id)
+            pipe.zadd(platform_key(platform) if platform else NEW, {job_id: time.time() + delay})
+            await pipe.execute()
+
+    async def synced(self) -> bool:
+        return bool(await self.redis.exists(SYNCED))
+
+    async def rebuild(self, pending: list[tuple[str, str]]) -> None:
+        now = time.time()
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for job_id, platform in pending:
+                pipe.zadd(platform_key(platform) if platform else NEW, {job_id: now}, nx=True)
+            pipe.set(SYNCED, "1")
+            await pipe.execute()
+
+    async def size(self) -> int:
+        keys = [k async for k in self.redis.scan_iter(f"{PREFIX}:*")]
+        total = 0
+        for key in keys:
+            if key.decode() != SYNCED:
+                total += await self.redis.zcard(key)
+        return total
