@@ -2,10 +2,12 @@
 
 Each value comes from, in order: its environment variable (or `.env`), the `POLICY_FILE`, the
 built-in default. Defaults: every region and component is allowed, dev is capped at `medium`,
-nobody is restricted by role, and prod needs a second person to approve.
+databases and caches in prod are at least `medium`, nobody is restricted by role, and prod needs a
+second person to approve.
 
     ALLOWED_REGIONS=us-central1,europe-west1          # empty: every region
     MAX_SIZE=dev=medium,staging=large,prod=large       # merged over the dev=medium default
+    MIN_SIZE=prod=large                                # databases/caches raised to it; default prod=medium
     ALLOWED_COMPONENTS=prod=service,postgres,bucket;staging=service,postgres,bucket,redis
     APPROVAL_ENVIRONMENTS=prod                         # where the approver must not be the requester
     ROLE_RULES={"approve": {"prod": ["role:platform-admins", "U123"]}, "destroy": {"*": ["role:sre"]}}
@@ -26,6 +28,8 @@ if TYPE_CHECKING:
     from config.settings import Settings
 
 DEFAULT_MAX_SIZE: dict[str, str] = {"dev": "medium"}
+# Small in prod would mean a shared-core Cloud SQL tier and BASIC (no failover) Memorystore.
+DEFAULT_MIN_SIZE: dict[str, str] = {"prod": "medium"}
 DEFAULT_APPROVAL_ENVIRONMENTS: tuple[str, ...] = ("prod",)
 ANY_ENV = "*"
 
@@ -33,6 +37,7 @@ _REGION = re.compile(r"^[a-z]+(?:-[a-z]+)+\d+$")
 _FILE_KEYS: dict[str, str] = {
     "allowed_regions": "allowed_regions",
     "max_size": "max_size",
+    "min_size": "min_size",
     "allowed_components": "allowed_components",
     "approval_environments": "approval_environments",
     "roles": "role_rules",
@@ -85,7 +90,7 @@ def _pairs(value: str) -> dict[str, list[str]]:
     return out
 
 
-def parse_max_size(value: str | dict[str, str]) -> dict[str, str]:
+def _sizes(value: str | dict[str, str]) -> dict[str, str]:
     raw = {k: [v] if isinstance(v, str) else v for k, v in value.items()} if isinstance(value, dict) else (
         _pairs(value))
     limits: dict[str, str] = {}
@@ -96,7 +101,16 @@ def parse_max_size(value: str | dict[str, str]) -> dict[str, str]:
         if size not in SIZES:
             raise PolicyConfigError(f"{size!r} for {env} is not a size ({', '.join(SIZES)})")
         limits[_environment(str(env))] = size
-    return {**DEFAULT_MAX_SIZE, **limits}
+    return limits
+
+
+def parse_max_size(value: str | dict[str, str]) -> dict[str, str]:
+    return {**DEFAULT_MAX_SIZE, **_sizes(value)}
+
+
+def parse_min_size(value: str | dict[str, str]) -> dict[str, str]:
+    """Merged over the prod=medium default; `prod=small` turns the floor off."""
+    return {**DEFAULT_MIN_SIZE, **_sizes(value)}
 
 
 def parse_allowed_components(value: str | dict[str, Any]) -> dict[str, list[str]]:
@@ -149,6 +163,7 @@ def parse_role_rules(value: str | dict[str, Any]) -> dict[str, dict[str, list[st
 _PARSERS: dict[str, Any] = {
     "allowed_regions": parse_regions,
     "max_size": parse_max_size,
+    "min_size": parse_min_size,
     "allowed_components": parse_allowed_components,
     "approval_environments": parse_approval_environments,
     "role_rules": parse_role_rules,
@@ -219,6 +234,7 @@ def policy_from_settings(settings: Settings) -> Policy:
         guardrails=Guardrails(
             allowed_regions=values.get("allowed_regions"),
             max_size=values.get("max_size", dict(DEFAULT_MAX_SIZE)),
+            min_size=values.get("min_size", dict(DEFAULT_MIN_SIZE)),
             allowed_components=values.get("allowed_components", {}),
         ),
         roles=Roles(values.get("role_rules", {})),

@@ -75,14 +75,15 @@ class Settings(BaseSettings):
     # Guardrails and roles (formats in config/policy.py); unset means "use POLICY_FILE, then the default".
     allowed_regions: str | None = None
     max_size: str | None = None
+    min_size: str | None = None
     allowed_components: str | None = None
     approval_environments: str | None = None
     role_rules: str | None = None
     policy_file: str | None = None
 
     @field_validator(
-        "allowed_regions", "max_size", "allowed_components", "approval_environments", "role_rules",
-        "policy_file",
+        "allowed_regions", "max_size", "min_size", "allowed_components", "approval_environments",
+        "role_rules", "policy_file",
     )
     @classmethod
     def _policy_parses(cls, value: str | None, info: ValidationInfo) -> str | None:

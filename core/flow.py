@@ -123,7 +123,7 @@ class RequestFlow:
                                 **fields)
 
     async def start(self, actor: Actor, draft: Draft, text: str) -> tuple[str | None, Reply]:
-        spec = draft.to_spec(actor.user)
+        spec = self.policy.fit(draft.to_spec(actor.user))
         refusal = self.policy.refuse("request", spec.environment, actor.user, actor.roles,
                                      actor.thread.platform) or self.policy.check_spec(spec)
         if refusal:
@@ -162,7 +162,7 @@ class RequestFlow:
         )
 
     async def revise(self, actor: Actor, request: dict[str, Any], draft: Draft) -> Reply:
-        spec = draft.to_spec(request["user"])
+        spec = self.policy.fit(draft.to_spec(request["user"]))
         refusal = self.policy.refuse("request", spec.environment, actor.user, actor.roles,
                                      actor.thread.platform) or self.policy.check_spec(spec)
         if refusal:

@@ -40,11 +40,17 @@ def _per_env(table: dict[str, T], environment: str) -> T | None:
     return table.get(environment, table.get(ANY_ENVIRONMENT))
 
 
+# Kinds whose smallest sizes are unfit for production: shared-core Cloud SQL, BASIC (no HA) Redis.
+FLOOR_KINDS: tuple[str, ...] = ("postgres", "mysql", "redis")
+
+
 @dataclass
 class Guardrails:
     allowed_regions: list[str] | None = None
     max_size: dict[str, str] = field(default_factory=dict)
     allowed_components: dict[str, list[str]] = field(default_factory=dict)
+    # Per environment, the smallest size a database or cache gets; smaller asks are raised to it.
+    min_size: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -76,6 +82,23 @@ class Policy:
     guardrails: Guardrails = field(default_factory=Guardrails)
     roles: Roles = field(default_factory=Roles)
     approval_environments: tuple[str, ...] = ("prod",)
+
+    def fit(self, spec: InfraSpec) -> InfraSpec:
+        """`spec` with databases and caches raised to the environment's floor (prod: medium by default).
+
+        Raised rather than refused: "a postgres in prod" should get a production-grade database, and
+        the plan shows the size it will build.
+        """
+        floor = _per_env(self.guardrails.min_size, spec.environment)
+        if not floor:
+            return spec
+        components = []
+        for component in spec.components:
+            size = spec.size_of(component)
+            if component.kind in FLOOR_KINDS and SIZES.index(size) < SIZES.index(floor):
+                component = component.model_copy(update={"size": floor})
+            components.append(component)
+        return spec.model_copy(update={"components": components})
 
     def check_spec(self, spec: InfraSpec) -> str | None:
         g = self.guardrails

@@ -9,6 +9,7 @@ from typing import Any
 
 from core.plan import ResourceChange
 from infra.mocks import MockedResource
+from infra.naming import PHYSICAL_NAME
 
 # Generated secrets differ on every run and are pinned by ignore_changes in the real program.
 VOLATILE_INPUTS = frozenset({"password", "secretData"})
@@ -19,7 +20,7 @@ REPLACE_ON: dict[str, frozenset[str]] = {
     "gcp:sql/database:Database": frozenset({"name", "instance"}),
     "gcp:sql/user:User": frozenset({"name", "instance"}),
     "gcp:redis/instance:Instance": frozenset(
-        {"name", "region", "tier", "connectMode", "authorizedNetwork", "reservedIpRange"}
+        {"name", "region", "tier", "connectMode", "authorizedNetwork", "reservedIpRange", "transitEncryptionMode"}
     ),
     "gcp:serviceaccount/account:Account": frozenset({"accountId"}),
     "gcp:cloudrunv2/service:Service": frozenset({"name", "location"}),
@@ -32,6 +33,9 @@ REPLACE_ON: dict[str, frozenset[str]] = {
     "gcp:compute/subnetwork:Subnetwork": frozenset({"name", "network", "region"}),
     "gcp:compute/globalAddress:GlobalAddress": frozenset({"name", "network", "prefixLength", "purpose"}),
     "gcp:servicenetworking/connection:Connection": frozenset({"network", "service"}),
+    "gcp:projects/service:Service": frozenset({"service", "project"}),
+    "gcp:projects/serviceIdentity:ServiceIdentity": frozenset({"service", "project"}),
+    "random:index/randomPassword:RandomPassword": frozenset({"length", "special", "keepers"}),
 }
 
 
@@ -60,40 +64,67 @@ def _protected(inputs: dict[str, Any]) -> bool:
     return bool(inputs.get("deletionProtection")) or bool(settings.get("deletionProtectionEnabled"))
 
 
-def record(resource: MockedResource) -> dict[str, Any]:
-    """What the state keeps per resource: hashes, never input values (they may hold secrets)."""
-    stable = {k: v for k, v in resource.inputs.items() if k not in VOLATILE_INPUTS}
+def _hashes(resource: MockedResource, stable: dict[str, Any]) -> tuple[str, str]:
     fields = _replace_fields(resource)
     forcing = stable if fields is None else {k: v for k, v in stable.items() if k in fields}
-    return {
+    return _digest(stable), _digest(forcing)
+
+
+def record(resource: MockedResource, alias: str | None = None) -> dict[str, Any]:
+    """What the state keeps per resource: hashes, never input values (they may hold secrets).
+
+    The `unnamed` hashes leave out the physical name, which a renamed (aliased) resource keeps from
+    when it was created, as the program's `ignore_changes` does in a real run.
+    """
+    stable = {k: v for k, v in resource.inputs.items() if k not in VOLATILE_INPUTS}
+    unnamed = {k: v for k, v in stable.items() if k != PHYSICAL_NAME.get(resource.type)}
+    full, forcing = _hashes(resource, stable)
+    full_unnamed, forcing_unnamed = _hashes(resource, unnamed)
+    out = {
         "type": resource.type,
         "name": resource.name,
-        "hash": _digest(stable),
-        "replace_hash": _digest(forcing),
+        "hash": full,
+        "replace_hash": forcing,
+        "hash_unnamed": full_unnamed,
+        "replace_hash_unnamed": forcing_unnamed,
         "protected": _protected(resource.inputs),
     }
+    if alias:
+        out["alias"] = alias
+    return out
 
 
-def snapshot(resources: list[MockedResource]) -> dict[str, dict[str, Any]]:
-    return {key(r.type, r.name): record(r) for r in resources if is_cloud_resource(r)}
+def snapshot(resources: list[MockedResource], aliases: dict[str, str] | None = None) -> dict[str, dict[str, Any]]:
+    aliases = aliases or {}
+    return {key(r.type, r.name): record(r, aliases.get(r.name)) for r in resources if is_cloud_resource(r)}
+
+
+def _op(before: dict[str, Any], now: dict[str, Any], suffix: str = "") -> str:
+    if before.get(f"replace_hash{suffix}") != now[f"replace_hash{suffix}"]:
+        return "replace"
+    if before.get(f"hash{suffix}") != now[f"hash{suffix}"]:
+        return "update"
+    return "same"
 
 
 def diff(current: dict[str, dict[str, Any]], previous: dict[str, dict[str, Any]] | None) -> list[ResourceChange]:
     previous = previous or {}
     changes: list[ResourceChange] = []
+    claimed: set[str] = set()
     for k, now in current.items():
         before = previous.get(k)
-        if before is None:
-            op = "create"
-        elif before["replace_hash"] != now["replace_hash"]:
-            op = "replace"
-        elif before["hash"] != now["hash"]:
-            op = "update"
+        if before is not None:
+            op = _op(before, now)
+        elif now.get("alias") and key(now["type"], now["alias"]) in previous:
+            # Renamed with an alias: Pulumi adopts the old resource instead of replacing it.
+            old_key = key(now["type"], now["alias"])
+            claimed.add(old_key)
+            op = _op(previous[old_key], now, "_unnamed")
         else:
-            op = "same"
+            op = "create"
         changes.append(ResourceChange(type=now["type"], name=now["name"], op=op))
     for k, before in previous.items():
-        if k not in current:
+        if k not in current and k not in claimed:
             changes.append(ResourceChange(type=before["type"], name=before["name"], op="delete"))
     return sorted(changes, key=lambda c: (c.name, c.type))
 
@@ -103,6 +134,8 @@ _DELETE_LAST = (
     "gcp:compute/globalAddress:GlobalAddress",
     "gcp:compute/subnetwork:Subnetwork",
     "gcp:compute/network:Network",
+    # Last of all (and only from the state: disable_on_destroy=False leaves the API on).
+    "gcp:projects/service:Service",
 )
 _DELETE_FIRST = ("IAMMember", "IamMember", "gcp:cloudrunv2/service:Service")
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import hashlib
+import secrets
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -76,6 +77,16 @@ class InfraMocks(pulumi.runtime.Mocks):
         project = inputs.get("project") or self.project
         region = inputs.get("region") or inputs.get("location") or self.region
         name = inputs.get("name") or f"{logical}-{hashlib.sha256(logical.encode()).hexdigest()[:7]}"
+        if typ == "random:index/randomPassword:RandomPassword":
+            # Random per evaluation, like a first apply; the offline diff never compares its value.
+            length = int(inputs.get("length", 32))
+            return {"result": secrets.token_urlsafe(length)[:length], "id": "none"}
+        if typ == "gcp:projects/serviceIdentity:ServiceIdentity":
+            service = inputs["service"]
+            agent = f"service-{project_number(project)}@gcp-sa-{service.split('.')[0]}.iam.gserviceaccount.com"
+            return {"email": agent, "member": f"serviceAccount:{agent}", "id": f"projects/{project}/services/{service}"}
+        if typ == "gcp:projects/service:Service":
+            return {"id": f"{project}/{inputs['service']}"}
         if typ == "gcp:serviceaccount/account:Account":
             email = f"{inputs['accountId']}@{project}.iam.gserviceaccount.com"
             return {
@@ -101,12 +112,19 @@ class InfraMocks(pulumi.runtime.Mocks):
                 "selfLink": f"https://sqladmin.googleapis.com/sql/v1beta4/projects/{project}/instances/{name}",
             }
         if typ == "gcp:redis/instance:Instance":
-            return {
+            tls = inputs.get("transitEncryptionMode") == "SERVER_AUTHENTICATION"
+            out: dict[str, Any] = {
                 "name": name,
                 "host": _private_ip(name, 30),
-                "port": 6379,
+                "port": 6378 if tls else 6379,
                 "id": f"projects/{project}/locations/{region}/instances/{name}",
             }
+            if inputs.get("authEnabled"):
+                out["authString"] = secrets.token_hex(16)
+            if tls:
+                pem = f"-----BEGIN CERTIFICATE-----\nmock-{name}\n-----END CERTIFICATE-----"
+                out["serverCaCerts"] = [{"cert": pem}]
+            return out
         if typ == "gcp:storage/bucket:Bucket":
             return {
                 "name": name,

@@ -50,6 +50,29 @@ def labels_for(spec: InfraSpec) -> dict[str, str]:
     }
 
 
-def numbered(base: str, index: int, count: int) -> str:
-    """`bucket` for a single component, `bucket-1`, `bucket-2` when the spec asks for several."""
+def numbered(base: str, index: int) -> str:
+    """`bucket` for the first of a kind, `bucket-2`, `bucket-3` for the ones added after it.
+
+    The first one never takes a number, so adding a sibling later leaves its name (and so the
+    resource) alone.
+    """
+    return base if index == 1 else f"{base}-{index}"
+
+
+def legacy_numbered(base: str, index: int, count: int) -> str:
+    """The name earlier versions gave: `bucket-1` for the first one when there were several."""
     return base if count == 1 else f"{base}-{index}"
+
+
+# The field holding each resource's name in GCP, for resources whose name follows the logical one.
+# A renamed resource keeps the physical name it was created with (see BuildContext.rename).
+PHYSICAL_NAME: dict[str, str] = {
+    "gcp:storage/bucket:Bucket": "name",
+    "gcp:pubsub/topic:Topic": "name",
+    "gcp:pubsub/subscription:Subscription": "name",
+    "gcp:redis/instance:Instance": "name",
+    "gcp:cloudrunv2/service:Service": "name",
+    "gcp:serviceaccount/account:Account": "accountId",
+    "gcp:secretmanager/secret:Secret": "secretId",
+    "gcp:artifactregistry/repository:Repository": "repositoryId",
+}

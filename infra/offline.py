@@ -43,14 +43,19 @@ class OfflineEngine:
 
     def evaluate(self, spec: InfraSpec, *, preview: bool = True) -> Evaluation:
         """Blocking: runs the program under mocks. Use from a worker thread in async code."""
-        return evaluate(
-            make_program(spec, public_services=self.public_services),
+        return self._evaluate(spec, preview=preview)[0]
+
+    def _evaluate(self, spec: InfraSpec, *, preview: bool) -> tuple[Evaluation, dict[str, str]]:
+        aliases: dict[str, str] = {}
+        evaluation = evaluate(
+            make_program(spec, public_services=self.public_services, aliases=aliases),
             project=self.project,
             region=spec.region,
             stack=spec.stack_name,
             project_name=PULUMI_PROJECT,
             preview=preview,
         )
+        return evaluation, aliases
 
     def _previous(self, spec: InfraSpec) -> dict[str, dict[str, Any]] | None:
         if self.state is None:
@@ -59,8 +64,8 @@ class OfflineEngine:
         return None if doc is None else doc.get("resources", {})
 
     def _plan(self, spec: InfraSpec, *, preview: bool) -> tuple[list[ResourceChange], Evaluation, dict]:
-        evaluation = self.evaluate(spec, preview=preview)
-        current = diffing.snapshot(evaluation.resources)
+        evaluation, aliases = self._evaluate(spec, preview=preview)
+        current = diffing.snapshot(evaluation.resources, aliases)
         return diffing.diff(current, self._previous(spec)), evaluation, current
 
     async def preview(self, spec: InfraSpec, progress: ProgressFn) -> PlanResult:

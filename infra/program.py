@@ -10,13 +10,12 @@ import pulumi_gcp as gcp
 
 from core.spec import Component, InfraSpec
 from infra.components import BUILDERS
-from infra.components.context import BuildContext
-from infra.components.sql import DB_PASSWORD_CONFIG, new_db_password
+from infra.components.context import BuildContext, alias_transformation
 
 PULUMI_PROJECT = "infrabot"
 DEFAULT_GCP_PROJECT = "infrabot-demo"
 
-__all__ = ["DB_PASSWORD_CONFIG", "PULUMI_PROJECT", "gcp_project", "make_program", "new_db_password"]
+__all__ = ["PULUMI_PROJECT", "gcp_project", "make_program"]
 
 
 def gcp_project() -> str:
@@ -29,15 +28,24 @@ def instances(spec: InfraSpec, kind: str) -> list[Component]:
     return [c for c in spec.components if c.kind == kind for _ in range(c.count)]
 
 
-def make_program(spec: InfraSpec, *, public_services: bool = False) -> Callable[[], None]:
+def make_program(
+    spec: InfraSpec, *, public_services: bool = False, aliases: dict[str, str] | None = None
+) -> Callable[[], None]:
+    """`aliases`, when given, is filled with the renamed resources (new logical name -> old one)."""
+
     def program() -> None:
         project = gcp_project()
         provider = gcp.Provider("gcp", project=project, region=spec.region)
         ctx = BuildContext(spec=spec, project=project, provider=provider, public_services=public_services)
+        pulumi.runtime.register_stack_transformation(alias_transformation(ctx))
         for kind, build in BUILDERS.items():
             found = instances(spec, kind)
             for index, component in enumerate(found, start=1):
                 build(ctx, component, index, len(found))
+        for finish in ctx.after_services:
+            finish()
+        if aliases is not None:
+            aliases.update(ctx.aliases)
         pulumi.export("project", project)
         pulumi.export("region", spec.region)
 

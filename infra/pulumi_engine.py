@@ -85,7 +85,6 @@ _NOISE = re.compile(
     r"^(error:\s*)?((update|preview|destroy|refresh) failed|\d+ errors? occurred:?|diagnostics:?)$", re.I
 )
 _MAX_MESSAGE = 300
-DATABASE_KINDS = ("postgres", "mysql")
 STACK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
 
@@ -444,23 +443,8 @@ class PulumiEngine:
             "gcp:project": auto.ConfigValue(self.gcp_project),
             "gcp:region": auto.ConfigValue(spec.region),
         }
-        if any(c.kind in DATABASE_KINDS for c in spec.components):
-            config.update(self._db_password_config(stack))
         stack.set_all_config(config)
         return stack
-
-    def _db_password_config(self, stack: auto.Stack) -> dict[str, auto.ConfigValue]:
-        """Give the stack one database password, kept encrypted in its config, made only once.
-
-        Without it the program would mint a new password on every run; with it, a re-run (or a
-        duplicate job) leaves the database user alone.
-        """
-        from infra.components.sql import DB_PASSWORD_CONFIG, new_db_password
-
-        key = f"{PROJECT}:{DB_PASSWORD_CONFIG}"
-        if key in stack.get_all_config():
-            return {}
-        return {key: auto.ConfigValue(new_db_password(), secret=True)}
 
     def _program(self, spec: InfraSpec) -> Program:
         if self._program_factory is not None:

@@ -6,6 +6,9 @@ from typing import Any
 
 # Cloud SQL "Enterprise" edition is pinned by the builder: Enterprise Plus (the default for new
 # Postgres 16 instances) does not offer shared-core tiers such as db-f1-micro.
+# MySQL 8.0 is in extended support (a surcharge); 8.4 is the current long-term release.
+DB_VERSIONS: dict[str, str] = {"postgres": "POSTGRES_16", "mysql": "MYSQL_8_4"}
+
 SQL: dict[str, dict[str, Any]] = {
     "small": {"tier": "db-f1-micro", "disk_gb": 10, "availability": "ZONAL"},
     "medium": {"tier": "db-custom-2-7680", "disk_gb": 50, "availability": "ZONAL"},
@@ -59,6 +62,11 @@ SIZE_TABLE: dict[str, dict[str, dict[str, Any]]] = {
 
 def tier(kind: str, size: str) -> dict[str, Any]:
     return SIZE_TABLE[kind][size]
+
+
+def backups_enabled(kind: str, size: str, environment: str) -> bool:
+    """Cloud SQL refuses HA (REGIONAL) without backups and their log, so HA has them everywhere."""
+    return environment == "prod" or tier(kind, size)["availability"] == "REGIONAL"
 
 
 def describe(kind: str, size: str) -> str:

@@ -31,6 +31,10 @@ READABLE: dict[str, str] = {
     "gcp:compute/subnetwork:Subnetwork": "VPC subnet",
     "gcp:compute/globalAddress:GlobalAddress": "Reserved private IP range",
     "gcp:servicenetworking/connection:Connection": "Private service connection",
+    "gcp:projects/service:Service": "Google API enabled",
+    "gcp:projects/serviceIdentity:ServiceIdentity": "Google service agent",
+    "gcp:serviceaccount/iAMMember:IAMMember": "Service account grant",
+    "random:index/randomPassword:RandomPassword": "Generated password",
 }
 OP_WORDS = {"create": "create", "update": "update", "replace": "replace", "delete": "delete", "same": "keep"}
 OP_MARKS = {"create": "+", "update": "~", "replace": "-/+", "delete": "-", "same": "="}

@@ -93,7 +93,7 @@ def test_public_invoker_is_opt_in() -> None:
     assert member.inputs["role"] == "roles/run.invoker"
 
 
-@pytest.mark.parametrize("kind, version", [("postgres", "POSTGRES_16"), ("mysql", "MYSQL_8_0")])
+@pytest.mark.parametrize("kind, version", [("postgres", "POSTGRES_16"), ("mysql", "MYSQL_8_4")])
 def test_sql_instance_private_ip_database_user(kind: str, version: str) -> None:
     ev = run(kind)
     instance = one(ev, SQL)
@@ -140,16 +140,21 @@ def test_sql_size_maps_to_tier() -> None:
     assert settings["diskSize"] == 200
 
 
-def test_db_password_is_secret_stored_in_secret_manager_and_never_exported() -> None:
+def test_db_password_is_a_random_resource_stored_in_secret_manager_and_never_exported() -> None:
+    # A password in stack config is no longer read: the only source is the RandomPassword resource.
     ev = run("service", "postgres", config={"infrabot:dbPassword": "Known-Pa55word-xyz"})
+    generated = one(ev, "random:index/randomPassword:RandomPassword")
+    assert generated.inputs["length"] >= 32 and generated.inputs["special"] is False
     user = one(ev, "gcp:sql/user:User")
     version = one(ev, VERSION)
     assert _is_secret(user.inputs["password"])
     assert _is_secret(version.inputs["secretData"])
-    assert user.inputs["password"]["value"] == "Known-Pa55word-xyz"
+    assert user.inputs["password"]["value"] == generated.outputs["result"]
+    assert version.inputs["secretData"]["value"] == generated.outputs["result"]
+    assert "Known-Pa55word-xyz" not in json.dumps([r.inputs for r in ev.resources], default=str)
     secret = named(ev, "shop-dev-pg-password")
     assert version.inputs["secret"] == secret.outputs["id"]
-    assert "Known-Pa55word-xyz" not in json.dumps(ev.outputs)
+    assert generated.outputs["result"] not in json.dumps(ev.outputs)
     assert ev.outputs["pg_password_secret"] == f"projects/{PROJECT}/secrets/shop-dev-pg-password"
     # The service reads it through a Secret Manager reference, not a literal value.
     password_env = env_vars(ev)["DB_PASSWORD"]
@@ -158,14 +163,6 @@ def test_db_password_is_secret_stored_in_secret_manager_and_never_exported() -> 
         "secret": "shop-dev-pg-password",
         "version": "latest",
     }
-
-
-def test_generated_password_differs_per_run_but_never_leaks() -> None:
-    first = one(run("postgres"), "gcp:sql/user:User").inputs["password"]["value"]
-    ev = run("postgres")
-    second = one(ev, "gcp:sql/user:User").inputs["password"]["value"]
-    assert len(first) >= 24 and first != second
-    assert second not in json.dumps(ev.outputs)
 
 
 def test_redis_private_service_access_on_shared_network() -> None:
@@ -177,7 +174,7 @@ def test_redis_private_service_access_on_shared_network() -> None:
     assert redis.inputs["connectMode"] == "PRIVATE_SERVICE_ACCESS"
     assert redis.inputs["authorizedNetwork"] == network.outputs["id"]
     assert redis.inputs["reservedIpRange"] == peering.outputs["name"]
-    assert redis.inputs["tier"] == "BASIC" and redis.inputs["memorySizeGb"] == 1
+    assert redis.inputs["tier"] == "BASIC" and redis.inputs["memorySizeGb"] == 1  # the floor is policy's job
     assert redis.inputs["deletionProtection"] is True
     assert redis.inputs["labels"]["env"] == "prod"
     assert peering.inputs["purpose"] == "VPC_PEERING"

@@ -10,7 +10,7 @@ import pytest
 
 from core.ports import Engine
 from core.spec import Component, InfraSpec
-from infra.components import sql
+from infra import mocks
 from infra.offline import DeletionProtectedError, OfflineEngine
 from infra.state import FileStateStore
 
@@ -38,7 +38,8 @@ def spec_of(*kinds: str, env: str = "staging", size: str = "small") -> InfraSpec
 
 @pytest.fixture
 def engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> OfflineEngine:
-    monkeypatch.setattr(sql, "new_db_password", lambda: KNOWN_PASSWORD)
+    # The mocked RandomPassword draws from this, so the test knows the password to look for.
+    monkeypatch.setattr(mocks.secrets, "token_urlsafe", lambda n: KNOWN_PASSWORD)
     return OfflineEngine(FileStateStore(tmp_path / "state"), project="acme-test")
 
 
@@ -55,7 +56,7 @@ async def test_preview_plans_every_resource_as_create(engine: OfflineEngine) -> 
     assert plan.spec_fingerprint == spec.fingerprint()
     assert {r.op for r in plan.resources} == {"create"}
     assert plan.summary == {"create": len(plan.resources), "update": 0, "delete": 0, "replace": 0}
-    assert len(plan.resources) == 28
+    assert len(plan.resources) == 47
     assert not any(r.type.startswith("pulumi:providers") for r in plan.resources)
     assert plan.monthly_cost_usd and plan.monthly_cost_usd > 0
     assert progress.calls[0][:2] == (0, 1) and progress.calls[-1][:2] == (1, 1)
@@ -75,8 +76,8 @@ async def test_apply_then_preview_shows_no_changes(engine: OfflineEngine, tmp_pa
     progress = Progress()
     result = await engine.apply(spec, progress)
     assert result.simulated and result.engine == "offline"
-    assert result.summary["create"] == 28
-    assert [c[0] for c in progress.calls] == list(range(29))
+    assert result.summary["create"] == 47
+    assert [c[0] for c in progress.calls] == list(range(48))
     assert "simulated create: Cloud SQL instance shop-staging-pg" in {c[2] for c in progress.calls}
     assert result.outputs["svc_url"].endswith(".run.app")
     assert result.outputs["pg_connection_name"].startswith("acme-test:us-central1:shop-staging-pg")
@@ -100,13 +101,15 @@ async def test_changes_after_apply_are_diffed(engine: OfflineEngine) -> None:
     plan = await engine.preview(spec_of("service", "postgres", "redis", "bucket", size="medium"), Progress())
     ops = {r.name: r.op for r in plan.resources}
     assert ops["shop-staging-bucket"] == "create"
+    assert ops["shop-staging-api-storage"] == "create"
     assert ops["shop-staging-svc-bucket-objects"] == "create"
     assert ops["shop-staging-registry"] == "delete"
-    assert ops["shop-staging-svc-registry-read"] == "delete"
+    # The API stays in the plan's deletions, but disable_on_destroy=False leaves it on in GCP.
+    assert ops["shop-staging-api-artifactregistry"] == "delete"
     assert ops["shop-staging-redis"] == "replace"  # BASIC -> STANDARD_HA cannot change in place
     assert ops["shop-staging-pg"] == "update"  # a bigger tier is an in-place update
     assert ops["shop-staging-net"] == "same"
-    assert plan.summary == {"create": 2, "update": 2, "delete": 2, "replace": 1}
+    assert plan.summary == {"create": 3, "update": 2, "delete": 2, "replace": 1}
 
 
 async def test_destroy_lists_removed_resources_and_forgets_them(engine: OfflineEngine) -> None:
@@ -115,12 +118,12 @@ async def test_destroy_lists_removed_resources_and_forgets_them(engine: OfflineE
     progress = Progress()
     destroyed = await engine.destroy(spec, progress)
     assert destroyed.simulated
-    assert destroyed.summary["delete"] == applied.summary["create"] == 7
+    assert destroyed.summary["delete"] == applied.summary["create"] == 10
     removed = {c.name: c.type for c in destroyed.removed}
     assert removed["shop-staging-bucket"] == "gcp:storage/bucket:Bucket"
     assert removed["shop-staging-queue-dlq"] == "gcp:pubsub/topic:Topic"
     messages = [c[2] for c in progress.calls[1:]]
-    assert len(messages) == 7 and all(m.startswith("simulated delete: ") for m in messages)
+    assert len(messages) == 10 and all(m.startswith("simulated delete: ") for m in messages)
     # IAM bindings go before the topic/subscription they are attached to.
     assert messages.index("simulated delete: Topic access grant shop-staging-queue-dlq-agent-pub") < messages.index(
         "simulated delete: Pub/Sub topic shop-staging-queue-dlq"
@@ -148,7 +151,7 @@ async def test_without_state_store_every_plan_is_a_fresh_create() -> None:
     plan = await engine.preview(spec, Progress())
     assert {r.op for r in plan.resources} == {"create"}
     destroyed = await engine.destroy(spec, Progress())
-    assert [c.name for c in destroyed.removed] == ["shop-staging-bucket"]
+    assert [c.name for c in destroyed.removed] == ["shop-staging-api-storage", "shop-staging-bucket"]
 
 
 async def test_concurrent_and_repeated_previews_stay_separate(engine: OfflineEngine) -> None:

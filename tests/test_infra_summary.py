@@ -71,8 +71,11 @@ def test_plan_json_shape() -> None:
     assert set(result) == {"engine", "resources", "summary", "monthly_cost_usd"}
     assert result["engine"] == "offline"
     assert set(result["summary"]) == {"create", "update", "delete", "replace"}
-    assert result["summary"]["create"] == len(result["resources"]) == 2  # no service, so no grants
+    # No service, so no grants; the two APIs they call are enabled first.
+    assert result["summary"]["create"] == len(result["resources"]) == 4
     assert all(set(r) == {"type", "name", "op"} for r in result["resources"])
-    assert {r["name"] for r in result["resources"]} == {"shop-dev-bucket", "shop-dev-secret"}
+    assert {r["name"] for r in result["resources"]} == {
+        "shop-dev-bucket", "shop-dev-secret", "shop-dev-api-storage", "shop-dev-api-secretmanager"
+    }
     assert isinstance(result["monthly_cost_usd"], float)
     json.dumps(result)

@@ -22,6 +22,13 @@ APP_NAME_RULE = (
 
 _VALID = re.compile(rf"[a-z](?:[a-z0-9-]{{0,{MAX_APP_LENGTH - 2}}}[a-z0-9])?")
 
+# Names GCP refuses or that collide with what the databases already have. Bucket names may not
+# start with "goog" or contain "google" (Pub/Sub topic names may not start with "goog" either);
+# the app name also becomes the database and user name, which must not be a built-in one.
+GOOGLE_PREFIX = "goog"
+GOOGLE_WORD = "google"
+BUILT_IN_NAMES = frozenset({"postgres", "mysql", "root", "sys"})
+
 
 @dataclass(frozen=True)
 class NameCheck:
@@ -30,24 +37,46 @@ class NameCheck:
     suggestion: str | None = None
 
 
+def gcp_name_problem(name: str) -> str | None:
+    """Why GCP would refuse `name` (a well-formed app name) in resource names, if it would."""
+    if GOOGLE_WORD in name:
+        return "contains \"google\", which GCP does not allow in bucket names"
+    if name.startswith(GOOGLE_PREFIX):
+        return "starts with \"goog\", which GCP does not allow for bucket and topic names"
+    if name in BUILT_IN_NAMES:
+        return "is the name of a built-in database user or database, and infrabot names the app's own after it"
+    return None
+
+
 def is_valid_app_name(name: str) -> bool:
-    return _VALID.fullmatch(name) is not None
+    return _VALID.fullmatch(name) is not None and gcp_name_problem(name) is None
+
+
+def _without_google(slug: str) -> str:
+    slug = slug.replace(GOOGLE_WORD, "-")
+    while slug.startswith(GOOGLE_PREFIX):
+        slug = slug[len(GOOGLE_PREFIX):].lstrip("-")
+    return re.sub(r"-{2,}", "-", slug).strip("-")
 
 
 def suggest_app_name(raw: str) -> str:
     """A valid name as close to `raw` as possible."""
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_fold(raw).lower()).strip("-")
+    slug = _without_google(re.sub(r"[^a-z0-9]+", "-", ascii_fold(raw).lower()).strip("-"))
     if not slug:
         return "my-app"
     if not slug[0].isalpha():
         slug = f"app-{slug}"
+    if slug in BUILT_IN_NAMES:
+        slug = f"{slug}-app"
     if len(slug) > MAX_APP_LENGTH:
         cut = slug[:MAX_APP_LENGTH]
         # Prefer ending on a whole word when that keeps a useful amount of the name.
         if slug[MAX_APP_LENGTH] != "-" and "-" in cut and cut.rfind("-") >= 6:
             cut = cut[:cut.rfind("-")]
         slug = cut
-    return slug.rstrip("-")
+    slug = slug.rstrip("-")
+    # Cutting or prefixing can bring a refused form back ("app-goog..." cannot, "goog" can).
+    return slug if is_valid_app_name(slug) else "my-app"
 
 
 def _reasons(name: str) -> list[str]:
@@ -75,6 +104,10 @@ def check_app_name(raw: str) -> NameCheck:
     lowered = name.lower()
     if is_valid_app_name(lowered):
         return NameCheck(app=lowered)
+    if _VALID.fullmatch(lowered):
+        gcp_problem = gcp_name_problem(lowered)
+        problem = f"\"{name}\" can't be used as an app name: it {gcp_problem}."
+        return NameCheck(app=None, problem=problem, suggestion=suggest_app_name(name))
     reasons = _reasons(lowered)
     said = " and ".join([", ".join(reasons[:-1]), reasons[-1]] if len(reasons) > 1 else reasons)
     problem = f"\"{name}\" can't be used as an app name: it {said}. {APP_NAME_RULE}"

@@ -1,9 +1,9 @@
-"""Shared state while one program is being built: names, labels, the network, and the wiring that
-services pick up from the components built before them."""
+"""Shared state while one program is being built: names, labels, the network, the APIs, and the
+wiring that services pick up from the components built before them."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,6 +12,7 @@ import pulumi_gcp as gcp
 
 from core.spec import Component, InfraSpec
 from infra import naming
+from infra.components import apis
 
 # (logical name, IAM member such as "serviceAccount:x@p.iam.gserviceaccount.com", options) -> binding
 GrantFactory = Callable[[str, pulumi.Input[str], pulumi.ResourceOptions], pulumi.Resource]
@@ -21,7 +22,8 @@ GrantFactory = Callable[[str, pulumi.Input[str], pulumi.ResourceOptions], pulumi
 class Grant:
     """An IAM role a service's own account needs on a resource another builder made."""
 
-    suffix: str  # appended to the service's logical name, keeps binding names unique and readable
+    # Appended to the service's logical name, as separate name parts so renames can be aliased.
+    parts: tuple[str, ...]
     role: str
     make: GrantFactory
 
@@ -35,6 +37,13 @@ class Network:
 
 
 @dataclass
+class BuiltService:
+    base: str
+    service: gcp.cloudrunv2.Service
+    account: gcp.serviceaccount.Account
+
+
+@dataclass
 class BuildContext:
     spec: InfraSpec
     project: str
@@ -45,6 +54,16 @@ class BuildContext:
     # Resources a service must wait for before its first revision can start (secret versions, grants).
     service_depends_on: list[pulumi.Resource] = field(default_factory=list)
     network: Network | None = None
+    services: list[BuiltService] = field(default_factory=list)
+    # Work that needs the services to exist first (a push subscription needs the service's URL).
+    after_services: list[Callable[[], None]] = field(default_factory=list)
+    # Name parts renamed since an earlier version of the program: new part -> old part.
+    renamed_parts: dict[str, str] = field(default_factory=dict)
+    # Logical names that were different before: new name -> old name, for aliases and the offline diff.
+    aliases: dict[str, str] = field(default_factory=dict)
+    enabled_apis: dict[str, gcp.projects.Service] = field(default_factory=dict)
+    # Resources made once per program however many components ask for them, by key.
+    shared: dict[str, Any] = field(default_factory=dict)
 
     @property
     def region(self) -> str:
@@ -64,10 +83,28 @@ class BuildContext:
 
     def name(self, *parts: str) -> str:
         """Logical (Pulumi) name: `{app}-{env}-{parts}`; also what the plan shows."""
-        return "-".join([self.prefix, *parts])
+        logical = "-".join([self.prefix, *parts])
+        old = "-".join([self.prefix, *(self.renamed_parts.get(p, p) for p in parts)])
+        if old != logical:
+            self.aliases[logical] = old
+        return logical
 
-    def opts(self, **kwargs: Any) -> pulumi.ResourceOptions:
-        return pulumi.ResourceOptions(provider=self.provider, **kwargs)
+    def rename(self, new: str, old: str) -> None:
+        self.renamed_parts[new] = old
+
+    def api(self, service: str) -> gcp.projects.Service:
+        """The API, enabled once per program however many components need it."""
+        if service not in self.enabled_apis:
+            self.enabled_apis[service] = apis.enable(
+                self.name(f"api-{apis.short(service)}"), self.project, service, self.provider
+            )
+        return self.enabled_apis[service]
+
+    def opts(self, *, needs: Sequence[str] = (), **kwargs: Any) -> pulumi.ResourceOptions:
+        """Options with the provider, and a dependency on every API in `needs` being enabled first."""
+        depends_on = [self.api(service) for service in needs]
+        depends_on.extend(kwargs.pop("depends_on", None) or [])
+        return pulumi.ResourceOptions(provider=self.provider, depends_on=depends_on or None, **kwargs)
 
     def size(self, component: Component) -> str:
         return self.spec.size_of(component)
@@ -77,3 +114,19 @@ class BuildContext:
 
     def export(self, key: str, value: pulumi.Input[Any]) -> None:
         pulumi.export(key.replace("-", "_"), value)
+
+
+def alias_transformation(ctx: BuildContext) -> Callable[[pulumi.ResourceTransformationArgs], Any]:
+    """Gives every renamed resource an alias to its old logical name, so Pulumi keeps it in place,
+    and has it keep the physical name it was created with (a new name would replace it)."""
+
+    def transform(args: pulumi.ResourceTransformationArgs) -> pulumi.ResourceTransformationResult | None:
+        old = ctx.aliases.get(args.name)
+        if old is None:
+            return None
+        field = naming.PHYSICAL_NAME.get(args.type_)
+        extra = pulumi.ResourceOptions(aliases=[pulumi.Alias(name=old)], ignore_changes=[field] if field else None)
+        merged = pulumi.ResourceOptions.merge(args.opts, extra)
+        return pulumi.ResourceTransformationResult(props=args.props, opts=merged)
+
+    return transform

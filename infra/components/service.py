@@ -6,11 +6,13 @@ import pulumi_gcp as gcp
 
 from core.spec import Component
 from infra import naming, sizes
-from infra.components.context import BuildContext, Grant
+from infra.components import apis
+from infra.components.context import BuildContext, BuiltService, Grant
 
 PLACEHOLDER_IMAGE = "us-docker.pkg.dev/cloudrun/container/hello"
 SERVICE_NAME_MAX = 49
 ACCOUNT_ID_MIN, ACCOUNT_ID_MAX = 6, 30
+SERVICE_APIS = (apis.RUN, apis.IAM)
 
 
 def account_id(ctx: BuildContext, base: str) -> str:
@@ -18,23 +20,25 @@ def account_id(ctx: BuildContext, base: str) -> str:
 
 
 def _unique(grants: list[Grant]) -> list[Grant]:
-    seen: dict[str, Grant] = {}
+    seen: dict[tuple[str, ...], Grant] = {}
     for grant in grants:
-        seen.setdefault(grant.suffix, grant)
+        seen.setdefault(grant.parts, grant)
     return list(seen.values())
 
 
 def build(ctx: BuildContext, component: Component, index: int, total: int) -> None:
-    base = naming.numbered("svc", index, total)
+    base = naming.numbered("svc", index)
+    if index == 1 and total > 1:
+        ctx.rename(base, naming.legacy_numbered("svc", index, total))
     tier = sizes.tier("service", ctx.size(component))
     account = gcp.serviceaccount.Account(
         ctx.name(base, "sa"),
         account_id=account_id(ctx, base),
         display_name=f"infrabot: Cloud Run {ctx.name(base)}",
-        opts=ctx.opts(),
+        opts=ctx.opts(needs=(apis.IAM,)),
     )
     member = account.email.apply(lambda email: f"serviceAccount:{email}")
-    bindings = [grant.make(ctx.name(base, grant.suffix), member, ctx.opts()) for grant in _unique(ctx.grants)]
+    bindings = [grant.make(ctx.name(base, *grant.parts), member, ctx.opts()) for grant in _unique(ctx.grants)]
 
     template: dict[str, object] = {
         "service_account": account.email,
@@ -63,11 +67,13 @@ def build(ctx: BuildContext, component: Component, index: int, total: int) -> No
         labels=ctx.labels,
         template=template,
         opts=ctx.opts(
+            needs=SERVICE_APIS,
             depends_on=[*bindings, *ctx.service_depends_on],
             # The image is the team's to deploy; re-running infrabot must not roll it back to the placeholder.
             ignore_changes=["template.containers[0].image", "client", "client_version"],
         ),
     )
+    ctx.services.append(BuiltService(base=base, service=service, account=account))
     if ctx.public_services:
         gcp.cloudrunv2.ServiceIamMember(
             ctx.name(base, "public"),

@@ -1,73 +1,100 @@
 """Cloud SQL (Postgres or MySQL) on private IP, with a database, a user and its password secret.
 
-Password choice: the stack config secret `dbPassword` wins when set (the Pulumi engine can set it
-once per stack, and changing it rotates the password). Without it a password is generated with
-`secrets.token_urlsafe` and `ignore_changes` keeps the first value, so later runs never rotate it by
-accident. Either way it only travels as a Pulumi secret: into the SQL user and a Secret Manager
-version, never into a stack output, a log or the plan.
+The password is a `random.RandomPassword` resource: made once by the first apply, kept (encrypted)
+in the stack's state, and unchanged by every later run. It never passes through stack config or a
+command line, and only travels as a Pulumi secret: into the SQL user and a Secret Manager version,
+never into a stack output, a log or the plan.
 """
 
 from __future__ import annotations
 
 import re
-import secrets
 
 import pulumi
 import pulumi_gcp as gcp
+import pulumi_random as random
 
 from core.spec import Component
 from infra import naming, sizes
+from infra.components import apis
 from infra.components.context import BuildContext, Grant
 from infra.components.network import ensure_network
 from infra.components.secret import accessor_grant, make_secret
 
-DB_PASSWORD_CONFIG = "dbPassword"
-VERSIONS = {"postgres": "POSTGRES_16", "mysql": "MYSQL_8_0"}
+VERSIONS = sizes.DB_VERSIONS
 SHORT = {"postgres": "pg", "mysql": "mysql"}
-
-
-def new_db_password() -> str:
-    return secrets.token_urlsafe(24)
-
-
-def db_password() -> tuple[pulumi.Output[str], bool]:
-    """The password and whether it came from config (only then may a change propagate)."""
-    configured = pulumi.Config().get_secret(DB_PASSWORD_CONFIG)
-    if configured is not None:
-        return configured, True
-    return pulumi.Output.secret(new_db_password()), False
+PASSWORD_LENGTH = 32
+SQL_APIS = (apis.SQL_ADMIN,)
 
 
 def sql_identifier(text: str) -> str:
     return re.sub(r"[^a-z0-9_]", "_", text.lower())[:32] or "app"
 
 
-def _env_prefix(ctx: BuildContext, kind: str, index: int, total: int) -> str:
-    both = ctx.count_of("postgres") and ctx.count_of("mysql")
-    base = ("PG" if kind == "postgres" else "MYSQL") if both else "DB"
-    return base if total == 1 else f"{base}_{index}"
+def primary_kind(ctx: BuildContext) -> str | None:
+    """The database kind that owns the plain `DB_*` names: the first one the spec lists.
+
+    Decided by the spec's own order, not by which siblings exist, so adding a MySQL database to a
+    Postgres app (or the other way round) never moves `DB_*` to another database.
+    """
+    return next((c.kind for c in ctx.spec.components if c.kind in SHORT), None)
 
 
-def _cloudsql_client(ctx: BuildContext) -> Grant:
+def env_prefix(ctx: BuildContext, kind: str, index: int) -> str:
+    base = "DB" if kind == primary_kind(ctx) else ("PG" if kind == "postgres" else "MYSQL")
+    return base if index == 1 else f"{base}_{index}"
+
+
+def backup_configuration(kind: str, size: str, environment: str) -> dict[str, object]:
+    """Backups and the log that point-in-time recovery replays.
+
+    Cloud SQL refuses a REGIONAL (HA) instance without them ("MySQL HA non-replica instances need
+    to have binary logging enabled"), so HA turns them on in every environment, not just prod.
+    """
+    if not sizes.backups_enabled(kind, size, environment):
+        return {"enabled": False}
+    log = "point_in_time_recovery_enabled" if kind == "postgres" else "binary_log_enabled"
+    return {"enabled": True, "start_time": "03:00", log: True}
+
+
+def _cloudsql_client(ctx: BuildContext, instance: gcp.sql.DatabaseInstance, base: str) -> Grant:
+    """`roles/cloudsql.client` on this one instance only, through an IAM condition.
+
+    Cloud SQL supports conditions on `resource.name` (`projects/P/instances/I`), so another app's
+    service cannot open a connection to this database even though the binding is on the project.
+    """
     role = "roles/cloudsql.client"
+    expression = instance.name.apply(
+        lambda name: (
+            'resource.type == "sqladmin.googleapis.com/Instance" && '
+            f'resource.name == "projects/{ctx.project}/instances/{name}"'
+        )
+    )
 
     def make(name: str, member: pulumi.Input[str], opts: pulumi.ResourceOptions) -> pulumi.Resource:
-        return gcp.projects.IAMMember(name, project=ctx.project, role=role, member=member, opts=opts)
+        return gcp.projects.IAMMember(
+            name,
+            project=ctx.project,
+            role=role,
+            member=member,
+            condition={
+                "title": naming.fit(f"cloudsql-client-{base}", 100),
+                "description": "infrabot: connect to this app's own Cloud SQL instance only",
+                "expression": expression,
+            },
+            opts=opts,
+        )
 
-    # One suffix for every instance: the role is project-wide, so a service needs one binding.
-    return Grant(suffix="cloudsql-client", role=role, make=make)
+    return Grant(parts=(base, "sql-client"), role=role, make=make)
 
 
 def build(ctx: BuildContext, component: Component, index: int, total: int) -> None:
     kind = component.kind
-    base = naming.numbered(SHORT[kind], index, total)
+    base = naming.numbered(SHORT[kind], index)
+    if index == 1 and total > 1:
+        ctx.rename(base, naming.legacy_numbered(SHORT[kind], index, total))
     tier = sizes.tier(kind, ctx.size(component))
     net = ensure_network(ctx)
-
-    backup: dict[str, object] = {"enabled": ctx.prod}
-    if ctx.prod:
-        backup["start_time"] = "03:00"
-        backup["point_in_time_recovery_enabled" if kind == "postgres" else "binary_log_enabled"] = True
 
     # The physical name is left to Pulumi's auto-naming: Cloud SQL blocks reuse of a deleted
     # instance's name for about a week, and the random suffix sidesteps that on re-creation.
@@ -90,15 +117,22 @@ def build(ctx: BuildContext, component: Component, index: int, total: int) -> No
                 "private_network": net.network.id,
                 "ssl_mode": "ENCRYPTED_ONLY",
             },
-            "backup_configuration": backup,
+            "backup_configuration": backup_configuration(kind, ctx.size(component), ctx.spec.environment),
         },
-        opts=ctx.opts(depends_on=[net.connection]),
+        opts=ctx.opts(
+            needs=SQL_APIS,
+            depends_on=[net.connection],
+            # Autoresize grows the disk; sending the starting size again would try to shrink it.
+            ignore_changes=["settings.diskSize"],
+        ),
     )
     db_name = sql_identifier(ctx.spec.app)
     gcp.sql.Database(ctx.name(base, "db"), name=db_name, instance=instance.name, opts=ctx.opts())
 
-    password, configured = db_password()
-    ignore = [] if configured else ["password"]
+    generated = random.RandomPassword(ctx.name(base, "password-gen"), length=PASSWORD_LENGTH, special=False)
+    password = pulumi.Output.secret(generated.result)
+    # Stacks made before the password was a resource keep the one they were created with.
+    keep_first = ["password"]
     gcp.sql.User(
         ctx.name(base, "user"),
         name=db_name,
@@ -106,21 +140,21 @@ def build(ctx: BuildContext, component: Component, index: int, total: int) -> No
         password=password,
         # Postgres users that own objects cannot be dropped through the API; the instance owns them anyway.
         deletion_policy="ABANDON" if kind == "postgres" else None,
-        opts=ctx.opts(ignore_changes=ignore),
+        opts=ctx.opts(ignore_changes=keep_first),
     )
     secret = make_secret(ctx, ctx.name(base, "password"))
     version = gcp.secretmanager.SecretVersion(
         ctx.name(base, "password-v"),
         secret=secret.id,
         secret_data=password,
-        opts=ctx.opts(ignore_changes=[] if configured else ["secret_data"]),
+        opts=ctx.opts(ignore_changes=["secretData"]),
     )
 
-    ctx.grants.append(_cloudsql_client(ctx))
-    ctx.grants.append(accessor_grant(secret, f"{base}-password-access"))
+    ctx.grants.append(_cloudsql_client(ctx, instance, base))
+    ctx.grants.append(accessor_grant(secret, (base, "password-access")))
     ctx.service_depends_on.append(version)
 
-    prefix = _env_prefix(ctx, kind, index, total)
+    prefix = env_prefix(ctx, kind, index)
     ctx.env.extend(
         [
             {"name": f"{prefix}_CONNECTION_NAME", "value": instance.connection_name},
