@@ -54,3 +54,37 @@ def test_size_table_markdown() -> None:
     postgres = next(line for line in table if line.startswith("| postgres |"))
     assert "db-f1-micro" in postgres and "db-custom-8-30720" in postgres and "HA" in postgres
     assert "STANDARD_HA" in next(line for line in table if line.startswith("| redis |"))
+
+
+def test_cloud_run_uses_request_based_rates_and_the_free_tier_counts_once() -> None:
+    # small: 50 busy hours of 1 vCPU and 0.5 GiB, 1M requests.
+    vcpu_s, gib_s, requests = pricing.run_usage("small")
+    assert (vcpu_s, gib_s, requests) == (180_000, 90_000, 1.0)
+    assert pricing.component_monthly_cost("service", "small") == pytest.approx(
+        180_000 * 0.000024 + 90_000 * 0.0000025 + 1.0 * 0.40
+    )
+    one = InfraSpec(app="a", components=[Component(kind="service")])
+    assert pricing.estimate_monthly_cost(one) == 0.0  # entirely inside the free tier
+    two = InfraSpec(app="a", components=[Component(kind="service", count=2)])
+    # The second service's CPU is billed: the free tier is per billing account, not per service.
+    assert pricing.estimate_monthly_cost(two) == pytest.approx(180_000 * 0.000024, abs=0.01)
+
+
+def test_mysql_extended_support_surcharge_is_modelled() -> None:
+    current = pricing.sql_monthly_cost("mysql", "medium")
+    old = pricing.sql_monthly_cost("mysql", "medium", version="MYSQL_8_0")
+    assert old - current == pytest.approx(2 * 0.10 * 730)
+    assert sizes.DB_VERSIONS["mysql"] == "MYSQL_8_4"
+
+
+def test_ha_databases_pay_for_backups_in_every_environment() -> None:
+    large = sizes.tier("postgres", "large")
+    staging = pricing.component_monthly_cost("postgres", "large", "staging")
+    ha_only = 2 * (pricing._sql_hourly(large["tier"]) * 730 + large["disk_gb"] * 0.17)
+    assert staging == pytest.approx(ha_only + large["disk_gb"] * 0.08 + 0.06)
+
+
+def test_price_table_is_dated() -> None:
+    table = pricing.price_table_markdown()
+    assert pricing.PRICES_AS_OF in table.splitlines()[0]
+    assert "request-based" in table and "extended support" in table

@@ -406,3 +406,27 @@ def test_region_ids_gcp_does_not_have_are_reported(text: str) -> None:
 @pytest.mark.parametrize("text", ["a bucket in europe-west9", "deploy shop-v2 with a bucket", "a bucket for shop"])
 def test_real_regions_and_app_names_are_not_region_problems(text: str) -> None:
     assert parse(text).region_problem is None
+
+
+@pytest.mark.parametrize("raw, reason, suggestion", [
+    ("google-shop", "contains \"google\"", "shop"),
+    ("my-google-app", "contains \"google\"", "my-app"),
+    ("googshop", "starts with \"goog\"", "shop"),
+    ("goog", "starts with \"goog\"", "my-app"),
+    ("postgres", "built-in database user", "postgres-app"),
+    ("mysql", "built-in database user", "mysql-app"),
+    ("root", "built-in database user", "root-app"),
+    ("sys", "built-in database user", "sys-app"),
+])
+def test_names_gcp_or_the_databases_refuse_get_a_suggestion(raw: str, reason: str, suggestion: str) -> None:
+    check = check_app_name(raw)
+    assert check.app is None
+    assert reason in (check.problem or "")
+    assert check.suggestion == suggestion
+    assert is_valid_app_name(suggestion)
+
+
+def test_names_near_the_refused_ones_are_fine() -> None:
+    for name in ("shop", "goo", "gogle", "postgres2", "my-sys", "rooted", "go-og"):
+        assert check_app_name(name).app == name
+    assert suggest_app_name("Google Shop") == "shop"
