@@ -14,7 +14,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 
-from config.credentials import refuse_credentials, split_env
+from config.credentials import chat_secret_names, drop_chat_secrets, refuse_credentials, split_env, worker_env
 from config.local_services import LocalServices, ensure_services
 from config.settings import Settings, load_settings
 from infra.errors import EngineConfigError
@@ -37,6 +37,21 @@ def _chat_settings(process: str) -> Settings:
     refuse_credentials(process, settings=settings)
     _setup_logging(settings)
     return settings
+
+
+def _worker_settings() -> Settings:
+    """Settings for the worker, which must never hold chat tokens (the mirror of `_chat_settings`).
+
+    Tokens in the environment make the process re-exec itself without them: popping them from
+    os.environ would leave them in the process's original environment block (/proc/PID/environ).
+    Tokens in `.env` are dropped from the settings.
+    """
+    found = chat_secret_names()
+    if found:
+        print(f"infrabot worker: dropping chat tokens from its environment ({', '.join(found)})", file=sys.stderr)
+        argv = [sys.executable, "-m", "bots.cli", *sys.argv[1:]]
+        os.execve(sys.executable, argv, worker_env(os.environ))
+    return drop_chat_secrets(load_settings())
 
 
 def _services(settings: Settings) -> LocalServices:
@@ -133,7 +148,7 @@ def cmd_web(args: argparse.Namespace) -> int:
 def cmd_worker(args: argparse.Namespace) -> int:
     from jobs.worker import build_engine, make_worker
 
-    settings = load_settings()
+    settings = _worker_settings()
     _setup_logging(settings)
     build_engine(settings)  # a misconfigured engine should stop start-up, not every job
     services = _services(settings)

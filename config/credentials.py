@@ -8,7 +8,7 @@ alone.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -23,6 +23,14 @@ CLOUD_CREDENTIAL_VARS: tuple[str, ...] = (
     "GOOGLE_GHA_CREDS_PATH",
     "PULUMI_ACCESS_TOKEN",
     "PULUMI_CONFIG_PASSPHRASE",
+)
+
+# Chat-side secrets: the worker (and the Pulumi CLI and plugins it runs) must never hold them.
+CHAT_SECRET_PREFIXES: tuple[str, ...] = ("SLACK_", "DISCORD_")
+CHAT_SECRET_VARS: tuple[str, ...] = ("WEB_CHAT_TOKEN",)
+CHAT_ONLY_SETTINGS: tuple[str, ...] = (
+    "slack_bot_token", "slack_bot_tokens", "slack_signing_secret", "slack_app_token", "discord_token",
+    "web_chat_token",
 )
 
 # Settings fields only the worker needs, which a chat process would otherwise read from `.env`.
@@ -63,12 +71,40 @@ def refuse_credentials(
 
 
 def split_env(env: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:
-    """(chat process env, worker env) for `infrabot run`: credentials go to the worker only.
+    """(chat process env, worker env) for `infrabot run`: credentials go to the worker only, chat tokens
+    to the chat processes only.
 
     The chat side gets worker-only settings set to empty, so that a shared `.env` cannot hand
     them back (an environment variable, even empty, wins over `.env`).
     """
-    worker = dict(env)
+    worker = worker_env(env)
     chat = {k: v for k, v in env.items() if k not in CLOUD_CREDENTIAL_VARS}
     chat.update({name.upper(): "" for name in WORKER_ONLY_SETTINGS})
     return chat, worker
+
+
+def chat_secret_names(env: Mapping[str, str] | None = None) -> list[str]:
+    """Names (never values) of the chat tokens and settings present in `env`."""
+    env = os.environ if env is None else env
+    return sorted(
+        name for name in env if name.startswith(CHAT_SECRET_PREFIXES) or name in CHAT_SECRET_VARS
+    )
+
+
+def worker_env(env: Mapping[str, str]) -> dict[str, str]:
+    """`env` without chat tokens: what a worker process, and everything it starts, may see."""
+    drop = set(chat_secret_names(env))
+    return {k: v for k, v in env.items() if k not in drop}
+
+
+def drop_chat_secrets(settings: Settings, environ: MutableMapping[str, str] | None = None) -> Settings:
+    """For `infrabot worker`: forget chat tokens from the environment and from the settings (`.env`).
+
+    The mirror of `refuse_credentials`: a shared `.env` is normal in local runs, so the worker strips
+    what it must not hold instead of refusing to start. Returns the settings without them.
+    """
+    environ = os.environ if environ is None else environ
+    for name in chat_secret_names(environ):
+        environ.pop(name, None)
+    present = {name: None for name in CHAT_ONLY_SETTINGS if getattr(settings, name, None) is not None}
+    return settings.model_copy(update=present) if present else settings

@@ -15,7 +15,8 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
-from dataclasses import dataclass
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
 
@@ -55,6 +56,13 @@ class Lease:
     owner: str
     token: str
     lost: bool = False
+    acquired_at: float = field(default_factory=time.time)
+
+
+# The lease this task holds while it drives Pulumi. asyncio.to_thread copies the context, so the engine's
+# worker thread sees it too: a Pulumi lock found while holding the lease cannot belong to a live
+# infrabot worker, since that worker would still hold the lease (see infra/stale_locks.py).
+current_lease: ContextVar[Lease | None] = ContextVar("infrabot_stack_lease", default=None)
 
 
 def _text(value: bytes | str | None) -> str | None:
@@ -116,9 +124,11 @@ class StackLock:
 
         lease = Lease(stack=stack, owner=owner, token=token)
         heartbeat = asyncio.create_task(self._heartbeat(lease, ttl))
+        held = current_lease.set(lease)
         try:
             yield lease
         finally:
+            current_lease.reset(held)
             heartbeat.cancel()
             with suppress(asyncio.CancelledError):
                 await heartbeat

@@ -8,11 +8,13 @@ spec changes nothing.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import os
 from datetime import UTC, datetime
 from typing import Any
 
-from core.plan import ApplyResult, PlanResult, ResourceChange, summarize
+from core.plan import ApplyResult, PlanOutOfDate, PlanResult, ResourceChange, summarize
 from core.ports import ProgressFn
 from core.spec import InfraSpec
 from infra import diffing
@@ -28,6 +30,35 @@ SECRET_MASK = "[secret]"
 
 class DeletionProtectedError(EngineFailed):
     """Raised by a simulated destroy that the real one would refuse too."""
+
+
+def state_digest(resources: dict[str, dict[str, Any]] | None) -> str:
+    body = json.dumps(resources or {}, sort_keys=True, default=str)
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def _ops(changes: list[ResourceChange]) -> list[tuple[str, str, str]]:
+    return sorted((c.type, c.name, c.op) for c in changes)
+
+
+def check_approved(
+    spec: InfraSpec, approved: PlanResult, changes: list[ResourceChange], base: str, *, engine: str
+) -> None:
+    """Raises PlanOutOfDate unless applying now would do exactly what `approved` showed."""
+    stack = spec.stack_name
+    if approved.engine != engine:
+        raise PlanOutOfDate(f"the approved plan for {stack} was made by another engine, so nothing was applied")
+    if approved.spec_fingerprint != spec.fingerprint():
+        raise PlanOutOfDate(
+            f"the request for {stack} changed after its plan was approved, so nothing was applied; "
+            "here is a fresh plan to approve"
+        )
+    seen = json.loads(approved.artifact).get("base_state") if approved.artifact else None
+    if seen != base or _ops(changes) != _ops(approved.resources):
+        raise PlanOutOfDate(
+            f"the plan is out of date: {stack} changed since it was previewed, so nothing was applied; "
+            "here is a fresh plan to approve"
+        )
 
 
 class OfflineEngine:
@@ -63,14 +94,16 @@ class OfflineEngine:
         doc = self.state.get(spec.stack_name)
         return None if doc is None else doc.get("resources", {})
 
-    def _plan(self, spec: InfraSpec, *, preview: bool) -> tuple[list[ResourceChange], Evaluation, dict]:
+    def _plan(self, spec: InfraSpec, *, preview: bool) -> tuple[list[ResourceChange], Evaluation, dict, str]:
+        """(changes, evaluation, the new snapshot, a digest of the state the changes were diffed against)."""
+        previous = self._previous(spec)
         evaluation, aliases = self._evaluate(spec, preview=preview)
         current = diffing.snapshot(evaluation.resources, aliases)
-        return diffing.diff(current, self._previous(spec)), evaluation, current
+        return diffing.diff(current, previous), evaluation, current, state_digest(previous)
 
     async def preview(self, spec: InfraSpec, progress: ProgressFn) -> PlanResult:
         await progress(0, 1, "Evaluating the Pulumi program offline (mocks, no cloud access)")
-        changes, _, _ = await asyncio.to_thread(self._plan, spec, preview=True)
+        changes, _, _, base = await asyncio.to_thread(self._plan, spec, preview=True)
         summary = summarize(changes)
         counts = ", ".join(f"{summary[op]} to {op}" for op in ("create", "update", "replace", "delete"))
         await progress(1, 1, f"Plan ready: {counts}")
@@ -81,12 +114,16 @@ class OfflineEngine:
             summary=summary,
             monthly_cost_usd=estimate_monthly_cost(spec),
             spec_fingerprint=spec.fingerprint(),
+            artifact=json.dumps({"base_state": base}),
         )
 
     async def apply(
         self, spec: InfraSpec, progress: ProgressFn, approved: PlanResult | None = None
     ) -> ApplyResult:
-        changes, evaluation, current = await asyncio.to_thread(self._plan, spec, preview=False)
+        """With `approved`, applies only if a fresh diff is exactly that plan (the same rule as `up --plan`)."""
+        changes, evaluation, current, base = await asyncio.to_thread(self._plan, spec, preview=False)
+        if approved is not None:
+            check_approved(spec, approved, changes, base, engine=self.name)
         todo = [c for c in changes if c.op != "same"]
         total = len(todo)
         await progress(0, total, f"Simulated apply (offline engine): {total} changes, no cloud changes")

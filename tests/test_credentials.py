@@ -16,6 +16,8 @@ import pytest
 from bots.cli import run_commands
 from config.credentials import (
     CLOUD_CREDENTIAL_VARS,
+    chat_secret_names,
+    drop_chat_secrets,
     found_credentials,
     refuse_credentials,
     split_env,
@@ -156,3 +158,66 @@ def test_a_misconfigured_engine_stops_the_worker_with_one_line(tmp_path: Path) -
     )
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "redis").exists(), "no servers are started for a worker that cannot run"
+
+
+CHAT_TOKENS = {"SLACK_BOT_TOKEN": "xoxb-9-chat-only", "SLACK_SIGNING_SECRET": "sign-9-chat-only",
+               "SLACK_APP_TOKEN": "xapp-9-chat-only", "DISCORD_TOKEN": "discord-9-chat-only",
+               "WEB_CHAT_TOKEN": "web-9-chat-only"}
+
+
+def test_run_gives_chat_tokens_to_the_chat_side_only() -> None:
+    settings = _settings(slack_bot_token="xoxb-1", slack_app_token="xapp-1", discord_token="d-1")
+    env = {"PATH": "/usr/bin", "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE, **CHAT_TOKENS}
+    commands = {cmd[-1]: child_env for cmd, child_env in run_commands(settings, env)}
+
+    assert chat_secret_names(commands["worker"]) == []
+    assert commands["worker"]["PULUMI_CONFIG_PASSPHRASE"] == PASSPHRASE
+    for name in ("web", "slack", "discord"):
+        assert {k: commands[name][k] for k in CHAT_TOKENS} == CHAT_TOKENS, name
+
+
+def test_the_worker_forgets_chat_tokens_from_its_env_and_its_settings() -> None:
+    environ = {"PATH": "/usr/bin", "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE, **CHAT_TOKENS}
+    settings = _settings(slack_bot_token="xoxb-1", slack_signing_secret="s-1", discord_token="d-1")
+
+    kept = drop_chat_secrets(settings, environ)
+
+    assert environ == {"PATH": "/usr/bin", "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE}
+    assert (kept.slack_bot_token, kept.slack_signing_secret, kept.discord_token) == (None, None, None)
+    assert kept.engine == "offline"
+
+
+def test_infrabot_worker_started_with_chat_tokens_drops_them_from_its_process(
+    tmp_path: Path, services: LocalServices
+) -> None:
+    """/proc/PID/environ is what the process and everything it starts can read."""
+    env = clean_env(tmp_path, REDIS_URL=services.redis_url, MONGODB_URL=services.mongodb_url,
+                    MONGODB_DB=f"creds_{uuid.uuid4().hex[:8]}", ENGINE="offline", **CHAT_TOKENS)
+    proc = subprocess.Popen([INFRABOT, "worker"], env=env, cwd=tmp_path, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        environ = b""
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                environ = Path(f"/proc/{proc.pid}/environ").read_bytes()
+            except OSError:
+                break
+            if b"MONGODB_DB=" in environ and b"SLACK_BOT_TOKEN" not in environ:
+                break
+            time.sleep(0.1)
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else "worker exited"
+        assert b"MONGODB_DB=" in environ
+        for name, value in CHAT_TOKENS.items():
+            assert name.encode() not in environ and value.encode() not in environ
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    assert proc.stderr is not None
+    err = proc.stderr.read()
+    assert "dropping chat tokens from its environment (DISCORD_TOKEN, SLACK_APP_TOKEN" in err
+    assert not any(value in err for value in CHAT_TOKENS.values())

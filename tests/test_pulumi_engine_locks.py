@@ -1,4 +1,4 @@
-"""StackLock against a real redis-server started for this module."""
+"""StackLock against a real redis-server started for this module; when a Pulumi lock counts as stale."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from redis.asyncio import Redis
 
-from infra import errors
-from infra.locks import StackBusy, StackLock
+from infra import errors, stale_locks
+from infra.locks import Lease, StackBusy, StackLock, current_lease
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 
@@ -159,3 +159,48 @@ async def test_release_after_expiry_does_not_remove_the_new_holders_lease(
         await asyncio.sleep(0.3)
         assert lease.lost is True
     assert await lock.holder("shop-dev") == "job-b"
+
+
+async def test_the_held_lease_is_visible_to_the_engine_thread(lock: StackLock) -> None:
+    assert current_lease.get() is None
+    async with lock.hold("shop-dev", "job-a", ttl=5) as lease:
+        seen = await asyncio.to_thread(current_lease.get)
+        assert seen is lease and seen.stack == "shop-dev"
+    assert current_lease.get() is None
+
+
+def _locked_by(host: str, pid: int, at: str) -> str:
+    return ("error: the stack is currently locked by 1 lock(s). Either wait for the other process(es) to end "
+            "or delete the lock file with `pulumi cancel`.\n  file:///state/.pulumi/locks/organization/infrabot/"
+            f"shop-dev/0b6c.json: created by ci@{host} (pid {pid}) at {at}")
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
+
+
+def test_when_a_pulumi_lock_is_stale() -> None:
+    lease = Lease(stack="shop-dev", owner="job-b", token="t", acquired_at=1_800_000_000.0)
+    old, new = "2027-01-15T07:59:00Z", "2027-01-15T08:00:00Z"  # one minute before the lease / at it
+    dead, alive = _dead_pid(), subprocess.Popen(["sleep", "30"])
+    try:
+        assert stale_locks.holders(_locked_by("box", 41, old))[0].pid == 41
+        # Made by a process on another host, before this lease: its maker lost the lease, i.e. died.
+        assert stale_locks.stale("shop-dev", _locked_by("other-box", 41, old), lease, hostname="box")
+        # Same host, process gone.
+        assert stale_locks.stale("shop-dev", _locked_by("box", dead, old), lease, hostname="box")
+        # Same host, process alive but not a pulumi CLI (a recycled pid).
+        assert stale_locks.stale("shop-dev", _locked_by("box", alive.pid, old), lease, hostname="box")
+        # Made after the lease was taken: not an infrabot worker's, so not ours to clear.
+        assert not stale_locks.stale("shop-dev", _locked_by("other-box", 41, new), lease, hostname="box")
+        # No lease, another stack's lease, or a lease this worker lost: never clear.
+        assert not stale_locks.stale("shop-dev", _locked_by("other-box", 41, old), None, hostname="box")
+        other = Lease(stack="shop-prod", owner="job-b", token="t", acquired_at=lease.acquired_at)
+        assert not stale_locks.stale("shop-dev", _locked_by("other-box", 41, old), other, hostname="box")
+        lost = Lease(stack="shop-dev", owner="job-b", token="t", lost=True, acquired_at=lease.acquired_at)
+        assert not stale_locks.stale("shop-dev", _locked_by("other-box", 41, old), lost, hostname="box")
+    finally:
+        alive.kill()
+        alive.wait()
