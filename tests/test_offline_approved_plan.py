@@ -8,7 +8,6 @@ import pytest
 
 from core.plan import PlanOutOfDate
 from core.spec import Component, InfraSpec
-from infra.components import sql
 from infra.offline import OfflineEngine
 from infra.state import FileStateStore
 
@@ -22,8 +21,7 @@ def spec_of(*kinds: str, size: str = "small") -> InfraSpec:
 
 
 @pytest.fixture
-def engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> OfflineEngine:
-    monkeypatch.setattr(sql, "new_db_password", lambda: "fixed-password-for-the-test")
+def engine(tmp_path: Path) -> OfflineEngine:
     return OfflineEngine(FileStateStore(tmp_path / "state"), project="acme-test")
 
 
