@@ -1,4 +1,4 @@
-.PHONY: run test bench lint setup
+.PHONY: run test bench bench-quick lint setup
 
 run:
 	@bash scripts/setup.sh
@@ -12,6 +12,10 @@ test:
 bench:
 	@bash scripts/setup.sh
 	.venv/bin/python -m tests.bench
+
+bench-quick:
+	@bash scripts/setup.sh
+	.venv/bin/python -m tests.bench --quick
 
 lint:
 	.venv/bin/ruff check .

@@ -39,6 +39,7 @@ async def ensure_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
     await db.jobs.create_index([("relay_pending", ASCENDING)])
     await db.requests.create_index([("stack", ASCENDING)])
     await db.audit.create_index([("request_id", ASCENDING)])
+    await backfill_live_stacks(db)
 
 
 class MongoHistory:
@@ -83,6 +84,23 @@ class MongoHistory:
         return [doc async for doc in cursor]
 
 
+# A request in one of these states owns its stack's live infrastructure.
+LIVE = ("applied", "destroy_requested")
+_BACKFILLED = "__backfilled__"
+
+
+async def backfill_live_stacks(db: AsyncDatabase[dict[str, Any]]) -> None:
+    """Once per database: points each stack at its live request, for stores written before the pointers."""
+    if await db.live_stacks.find_one({"_id": _BACKFILLED}):
+        return
+    cursor = db.requests.find({"status": {"$in": list(LIVE)}}, {"stack": 1, "created_at": 1}).sort("created_at", 1)
+    async for doc in cursor:
+        if doc.get("stack"):
+            await db.live_stacks.replace_one({"_id": doc["stack"]}, {"request_id": doc["_id"], "updated_at": now()},
+                                             upsert=True)
+    await db.live_stacks.replace_one({"_id": _BACKFILLED}, {"at": now()}, upsert=True)
+
+
 def _field(doc: dict[str, Any], path: str) -> Any:
     value: Any = doc
     for part in path.split("."):
@@ -93,6 +111,7 @@ def _field(doc: dict[str, Any], path: str) -> Any:
 class MongoRequests:
     def __init__(self, db: AsyncDatabase[dict[str, Any]], locks: DocLocks) -> None:
         self.col = db.requests
+        self.live = db.live_stacks
         self.locks = locks
 
     async def create(self, doc: dict[str, Any]) -> bool:
@@ -100,6 +119,8 @@ class MongoRequests:
             await self.col.insert_one({**doc, "created_at": now(), "updated_at": now()})
         except DuplicateKeyError:
             return False
+        if doc.get("stack") and doc.get("status") in LIVE:
+            await self._track_live(doc["stack"], doc["_id"], doc["status"])
         return True
 
     async def get(self, request_id: str) -> dict[str, Any] | None:
@@ -110,12 +131,22 @@ class MongoRequests:
     ) -> bool:
         """Applies `changes` only while every `expect` field (dotted paths allowed) still holds."""
         async with self.locks.hold(f"requests:{request_id}"):
-            if expect:
+            doc = None
+            if expect or "status" in changes:
                 doc = await self.col.find_one({"_id": request_id})
-                if doc is None or any(_field(doc, k) != v for k, v in expect.items()):
-                    return False
+            if expect and (doc is None or any(_field(doc, k) != v for k, v in expect.items())):
+                return False
             result = await self.col.update_one({"_id": request_id}, {"$set": {**changes, "updated_at": now()}})
+            if result.matched_count == 1 and doc is not None and doc.get("stack") and "status" in changes:
+                await self._track_live(doc["stack"], request_id, str(changes["status"]))
             return result.matched_count == 1
+
+    async def _track_live(self, stack: str, request_id: str, status: str) -> None:
+        # live_stack() reads this pointer by _id: FerretDB answers any other query by scanning every request.
+        if status in LIVE:
+            await self.live.replace_one({"_id": stack}, {"request_id": request_id, "updated_at": now()}, upsert=True)
+        else:
+            await self.live.delete_one({"_id": stack, "request_id": request_id})
 
     async def for_user(self, platform: str, workspace: str, user: str) -> list[dict[str, Any]]:
         cursor = self.col.find({"user_key": f"{platform}:{workspace}:{user}"}).sort("created_at", ASCENDING)
@@ -126,7 +157,11 @@ class MongoRequests:
 
     async def live_stack(self, stack: str) -> dict[str, Any] | None:
         """The request whose apply built this stack and which was not destroyed since."""
-        return await self._latest({"stack": stack, "status": {"$in": ["applied", "destroy_requested"]}})
+        pointer = await self.live.find_one({"_id": stack})
+        if pointer is None:
+            return None
+        request = await self.get(pointer["request_id"])
+        return request if request and request.get("status") in LIVE else None
 
     async def _latest(self, query: dict[str, Any]) -> dict[str, Any] | None:
         cursor = self.col.find(query).sort("created_at", -1).limit(1)

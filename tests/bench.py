@@ -1,9 +1,12 @@
-"""`make bench`: chat reply latency and worker pick-up latency against real Redis and FerretDB.
+"""`make bench`: Slack side by side with a bare Bolt app, web chat replies and worker pick-up, against real
+Redis and FerretDB. `make bench-quick` (`--quick`) runs a smaller Slack comparison only, in under a minute.
 
-Targets: reply p99 under 50 ms with 50 concurrent conversations; pick-up p50 under 100 ms.
-The web process runs as its own process (`infrabot web`), as in production, so the load generator's
-own CPU does not count against it. Each of the 50 conversations waits for its reply and then "types"
-for 0.5-1.5 s before the next turn; a second figure fires all 50 turns at the same instant.
+Targets: Slack reply p99 <= 50 ms and p50 <= 5x the floor's; closed-loop replies/s >= half the floor's;
+status written -> card shown p99 <= 1 s; the same with a seeded store; web reply p99 under 50 ms with 50
+concurrent conversations; pick-up p50 under 100 ms. Every chat process runs as its own process, as in
+production, so the load generator's own CPU does not count against it. Each of the 50 conversations waits
+for its reply and then "types" for 0.5-1.5 s before the next turn; a second web figure fires all 50 turns
+at the same instant.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from config.local_services import REPO_ROOT, LocalServices, ensure_services, fre
 from config.settings import Settings
 from jobs.queue import QUEUE_NAME
 from jobs.worker import make_worker
+from tests.bench_slack import print_slack, run_slack
 from tests.support import running
 
 CONVERSATIONS = 50
@@ -143,45 +147,75 @@ def bench_parse() -> list[float]:
     return samples
 
 
-async def main() -> None:
-    report("understanding one message (corpus)", bench_parse(), "typical under 1 ms")
+def machine() -> str:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), "unknown CPU")
+    return f"{os.cpu_count()} cores, {cpu}, Python {sys.version.split()[0]}"
+
+
+async def slack_side_by_side(services: LocalServices, data: Path, *, quick: bool) -> None:
+    if quick:
+        shape = dict(conversations=10, turns=6, senders=20, closed_seconds=3.0)
+    else:
+        shape = dict(conversations=CONVERSATIONS, turns=6, senders=20, closed_seconds=10.0,
+                     seed_jobs=10_000, seed_messages=100_000)
+    print(f"Slack side by side ({shape['conversations']} conversations x {shape['turns']} turns, think 0.5-1.5 s; "
+          f"closed loop: {shape['senders']} senders saying 'help' for {shape['closed_seconds']:.0f} s"
+          + ("; then again after seeding 10,000 finished jobs and 100,000 messages" if not quick else "") + ")")
+    run = await run_slack(services.redis_url, services.mongodb_url, data, free_port=free_port,
+                          **shape)  # type: ignore[arg-type]
+    print_slack(run)
+
+
+async def main(quick: bool = False) -> None:
+    print(f"machine: {machine()}")
+    if not quick:
+        report("understanding one message (corpus)", bench_parse(), "typical under 1 ms")
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp)
         services = ensure_services(
             None, None, data, redis_port=free_port(), mongo_port=free_port(), bin_dir=REPO_ROOT / ".data" / "bin"
         )
-        port = free_port()
-        web = start_web(services, data, port)
         try:
-            settings = Settings(
-                _env_file=None,  # type: ignore[call-arg]
-                redis_url=services.redis_url,
-                mongodb_url=services.mongodb_url,
-                mongodb_db=f"bench_{uuid.uuid4().hex[:8]}",
-                engine="offline",
-                data_dir=str(data),
-                log_level="WARNING",
-            )
-            print(
-                f"infrabot bench: real redis-server and FerretDB on loopback; web process on :{port}; "
-                f"{CONVERSATIONS} concurrent conversations x {TURNS} turns; worker poll_delay="
-                f"{settings.worker_poll_delay}s"
-            )
-            paced, burst, by_turn = await bench_replies(f"http://127.0.0.1:{port}")
-            report("POST /api/chat -> reply (50 conversations)", paced, "p99 < 50 ms")
-            for text, samples in by_turn.items():
-                report(f"  of which {text!r}", samples, "breakdown")
-            report("POST /api/chat -> reply (50 at the same instant)", burst, "informational")
-            report(
-                "enqueue -> worker pick-up",
-                await bench_pickup(settings, services.redis_url, services.mongodb_url),
-                "p50 < 100 ms",
-            )
+            await slack_side_by_side(services, data, quick=quick)
+            if not quick:
+                await web_and_pickup(services, data)
         finally:
-            web.terminate()
-            web.wait(timeout=10)
             services.stop()
 
 
+async def web_and_pickup(services: LocalServices, data: Path) -> None:
+    port = free_port()
+    web = start_web(services, data, port)
+    try:
+        settings = Settings(
+            _env_file=None,  # type: ignore[call-arg]
+            redis_url=services.redis_url,
+            mongodb_url=services.mongodb_url,
+            mongodb_db=f"bench_{uuid.uuid4().hex[:8]}",
+            engine="offline",
+            data_dir=str(data),
+            log_level="WARNING",
+        )
+        print(
+            f"infrabot bench: real redis-server and FerretDB on loopback; web process on :{port}; "
+            f"{CONVERSATIONS} concurrent conversations x {TURNS} turns; worker poll_delay="
+            f"{settings.worker_poll_delay}s"
+        )
+        paced, burst, by_turn = await bench_replies(f"http://127.0.0.1:{port}")
+        report("POST /api/chat -> reply (50 conversations)", paced, "p99 < 50 ms")
+        for text, samples in by_turn.items():
+            report(f"  of which {text!r}", samples, "breakdown")
+        report("POST /api/chat -> reply (50 at the same instant)", burst, "informational")
+        report(
+            "enqueue -> worker pick-up",
+            await bench_pickup(settings, services.redis_url, services.mongodb_url),
+            "p50 < 100 ms",
+        )
+    finally:
+        web.terminate()
+        web.wait(timeout=10)
+
+
 if __name__ == "__main__":
-    asyncio.run(main())
+    asyncio.run(main(quick="--quick" in sys.argv))

@@ -7,6 +7,7 @@ import asyncio
 from bots.runtime import Runtime
 from core.messages import ThreadRef
 from core.status import JobStatus, Phase
+from jobs.mongo_store import ensure_indexes
 from jobs.redis_state import RedisContextStore, RedisEventGate
 
 THREAD = ThreadRef("web", "local", "web", "stores")
@@ -89,3 +90,23 @@ async def test_conditional_request_update_lets_exactly_one_racer_win(runtime: Ru
     doc = await runtime.requests.get("r-race")
     assert doc is not None and doc["status"] == "applying" and doc["winner"] == results.index(True)
     assert not await runtime.requests.update("r-race", {"status": "x"}, expect={"plan.hash": "other"})
+
+
+async def test_the_live_stack_is_found_by_key_and_follows_the_request_status(runtime: Runtime) -> None:
+    await runtime.requests.create({"_id": "ls1", "stack": "shop-dev", "status": "planning"})
+    assert await runtime.requests.live_stack("shop-dev") is None
+    await runtime.requests.update("ls1", {"status": "applied"})
+    live = await runtime.requests.live_stack("shop-dev")
+    assert live is not None and live["_id"] == "ls1"
+    await runtime.requests.update("ls1", {"status": "destroy_requested"})
+    assert await runtime.requests.live_stack("shop-dev") is not None
+    await runtime.requests.update("ls1", {"status": "destroyed"})
+    assert await runtime.requests.live_stack("shop-dev") is None
+
+
+async def test_live_stacks_of_a_store_written_before_the_pointers_are_backfilled(runtime: Runtime) -> None:
+    await runtime.db.requests.insert_one({"_id": "old1", "stack": "legacy-dev", "status": "applied"})
+    await runtime.db.live_stacks.delete_many({})
+    await ensure_indexes(runtime.db)
+    live = await runtime.requests.live_stack("legacy-dev")
+    assert live is not None and live["_id"] == "old1"

@@ -1,0 +1,511 @@
+"""Slack side by side: a bare slack-bolt app (the floor) and infrabot's `/slack/events`, same stand-in.
+
+Each target runs as its own process, as in production, and talks to one Slack Web API stand-in that runs in a
+process of its own and reports every message call with the time it arrived. infrabot runs as `infrabot web`
+in Slack HTTP mode with `infrabot worker` beside it. A reply is timed from sending the signed event until
+`chat.postMessage` or `chat.startStream` for that thread reaches the stand-in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import multiprocessing as mp
+import os
+import queue
+import random
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from config.local_services import REPO_ROOT, port_open
+from tests.slack_mock.harness import SIGNING_SECRET, SlackClient
+from tests.slack_mock.server import BOT_TOKEN, MockSlack
+
+TURNS = [
+    "create a bucket and a postgres database for my app shop{n} in dev",
+    "make it medium",
+    "status",
+    "help",
+    "plan",
+    "cancel",
+]
+MESSAGE_METHODS = ("chat.postMessage", "chat.startStream", "chat.update")
+
+
+@dataclass
+class Arrival:
+    method: str
+    channel: str
+    thread_ts: str | None
+    ts: str | None
+    card: str | None  # "job:version" when the message is a status card
+    mono: float
+    wall: float
+
+
+# The stand-in, in its own process.
+
+
+def _standin_main(url_out: Any, arrivals: Any, stop: Any) -> None:
+    class Recording(MockSlack):
+        def answer(self, method: str, params: dict[str, Any], token: str | None) -> Any:
+            result = super().answer(method, params, token)
+            if method in MESSAGE_METHODS:
+                blocks = params.get("blocks") or []
+                ids = [str(b.get("block_id", "")) for b in blocks if isinstance(b, dict)]
+                card = next((i.removeprefix("card:") for i in ids if i.startswith("card:")), None)
+                arrivals.put((method, params.get("channel"), params.get("thread_ts"), params.get("ts"), card,
+                              time.monotonic(), time.time()))
+            with self._lock:
+                self.calls.clear()  # a long run would otherwise keep every call
+                if len(self.messages) > 20_000:
+                    self.messages.clear()
+            return result
+
+        def _handler_class(self) -> Any:
+            handler = super()._handler_class()
+            handler.protocol_version = "HTTP/1.1"  # keep-alive, as Slack's API does
+            return handler
+
+    mock = Recording().start()
+    url_out.put(mock.url)
+    stop.wait()
+    mock.stop()
+
+
+# The floor: a bare slack-bolt app that acks and posts one reply in the thread.
+
+
+def _floor_main(port: int, api_url: str) -> None:
+    import logging
+
+    from slack_bolt.async_app import AsyncApp
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    logging.basicConfig(level=logging.WARNING)
+    app = AsyncApp(
+        signing_secret=SIGNING_SECRET, process_before_response=False,
+        client=AsyncWebClient(token=BOT_TOKEN, base_url=api_url),
+    )
+
+    async def reply(event: dict[str, Any], client: AsyncWebClient) -> None:
+        await client.chat_postMessage(channel=event["channel"], thread_ts=event.get("thread_ts") or event["ts"],
+                                      text="Got it! I'm working on that.")
+
+    app.event("app_mention")(reply)
+    app.event("message")(reply)
+    app.start(port=port, path="/slack/events")
+
+
+@dataclass
+class Figures:
+    ack: list[float] = field(default_factory=list)
+    reply: list[float] = field(default_factory=list)
+    by_turn: dict[str, list[float]] = field(default_factory=dict)
+    closed_replies_per_s: float = 0.0
+    lost: int = 0
+
+
+class Replies:
+    """Matches the stand-in's arrivals to the turns waiting for them, per thread."""
+
+    def __init__(self, arrivals: Any) -> None:
+        self.arrivals = arrivals
+        self.cards: list[Arrival] = []
+        self._waiting: dict[tuple[str, str], list[asyncio.Future[float]]] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._read, daemon=True)
+
+    def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)
+
+    def expect(self, channel: str, thread: str) -> asyncio.Future[float]:
+        future: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        self._waiting.setdefault((channel, thread), []).append(future)
+        return future
+
+    def _read(self) -> None:
+        while not self._stop.is_set():
+            try:
+                item = self.arrivals.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            assert self._loop is not None
+            self._loop.call_soon_threadsafe(self._arrived, Arrival(*item))
+
+    def _arrived(self, a: Arrival) -> None:
+        if a.card is not None:
+            self.cards.append(a)
+            return
+        if a.method == "chat.update" or not a.thread_ts:
+            return
+        waiting = self._waiting.get((a.channel, a.thread_ts))
+        while waiting:
+            future = waiting.pop(0)
+            if not future.done():
+                future.set_result(a.mono)
+                break
+
+
+async def converse(
+    slack: SlackClient, replies: Replies, n: int, turns: list[str], figures: Figures, think: tuple[float, float]
+) -> None:
+    channel = f"CB{n:04d}"
+    root = f"{1_800_000_000 + random.randint(0, 10**8)}.{uuid.uuid4().int % 1_000_000:06d}"
+    await asyncio.sleep(random.uniform(0, think[1]))
+    for i, text in enumerate(turns):
+        text = text.format(n=n)
+        if i == 0:
+            event = {"type": "app_mention", "user": f"U{n}", "text": f"<@{slack.bot_user}> {text}", "ts": root,
+                     "channel": channel, "team": slack.team}
+        else:
+            event = {"type": "message", "user": f"U{n}", "text": text, "ts": f"{time.time():.6f}",
+                     "channel": channel, "channel_type": "channel", "team": slack.team, "thread_ts": root}
+        waiter = replies.expect(channel, root)
+        start = time.monotonic()
+        response = await slack.event(event)
+        figures.ack.append(time.monotonic() - start)
+        if response.status_code != 200:
+            raise RuntimeError(f"event refused: {response.status_code} {response.text[:200]}")
+        try:
+            arrived = await asyncio.wait_for(waiter, timeout=20)
+        except TimeoutError:
+            figures.lost += 1
+            continue
+        figures.reply.append(arrived - start)
+        figures.by_turn.setdefault(TURNS[i].format(n="N"), []).append(arrived - start)
+        await asyncio.sleep(random.uniform(*think))
+
+
+async def closed_loop(slack: SlackClient, replies: Replies, senders: int, seconds: float) -> float:
+    count = 0
+    deadline = time.monotonic() + seconds
+
+    async def sender(s: int) -> None:
+        nonlocal count
+        while time.monotonic() < deadline:
+            channel = f"CL{s:03d}"
+            ts = f"{time.time():.6f}{random.randint(0, 9)}"
+            waiter = replies.expect(channel, ts)
+            await slack.event({"type": "app_mention", "user": f"UL{s}", "text": f"<@{slack.bot_user}> help",
+                               "ts": ts, "channel": channel, "team": slack.team})
+            try:
+                await asyncio.wait_for(waiter, timeout=20)
+            except TimeoutError:
+                continue
+            count += 1
+
+    start = time.monotonic()
+    await asyncio.gather(*(sender(s) for s in range(senders)))
+    return count / (time.monotonic() - start)
+
+
+async def drive(
+    base: str, api_url: str, replies: Replies, *, conversations: int, turns: int, think: tuple[float, float],
+    senders: int, closed_seconds: float, label: str
+) -> Figures:
+    figures = Figures()
+    limits = httpx.Limits(max_connections=conversations + senders + 5)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as http:
+        slack = SlackClient(http, MockSlack.__new__(MockSlack))
+        for n in range(3):  # warm-up: first-call costs (imports, connections) are not what is measured
+            await converse(slack, replies, 9000 + n, ["help"], Figures(), (0, 0))
+        await asyncio.gather(*(
+            converse(slack, replies, n, TURNS[:turns], figures, think) for n in range(conversations)
+        ))
+        if closed_seconds > 0:
+            figures.closed_replies_per_s = await closed_loop(slack, replies, senders, closed_seconds)
+    if figures.lost:
+        print(f"  {label}: {figures.lost} replies never arrived")
+    return figures
+
+
+# Processes.
+
+
+def wait_port(proc: Any, port: int, what: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not port_open(port):
+        alive = proc.is_alive() if hasattr(proc, "is_alive") else proc.poll() is None
+        if not alive or time.monotonic() > deadline:
+            raise RuntimeError(f"{what} did not start")
+        time.sleep(0.05)
+
+
+def infrabot_env(redis_url: str, mongodb_url: str, db: str, data: Path, api_url: str, port: int) -> dict[str, str]:
+    return {
+        **os.environ,
+        "REDIS_URL": redis_url, "MONGODB_URL": mongodb_url, "MONGODB_DB": db, "PORT": str(port),
+        "DATA_DIR": str(data), "LOG_LEVEL": "WARNING", "ENGINE": "offline",
+        "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_API_URL": api_url,
+    }
+
+
+@contextlib.contextmanager
+def standin() -> Iterator[tuple[str, Any]]:
+    ctx = mp.get_context("spawn")
+    url_out, arrivals, stop = ctx.Queue(), ctx.Queue(), ctx.Event()
+    proc = ctx.Process(target=_standin_main, args=(url_out, arrivals, stop), daemon=True)
+    proc.start()
+    try:
+        yield url_out.get(timeout=30), arrivals
+    finally:
+        stop.set()
+        proc.join(timeout=5)
+        if proc.is_alive():
+            proc.kill()
+
+
+@contextlib.contextmanager
+def floor(port: int, api_url: str) -> Iterator[Any]:
+    proc = mp.get_context("spawn").Process(target=_floor_main, args=(port, api_url), daemon=True)
+    proc.start()
+    try:
+        wait_port(proc, port, "the bare Bolt app")
+        yield proc
+    finally:
+        proc.terminate()
+        proc.join(timeout=5)
+
+
+@contextlib.contextmanager
+def infrabot(env: dict[str, str], port: int) -> Iterator[subprocess.Popen[bytes]]:
+    web = subprocess.Popen([sys.executable, "-m", "bots.cli", "web"], env=env, cwd=REPO_ROOT)
+    worker = subprocess.Popen([sys.executable, "-m", "bots.cli", "worker"], env=env, cwd=REPO_ROOT)
+    try:
+        wait_port(web, port, "infrabot web")
+        yield web
+    finally:
+        for proc in (web, worker):
+            proc.terminate()
+        for proc in (web, worker):
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+# Figures read from the stores after a run.
+
+SETTLED = {"awaiting_approval", "succeeded", "failed", "cancelled"}
+
+
+async def card_latencies(db: Any, cards: list[Arrival]) -> tuple[list[float], list[float]]:
+    """Seconds from the worker writing a job's phase change to a card showing it (or a later version) arriving.
+
+    Returns (settled phases, every phase change). Versions a newer job superseded never reach a card and are
+    left out.
+    """
+    shown: dict[str, list[tuple[int, float]]] = {}
+    for a in cards:
+        job, _, version = (a.card or "").rpartition(":")
+        shown.setdefault(job, []).append((int(version), a.wall))
+    settled: list[float] = []
+    every: list[float] = []
+    async for doc in db.jobs.find({"_id": {"$in": list(shown)}}, {"events": 1}):
+        for event in doc.get("events") or []:
+            times = [wall for version, wall in shown[doc["_id"]] if version >= int(event.get("version", 0))]
+            if not times:
+                continue
+            latency = max(min(times) - event["ts"].timestamp(), 0.0)
+            every.append(latency)
+            if event.get("phase") in SETTLED:
+                settled.append(latency)
+    return settled, every
+
+
+async def context_bytes(redis: Any) -> tuple[int, float]:
+    """Live thread contexts and the Redis bytes each costs, its long-lived thread marker included."""
+    contexts = [k async for k in redis.scan_iter("infrabot:ctx:*", count=1000)]
+    markers = [k async for k in redis.scan_iter("infrabot:thread:*", count=1000)]
+    total = 0
+    for key in contexts + markers:
+        total += await redis.memory_usage(key) or 0
+    return len(contexts), total / max(len(contexts), 1)
+
+
+async def seed(db: Any, jobs: int, messages: int) -> float:
+    """Fills the store with finished history, as weeks of a busy team would leave it."""
+    from datetime import UTC, datetime, timedelta
+
+    start = time.monotonic()
+    old = datetime.now(UTC) - timedelta(days=30)
+    batch = 1000
+    for base in range(0, jobs, batch):
+        requests, docs = [], []
+        for i in range(base, min(base + batch, jobs)):
+            thread = {"platform": "slack", "workspace": "T0001", "channel": "CSEED", "thread": f"1700000000.{i:06d}"}
+            key = f"slack:T0001:CSEED:1700000000.{i:06d}"
+            requests.append({"_id": f"seed-r{i}", "status": "applied", "stack": f"seed{i}-dev", "thread_key": key,
+                             "thread": thread, "user_key": f"slack:T0001:US{i % 50}", "latest_job": f"apply-seed{i}",
+                             "created_at": old, "updated_at": old})
+            docs.append({"_id": f"apply-seed{i}", "kind": "apply", "request_id": f"seed-r{i}", "thread": thread,
+                         "phase": "succeeded", "version": 12, "relayed_version": 12, "relay_pending": False,
+                         "done": 10, "total": 10, "created_at": old, "finished_at": old, "engine": "offline",
+                         "events": [{"ts": old, "phase": None, "message": f"step {s}", "done": s, "total": 10}
+                                    for s in range(10)]})
+        await db.requests.insert_many(requests, ordered=False)
+        await db.jobs.insert_many(docs, ordered=False)
+    for base in range(0, messages, batch):
+        await db.messages.insert_many([
+            {"_id": f"seed-m{i}", "thread_key": f"slack:T0001:CSEED:1700000000.{i % jobs:06d}", "role": "user",
+             "text": "create a bucket for my app", "ts": old, "order": i, "meta": {}}
+            for i in range(base, min(base + batch, messages))
+        ], ordered=False)
+    return time.monotonic() - start
+
+
+async def settle(db: Any, within: float = 60) -> None:
+    """Waits until every job of the run is finished and its card caught up (or `within` seconds passed)."""
+    busy = {"_id": {"$not": {"$regex": "^apply-seed"}},
+            "$or": [{"phase": {"$in": ["queued", "running", "applying"]}}, {"relay_pending": True}]}
+    for _ in range(int(within / 0.5)):
+        if not await db.jobs.count_documents(busy):
+            break
+        await asyncio.sleep(0.5)
+    await asyncio.sleep(0.5)  # the stand-in's report of the last edit
+
+
+@contextlib.contextmanager
+def profiled(pid: int) -> Iterator[None]:
+    """With BENCH_PROFILE=FILE, samples the web process with py-spy (`pip install py-spy`) while it runs."""
+    out = os.environ.get("BENCH_PROFILE")
+    if not out:
+        yield
+        return
+    beside = Path(sys.executable).parent / "py-spy"
+    spy = subprocess.Popen([str(beside) if beside.exists() else "py-spy", "record", "--pid", str(pid),
+                            "--format", "raw", "--output", out, "--rate", "200", "--nonblocking"])
+    try:
+        yield
+    finally:
+        spy.send_signal(2)
+        spy.wait(timeout=30)
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+@dataclass
+class SlackRun:
+    floor: Figures
+    empty: Figures
+    seeded: Figures | None
+    cards_empty: tuple[list[float], list[float]]
+    cards_seeded: tuple[list[float], list[float]] | None
+    contexts: int
+    bytes_per_context: float
+    rss_mb: float
+    seed_seconds: float = 0.0
+
+
+async def run_slack(
+    redis_url: str, mongodb_url: str, data: Path, *, conversations: int, turns: int, senders: int,
+    closed_seconds: float, seed_jobs: int = 0, seed_messages: int = 0, think: tuple[float, float] = (0.5, 1.5),
+    free_port: Any,
+) -> SlackRun:
+    from redis.asyncio import Redis
+
+    from jobs.mongo_store import connect
+
+    db_name = f"bench_slack_{uuid.uuid4().hex[:8]}"
+    kw = dict(conversations=conversations, turns=turns, think=think, senders=senders, closed_seconds=closed_seconds)
+    with standin() as (api_url, arrivals):
+        replies = Replies(arrivals)
+        replies.start()
+        try:
+            port = free_port()
+            with floor(port, api_url):
+                floor_figures = await drive(f"http://127.0.0.1:{port}", api_url, replies, label="floor", **kw)
+            port = free_port()
+            env = infrabot_env(redis_url, mongodb_url, db_name, data, api_url, port)
+            mongo, db = connect(mongodb_url, db_name)
+            redis = Redis.from_url(redis_url)
+            try:
+                with infrabot(env, port) as web, profiled(web.pid):
+                    replies.cards.clear()
+                    empty = await drive(f"http://127.0.0.1:{port}", api_url, replies, label="infrabot", **kw)
+                    await settle(db)
+                    cards_empty = await card_latencies(db, replies.cards)
+                    contexts, per_context = await context_bytes(redis)
+                    seeded = cards_seeded = None
+                    seed_seconds = 0.0
+                    if seed_jobs or seed_messages:
+                        seed_seconds = await seed(db, seed_jobs, seed_messages)
+                        replies.cards.clear()
+                        seeded = await drive(f"http://127.0.0.1:{port}", api_url, replies, label="seeded", **kw)
+                        await settle(db)
+                        cards_seeded = await card_latencies(db, replies.cards)
+                    rss = rss_mb(web.pid)
+            finally:
+                await redis.aclose()
+                await mongo.close()
+        finally:
+            replies.stop()
+    return SlackRun(floor_figures, empty, seeded, cards_empty, cards_seeded, contexts, per_context, rss, seed_seconds)
+
+
+def print_slack(run: SlackRun) -> None:
+    f, e, s = run.floor, run.empty, run.seeded
+
+    def ms(values: list[float], q: float) -> float:
+        return pct(values, q) * 1000
+
+    def row(name: str, floor_v: float, empty_v: float, seeded_v: float | None, unit: str, goal: str) -> None:
+        ratio = empty_v / floor_v if floor_v else float("nan")
+        cells = f"{floor_v:9.1f} {unit:<5} {empty_v:9.1f} {unit:<5} ({ratio:5.2f}x)"
+        if seeded_v is not None:
+            cells += f" {seeded_v:9.1f} {unit:<5} ({seeded_v / floor_v if floor_v else float('nan'):5.2f}x)"
+        print(f"  {name:<34}{cells}   goal: {goal}")
+
+    print(f"  {'figure':<34}{'floor':>15} {'infrabot, empty store':>24}"
+          + (f" {'infrabot, seeded store':>24}" if s else ""))
+    row("ack p50", ms(f.ack, 0.5), ms(e.ack, 0.5), ms(s.ack, 0.5) if s else None, "ms", "-")
+    row("ack p99", ms(f.ack, 0.99), ms(e.ack, 0.99), ms(s.ack, 0.99) if s else None, "ms", "-")
+    row("reply p50", ms(f.reply, 0.5), ms(e.reply, 0.5), ms(s.reply, 0.5) if s else None, "ms", "<= 5x floor")
+    row("reply p99", ms(f.reply, 0.99), ms(e.reply, 0.99), ms(s.reply, 0.99) if s else None, "ms", "<= 50 ms")
+    row("closed-loop replies/s", f.closed_replies_per_s, e.closed_replies_per_s,
+        s.closed_replies_per_s if s else None, "/s", ">= 0.5x floor")
+    for text in e.by_turn:
+        sv = ms(s.by_turn.get(text, []), 0.99) if s else None
+        print(f"    reply p99 for {text!r:<30} {ms(e.by_turn[text], 0.99):9.1f} ms"
+              + (f"   seeded {sv:9.1f} ms" if sv is not None else ""))
+    settled, every = run.cards_empty
+    line = (f"  status written -> card shown: settled states p50 {ms(settled, 0.5):.0f} ms "
+            f"p99 {ms(settled, 0.99):.0f} ms (n={len(settled)}); every phase change p99 {ms(every, 0.99):.0f} ms "
+            f"(n={len(every)})   goal: p99 <= 1 s")
+    print(line)
+    if run.cards_seeded:
+        settled, every = run.cards_seeded
+        print(f"    seeded store: settled p99 {ms(settled, 0.99):.0f} ms (n={len(settled)}); "
+              f"every phase change p99 {ms(every, 0.99):.0f} ms")
+        print(f"    (seeding 10,000-style history took {run.seed_seconds:.0f} s)")
+    print(f"  Redis per live thread context: {run.bytes_per_context:.0f} bytes over {run.contexts} contexts"
+          "   goal: <= 2 KB")
+    print(f"  web process RSS after the run: {run.rss_mb:.0f} MB")
