@@ -71,6 +71,17 @@ class InfraMocks(pulumi.runtime.Mocks):
         if args.token == "gcp:organizations/getProject:getProject":
             project = args.args.get("projectId") or self.project
             return {"number": project_number(project), "projectId": project, "name": project}, []
+        # The environment's shared network, as if its stack had been set up (infra/shared_network.py).
+        if args.token == "gcp:compute/getNetwork:getNetwork":
+            project = args.args.get("project") or self.project
+            path = f"projects/{project}/global/networks/{args.args['name']}"
+            link = f"https://www.googleapis.com/compute/v1/{path}"
+            return {"id": path, "name": args.args["name"], "selfLink": link}, []
+        if args.token == "gcp:compute/getSubnetwork:getSubnetwork":
+            project = args.args.get("project") or self.project
+            region = args.args.get("region") or self.region
+            path = f"projects/{project}/regions/{region}/subnetworks/{args.args['name']}"
+            return {"id": path, "name": args.args["name"], "region": region}, []
         return {}, []
 
     def _computed(self, typ: str, logical: str, inputs: dict[str, Any]) -> dict[str, Any]:

@@ -98,13 +98,12 @@ def test_sql_instance_private_ip_database_user(kind: str, version: str) -> None:
     ev = run(kind)
     instance = one(ev, SQL)
     settings = instance.inputs["settings"]
-    network = one(ev, NETWORK)
     assert instance.inputs["databaseVersion"] == version
     assert instance.inputs["deletionProtection"] is False
     assert settings["tier"] == "db-f1-micro"
     assert settings["edition"] == "ENTERPRISE"
     assert settings["ipConfiguration"]["ipv4Enabled"] is False
-    assert settings["ipConfiguration"]["privateNetwork"] == network.outputs["id"]
+    assert settings["ipConfiguration"]["privateNetwork"] == f"projects/{PROJECT}/global/networks/infrabot-dev"
     assert settings["userLabels"] == EXPECTED_LABELS
     assert settings["backupConfiguration"]["enabled"] is False
     instance_name = instance.outputs["name"]
@@ -168,22 +167,16 @@ def test_db_password_is_a_random_resource_stored_in_secret_manager_and_never_exp
 def test_redis_private_service_access_on_shared_network() -> None:
     ev = run("redis", "postgres", env="prod")
     redis = one(ev, REDIS)
-    network = one(ev, NETWORK)
-    peering = one(ev, RANGE)
-    connection = one(ev, PSA)
+    network = f"projects/{PROJECT}/global/networks/infrabot-prod"
     assert redis.inputs["connectMode"] == "PRIVATE_SERVICE_ACCESS"
-    assert redis.inputs["authorizedNetwork"] == network.outputs["id"]
-    assert redis.inputs["reservedIpRange"] == peering.outputs["name"]
+    assert redis.inputs["authorizedNetwork"] == network
+    assert redis.inputs["reservedIpRange"] == "infrabot-prod-psa"
     assert redis.inputs["tier"] == "BASIC" and redis.inputs["memorySizeGb"] == 1  # the floor is policy's job
     assert redis.inputs["deletionProtection"] is True
     assert redis.inputs["labels"]["env"] == "prod"
-    assert peering.inputs["purpose"] == "VPC_PEERING"
-    assert peering.inputs["network"] == network.outputs["id"]
-    assert connection.inputs["reservedPeeringRanges"] == [peering.outputs["name"]]
-    assert connection.inputs["service"] == "servicenetworking.googleapis.com"
-    assert network.inputs["autoCreateSubnetworks"] is False
-    # One network for both: Cloud SQL private IP uses the same VPC.
-    assert one(ev, SQL).inputs["settings"]["ipConfiguration"]["privateNetwork"] == network.outputs["id"]
+    # One network for both, and the app owns none of it: Cloud SQL private IP uses the same VPC.
+    assert one(ev, SQL).inputs["settings"]["ipConfiguration"]["privateNetwork"] == network
+    assert not of_type(ev, NETWORK) and not of_type(ev, RANGE) and not of_type(ev, PSA)
 
 
 def test_bucket_private_uniform_and_versioned_in_prod() -> None:

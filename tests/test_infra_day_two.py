@@ -94,18 +94,18 @@ async def test_adding_a_cache_to_an_app_with_a_service(engine: OfflineEngine) ->
     plan = await apply_then_preview(engine, before, spec_of(*kinds("service", "bucket", "redis")))
     assert destructive(plan) == {}
     changed = ops(plan)
-    assert changed["shop-staging-redis"] == changed["shop-staging-net"] == "create"
+    assert changed["shop-staging-redis"] == "create"
     assert changed["shop-staging-bucket"] == "same" and changed["shop-staging-svc"] == "update"
 
 
-async def test_adding_a_cache_next_to_a_database_reuses_the_network(engine: OfflineEngine) -> None:
+async def test_adding_a_cache_next_to_a_database_leaves_the_database_alone(engine: OfflineEngine) -> None:
     before = spec_of(*kinds("service", "postgres"))
     plan = await apply_then_preview(engine, before, spec_of(*kinds("service", "postgres", "redis")))
     assert destructive(plan) == {}
     changed = ops(plan)
-    assert {changed[n] for n in ("shop-staging-net", "shop-staging-subnet", "shop-staging-psa", "shop-staging-pg")} == {
-        "same"
-    }
+    assert changed["shop-staging-pg"] == changed["shop-staging-pg-user"] == "same"
+    # The network is the environment's, so an app plan never creates or deletes one.
+    assert not [c for c in plan.resources if c.type.startswith("gcp:compute/") or "servicenetworking" in c.type]
 
 
 async def test_a_bigger_size_replaces_only_what_cannot_grow_in_place(engine: OfflineEngine) -> None:

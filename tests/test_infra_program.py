@@ -32,7 +32,7 @@ def test_full_app_graph() -> None:
     ev = run(full_spec())
     counts = Counter(r.type.split(":")[1] for r in ev.resources if not r.type.startswith("pulumi:"))
     assert counts == {
-        "projects/service": 10,
+        "projects/service": 8,
         "projects/serviceIdentity": 1,
         "index/randomPassword": 1,
         "cloudrunv2/service": 1,
@@ -46,10 +46,6 @@ def test_full_app_graph() -> None:
         "secretmanager/secretVersion": 3,
         "secretmanager/secretIamMember": 4,
         "redis/instance": 1,
-        "compute/network": 1,
-        "compute/subnetwork": 1,
-        "compute/globalAddress": 1,
-        "servicenetworking/connection": 1,
         "storage/bucket": 1,
         "storage/bucketIAMMember": 1,
         "pubsub/topic": 2,
@@ -105,8 +101,12 @@ def test_service_environment_and_network() -> None:
     assert envs["REDIS_HOST"] == redis.outputs["host"] and envs["REDIS_PORT"] == "6378"
     assert envs["APP_SECRET_NAME"] == f"projects/{PROJECT}/secrets/shop-staging-secret"
     vpc = service.inputs["template"]["vpcAccess"]
-    network = next(r for r in ev.resources if r.type == "gcp:compute/network:Network")
-    assert vpc["networkInterfaces"][0]["network"] == network.outputs["id"]
+    # The environment's shared network, looked up rather than owned by the app.
+    assert vpc["networkInterfaces"][0] == {
+        "network": f"projects/{PROJECT}/global/networks/infrabot-staging",
+        "subnetwork": f"projects/{PROJECT}/regions/us-central1/subnetworks/infrabot-staging-us-central1",
+    }
+    assert not [r for r in ev.resources if r.type.startswith("gcp:compute/")]
     assert vpc["egress"] == "PRIVATE_RANGES_ONLY"
 
 
@@ -167,7 +167,9 @@ def test_postgres_and_mysql_together_keep_env_apart() -> None:
     envs = env_names(next(r for r in ev.resources if r.type == "gcp:cloudrunv2/service:Service"))
     # The first database the spec lists owns DB_*; the other kind gets its own prefix.
     assert {"DB_CONNECTION_NAME", "MYSQL_CONNECTION_NAME", "DB_PASSWORD", "MYSQL_PASSWORD"} <= envs
-    assert sum(1 for r in ev.resources if r.type == "gcp:compute/network:Network") == 1
+    networks = {r.inputs["settings"]["ipConfiguration"]["privateNetwork"] for r in ev.resources
+                if r.type == "gcp:sql/databaseInstance:DatabaseInstance"}
+    assert networks == {f"projects/{PROJECT}/global/networks/infrabot-dev"}
     # One connect grant per instance, each limited to its own instance.
     assert sum(1 for r in ev.resources if r.type == "gcp:projects/iAMMember:IAMMember") == 2
 

@@ -7,7 +7,9 @@ from __future__ import annotations
 import pytest
 
 from core.spec import Component, InfraSpec
-from infra.components import apis, network, sql
+from infra import mocks, shared_network
+from infra.components import apis, sql
+from infra.components.network import NetworkMissing
 from infra.mocks import Evaluation, MockedResource, evaluate
 from infra.program import make_program
 
@@ -49,9 +51,9 @@ def full() -> Evaluation:
 def test_every_api_a_fresh_project_needs_is_enabled_and_never_disabled(full: Evaluation) -> None:
     enabled = {r.inputs["service"]: r.inputs for r in of_type(full, API)}
     assert set(enabled) == {
-        "compute.googleapis.com", "servicenetworking.googleapis.com", "sqladmin.googleapis.com",
-        "redis.googleapis.com", "run.googleapis.com", "iam.googleapis.com", "pubsub.googleapis.com",
-        "secretmanager.googleapis.com", "artifactregistry.googleapis.com", "storage.googleapis.com",
+        "sqladmin.googleapis.com", "redis.googleapis.com", "run.googleapis.com", "iam.googleapis.com",
+        "pubsub.googleapis.com", "secretmanager.googleapis.com", "artifactregistry.googleapis.com",
+        "storage.googleapis.com",
     }
     for service in enabled.values():
         assert service["disableOnDestroy"] is False
@@ -88,8 +90,6 @@ def test_every_resource_that_calls_an_api_waits_for_it() -> None:
         "shop-dev-redis": "shop-dev-api-redis",
         "shop-dev-svc": "shop-dev-api-run",
         "shop-dev-svc-sa": "shop-dev-api-iam",
-        "shop-dev-net": "shop-dev-api-compute",
-        "shop-dev-psa": "shop-dev-api-servicenetworking",
         "shop-dev-queue": "shop-dev-api-pubsub",
         "shop-dev-queue-sub": "shop-dev-api-pubsub",
         "shop-dev-pubsub-agent": "shop-dev-api-pubsub",
@@ -157,19 +157,59 @@ def test_mysql_defaults_to_a_version_in_standard_support() -> None:
 
 # --- network and destroy --------------------------------------------------------------------------
 
-def test_private_services_connection_can_be_deleted_while_producers_linger() -> None:
-    ev = run("postgres", "redis")
-    assert one(ev, "gcp:servicenetworking/connection:Connection").inputs["deletionPolicy"] == "REMOVE_PEERING"
+@pytest.fixture(scope="module")
+def shared() -> Evaluation:
+    program = shared_network.make_network_program(PROJECT, "staging", ["us-central1", "europe-west1"])
+    return evaluate(program, project=PROJECT, region="us-central1", stack="infrabot-net-staging")
 
 
-def test_subnet_fits_direct_vpc_egress_for_the_largest_spec() -> None:
-    ev = run("service", "postgres")
-    subnet = one(ev, "gcp:compute/subnetwork:Subnetwork")
-    assert subnet.inputs["ipCidrRange"] == network.SUBNET_CIDR
-    # 10 large services x 50 instances x 2, in blocks of 16.
-    assert network.largest_egress_demand() == 10 * 112
-    assert network.subnet_capacity() >= network.largest_egress_demand()
-    assert network.egress_addresses_needed(3) == 16
+def test_shared_network_stack_holds_network_subnets_and_peering(shared: Evaluation) -> None:
+    net = one(shared, "gcp:compute/network:Network").inputs
+    assert net["name"] == "infrabot-staging" and net["autoCreateSubnetworks"] is False
+    subnets = {
+        r.inputs["region"]: r.inputs["ipCidrRange"] for r in of_type(shared, "gcp:compute/subnetwork:Subnetwork")
+    }
+    assert subnets == {"us-central1": "10.64.0.0/18", "europe-west1": "10.68.0.0/18"}
+    peering = one(shared, "gcp:compute/globalAddress:GlobalAddress").inputs
+    assert (peering["name"], peering["address"], peering["prefixLength"]) == (
+        "infrabot-staging-psa", "10.200.0.0", 16
+    )
+    assert {r.inputs["service"] for r in of_type(shared, API)} == {apis.COMPUTE, apis.SERVICE_NETWORKING}
+    assert all(r.inputs["disableOnDestroy"] is False for r in of_type(shared, API))
+
+
+def test_private_services_connection_can_be_deleted_while_producers_linger(shared: Evaluation) -> None:
+    connection = one(shared, "gcp:servicenetworking/connection:Connection").inputs
+    assert connection["deletionPolicy"] == "REMOVE_PEERING"
+    assert connection["reservedPeeringRanges"] == ["infrabot-staging-psa"]
+
+
+def test_app_destroy_never_touches_the_network() -> None:
+    owned = {r.type for r in run(*FULL).resources}
+    assert not [t for t in owned if t.startswith("gcp:compute/") or t.startswith("gcp:servicenetworking/")]
+
+
+def test_subnet_fits_direct_vpc_egress_for_several_of_the_largest_apps() -> None:
+    # 10 large services x 50 instances x 2, in blocks of 16, is one app's worst case.
+    assert shared_network.largest_app_egress() == 10 * 112
+    assert shared_network.subnet_capacity() >= 10 * shared_network.largest_app_egress()
+    assert shared_network.egress_addresses_needed(3) == 16
+    assert len({shared_network.subnet_cidr(r) for r in shared_network.REGIONS}) == len(shared_network.REGIONS)
+
+
+def test_a_missing_network_is_explained(monkeypatch: pytest.MonkeyPatch) -> None:
+    original = mocks.InfraMocks.call
+
+    def no_network(self: mocks.InfraMocks, args: object) -> object:
+        if getattr(args, "token", "") == "gcp:compute/getNetwork:getNetwork":
+            # How the provider reports it: the invoke fails.
+            return {}, [("name", "googleapi: Error 404: The resource 'infrabot-dev' was not found")]
+        return original(self, args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(mocks.InfraMocks, "call", no_network)
+    with pytest.raises(NetworkMissing, match="python -m infra.network_cli dev --region us-central1 --apply"):
+        run("postgres")
+    run("bucket")  # components without private addressing need no network
 
 
 # --- Pub/Sub --------------------------------------------------------------------------------------

@@ -430,3 +430,9 @@ def test_names_near_the_refused_ones_are_fine() -> None:
     for name in ("shop", "goo", "gogle", "postgres2", "my-sys", "rooted", "go-og"):
         assert check_app_name(name).app == name
     assert suggest_app_name("Google Shop") == "shop"
+
+
+def test_the_network_stack_name_is_not_an_app_name() -> None:
+    check = check_app_name("infrabot-net")
+    assert check.app is None and "shared network" in (check.problem or "")
+    assert check.suggestion == "infrabot-net-app"

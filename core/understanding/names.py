@@ -28,6 +28,8 @@ _VALID = re.compile(rf"[a-z](?:[a-z0-9-]{{0,{MAX_APP_LENGTH - 2}}}[a-z0-9])?")
 GOOGLE_PREFIX = "goog"
 GOOGLE_WORD = "google"
 BUILT_IN_NAMES = frozenset({"postgres", "mysql", "root", "sys"})
+# Its stacks would be the environment's shared network stack (`infrabot-net-{env}`).
+INFRABOT_OWN = frozenset({"infrabot-net"})
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,8 @@ def gcp_name_problem(name: str) -> str | None:
         return "starts with \"goog\", which GCP does not allow for bucket and topic names"
     if name in BUILT_IN_NAMES:
         return "is the name of a built-in database user or database, and infrabot names the app's own after it"
+    if name in INFRABOT_OWN:
+        return "is the name infrabot gives each environment's shared network"
     return None
 
 
@@ -66,7 +70,7 @@ def suggest_app_name(raw: str) -> str:
         return "my-app"
     if not slug[0].isalpha():
         slug = f"app-{slug}"
-    if slug in BUILT_IN_NAMES:
+    if slug in BUILT_IN_NAMES or slug in INFRABOT_OWN:
         slug = f"{slug}-app"
     if len(slug) > MAX_APP_LENGTH:
         cut = slug[:MAX_APP_LENGTH]

@@ -22,18 +22,6 @@ SECRET_MANAGER = "secretmanager.googleapis.com"
 ARTIFACT_REGISTRY = "artifactregistry.googleapis.com"
 STORAGE = "storage.googleapis.com"
 
-# What each component kind calls, directly or through the private network it needs.
-BY_KIND: dict[str, tuple[str, ...]] = {
-    "service": (RUN, IAM),
-    "postgres": (SQL_ADMIN, SECRET_MANAGER, COMPUTE, SERVICE_NETWORKING),
-    "mysql": (SQL_ADMIN, SECRET_MANAGER, COMPUTE, SERVICE_NETWORKING),
-    "redis": (REDIS, SECRET_MANAGER, COMPUTE, SERVICE_NETWORKING),
-    "bucket": (STORAGE,),
-    "queue": (PUBSUB, IAM),
-    "secret": (SECRET_MANAGER,),
-    "registry": (ARTIFACT_REGISTRY,),
-}
-
 
 def short(api: str) -> str:
     return api.split(".", 1)[0]

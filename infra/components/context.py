@@ -28,12 +28,13 @@ class Grant:
     make: GrantFactory
 
 
-@dataclass
+@dataclass(frozen=True)
 class Network:
-    network: gcp.compute.Network
-    subnetwork: gcp.compute.Subnetwork
-    peering_range: gcp.compute.GlobalAddress
-    connection: gcp.servicenetworking.Connection
+    """The shared environment network, by reference (see infra/components/network.py)."""
+
+    network_id: str
+    subnetwork_id: str
+    peering_range: str
 
 
 @dataclass

@@ -37,13 +37,13 @@ def build(ctx: BuildContext, component: Component, index: int, total: int) -> No
         memory_size_gb=tier["memory_gb"],
         redis_version="REDIS_7_2",
         connect_mode="PRIVATE_SERVICE_ACCESS",
-        authorized_network=net.network.id,
-        reserved_ip_range=net.peering_range.name,
+        authorized_network=net.network_id,
+        reserved_ip_range=net.peering_range,
         auth_enabled=True,
         transit_encryption_mode="SERVER_AUTHENTICATION",
         deletion_protection=ctx.prod,
         labels=ctx.labels,
-        opts=ctx.opts(needs=(apis.REDIS,), depends_on=[net.connection], additional_secret_outputs=["authString"]),
+        opts=ctx.opts(needs=(apis.REDIS,), additional_secret_outputs=["authString"]),
     )
     auth = make_secret(ctx, ctx.name(base, "auth"))
     auth_version = gcp.secretmanager.SecretVersion(

@@ -55,7 +55,7 @@ def build(ctx: BuildContext, component: Component, index: int, total: int) -> No
         # Direct VPC egress: only private ranges go through the VPC, so the public internet still works.
         template["vpc_access"] = {
             "egress": "PRIVATE_RANGES_ONLY",
-            "network_interfaces": [{"network": ctx.network.network.id, "subnetwork": ctx.network.subnetwork.id}],
+            "network_interfaces": [{"network": ctx.network.network_id, "subnetwork": ctx.network.subnetwork_id}],
         }
 
     service = gcp.cloudrunv2.Service(

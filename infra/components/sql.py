@@ -114,14 +114,13 @@ def build(ctx: BuildContext, component: Component, index: int, total: int) -> No
             "user_labels": ctx.labels,
             "ip_configuration": {
                 "ipv4_enabled": False,
-                "private_network": net.network.id,
+                "private_network": net.network_id,
                 "ssl_mode": "ENCRYPTED_ONLY",
             },
             "backup_configuration": backup_configuration(kind, ctx.size(component), ctx.spec.environment),
         },
         opts=ctx.opts(
             needs=SQL_APIS,
-            depends_on=[net.connection],
             # Autoresize grows the disk; sending the starting size again would try to shrink it.
             ignore_changes=["settings.diskSize"],
         ),
