@@ -4,6 +4,8 @@ least-privilege grants, subnet size, storage growth."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from core.spec import Component, InfraSpec
@@ -207,7 +209,7 @@ def test_a_missing_network_is_explained(monkeypatch: pytest.MonkeyPatch) -> None
         return original(self, args)  # type: ignore[arg-type]
 
     monkeypatch.setattr(mocks.InfraMocks, "call", no_network)
-    with pytest.raises(NetworkMissing, match="python -m infra.network_cli dev --region us-central1 --apply"):
+    with pytest.raises(NetworkMissing, match=re.escape("python -m infra.network_cli dev --region us-central1 --apply")):
         run("postgres")
     run("bucket")  # components without private addressing need no network
 

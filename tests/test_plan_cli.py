@@ -15,18 +15,17 @@ from config.credentials import CLOUD_CREDENTIAL_VARS
 from config.local_services import REPO_ROOT
 
 INFRABOT = str(REPO_ROOT / ".venv" / "bin" / "infrabot")
-TOKEN = re.compile(r"^gcp:[a-z0-9]+/[a-zA-Z0-9]+:[A-Z][A-Za-z0-9]+$")
+TOKEN = re.compile(r"^(gcp|random):[a-z0-9]+/[a-zA-Z0-9]+:[A-Z][A-Za-z0-9]+$")
 OPS = ("create", "update", "delete", "replace")
 
 EXPECTED: dict[str, set[str]] = {
     "a service": {"gcp:cloudrunv2/service:Service", "gcp:serviceaccount/account:Account"},
     "a postgres database": {"gcp:sql/databaseInstance:DatabaseInstance", "gcp:sql/database:Database",
                             "gcp:sql/user:User", "gcp:secretmanager/secret:Secret",
-                            "gcp:servicenetworking/connection:Connection"},
+                            "random:index/randomPassword:RandomPassword", "gcp:projects/service:Service"},
     "a mysql database": {"gcp:sql/databaseInstance:DatabaseInstance", "gcp:sql/database:Database",
                          "gcp:sql/user:User"},
-    "a redis cache": {"gcp:redis/instance:Instance", "gcp:compute/globalAddress:GlobalAddress",
-                      "gcp:servicenetworking/connection:Connection"},
+    "a redis cache": {"gcp:redis/instance:Instance", "gcp:secretmanager/secretVersion:SecretVersion"},
     "a bucket": {"gcp:storage/bucket:Bucket"},
     "a queue": {"gcp:pubsub/topic:Topic", "gcp:pubsub/subscription:Subscription"},
     "a secret": {"gcp:secretmanager/secret:Secret"},
@@ -82,8 +81,9 @@ def test_plan_json_for_every_kind(tmp_path: Path, component: str) -> None:
     types = {r["type"] for r in body["resources"]}
     assert EXPECTED[component] <= types, types
     others = {PRIMARY[k] for k in PRIMARY if k != component} - {PRIMARY[component]}
-    if "database" in component:
-        others.discard(PRIMARY["a secret"])  # the generated password lives in Secret Manager
+    if "database" in component or "redis" in component:
+        # The generated password, and Redis's AUTH string and CA, live in Secret Manager.
+        others.discard(PRIMARY["a secret"])
     assert not (types & others), f"{component} also planned {types & others}"
     assert body["summary"]["create"] == len(body["resources"]), "a fresh data dir has nothing yet"
     assert all(r["name"].startswith("shop-dev") for r in body["resources"]), body["resources"]
