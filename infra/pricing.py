@@ -188,5 +188,5 @@ PRICE_TABLE: tuple[tuple[str, str, float], ...] = (
 
 def price_table_markdown() -> str:
     lines = [f"| rate (us-central1, USD, as of {PRICES_AS_OF}) | unit | price |", "| --- | --- | --- |"]
-    lines.extend(f"| {what} | {unit} | {price:g} |" for what, unit, price in PRICE_TABLE)
+    lines.extend(f"| {what} | {unit} | {f'{price:.7f}'.rstrip('0').rstrip('.')} |" for what, unit, price in PRICE_TABLE)
     return "\n".join(lines)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from core.spec import KINDS, SIZES, Component, InfraSpec
@@ -88,3 +90,12 @@ def test_price_table_is_dated() -> None:
     table = pricing.price_table_markdown()
     assert pricing.PRICES_AS_OF in table.splitlines()[0]
     assert "request-based" in table and "extended support" in table
+
+
+def test_readme_tables_match_the_code() -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert sizes.size_table_markdown() in readme
+    assert pricing.price_table_markdown() in readme
+    medium_pg = pricing.component_monthly_cost("postgres", "medium")
+    assert f"| postgres | ${pricing.component_monthly_cost('postgres', 'small'):,.2f}" in readme
+    assert f"${medium_pg:,.2f}" in readme
