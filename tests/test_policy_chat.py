@@ -89,6 +89,8 @@ async def test_prod_needs_someone_other_than_any_author(
     await say(client, "prod", PROD, user="ana")
     [request] = [r async for r in runtime.db.requests.find({})]
     rid = request["_id"]
+    # The prod floor raised the database (not the bucket) from the default small to medium.
+    assert {c["kind"]: c["size"] for c in request["spec"]["components"]} == {"postgres": "medium", "bucket": None}
     await card(runtime, "prod", f"plan-{rid}-1", "awaiting_approval")
 
     own = await say(client, "prod", "apply", user="ana")

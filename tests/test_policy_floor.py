@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from config.policy import DEFAULT_MIN_SIZE, PolicyConfigError, parse_min_size, read_policy_file
@@ -40,7 +42,27 @@ def test_the_floor_is_configurable() -> None:
         parse_min_size("prod=huge")
 
 
-def test_policy_file_accepts_min_size(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_policy_file_accepts_min_size(tmp_path: Path) -> None:
     path = tmp_path / "policy.yaml"
     path.write_text("min_size:\n  prod: large\n")
     assert read_policy_file(str(path))["min_size"] == {"prod": "large"}
+
+
+def test_settings_default_to_a_medium_floor_in_prod_and_min_size_overrides_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from config.policy import policy_from_settings
+    from config.settings import Settings, SettingsError
+
+    monkeypatch.delenv("MIN_SIZE", raising=False)
+    monkeypatch.delenv("POLICY_FILE", raising=False)
+    monkeypatch.chdir(tmp_path)  # no stray .env
+    default = policy_from_settings(Settings(_env_file=None))  # type: ignore[call-arg]
+    assert default.guardrails.min_size == {"prod": "medium"}
+    raised = default.fit(spec("prod", Component(kind="redis")))
+    assert raised.size_of(raised.components[0]) == "medium"
+    assert policy_from_settings(Settings(_env_file=None, min_size="prod=large")).guardrails.min_size == {  # type: ignore[call-arg]
+        "prod": "large"
+    }
+    with pytest.raises((SettingsError, ValueError)):
+        Settings(_env_file=None, min_size="prod=enormous")  # type: ignore[call-arg]
