@@ -83,7 +83,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--apply", action="store_true", help="apply the plan (default: show it only)")
     args = parser.parse_args(argv)
     for region in args.region:
-        shared_network.subnet_cidr(region)  # refuses a region without an assigned range, before any work
+        try:
+            shared_network.subnet_cidr(region)  # a region without an assigned range, before any work
+        except ValueError as err:
+            print(f"infra.network_cli: {err}", file=sys.stderr)
+            return 2
     regions = list(dict.fromkeys(args.region))
     return asyncio.run(run(build_engine(args.environment, regions), args.environment, regions, args.apply))
 
