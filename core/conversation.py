@@ -145,4 +145,4 @@ class Conversation:
         """After the context expired, the thread's latest request is still the one people mean."""
         latest = await self.requests.latest_in_thread(thread)
         if latest:
-            context["request_id"] = latest["_id"]
+            context["request_id"] = latest.id

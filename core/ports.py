@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from typing import Any, Protocol
 
 from core.messages import HistoryEntry, ThreadRef
 from core.plan import ApplyResult, PlanResult
+from core.request import Request, Status
 from core.spec import InfraSpec
 from core.status import JobStatus
 
@@ -39,14 +40,27 @@ class HistoryStore(Protocol):
 
 
 class RequestStore(Protocol):
-    async def create(self, doc: dict[str, Any]) -> bool: ...
-    async def get(self, request_id: str) -> dict[str, Any] | None: ...
+    """Durable requests. The status moves only through `transition`, one compare-and-set per move."""
+
+    async def create(self, request: Request) -> tuple[Request, bool]:
+        """The stored request and whether this call made it (False: its event had made it already)."""
+        ...
+    async def get(self, request_id: str) -> Request | None: ...
     async def update(
         self, request_id: str, changes: dict[str, Any], expect: dict[str, Any] | None = None
-    ) -> bool: ...
-    async def for_user(self, platform: str, workspace: str, user: str) -> list[dict[str, Any]]: ...
-    async def latest_in_thread(self, thread: ThreadRef) -> dict[str, Any] | None: ...
-    async def live_stack(self, stack: str) -> dict[str, Any] | None: ...
+    ) -> bool:
+        """Fields other than the status, only while every `expect` field (dotted paths) still holds."""
+        ...
+    async def transition(
+        self, request_id: str, source: Status, target: Status, changes: dict[str, Any] | None = None,
+        expect: dict[str, Any] | None = None,
+    ) -> Request | None:
+        """`source` -> `target` (as core.request.TRANSITIONS allows) with `changes`; None if it lost a race."""
+        ...
+    async def for_user(self, platform: str, workspace: str, user: str) -> list[Request]: ...
+    async def latest_in_thread(self, thread: ThreadRef) -> Request | None: ...
+    async def live_stack(self, stack: str) -> Request | None: ...
+    async def on_stack(self, stack: str, statuses: Collection[Status]) -> list[Request]: ...
 
 
 class StackOwners(Protocol):

@@ -6,7 +6,6 @@ import asyncio
 import logging
 import time
 from datetime import UTC, datetime
-from typing import Any
 
 from core.cards import StatusCard
 from core.cardsink import CardUndeliverable
@@ -14,6 +13,7 @@ from core.chat import StatusSink
 from core.flow import plan_buttons
 from core.messages import ThreadRef
 from core.ports import JobStore, RelayWork, RequestStore
+from core.request import Request, Status
 from core.status import JobStatus, Phase
 
 log = logging.getLogger("infrabot.relay")
@@ -35,8 +35,8 @@ _TITLES: dict[tuple[str, Phase], str] = {
 }
 
 
-def build_card(status: JobStatus, request: dict[str, Any] | None) -> StatusCard:
-    stack = (request or {}).get("stack") or status.spec.get("app", "?")
+def build_card(status: JobStatus, request: Request | None) -> StatusCard:
+    stack = request.stack if request else status.spec.get("app", "?")
     title = _TITLES.get((status.kind, status.phase), "{stack}: " + status.phase.replace("_", " "))
     start = status.started_at or status.created_at
     end = status.finished_at or datetime.now(UTC)
@@ -44,7 +44,8 @@ def build_card(status: JobStatus, request: dict[str, Any] | None) -> StatusCard:
     waiting = (
         status.kind == "plan"
         and status.phase == Phase.AWAITING_APPROVAL
-        and (request or {}).get("status") == "awaiting_approval"
+        and request is not None
+        and request.status == Status.AWAITING_APPROVAL
     )
     result = status.result or {}
     return StatusCard(
@@ -154,7 +155,7 @@ class StatusRelay:
             await self.work.later(job_id, 0, platform)
             return 0
         request = await self.requests.get(status.request_id)
-        if request and request.get("latest_job") not in (None, job_id):
+        if request and request.latest_job not in (None, job_id):
             # A newer job owns the card; showing this one would move it backwards.
             await self.jobs.mark_relayed(job_id, status.version)
             await self.work.done(job_id)

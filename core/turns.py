@@ -21,10 +21,11 @@ from typing import Any
 
 from core import answers, texts
 from core.dialog import CountCues, Draft, count_cues
-from core.flow import OPEN, Actor, RequestFlow, workspace_of
-from core.messages import Reply, ThreadRef
+from core.flow import Actor, RequestFlow, workspace_of
+from core.messages import Reply
 from core.ports import RequestStore
 from core.questions import UNCLEAR_APPROVAL, ask_next, hesitant, looks_like_name, name_candidate, template_answer
+from core.request import BUILT_ON, BUSY, REVISABLE, Request, Status
 from core.understanding.components import MAX_COUNT
 from core.understanding.intents import thanks_only
 from core.understanding.model import Parsed, Planner
@@ -33,8 +34,6 @@ from core.understanding.normalize import fold, strip_chat_formatting
 log = logging.getLogger("infrabot.conversation")
 
 _DRAFT_KEYS = ("draft", "awaiting", "suggested_app")
-_BUSY = ("applying", "destroying", "destroy_requested")
-_BUILT_ON = ("applied", "failed")  # a change to these starts a new request from their spec
 _RENAME = re.compile(r"\b(?:renam\w*|call\s+it|name\s+it|change\s+(?:the\s+)?(?:app\s+)?name)\b", re.I)
 _MAX_RECORDED_TEXT = 500
 _NUMBER = re.compile(r"(?<![\w.-])(\d{1,6})(?![\w.-])")
@@ -69,7 +68,7 @@ class Turns:
         self.flow = flow
         self.planner = planner
 
-    async def current(self, context: dict[str, Any]) -> dict[str, Any] | None:
+    async def current(self, context: dict[str, Any]) -> Request | None:
         request_id = context.get("request_id")
         return await self.requests.get(request_id) if request_id else None
 
@@ -108,14 +107,14 @@ class Turns:
                 return Reply("Nothing is planned yet. " + self._question(context))
             if request is not None and hesitant(text):
                 log.info("hesitant consent in %s not taken as approval", actor.thread.key())
-                return Reply(UNCLEAR_APPROVAL, request_id=request["_id"])
+                return Reply(UNCLEAR_APPROVAL, request_id=request.id)
             return await self.flow.approve(actor, request)
         if intent == "cancel":
             return await self._cancel(actor, request, context)
         if intent == "plan":
             return await self._plan(actor, request, context, text)
         if intent == "status":
-            latest_job = (request or {}).get("latest_job")
+            latest_job = request.latest_job if request else None
             job = await self.flow.jobs.get(latest_job) if latest_job else None
             draft = Draft.from_dict(context["draft"]) if context.get("draft") else None
             return answers.status_reply(request, job, draft, self._question(context) if draft else "")
@@ -160,33 +159,33 @@ class Turns:
         had_draft = bool(context.get("draft"))
         request = None if had_draft else await self.current(context)
         if request is not None and not (
-                not parsed.app or parsed.app == request["spec"]["app"] or _RENAME.search(text)):
+                not parsed.app or parsed.app == request.spec.app or _RENAME.search(text)):
             request = None  # another app: a new request alongside this one
         if parsed.app_problem:
-            return self._bad_name(parsed, text, context, renaming=bool(request and request["status"] in OPEN))
+            return self._bad_name(parsed, text, context, renaming=bool(request and request.status in REVISABLE))
         if parsed.region_problem:
             return self._bad_region(parsed, text, context, request)
         cues = count_cues(text)
-        status = request["status"] if request else None
-        if request is not None and status in OPEN:
+        status = request.status if request else None
+        if request is not None and status in REVISABLE:
             return _capped(await self._revise(actor, request, parsed, cues), parsed, text)
-        if request is not None and status in _BUSY:
-            return Reply(f"*{request['stack']}* is {answers.said(status or '')} right now; tell me the "
-                         "change again once that has finished.", request_id=request["_id"])
-        if request is not None and status in _BUILT_ON:
-            before = Draft.from_spec(answers.spec_of(request))
+        if request is not None and status in BUSY:
+            return Reply(f"*{request.stack}* is {answers.said(status or '')} right now; tell me the "
+                         "change again once that has finished.", request_id=request.id)
+        if request is not None and status in BUILT_ON:
+            before = Draft.from_spec(request.spec)
         else:
             before = Draft.from_dict(context.get("draft"))
         draft = Draft.from_dict(before.as_dict())
         changed = draft.merge(parsed, cues)
-        if request is not None and status == "applied" and not changed:
-            return Reply(f"That's what *{request['stack']}* already has. Tell me a change, or say `outputs` "
-                         "for its URLs and names.", request_id=request["_id"])
+        if request is not None and status == Status.APPLIED and not changed:
+            return Reply(f"That's what *{request.stack}* already has. Tell me a change, or say `outputs` "
+                         "for its URLs and names.", request_id=request.id)
         asked = ask_next(draft)
         if asked:
             context.pop("suggested_app", None)
             context.update(draft=draft.as_dict(), awaiting=asked[0])
-            noted = _noted(before, draft) if had_draft or status in _BUILT_ON else ""
+            noted = _noted(before, draft) if had_draft or status in BUILT_ON else ""
             return Reply(noted + asked[1])
         return _capped(await self._start(actor, draft, text, context), parsed, text)
 
@@ -202,23 +201,23 @@ class Turns:
             context.pop("awaiting", None)
         return reply
 
-    async def _revise(self, actor: Actor, request: dict[str, Any], parsed: Parsed, cues: CountCues) -> Reply:
-        draft = Draft.from_spec(answers.spec_of(request))
+    async def _revise(self, actor: Actor, request: Request, parsed: Parsed, cues: CountCues) -> Reply:
+        draft = Draft.from_spec(request.spec)
         if not draft.merge(parsed, cues):
             return Reply("That's already what the plan has. Say `apply` to build it or tell me a change.",
-                         request_id=request["_id"])
+                         request_id=request.id)
         if not draft.components:
             return Reply("That would leave nothing to build. Say `cancel` to drop the request instead.",
-                         request_id=request["_id"])
+                         request_id=request.id)
         return await self.flow.revise(actor, request, draft)
 
     def _bad_region(
-        self, parsed: Parsed, text: str, context: dict[str, Any], request: dict[str, Any] | None
+        self, parsed: Parsed, text: str, context: dict[str, Any], request: Request | None
     ) -> Reply:
         """Planning in the default region instead of the one asked for would build in the wrong place."""
         log.info("unknown region in %s", text[:80])
         if request is not None:
-            return Reply(f"{parsed.region_problem} Nothing changed.", request_id=request["_id"])
+            return Reply(f"{parsed.region_problem} Nothing changed.", request_id=request.id)
         draft = Draft.from_dict(context.get("draft"))
         draft.merge(parsed, count_cues(text))
         context["draft"] = draft.as_dict()
@@ -242,7 +241,7 @@ class Turns:
         context.pop("suggested_app", None)
         return Reply(f"{parsed.app_problem} What should it be called?")
 
-    async def _cancel(self, actor: Actor, request: dict[str, Any] | None, context: dict[str, Any]) -> Reply:
+    async def _cancel(self, actor: Actor, request: Request | None, context: dict[str, Any]) -> Reply:
         if context.get("draft"):
             for key in _DRAFT_KEYS:
                 context.pop(key, None)
@@ -250,61 +249,61 @@ class Turns:
         context.pop("awaiting", None)
         return await self.flow.cancel(actor, request)
 
-    async def _full_plan(self, request: dict[str, Any]) -> Reply:
+    async def _full_plan(self, request: Request) -> Reply:
         """Every planned change, which the card may have had to shorten; showing it voids nothing."""
-        job = await self.flow.jobs.get(request["latest_job"])
+        job = await self.flow.jobs.get(request.latest_job)
         result = job.result if job else {}
         lines = result.get("full_lines") or result.get("lines") or []
         return Reply(
-            "\n".join([f"The full plan for *{request['stack']}*:", *lines,
+            "\n".join([f"The full plan for *{request.stack}*:", *lines,
                         "Say `apply` (or press Approve) to build it, or `plan again` for a fresh preview."]),
-            request_id=request["_id"], long=True,
+            request_id=request.id, long=True,
         )
 
     async def _plan(
-        self, actor: Actor, request: dict[str, Any] | None, context: dict[str, Any], text: str
+        self, actor: Actor, request: Request | None, context: dict[str, Any], text: str
     ) -> Reply:
         if context.get("draft"):
             return Reply("There's nothing to plan yet. " + self._question(context))
         if request is None:
             return Reply("There's no request in this thread yet. " + texts.EXAMPLE_HINT)
-        status = request["status"]
-        if status == "planning":
+        status = request.status
+        if status == Status.PLANNING:
             return Reply("The plan is still being prepared; it will appear here in a moment.",
-                         request_id=request["_id"])
-        if status == "awaiting_approval" and not _AGAIN.search(text):
+                         request_id=request.id)
+        if status == Status.AWAITING_APPROVAL and not _AGAIN.search(text):
             return await self._full_plan(request)
-        if status == "awaiting_approval":
+        if status in (Status.AWAITING_APPROVAL, Status.EXPIRED):
             reply = await self.flow.replan(actor, request)
-            after = await self.requests.get(request["_id"])
-            if after and int(after.get("revision", 1)) > int(request.get("revision", 1)):
+            after = await self.requests.get(request.id)
+            if after and after.revision > request.revision:
                 # Nothing changed but the plan itself: say that, rather than the flow's "Updated".
-                reply.text = (f"Planning *{request['stack']}* again; the new plan replaces the one above, "
+                reply.text = (f"Planning *{request.stack}* again; the new plan replaces the one above, "
                               "which can no longer be approved.")
             return reply
-        if status == "failed":
-            return await self._start(actor, Draft.from_spec(answers.spec_of(request)), "plan again", context)
-        if status == "applied":
-            return Reply(f"*{request['stack']}* is already built as planned. Tell me a change (e.g. `add a "
-                         "redis`) and I'll plan it.", request_id=request["_id"])
+        if status == Status.FAILED:
+            return await self._start(actor, Draft.from_spec(request.spec), "plan again", context)
+        if status == Status.APPLIED:
+            return Reply(f"*{request.stack}* is already built as planned. Tell me a change (e.g. `add a "
+                         "redis`) and I'll plan it.", request_id=request.id)
         return Reply(f"That request is {answers.said(status)}, so there's nothing to plan. "
-                     + texts.EXAMPLE_HINT, request_id=request["_id"])
+                     + texts.EXAMPLE_HINT, request_id=request.id)
 
-    async def _live(self, actor: Actor, stack: str) -> dict[str, Any] | None:
+    async def _live(self, actor: Actor, stack: str) -> Request | None:
         """The live request behind `stack`, if this workspace owns it; other teams' stacks stay invisible."""
         live = await self.requests.live_stack(stack)
-        if live is None or workspace_of(ThreadRef.from_dict(live["thread"])) != workspace_of(actor.thread):
+        if live is None or workspace_of(live.thread) != workspace_of(actor.thread):
             return None
         return live
 
     async def _destroy(
-        self, actor: Actor, parsed: Parsed, request: dict[str, Any] | None, context: dict[str, Any]
+        self, actor: Actor, parsed: Parsed, request: Request | None, context: dict[str, Any]
     ) -> Reply:
         stack = parsed.stack
         if not stack and parsed.app:
             stack = f"{parsed.app}-{parsed.environment or 'dev'}"
-        if not stack and request and request["status"] == "applied":
-            stack = request["stack"]
+        if not stack and request and request.status == Status.APPLIED:
+            stack = request.stack
         if not stack:
             return Reply("Which stack should I destroy? Name it like `shop-staging` (say `list` to see "
                          "yours).")
@@ -326,7 +325,7 @@ class Turns:
             live = await self._live(actor, stack)
             if live is None:
                 return Reply(f"`{stack}` is no longer live; nothing to destroy.")
-            context["request_id"] = live["_id"]
+            context["request_id"] = live.id
             return await self.flow.request_destroy(actor, live)
         if parsed.intent == "cancel":
             return Reply(f"OK, `{stack}` stays as it is.")

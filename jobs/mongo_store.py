@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import fields
 from datetime import UTC, datetime
 from typing import Any
@@ -13,6 +13,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from core.messages import HistoryEntry, ThreadRef
+from core.request import LIVE, IllegalTransition, Request, Status, check_transition, encode
 from core.status import JobStatus, Phase
 from jobs.doc_lock import DocLocks
 
@@ -84,8 +85,6 @@ class MongoHistory:
         return [doc async for doc in cursor]
 
 
-# A request in one of these states owns its stack's live infrastructure.
-LIVE = ("applied", "destroy_requested")
 _BACKFILLED = "__backfilled__"
 
 
@@ -93,7 +92,8 @@ async def backfill_live_stacks(db: AsyncDatabase[dict[str, Any]]) -> None:
     """Once per database: points each stack at its live request, for stores written before the pointers."""
     if await db.live_stacks.find_one({"_id": _BACKFILLED}):
         return
-    cursor = db.requests.find({"status": {"$in": list(LIVE)}}, {"stack": 1, "created_at": 1}).sort("created_at", 1)
+    query = {"status": {"$in": [str(s) for s in LIVE]}}
+    cursor = db.requests.find(query, {"stack": 1, "created_at": 1}).sort("created_at", 1)
     async for doc in cursor:
         if doc.get("stack"):
             await db.live_stacks.replace_one({"_id": doc["stack"]}, {"request_id": doc["_id"], "updated_at": now()},
@@ -109,37 +109,76 @@ def _field(doc: dict[str, Any], path: str) -> Any:
 
 
 class MongoRequests:
+    """Requests as `core.request.Request`; the status only moves through `transition` (one compare-and-set)."""
+
     def __init__(self, db: AsyncDatabase[dict[str, Any]], locks: DocLocks) -> None:
         self.col = db.requests
         self.live = db.live_stacks
+        self.keys = db.request_keys
         self.locks = locks
 
-    async def create(self, doc: dict[str, Any]) -> bool:
-        try:
-            await self.col.insert_one({**doc, "created_at": now(), "updated_at": now()})
-        except DuplicateKeyError:
-            return False
-        if doc.get("stack") and doc.get("status") in LIVE:
-            await self._track_live(doc["stack"], doc["_id"], doc["status"])
-        return True
+    async def create(self, request: Request) -> tuple[Request, bool]:
+        """Stores `request` once per event: a redelivered event gets the request its first delivery made.
 
-    async def get(self, request_id: str) -> dict[str, Any] | None:
-        return await self.col.find_one({"_id": request_id})
+        The event key is claimed first, in its own collection keyed by it, so two processes handling one
+        event at once agree on a single random id; a crash between the two inserts is finished by the retry.
+        """
+        request_id = request.id
+        if request.event_key:
+            try:
+                await self.keys.insert_one({"_id": request.event_key, "request_id": request.id, "ts": now()})
+            except DuplicateKeyError:
+                claimed = await self.keys.find_one({"_id": request.event_key})
+                request_id = str((claimed or {}).get("request_id") or request.id)
+        fresh = request.model_copy(update={"id": request_id, "latest_job": f"plan-{request_id}-1"})
+        try:
+            await self.col.insert_one({**fresh.to_doc(), "created_at": now(), "updated_at": now()})
+            created = True
+        except DuplicateKeyError:
+            created = False
+        stored = await self.get(request_id)
+        assert stored is not None, f"request {request_id} vanished right after it was stored"
+        return stored, created
+
+    async def get(self, request_id: str) -> Request | None:
+        doc = await self.col.find_one({"_id": request_id})
+        return Request.from_doc(doc) if doc else None
 
     async def update(
         self, request_id: str, changes: dict[str, Any], expect: dict[str, Any] | None = None
     ) -> bool:
-        """Applies `changes` only while every `expect` field (dotted paths allowed) still holds."""
+        """Changes fields other than the status, only while every `expect` field (dotted paths) still holds."""
+        if "status" in changes:
+            raise IllegalTransition("the status only changes through transition()")
+        return await self._set(request_id, changes, expect or {}) is not None
+
+    async def transition(
+        self, request_id: str, source: Status, target: Status, changes: dict[str, Any] | None = None,
+        expect: dict[str, Any] | None = None,
+    ) -> Request | None:
+        """Moves the request from `source` to `target` if it is still at `source` (and `expect` holds).
+
+        Returns the request as it now is, or None when another move won the race.
+        """
+        check_transition(source, target)
+        return await self._set(request_id, {**(changes or {}), "status": target},
+                               {**(expect or {}), "status": str(source)})
+
+    async def _set(self, request_id: str, changes: dict[str, Any], expect: dict[str, Any]) -> Request | None:
         async with self.locks.hold(f"requests:{request_id}"):
-            doc = None
-            if expect or "status" in changes:
-                doc = await self.col.find_one({"_id": request_id})
-            if expect and (doc is None or any(_field(doc, k) != v for k, v in expect.items())):
-                return False
-            result = await self.col.update_one({"_id": request_id}, {"$set": {**changes, "updated_at": now()}})
-            if result.matched_count == 1 and doc is not None and doc.get("stack") and "status" in changes:
-                await self._track_live(doc["stack"], request_id, str(changes["status"]))
-            return result.matched_count == 1
+            doc = await self.col.find_one({"_id": request_id})
+            if doc is None or any(_field(doc, k) != encode(v) for k, v in expect.items()):
+                return None
+            encoded = {k: encode(v) for k, v in changes.items()}
+            doc = await self.col.find_one_and_update(
+                {"_id": request_id}, {"$set": {**encoded, "updated_at": now()}},
+                return_document=ReturnDocument.AFTER,
+            )
+            if doc is None:
+                return None
+            if "status" in changes and doc.get("stack"):
+                await self._track_live(doc["stack"], request_id, str(doc["status"]))
+            return Request.from_doc(doc)
 
     async def _track_live(self, stack: str, request_id: str, status: str) -> None:
         # live_stack() reads this pointer by _id: FerretDB answers any other query by scanning every request.
@@ -148,25 +187,29 @@ class MongoRequests:
         else:
             await self.live.delete_one({"_id": stack, "request_id": request_id})
 
-    async def for_user(self, platform: str, workspace: str, user: str) -> list[dict[str, Any]]:
+    async def for_user(self, platform: str, workspace: str, user: str) -> list[Request]:
         cursor = self.col.find({"user_key": f"{platform}:{workspace}:{user}"}).sort("created_at", ASCENDING)
-        return [doc async for doc in cursor]
+        return [Request.from_doc(doc) async for doc in cursor]
 
-    async def latest_in_thread(self, thread: ThreadRef) -> dict[str, Any] | None:
+    async def latest_in_thread(self, thread: ThreadRef) -> Request | None:
         return await self._latest({"thread_key": thread.key()})
 
-    async def live_stack(self, stack: str) -> dict[str, Any] | None:
+    async def live_stack(self, stack: str) -> Request | None:
         """The request whose apply built this stack and which was not destroyed since."""
         pointer = await self.live.find_one({"_id": stack})
         if pointer is None:
             return None
         request = await self.get(pointer["request_id"])
-        return request if request and request.get("status") in LIVE else None
+        return request if request and request.status in LIVE else None
 
-    async def _latest(self, query: dict[str, Any]) -> dict[str, Any] | None:
+    async def on_stack(self, stack: str, statuses: Collection[Status]) -> list[Request]:
+        cursor = self.col.find({"stack": stack, "status": {"$in": [str(s) for s in statuses]}})
+        return [Request.from_doc(doc) async for doc in cursor.sort("created_at", ASCENDING)]
+
+    async def _latest(self, query: dict[str, Any]) -> Request | None:
         cursor = self.col.find(query).sort("created_at", -1).limit(1)
         docs = [doc async for doc in cursor]
-        return docs[0] if docs else None
+        return Request.from_doc(docs[0]) if docs else None
 
 
 def _to_status(doc: dict[str, Any]) -> JobStatus:

@@ -12,6 +12,7 @@ from arq import Retry
 
 from core.plan import ApplyResult
 from core.ports import AuditLog, Engine, JobStore, RequestStore, StatusSignal
+from core.request import VOID, Request, Status, StoredPlan
 from core.spec import InfraSpec
 from core.status import JobStatus, Phase
 from infra.errors import EngineFailed, StackBusy
@@ -62,20 +63,20 @@ async def _begin(deps: Deps, job_id: str, phase: Phase, message: str) -> JobStat
         log.info("job %s already %s; nothing to do", job_id, status.phase)
         return None
     request = await deps.requests.get(status.request_id)
-    if request is None or request.get("latest_job") not in (None, job_id) or request["status"] == "cancelled":
+    if request is None or request.latest_job not in (None, job_id) or request.status in VOID:
         await _set(deps, job_id, phase=Phase.CANCELLED, finished_at=_now(), message="No longer needed")
         return None
     return await _set(deps, job_id, phase=phase, started_at=status.started_at or _now(), message=message,
                       engine=deps.engine.name)
 
 
-async def _fail(deps: Deps, status: JobStatus, error: Exception, request_status: str) -> None:
+async def _fail(deps: Deps, status: JobStatus, error: Exception, source: Status, target: Status) -> None:
     text = str(error) if isinstance(error, EngineFailed) else "an unexpected error stopped the job"
     log.error("job %s failed: %s", status.job_id, text, exc_info=not isinstance(error, EngineFailed))
     await _set(deps, status.job_id, phase=Phase.FAILED, finished_at=_now(), error=text, message=text)
     # A plan that a revision superseded while it ran must not mark the newer revision failed.
-    await deps.requests.update(status.request_id, {"status": request_status, "error": text},
-                               expect={"latest_job": status.job_id})
+    await deps.requests.transition(status.request_id, source, target, {"error": text},
+                                   expect={"latest_job": status.job_id})
     await deps.audit.record(f"{status.kind}_failed", request_id=status.request_id, job_id=status.job_id,
                             engine=deps.engine.name, error=text)
 
@@ -100,15 +101,14 @@ async def plan(ctx: dict[str, Any], job_id: str) -> str:
     except StackBusy as exc:
         raise await _busy(deps, status, exc, ctx) from exc
     except Exception as exc:
-        await _fail(deps, status, exc, "failed")
+        await _fail(deps, status, exc, Status.PLANNING, Status.FAILED)
         return "failed"
-    plan_doc = {**result.model_dump(), "hash": result.plan_hash}
-    still_current = await deps.requests.update(
-        status.request_id,
-        {"status": "awaiting_approval", "plan": plan_doc},
-        expect={"latest_job": job_id, "status": "planning"},
+    stored = StoredPlan(**result.model_dump(), hash=result.plan_hash, created_at=_now(), job_id=job_id)
+    still_current = await deps.requests.transition(
+        status.request_id, Status.PLANNING, Status.AWAITING_APPROVAL, {"plan": stored},
+        expect={"latest_job": job_id},
     )
-    if not still_current:
+    if still_current is None:
         await _set(deps, job_id, phase=Phase.CANCELLED, finished_at=_now(), message="Superseded")
         return "superseded"
     await _set(
@@ -123,7 +123,8 @@ async def plan(ctx: dict[str, Any], job_id: str) -> str:
 
 
 async def _change(
-    deps: Deps, status: JobStatus, ctx: dict[str, Any], run: Callable[..., Awaitable[ApplyResult]], failed_as: str
+    deps: Deps, status: JobStatus, ctx: dict[str, Any], run: Callable[..., Awaitable[ApplyResult]],
+    source: Status, failed_as: Status,
 ) -> ApplyResult | None:
     """Runs an apply or destroy under the stack lease; None when it failed (already recorded)."""
     spec = InfraSpec(**status.spec)
@@ -137,7 +138,7 @@ async def _change(
     except StackBusy as exc:
         raise await _busy(deps, status, exc, ctx) from exc
     except Exception as exc:
-        await _fail(deps, status, exc, failed_as)
+        await _fail(deps, status, exc, source, failed_as)
         return None
 
 
@@ -146,15 +147,24 @@ async def apply(ctx: dict[str, Any], job_id: str) -> str:
     status = await _begin(deps, job_id, Phase.APPLYING, "Applying")
     if status is None:
         return "skipped"
-    request = await deps.requests.get(status.request_id) or {}
-    if request.get("approved_plan_hash") != status.plan_hash or not status.plan_hash:
+    request = await deps.requests.get(status.request_id)
+    if request is None or request.approved_plan_hash != status.plan_hash or not status.plan_hash:
         await _set(deps, job_id, phase=Phase.CANCELLED, finished_at=_now(),
                    message="The approval no longer matches the plan; nothing was applied")
         return "void"
-    result = await _change(deps, status, ctx, deps.engine.apply, "failed")
+    if request.status == Status.APPROVED:
+        moved = await deps.requests.transition(request.id, Status.APPROVED, Status.APPLYING,
+                                               expect={"approved_plan_hash": status.plan_hash})
+        request = moved or await deps.requests.get(request.id)
+    if request is None or request.status != Status.APPLYING:
+        # A second run of a job whose first run finished, or a request moved on (superseded) meanwhile.
+        await _set(deps, job_id, phase=Phase.CANCELLED, finished_at=_now(),
+                   message="No longer approved; nothing was applied")
+        return "void"
+    result = await _change(deps, status, ctx, deps.engine.apply, Status.APPLYING, Status.FAILED)
     if result is None:
         return "failed"
-    await deps.requests.update(status.request_id, {"status": "applied", "outputs": result.outputs})
+    await deps.requests.transition(status.request_id, Status.APPLYING, Status.APPLIED, {"outputs": result.outputs})
     await _set(
         deps, job_id, phase=Phase.SUCCEEDED, finished_at=_now(), message="Applied",
         result={"engine": result.engine, "simulated": result.simulated, "outputs": result.outputs,
@@ -170,10 +180,10 @@ async def destroy(ctx: dict[str, Any], job_id: str) -> str:
     status = await _begin(deps, job_id, Phase.APPLYING, "Destroying")
     if status is None:
         return "skipped"
-    result = await _change(deps, status, ctx, deps.engine.destroy, "applied")
+    result = await _change(deps, status, ctx, deps.engine.destroy, Status.DESTROYING, Status.APPLIED)
     if result is None:
         return "failed"
-    await deps.requests.update(status.request_id, {"status": "destroyed", "outputs": {}})
+    await deps.requests.transition(status.request_id, Status.DESTROYING, Status.DESTROYED, {"outputs": {}})
     removed = [describe(c.type, c.name) for c in result.removed]
     prefix = "Simulated destroy (offline engine, no cloud changes): " if result.simulated else ""
     await _set(
@@ -186,9 +196,8 @@ async def destroy(ctx: dict[str, Any], job_id: str) -> str:
     return "destroyed"
 
 
-def _approver(request: dict[str, Any]) -> str | None:
-    approvals = request.get("approvals") or []
-    return approvals[-1]["user"] if approvals else None
+def _approver(request: Request) -> str | None:
+    return request.approvals[-1].user if request.approvals else None
 
 
 def _apply_lines(summary: dict[str, int], simulated: bool) -> list[str]:

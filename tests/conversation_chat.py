@@ -7,6 +7,7 @@ from typing import Any
 
 from bots.runtime import Runtime
 from core.messages import IncomingMessage, Reply, ThreadRef
+from core.request import Request
 from core.status import JobStatus
 from core.texts import MAX_LONG_CHARS, MAX_REPLY_CHARS
 from tests.support import eventually
@@ -38,25 +39,25 @@ class Chat:
     async def context(self) -> dict[str, Any]:
         return await self.runtime.contexts.load(self.thread) or {}
 
-    async def request(self) -> dict[str, Any]:
+    async def request(self) -> Request:
         request_id = (await self.context()).get("request_id")
         assert request_id, "no request in this thread"
         request = await self.runtime.requests.get(request_id)
         assert request is not None
         return request
 
-    async def reach(self, status: str, within: float = 20.0) -> dict[str, Any]:
-        async def probe() -> dict[str, Any] | None:
+    async def reach(self, status: str, within: float = 20.0) -> Request:
+        async def probe() -> Request | None:
             request = await self.request()
-            return request if request["status"] == status else None
+            return request if request.status == status else None
 
         return await eventually(probe, within=within)
 
     async def job(self, job_id: str | None = None) -> JobStatus:
-        job = await self.runtime.jobs.get(job_id or (await self.request())["latest_job"])
+        job = await self.runtime.jobs.get(job_id or (await self.request()).latest_job)
         assert job is not None
         return job
 
 
-def kinds(request: dict[str, Any]) -> dict[str, int]:
-    return {c["kind"]: c["count"] for c in request["spec"]["components"]}
+def kinds(request: Request) -> dict[str, int]:
+    return {c.kind: c.count for c in request.spec.components}

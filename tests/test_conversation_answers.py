@@ -17,6 +17,8 @@ from bots.web.app import create_app
 from config.local_services import LocalServices
 from config.settings import Settings
 from core import texts
+from core.request import Request, Status
+from core.spec import Component, InfraSpec
 from tests.conversation_chat import Chat, kinds
 from tests.support import eventually
 
@@ -86,7 +88,7 @@ async def test_status_outputs_and_help_along_a_request(chat: Chat, worker: objec
     request = await chat.reach("applied")
     outputs = await chat.say("outputs")
     assert outputs.startswith("Outputs of *shop-dev*")
-    assert all(f"{name}: `{value}`" in outputs for name, value in request["outputs"].items())
+    assert all(f"{name}: `{value}`" in outputs for name, value in request.outputs.items())
     status = await chat.say("is it done?")
     assert "shop-dev*: applied" in status and "`outputs`" in status
     assert "destroy" in await chat.say("help") and "postgres" in await chat.say("what can you do")
@@ -128,10 +130,10 @@ async def test_slack_markup_flows_through(runtime: Runtime) -> None:
                              "in _staging_ :rocket: see <https://wiki.example.com/shop|the wiki>")
     assert "planning" in started
     request = await chat.request()
-    assert kinds(request) == {"postgres": 1, "bucket": 1} and request["stack"] == "shop-staging"
-    assert request["thread"]["platform"] == "slack"
+    assert kinds(request) == {"postgres": 1, "bucket": 1} and request.stack == "shop-staging"
+    assert request.thread.platform == "slack"
     revised = await chat.say("<@U0BOT> actually make it *MEDIUM* 🙏")
-    assert "Updated" in revised and (await chat.request())["spec"]["size"] == "medium"
+    assert "Updated" in revised and (await chat.request()).spec.size == "medium"
     assert "still being prepared" in await chat.say("<@U0BOT> :+1:")
 
 
@@ -141,7 +143,7 @@ async def test_discord_markup_flows_through(runtime: Runtime) -> None:
     assert "called" in asked and "redis, queue" in asked
     assert "planning" in await chat.say("<@4455> `checkout-api`")
     request = await chat.request()
-    assert request["spec"]["app"] == "checkout-api" and kinds(request) == {"redis": 1, "queue": 1}
+    assert request.spec.app == "checkout-api" and kinds(request) == {"redis": 1, "queue": 1}
 
 
 async def test_web_chat_shows_the_conversation_and_the_plan(runtime: Runtime, worker: object) -> None:
@@ -170,16 +172,11 @@ async def test_web_chat_shows_the_conversation_and_the_plan(runtime: Runtime, wo
 async def test_long_lists_are_capped(chat: Chat, runtime: Runtime) -> None:
     start = datetime.now(UTC) - timedelta(days=1)
     for i in range(40):
-        stack = f"app{i:02d}-with-a-long-name-dev"
-        await runtime.requests.create({
-            "_id": f"rbulk{i}", "thread": chat.thread.as_dict(), "thread_key": chat.thread.key(),
-            "user": "ana",
-            "user_key": "web:local:ana", "text": "x", "stack": stack, "status": "applied", "revision": 1,
-            "spec": {"app": f"app{i:02d}-with-a-long-name", "components": [
-                {"kind": k, "count": 2, "size": "large"}
-                for k in ("service", "postgres", "redis", "bucket")]},
-        })
-        await runtime.requests.update(f"rbulk{i}", {"created_at": start + timedelta(minutes=i)})
+        spec = InfraSpec(app=f"app{i:02d}-with-a-long-name", components=[
+            Component(kind=k, count=2, size="large") for k in ("service", "postgres", "redis", "bucket")])
+        built = Request.new(f"rbulk{i}", chat.thread, "ana", "x", f"bulk{i}", spec)
+        await runtime.db.requests.insert_one({**built.model_copy(update={"status": Status.APPLIED}).to_doc(),
+                                              "created_at": start + timedelta(minutes=i)})
     for command, noun in (("list", "stacks"), ("history", "requests")):
         reply = await chat.say(command)
         shown = [line for line in reply.splitlines() if line.startswith("• ")]

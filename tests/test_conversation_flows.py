@@ -58,9 +58,9 @@ async def test_vague_request_asks_template_then_name_then_plans(chat: Chat, runt
 
     request = await chat.reach("awaiting_approval")
     assert kinds(request) == {"service": 1, "postgres": 1, "redis": 1}
-    assert request["spec"]["app"] == "shop" and request["stack"] == "shop-dev"
+    assert request.spec.app == "shop" and request.stack == "shop-dev"
     job = await chat.job()
-    assert job.phase == Phase.AWAITING_APPROVAL and job.plan_hash == request["plan"]["hash"]
+    assert job.phase == Phase.AWAITING_APPROVAL and job.plan_hash == request.plan.hash
     assert any("Cloud Run" in line or "Memorystore" in line or "Redis" in line
                for line in job.result["lines"])
     status = await chat.say("status")
@@ -120,7 +120,7 @@ async def test_changes_before_the_plan_update_the_draft(chat: Chat, runtime: Run
     assert "planning" in started and "prod" in started and "europe-west1" in started
     request = await chat.request()
     assert kinds(request) == {"service": 1, "postgres": 1, "redis": 1}
-    assert (request["spec"]["size"], request["spec"]["region"], request["stack"]) == (
+    assert (request.spec.size, request.spec.region, request.stack) == (
         "medium", "europe-west1", "shop-prod")
 
 
@@ -153,20 +153,20 @@ async def test_changes_after_the_plan_replan_and_void_the_old_approval(chat: Cha
                                                                       worker: object) -> None:
     await chat.say(EXAMPLE)
     first = await chat.reach("awaiting_approval")
-    old_hash = first["plan"]["hash"]
+    old_hash = first.plan.hash
 
     updated = await chat.say("add another bucket")
     assert "Updated" in updated and "2× bucket" in updated and "approval no longer applies" in updated
     second = await chat.request()
-    assert second["_id"] == first["_id"] and second["revision"] == 2 and kinds(second)["bucket"] == 2
-    old_job = await chat.job(f"plan-{first['_id']}-1")
+    assert second.id == first.id and second.revision == 2 and kinds(second)["bucket"] == 2
+    old_job = await chat.job(f"plan-{first.id}-1")
     assert old_job.phase == Phase.CANCELLED and "Superseded" in old_job.message
 
     replanned = await chat.reach("awaiting_approval")
-    assert replanned["plan"]["hash"] != old_hash and replanned["latest_job"] == f"plan-{first['_id']}-2"
-    press = ActionEvent(chat.thread, "bob", button_ref(first["_id"], old_hash), "approve", "press-old")
+    assert replanned.plan.hash != old_hash and replanned.latest_job == f"plan-{first.id}-2"
+    press = ActionEvent(chat.thread, "bob", button_ref(first.id, old_hash), "approve", "press-old")
     refused = await runtime.core.handle_action(press)
-    assert "older plan" in refused[0].text and (await chat.request())["status"] == "awaiting_approval"
+    assert "older plan" in refused[0].text and (await chat.request()).status == "awaiting_approval"
 
     await chat.say("one more bucket")
     assert kinds(await chat.reach("awaiting_approval"))["bucket"] == 3
@@ -174,11 +174,11 @@ async def test_changes_after_the_plan_replan_and_void_the_old_approval(chat: Cha
     assert kinds(await chat.reach("awaiting_approval"))["bucket"] == 1
     same = await chat.say("a postgres database")
     assert "already what the plan has" in same
-    assert (await chat.request())["revision"] == 4
+    assert (await chat.request()).revision == 4
 
     assert "Applying" in await chat.say("lgtm")
     done = await chat.reach("applied")
-    assert done["approved_plan_hash"] == done["plan"]["hash"] and done["outputs"]
+    assert done.approved_plan_hash == done.plan.hash and done.outputs
 
 
 @pytest.mark.parametrize("text", ["not sure", "do not deploy", "should I apply?", "is it ok to ship it?"])
@@ -186,13 +186,13 @@ async def test_hesitant_words_never_apply(chat: Chat, worker: object, text: str)
     await chat.say(EXAMPLE)
     await chat.reach("awaiting_approval")
     assert "clear go-ahead" in await chat.say(text)
-    assert (await chat.request())["status"] == "awaiting_approval"
+    assert (await chat.request()).status == "awaiting_approval"
 
 
 async def test_yes_while_the_new_plan_is_still_being_made(chat: Chat) -> None:
     await chat.say(EXAMPLE)  # no worker: the plan stays in the making
     reply = await chat.say("yes")
-    assert "still being prepared" in reply and (await chat.request())["status"] == "planning"
+    assert "still being prepared" in reply and (await chat.request()).status == "planning"
 
 
 async def test_a_change_after_apply_starts_a_new_request_on_top_of_the_stack(chat: Chat,
@@ -203,12 +203,12 @@ async def test_a_change_after_apply_starts_a_new_request_on_top_of_the_stack(cha
     applied = await chat.reach("applied")
     assert "already has" in await chat.say("a bucket")
     assert "already built" in await chat.say("plan")
-    assert (await chat.request())["status"] == "applied", "a re-plan must not reopen an applied request"
+    assert (await chat.request()).status == "applied", "a re-plan must not reopen an applied request"
 
     started = await chat.say("add a redis")
     assert "planning" in started
     newer = await chat.request()
-    assert newer["_id"] != applied["_id"] and newer["stack"] == "shop-staging"
+    assert newer.id != applied.id and newer.stack == "shop-staging"
     assert kinds(newer) == {"postgres": 1, "bucket": 1, "redis": 1}
 
 
@@ -243,9 +243,9 @@ async def test_plan_again_makes_a_fresh_plan(chat: Chat, worker: object) -> None
     await chat.say(EXAMPLE)
     first = await chat.reach("awaiting_approval")
     assert "Planning *shop-staging* again" in await chat.say("plan again")
-    assert (await chat.job(f"plan-{first['_id']}-1")).phase == Phase.CANCELLED
+    assert (await chat.job(f"plan-{first.id}-1")).phase == Phase.CANCELLED
     again = await chat.reach("awaiting_approval")
-    assert again["revision"] == 2 and again["spec"] == first["spec"]
+    assert again.revision == 2 and again.spec == first.spec
 
 
 async def test_destroy_asks_for_the_name_and_steps_aside_for_other_questions(chat: Chat,
@@ -284,8 +284,8 @@ async def test_cancel_while_planning(chat: Chat, runtime: Runtime, tmp_path: Pat
     deps = tasks.Deps(jobs=runtime.jobs, requests=runtime.requests, audit=runtime.audit,
                       signal=RedisStatusSignal(runtime.redis),
                       engine=OfflineEngine(FileStateStore(tmp_path / "state")), lock=StackLock(runtime.redis))
-    assert await tasks.plan({"deps": deps, "job_try": 1}, request["latest_job"]) == "skipped"
-    assert (await chat.request())["status"] == "cancelled"
+    assert await tasks.plan({"deps": deps, "job_try": 1}, request.latest_job) == "skipped"
+    assert (await chat.request()).status == "cancelled"
     card = build_card(await chat.job(), await chat.request())
     assert "cancelled" in card.title and not card.buttons
 
@@ -297,10 +297,10 @@ async def test_cancel_with_a_plan_waiting(chat: Chat, runtime: Runtime, worker: 
     assert "cancelled" in (await chat.say("cancel")).lower()
     request = await chat.request()
     card = build_card(await chat.job(), request)
-    assert request["status"] == "cancelled" and card.phase == "cancelled" and not card.buttons
+    assert request.status == "cancelled" and card.phase == "cancelled" and not card.buttons
     assert "nothing to approve" in await chat.say("apply")
     assert "cancelled" in await chat.say("status")
-    events = [a["event"] for a in await runtime.audit.list(request_id=request["_id"])]
+    events = [a["event"] for a in await runtime.audit.list(request_id=request.id)]
     assert events == ["requested", "planned", "cancelled"]
 
 
@@ -323,7 +323,7 @@ async def test_invalid_names_are_explained_with_a_suggestion(chat: Chat, said: s
     assert f"`{suggestion}`" in reply
     started = await chat.say(suggestion if accept == "suggestion" else "yes")
     assert "planning" in started
-    assert (await chat.request())["spec"]["app"] == suggestion
+    assert (await chat.request()).spec.app == suggestion
 
 
 async def test_an_invalid_bare_answer_to_the_name_question(chat: Chat) -> None:
@@ -333,7 +333,7 @@ async def test_an_invalid_bare_answer_to_the_name_question(chat: Chat) -> None:
     declined = await chat.say("no")
     assert "lowercase" in declined.lower() and "my-shop" not in declined, "declining asks for another name"
     assert "planning" in await chat.say("storefront")
-    assert (await chat.request())["spec"]["app"] == "storefront"
+    assert (await chat.request()).spec.app == "storefront"
 
 
 # Idempotency
@@ -358,8 +358,8 @@ async def test_a_second_request_for_another_app_in_the_same_thread(chat: Chat, r
     first: dict[str, Any] = await chat.request()
     assert "planning" in await chat.say("create a redis for my app blog")
     second = await chat.request()
-    assert second["_id"] != first["_id"] and second["stack"] == "blog-dev"
-    assert (await runtime.requests.get(first["_id"]))["spec"] == first["spec"]  # type: ignore[index]
+    assert second.id != first.id and second.stack == "blog-dev"
+    assert (await runtime.requests.get(first.id)).spec == first.spec  # type: ignore[union-attr]
 
 
 async def test_a_refused_request_keeps_the_draft_so_a_change_can_fix_it(settings: Settings,
@@ -373,7 +373,7 @@ async def test_a_refused_request_keeps_the_draft_so_a_change_can_fix_it(settings
         assert "try again" in await chat.say("apply")
         assert "planning" in await chat.say("actually belgium")
         request = await chat.request()
-        assert request["spec"]["region"] == "europe-west1" and kinds(request) == {"bucket": 1}
+        assert request.spec.region == "europe-west1" and kinds(request) == {"bucket": 1}
     finally:
         await rt.close()
 
@@ -388,7 +388,7 @@ async def test_asking_for_the_plan_shows_every_change_and_voids_nothing(chat: Ch
     [full] = await chat.send("show me the plan")
     assert full.long and "The full plan for *mega-staging*" in full.text
     listed = [line for line in full.text.splitlines() if line.startswith("  + create")]
-    assert len(listed) == len(first["plan"]["resources"]) > 40
+    assert len(listed) == len(first.plan.resources) > 40
     still = await chat.request()
-    assert still["revision"] == 1 and still["status"] == "awaiting_approval", "showing is not re-planning"
+    assert still.revision == 1 and still.status == "awaiting_approval", "showing is not re-planning"
     assert "Approved by" in await chat.say("apply")

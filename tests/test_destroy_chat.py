@@ -18,11 +18,11 @@ async def built(client: httpx.AsyncClient, runtime: Runtime, thread: str, text: 
     """Requests, plans and applies; returns the request id."""
     await say(client, thread, text)
     [request] = [r async for r in runtime.db.requests.find({"thread_key": web_thread(thread).key()})]
-    rid = str(request["_id"])
+    rid = str(request.id)
     shown = await card(runtime, thread, f"plan-{rid}-1", "awaiting_approval")
     [ref] = [b["request_id"] for b in shown["buttons"] if b["action"] == "approve"]
     assert "Approved by" in await press(client, thread, ref, approver)
-    plan_hash = (await runtime.requests.get(rid))["plan"]["hash"]  # type: ignore[index]
+    plan_hash = (await runtime.requests.get(rid)).plan.hash  # type: ignore[union-attr]
     await card(runtime, thread, f"apply-{rid}-{plan_hash}", "succeeded")
     return rid
 
@@ -36,7 +36,7 @@ async def test_destroy_needs_the_stack_named_and_lists_what_was_removed(
     assert "type the stack name `shop-dev`" in asked
     wrong = await say(client, "dev", "shop-staging")
     assert "didn't match" in wrong and "`shop-dev`" in wrong
-    assert (await runtime.requests.get(rid))["status"] == "applied"  # type: ignore[index]
+    assert (await runtime.requests.get(rid)).status == "applied"  # type: ignore[union-attr]
     assert await runtime.db.jobs.count_documents({"kind": "destroy"}) == 0
 
     going = await say(client, "dev", "shop-dev")
@@ -49,7 +49,7 @@ async def test_destroy_needs_the_stack_named_and_lists_what_was_removed(
     assert any(r.startswith("Storage bucket") for r in removed), removed
     assert all(f"• {r}" in done["text"] for r in removed), "the chat lists every removed resource"
     request = await runtime.requests.get(rid)
-    assert request is not None and request["status"] == "destroyed" and request["outputs"] == {}
+    assert request is not None and request.status == "destroyed" and request.outputs == {}
     assert "don't know a live stack" in await say(client, "dev", "destroy shop-dev")
 
     # The audit trail: exactly these records, each saying who, which plan, which engine and the result.
@@ -57,7 +57,7 @@ async def test_destroy_needs_the_stack_named_and_lists_what_was_removed(
     assert [r["event"] for r in rows] == [
         "requested", "planned", "approved", "applied", "destroy_approved", "destroyed"]
     requested, planned, approved, applied, destroy_ok, destroyed = rows
-    plan_hash = request["plan"]["hash"]
+    plan_hash = request.plan.hash
     assert (requested["user"], requested["stack"], requested["spec"]["app"]) == ("ana", "shop-dev", "shop")
     assert (planned["engine"], planned["plan_hash"]) == ("offline", plan_hash)
     assert (approved["user"], approved["requested_by"], approved["plan_hash"], approved["engine"]) == (
@@ -78,7 +78,7 @@ async def test_prod_destroy_needs_a_second_person_and_deletion_protection_says_s
     await say(client, "prod", "destroy shop-prod")
     waiting = await chat(client, "prod", "shop-prod")
     assert "needs approval from someone else" in waiting["reply"]
-    assert (await runtime.requests.get(rid))["status"] == "destroy_requested"  # type: ignore[index]
+    assert (await runtime.requests.get(rid)).status == "destroy_requested"  # type: ignore[union-attr]
     [ref] = [b["request_id"] for r in waiting["replies"] for b in r["buttons"] if b["action"] == "approve"]
 
     own = await press(client, "prod", ref, "ana")
@@ -95,7 +95,7 @@ async def test_prod_destroy_needs_a_second_person_and_deletion_protection_says_s
     assert failed["text"].count("deletion protection is on") == 1, failed["text"]
     assert "Cloud SQL instance" in failed["error"]
     request = await runtime.requests.get(rid)
-    assert request is not None and request["status"] == "applied", "the stack is still there"
+    assert request is not None and request.status == "applied", "the stack is still there"
     assert await runtime.requests.live_stack("shop-prod") is not None
 
     rows = await runtime.audit.list(request_id=rid)

@@ -7,7 +7,6 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from types import SimpleNamespace
-from typing import Any
 
 import discord
 import pytest
@@ -23,8 +22,9 @@ from config.settings import Settings
 from core.cards import StatusCard
 from core.cardsink import CardUndeliverable
 from core.flow import plan_buttons
-from core.messages import Reply, ThreadRef
+from core.messages import Reply
 from core.policy import Policy, Roles
+from core.request import Request
 from tests.support import eventually
 
 REQUEST = "create a postgres database and a bucket for my app shop in staging"
@@ -95,7 +95,7 @@ async def card_reaches(env: simcord.Env, runtime: Runtime, thread: simcord.Chann
     """
     async def job_there() -> bool:
         [request] = await requests_in(runtime, thread.id)
-        job = await runtime.jobs.get(request.get("latest_job") or "")
+        job = await runtime.jobs.get(request.latest_job or "")
         return job is not None and job.phase == _JOB_PHASE[phase_text]
 
     await eventually(job_there, within=30)
@@ -106,8 +106,8 @@ async def card_reaches(env: simcord.Env, runtime: Runtime, thread: simcord.Chann
     return shown[-1]
 
 
-async def requests_in(runtime: Runtime, thread_id: int) -> list[dict[str, Any]]:
-    return [doc async for doc in runtime.db.requests.find({"thread.thread": str(thread_id)})]
+async def requests_in(runtime: Runtime, thread_id: int) -> list[Request]:
+    return [Request.from_doc(doc) async for doc in runtime.db.requests.find({"thread.thread": str(thread_id)})]
 
 
 async def planned_thread(env: simcord.Env, channel: simcord.ChannelHandle,
@@ -133,14 +133,14 @@ async def test_mention_opens_a_thread_and_the_conversation_continues_there(
     first = thread.history()[0]
     assert "planning" in first.content.lower() and "**shop**" in first.content
     [request] = await requests_in(runtime, thread.id)
-    assert request["thread"]["channel"] == str(channel.id) and request["user"] == str(alice.id)
+    assert request.thread.channel == str(channel.id) and request.user == str(alice.id)
 
     card = await card_reaches(env, runtime, thread, "awaiting approval")
     assert field(card, "Engine").startswith("offline engine (simulated")
     approve, cancel = button_ids(card)
     # The approve id also names the plan it approves, so a stale button can't approve a newer plan.
-    assert approve.startswith(f"infrabot:approve:{request['_id']}")
-    assert cancel == f"infrabot:cancel:{request['_id']}"
+    assert approve.startswith(f"infrabot:approve:{request.id}")
+    assert cancel == f"infrabot:cancel:{request.id}"
 
     # Replying to the bot in its thread needs no @mention: a reply pings the bot, so Discord
     # delivers the text even without the message-content intent.
@@ -175,7 +175,7 @@ async def test_direct_message_conversation(env: simcord.Env, runtime: Runtime) -
     dm = alice.user.dm_channel
     assert "planning" in dm.history()[-1].content.lower()
     [request] = await requests_in(runtime, dm.id)
-    assert request["thread"]["workspace"] == "dm"
+    assert request.thread.workspace == "dm"
     card = await card_reaches(env, runtime, dm, "awaiting approval")
     assert card.channel.id == dm.id
 
@@ -191,7 +191,7 @@ async def test_slash_command_defers_then_answers_in_a_new_thread(env: simcord.En
     assert thread.id == result.response.id
     assert "planning" in thread.history()[0].content.lower()
     [request] = await requests_in(runtime, thread.id)
-    assert request["thread"]["channel"] == str(channel.id)
+    assert request.thread.channel == str(channel.id)
     await card_reaches(env, runtime, thread, "awaiting approval")
 
 
@@ -223,7 +223,7 @@ async def test_approve_applies_and_the_one_status_message_ends_as_done(
     assert done.components == []  # no buttons once it is applied
     assert "shop" in (done.embeds[0].title or "")
     [request] = await requests_in(runtime, thread.id)
-    assert request["status"] == "applied"
+    assert request.status == "applied"
 
 
 async def test_cancel_button_cancels_and_clears_the_buttons(env: simcord.Env, runtime: Runtime) -> None:
@@ -236,7 +236,7 @@ async def test_cancel_button_cancels_and_clears_the_buttons(env: simcord.Env, ru
     final = await card_reaches(env, runtime, thread, "Cancelled")
     assert final.id == card.id and final.components == []
     [request] = await requests_in(runtime, thread.id)
-    assert request["status"] == "cancelled"
+    assert request.status == "cancelled"
     assert await runtime.db.jobs.count_documents({"kind": "apply"}) == 0
 
 
@@ -255,7 +255,7 @@ async def test_unauthorised_click_is_refused_privately(env: simcord.Env, runtime
     assert all(not m.flags.ephemeral or "not allowed" in m.content for m in thread.history())
     assert "not allowed" not in "".join(m.content for m in thread.history(viewer=alice))
     [request] = await requests_in(runtime, thread.id)
-    assert request["status"] == "awaiting_approval"
+    assert request.status == "awaiting_approval"
     assert await runtime.db.jobs.count_documents({"kind": "apply"}) == 0
 
     allowed = await carol.click(card, label="Approve")
@@ -314,7 +314,7 @@ async def test_restart_resumes_the_same_status_message_and_its_buttons(
         result = await alice.click(card, label="Approve")  # a button posted by the old process
         assert any("Approved by" in f.content for f in result.followups)
         [request] = await requests_in(second, thread.id)
-        apply_id = request["latest_job"]
+        apply_id = request.latest_job
 
         async def applied() -> bool:
             job = await second.jobs.get(apply_id)
@@ -338,11 +338,11 @@ async def test_progress_edits_are_coalesced_but_the_last_state_always_lands(
     [request] = await requests_in(runtime, thread.id)
     bot = bot_of(env)
     bot.sink.min_interval = 0.5
-    ref = ThreadRef.from_dict(request["thread"])
+    ref = request.thread
 
     def progress(done: int, phase: str = "applying") -> StatusCard:
         return StatusCard(
-            request_id=request["_id"], job_id="apply-x", phase=phase, title="Applying shop-staging",
+            request_id=request.id, job_id="apply-x", phase=phase, title="Applying shop-staging",
             engine="offline", simulated=True, done=done, total=20, version=done, job_started=time.time() + 60,
         )
 
@@ -413,13 +413,13 @@ async def test_a_deleted_thread_does_not_keep_the_relay_retrying(env: simcord.En
     [request] = await requests_in(runtime, thread.id)
     env.backend.delete_channel(thread.id)
     await env.settle()
-    final = StatusCard(request_id=request["_id"], job_id=request["latest_job"], phase="cancelled",
+    final = StatusCard(request_id=request.id, job_id=request.latest_job, phase="cancelled",
                        title="Plan for shop-staging cancelled", engine="offline", simulated=True, version=99,
                        job_started=time.time() + 60)
 
     # CardUndeliverable makes the relay dead-letter the job instead of retrying it on every pass.
     with pytest.raises(CardUndeliverable):
-        await bot_of(env).sink.show(ThreadRef.from_dict(request["thread"]), final)
+        await bot_of(env).sink.show(request.thread, final)
 
 
 async def test_a_mention_where_no_thread_can_be_opened_is_answered_in_the_channel(
@@ -441,4 +441,4 @@ async def test_a_mention_where_no_thread_can_be_opened_is_answered_in_the_channe
     assert any("couldn't open a thread" in s for s in said)
     assert any("planning" in s.lower() for s in said), "the request itself is still answered"
     [request] = [r async for r in runtime.db.requests.find({})]
-    assert request["thread"]["channel"] == str(channel.id)
+    assert request.thread.channel == str(channel.id)

@@ -85,12 +85,12 @@ async def test_apply_twice_applies_once(runtime: Runtime, ctx: dict[str, Any]) -
     request = await runtime.requests.get(request_id)
     reply = await runtime.core.flow.approve(Actor(THREAD, "ana", (), "web:local:ok"), request)
     assert "Applying" in reply.text
-    plan_hash = request["plan"]["hash"]  # type: ignore[index]
+    plan_hash = request.plan.hash  # type: ignore[union-attr]
     job_id = f"apply-{request_id}-{plan_hash}"
     assert await tasks.apply(ctx, job_id) == "applied"
-    outputs = (await runtime.requests.get(request_id))["outputs"]  # type: ignore[index]
+    outputs = (await runtime.requests.get(request_id)).outputs  # type: ignore[union-attr]
     assert await tasks.apply(ctx, job_id) == "skipped"
-    assert (await runtime.requests.get(request_id))["outputs"] == outputs  # type: ignore[index]
+    assert (await runtime.requests.get(request_id)).outputs == outputs  # type: ignore[union-attr]
     assert (await _counts(runtime, request_id))["applied"] == 1
 
 
@@ -112,7 +112,7 @@ async def test_apply_refuses_when_the_approval_does_not_match_the_plan(
     request = await runtime.requests.get(request_id)
     await runtime.core.flow.approve(Actor(THREAD, "ana", (), "web:local:ok"), request)
     await runtime.requests.update(request_id, {"approved_plan_hash": "something-else"})
-    job_id = f"apply-{request_id}-{request['plan']['hash']}"  # type: ignore[index]
+    job_id = f"apply-{request_id}-{request.plan.hash}"  # type: ignore[union-attr]
     assert await tasks.apply(ctx, job_id) == "void"
     status = await runtime.jobs.get(job_id)
     assert status is not None and status.phase == Phase.CANCELLED
@@ -123,7 +123,7 @@ async def test_a_busy_stack_makes_the_job_wait_its_turn(runtime: Runtime, ctx: d
     await tasks.plan(ctx, f"plan-{request_id}-1")
     request = await runtime.requests.get(request_id)
     await runtime.core.flow.approve(Actor(THREAD, "ana", (), "web:local:ok"), request)
-    job_id = f"apply-{request_id}-{request['plan']['hash']}"  # type: ignore[index]
+    job_id = f"apply-{request_id}-{request.plan.hash}"  # type: ignore[union-attr]
     lock: StackLock = ctx["deps"].lock
     async with lock.hold("shop-staging", "another-job", 30):
         with pytest.raises(Retry):

@@ -43,10 +43,10 @@ async def test_an_old_approve_button_never_applies_a_changed_request(
     reply = await say(client, "bind", STAGING)
     assert "planning" in reply.lower()
     [request] = [r async for r in runtime.db.requests.find({})]
-    rid = request["_id"]
+    rid = request.id
     first = await card(runtime, "bind", f"plan-{rid}-1", "awaiting_approval")
     old = approve_ref(first)
-    hash1 = (await runtime.requests.get(rid))["plan"]["hash"]  # type: ignore[index]
+    hash1 = (await runtime.requests.get(rid)).plan.hash  # type: ignore[union-attr]
     assert old == button_ref(rid, hash1), "the button carries the plan it approves"
 
     changed = await say(client, "bind", "make it medium")
@@ -58,14 +58,14 @@ async def test_an_old_approve_button_never_applies_a_changed_request(
     second = await card(runtime, "bind", f"plan-{rid}-2", "awaiting_approval")
     new = approve_ref(second)
     request = await runtime.requests.get(rid)
-    assert request is not None and request["status"] == "awaiting_approval"
-    hash2 = request["plan"]["hash"]
+    assert request is not None and request.status == "awaiting_approval"
+    hash2 = request.plan.hash
     assert hash2 != hash1 and new == button_ref(rid, hash2)
-    assert request["spec"]["size"] == "medium"
+    assert request.spec.size == "medium"
 
     still_refused = await press(client, "bind", old, user="ana")
     assert "older plan" in still_refused
-    assert (await runtime.requests.get(rid))["status"] == "awaiting_approval"  # type: ignore[index]
+    assert (await runtime.requests.get(rid)).status == "awaiting_approval"  # type: ignore[union-attr]
     assert await apply_jobs(runtime) == 0
 
     approved = await press(client, "bind", new, user="ana")
@@ -88,9 +88,9 @@ async def test_prod_needs_someone_other_than_any_author(
 ) -> None:
     await say(client, "prod", PROD, user="ana")
     [request] = [r async for r in runtime.db.requests.find({})]
-    rid = request["_id"]
+    rid = request.id
     # The prod floor raised the database (not the bucket) from the default small to medium.
-    assert {c["kind"]: c["size"] for c in request["spec"]["components"]} == {"postgres": "medium", "bucket": None}
+    assert {c.kind: c.size for c in request.spec.components} == {"postgres": "medium", "bucket": None}
     await card(runtime, "prod", f"plan-{rid}-1", "awaiting_approval")
 
     own = await say(client, "prod", "apply", user="ana")
@@ -107,13 +107,13 @@ async def test_prod_needs_someone_other_than_any_author(
 
     by_carol = await press(client, "prod", approve_ref(shown), user="carol")
     assert "Approved by <@carol>" in by_carol
-    plan_hash = (await runtime.requests.get(rid))["plan"]["hash"]  # type: ignore[index]
+    plan_hash = (await runtime.requests.get(rid)).plan.hash  # type: ignore[union-attr]
     await card(runtime, "prod", f"apply-{rid}-{plan_hash}", "succeeded")
     refusals = await audit(runtime, request_id=rid, event="refused")
     assert [(r["user"], r["action"], r["environment"]) for r in refusals] == [
         ("ana", "approve", "prod"), ("bob", "approve", "prod"), ("ana", "approve", "prod")]
     final = await runtime.requests.get(rid)
-    assert final is not None and final["authors"] == ["ana", "bob"] and final["status"] == "applied"
+    assert final is not None and final.authors == ["ana", "bob"] and final.status == "applied"
     assert [a["user"] for a in final["approvals"]] == ["carol"]
 
 
@@ -131,7 +131,7 @@ async def test_guardrails_refuse_in_chat_and_are_recorded(client: httpx.AsyncCli
     bigger = await say(client, "rails", "make it large")
     assert bigger.startswith("I can't change it that way: large postgres is above")
     [request] = [r async for r in runtime.db.requests.find({})]
-    assert request["revision"] == 1 and request["spec"]["size"] == "medium"
+    assert request.revision == 1 and request.spec.size == "medium"
     assert len(await audit(runtime, event="refused")) == 2
 
 
@@ -162,7 +162,7 @@ async def test_roles_from_settings_decide_who_may_request_approve_and_destroy(ru
     assert await ruled.db.requests.count_documents({}) == 0
     assert "planning" in (await tell("U_ANA", PROD, ("Developers",))).lower()
     [request] = [r async for r in ruled.db.requests.find({})]
-    rid = request["_id"]
+    rid = request.id
 
     async def planned() -> str | None:
         doc = await ruled.requests.get(rid)
@@ -170,7 +170,7 @@ async def test_roles_from_settings_decide_who_may_request_approve_and_destroy(ru
 
     ref = button_ref(rid, await eventually(planned))
     assert "not allowed to request changes in prod" in await tell("U_MAL", "make it medium")
-    assert (await ruled.requests.get(rid))["revision"] == 1  # type: ignore[index]
+    assert (await ruled.requests.get(rid)).revision == 1  # type: ignore[union-attr]
     assert "not allowed to approve other people's plans in prod" in await click("U_BOB", ref, ("developers",))
     assert "Approved by <@U_CAROL>" in await click("U_CAROL", ref, ("platform-admins",))
 
@@ -180,7 +180,7 @@ async def test_roles_from_settings_decide_who_may_request_approve_and_destroy(ru
     await eventually(applied)
     assert "type the stack name" in await tell("U_CAROL", "destroy shop-prod", ("platform-admins",))
     assert "not allowed to destroy stacks in prod" in await tell("U_CAROL", "shop-prod", ("platform-admins",))
-    assert (await ruled.requests.get(rid))["status"] == "applied"  # type: ignore[index]
+    assert (await ruled.requests.get(rid)).status == "applied"  # type: ignore[union-attr]
 
     refusals = [(r["user"], r["action"], r["roles"]) for r in await ruled.audit.list(event="refused")]
     assert refusals == [("U_MAL", "request", []), ("U_MAL", "request", []), ("U_BOB", "approve", ["developers"]),
@@ -201,6 +201,6 @@ async def test_an_app_name_belongs_to_the_workspace_that_first_used_it(
     refused = await runtime.audit.list(event="refused", reason="stack owned by another workspace")
     assert len(refused) == 1 and refused[0]["owner"] == "slack:T-OTHER"
 
-    await runtime.requests.update(request_id, {"status": "applied"})
+    await runtime.db.requests.update_one({"_id": request_id}, {"$set": {"status": "applied"}})
     asked = await say(client, "second-team", "destroy shop-staging")
     assert "don't know a live stack" in asked, "another team's stack is not ours to destroy"

@@ -42,7 +42,7 @@ async def test_offline_status_and_outputs_never_call_a_simulation_live(runtime: 
     await chat.reach("awaiting_approval")
     await chat.say("apply")
     request = await chat.reach("applied")
-    assert request["plan"]["simulated"]
+    assert request.plan.simulated
     status = await chat.say("status")
     assert "shop-staging*: applied" in status and "It's live" not in status
     assert "nothing exists in the cloud" in status
@@ -55,11 +55,11 @@ async def test_approving_a_cancelled_request_says_it_was_cancelled(runtime: Runt
     await chat.say(EXAMPLE)
     request = await chat.reach("awaiting_approval")
     assert "cancelled" in await chat.say("cancel")
-    press = ActionEvent(chat.thread, "bob", button_ref(request["_id"], request["plan"]["hash"]), "approve",
+    press = ActionEvent(chat.thread, "bob", button_ref(request.id, request.plan.hash), "approve",
                         "qa-press-cancelled")
     reply = (await runtime.core.handle_action(press))[0].text
     assert "was cancelled" in reply and "nothing was applied" in reply and "older plan" not in reply
-    assert (await chat.request())["status"] == "cancelled"
+    assert (await chat.request()).status == "cancelled"
 
 
 async def test_a_size_change_is_said_back(runtime: Runtime, worker: object) -> None:
@@ -68,7 +68,7 @@ async def test_a_size_change_is_said_back(runtime: Runtime, worker: object) -> N
     await chat.reach("awaiting_approval")
     updated = await chat.say("make it large")
     assert "Updated" in updated and "size large" in updated
-    assert (await chat.request())["spec"]["size"] == "large"
+    assert (await chat.request()).spec.size == "large"
 
 
 @pytest.mark.parametrize("text", ["thanks!", "Thank you so much", "awesome, thanks", "cheers"])
@@ -134,8 +134,8 @@ async def test_an_unknown_region_is_said_not_replaced_by_the_default(runtime: Ru
     started = await chat.say("frankfurt")
     assert "planning" in started.lower() and "europe-west3" in started
     request = await chat.request()
-    assert request["spec"]["region"] == "europe-west3" and request["spec"]["app"] == "shop"
+    assert request.spec.region == "europe-west3" and request.spec.app == "shop"
 
     unchanged = await chat.say("actually use us-east-1")
     assert "I don't know the region `us-east-1`" in unchanged and "Nothing changed" in unchanged
-    assert (await chat.request())["revision"] == 1
+    assert (await chat.request()).revision == 1

@@ -47,7 +47,7 @@ async def test_a_dead_workers_job_is_released_and_finished(
 
         await eventually(finished, within=20)
     request = await runtime.requests.get(job_id.split("-")[1])
-    assert request is not None and request["status"] == "awaiting_approval"
+    assert request is not None and request.status == "awaiting_approval"
 
 
 async def test_a_live_lease_keeps_the_job_where_it_is(runtime: Runtime) -> None:

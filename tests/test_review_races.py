@@ -13,6 +13,7 @@ from core.flow import Actor
 from core.messages import ThreadRef
 from core.plan import PlanResult
 from core.ports import ProgressFn
+from core.request import Status
 from core.spec import Component, InfraSpec
 from core.status import Phase
 from infra.errors import EngineFailed
@@ -67,7 +68,7 @@ async def test_a_superseded_plan_that_fails_leaves_the_newer_revision_planning(r
     assert await tasks.plan(ctx, f"plan-{request_id}-1") == "failed"
     request = await runtime.requests.get(request_id)
     assert request is not None
-    assert (request["status"], request["latest_job"]) == ("planning", f"plan-{request_id}-2")
+    assert (request.status, request.latest_job) == ("planning", f"plan-{request_id}-2")
 
 
 @pytest.fixture
@@ -80,7 +81,7 @@ async def _planned(runtime: Runtime, offline: dict[str, Any]) -> tuple[str, dict
     request_id = await _start(runtime)
     assert await tasks.plan(offline, f"plan-{request_id}-1") == "planned"
     seen = await runtime.requests.get(request_id)
-    assert seen is not None and seen["status"] == "awaiting_approval"
+    assert seen is not None and seen.status == "awaiting_approval"
     return request_id, seen
 
 
@@ -93,10 +94,10 @@ async def test_a_cancel_read_before_an_approval_does_not_overwrite_it(
     reply = await runtime.core.flow.cancel(Actor(THREAD, "ana", (), "web:local:no"), seen)
     assert "Nothing was changed" not in reply.text
     after = await runtime.requests.get(request_id)
-    assert after is not None and after["status"] == "applying"
+    assert after is not None and after.status == "approved"
     plan_job = await runtime.jobs.get(f"plan-{request_id}-1")
     assert plan_job is not None and plan_job.phase == Phase.AWAITING_APPROVAL
-    apply_id = f"apply-{request_id}-{seen['plan']['hash']}"
+    apply_id = f"apply-{request_id}-{seen.plan.hash}"
     assert await tasks.apply(offline, apply_id) == "applied"
 
 
@@ -110,19 +111,19 @@ async def test_a_change_read_before_an_approval_does_not_void_it(
     assert "approved a moment ago" in reply.text
     after = await runtime.requests.get(request_id)
     assert after is not None
-    assert (after["status"], after["revision"], after["approved_plan_hash"]) == (
-        "applying", 1, seen["plan"]["hash"])
-    assert await tasks.apply(offline, f"apply-{request_id}-{seen['plan']['hash']}") == "applied"
+    assert (after.status, after.revision, after.approved_plan_hash) == (
+        "approved", 1, seen.plan.hash)
+    assert await tasks.apply(offline, f"apply-{request_id}-{seen.plan.hash}") == "applied"
 
 
 async def test_an_approval_whose_job_was_never_queued_is_queued_by_its_retry(
     runtime: Runtime, offline: dict[str, Any]
 ) -> None:
     request_id, seen = await _planned(runtime, offline)
-    plan_hash = seen["plan"]["hash"]
+    plan_hash = seen.plan.hash
     # What a process that died right after winning the approval leaves behind.
-    assert await runtime.requests.update(request_id, {"status": "applying", "approved_plan_hash": plan_hash},
-                                         expect={"status": "awaiting_approval"})
+    assert await runtime.requests.transition(request_id, Status.AWAITING_APPROVAL, Status.APPROVED,
+                                             {"approved_plan_hash": plan_hash})
     retried = await runtime.requests.get(request_id)
     reply = await runtime.core.flow.approve(Actor(THREAD, "ana", (), "web:local:ok"), retried, plan_hash)
     assert "already approved" in reply.text

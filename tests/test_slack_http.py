@@ -17,6 +17,7 @@ from pydantic import SecretStr
 from bots.runtime import Runtime
 from bots.slack.http import mount
 from config.settings import Settings
+from core.request import Request
 from tests.slack_mock import MockSlack
 from tests.slack_mock.harness import SIGNING_SECRET, SlackClient, sign
 from tests.slack_mock.server import BOT_TOKEN, TEAM
@@ -48,9 +49,10 @@ def thread_key(channel: str, thread: str) -> str:
     return f"slack:{TEAM}:{channel}:{thread}"
 
 
-async def request_in(runtime: Runtime, channel: str, thread: str) -> dict[str, Any]:
-    async def probe() -> dict[str, Any] | None:
-        return await runtime.db.requests.find_one({"thread_key": thread_key(channel, thread)})
+async def request_in(runtime: Runtime, channel: str, thread: str) -> Request:
+    async def probe() -> Request | None:
+        doc = await runtime.db.requests.find_one({"thread_key": thread_key(channel, thread)})
+        return Request.from_doc(doc) if doc else None
 
     return await eventually(probe)
 
@@ -91,7 +93,7 @@ async def planned(slack: SlackClient, runtime: Runtime, text: str = REQUEST, use
     thread, response = await slack.mention(text, user=user, channel=channel)
     assert response.status_code == 200
     request = await request_in(runtime, channel, thread)
-    card = await card_of(runtime, slack.mock, request["_id"], "waiting for approval")
+    card = await card_of(runtime, slack.mock, request.id, "waiting for approval")
     return thread, request, card
 
 
@@ -111,12 +113,12 @@ async def test_mention_gets_an_instant_threaded_reply_then_a_plan_card(
     assert mock_slack.calls_to("chat.startStream") and mock_slack.calls_to("chat.stopStream")
 
     request = await request_in(runtime, "C1", thread)
-    card = await card_of(runtime, mock_slack, request["_id"], "waiting for approval")
+    card = await card_of(runtime, mock_slack, request.id, "waiting for approval")
     assert card["thread_ts"] == thread
     assert has_buttons(card) == {"infrabot_approve", "infrabot_cancel"}
     assert "offline engine (simulated" in card_text(card)
     values = [e["value"] for b in card["blocks"] if b["type"] == "actions" for e in b["elements"]]
-    assert all(v.startswith(request["_id"]) for v in values)
+    assert all(v.startswith(request.id) for v in values)
 
 
 async def test_acks_do_not_wait_for_a_slow_web_api(slack: SlackClient, mock_slack: MockSlack) -> None:
@@ -185,8 +187,8 @@ async def test_slash_command_posts_in_the_channel_and_continues_in_its_thread(
     reply = (await eventually(lambda: _async(replies_in(mock_slack, "C9", thread))))[0]
     assert "planning" in reply["text"].lower()
     request = await request_in(runtime, "C9", thread)
-    assert request["user"] == "U7"
-    card = await card_of(runtime, mock_slack, request["_id"], "waiting for approval")
+    assert request.user == "U7"
+    card = await card_of(runtime, mock_slack, request.id, "waiting for approval")
     assert card["thread_ts"] == thread
 
 
@@ -217,7 +219,7 @@ async def test_approve_applies_and_the_card_ends_done(
     thread, request, card = await planned(slack, runtime)
     response = await slack.click("approve", card, user="U1")
     assert response.status_code == 200
-    done = await card_of(runtime, mock_slack, request["_id"], "Done")
+    done = await card_of(runtime, mock_slack, request.id, "Done")
     assert done["ts"] == card["ts"], "the same card is edited, not a new one posted"
     assert not has_buttons(done)
     assert "simulated" in card_text(done)
@@ -225,7 +227,7 @@ async def test_approve_applies_and_the_card_ends_done(
     assert len(cards) == 1
     confirmations = [m for m in replies_in(mock_slack, "C1", thread) if "Approved by <@U1>" in m["text"]]
     assert len(confirmations) == 1
-    assert (await runtime.requests.get(request["_id"]))["status"] == "applied"
+    assert (await runtime.requests.get(request.id)).status == "applied"
 
 
 async def test_cancel_click_cancels_and_the_card_says_so(
@@ -233,9 +235,9 @@ async def test_cancel_click_cancels_and_the_card_says_so(
 ) -> None:
     _, request, card = await planned(slack, runtime)
     await slack.click("cancel", card, user="U1")
-    cancelled = await card_of(runtime, mock_slack, request["_id"], "Cancelled")
+    cancelled = await card_of(runtime, mock_slack, request.id, "Cancelled")
     assert not has_buttons(cancelled)
-    assert (await runtime.requests.get(request["_id"]))["status"] == "cancelled"
+    assert (await runtime.requests.get(request.id)).status == "cancelled"
     assert await runtime.db.jobs.count_documents({"kind": "apply"}) == 0
 
 
@@ -248,11 +250,11 @@ async def test_unauthorised_click_is_refused_with_an_ephemeral_message(
     refusal = await eventually(lambda: _async(mock_slack.ephemeral))
     assert refusal[0]["user"] == "U1" and refusal[0]["channel"] == "C1"
     assert "someone other than the requester" in refusal[0]["text"]
-    assert (await runtime.requests.get(request["_id"]))["status"] == "awaiting_approval"
+    assert (await runtime.requests.get(request.id)).status == "awaiting_approval"
     assert await runtime.db.jobs.count_documents({"kind": "apply"}) == 0
 
     await slack.click("approve", card, user="U2")
-    await card_of(runtime, mock_slack, request["_id"], "Done")
+    await card_of(runtime, mock_slack, request.id, "Done")
 
 
 async def test_a_retried_event_changes_nothing(
@@ -273,7 +275,7 @@ async def test_a_retried_event_changes_nothing(
     assert [r.status_code for r in [first, *retries]] == [200, 200, 200, 200]
 
     request = await request_in(runtime, "C1", thread)
-    await card_of(runtime, mock_slack, request["_id"], "waiting for approval")
+    await card_of(runtime, mock_slack, request.id, "waiting for approval")
     await asyncio.sleep(0.5)
     assert await runtime.db.requests.count_documents({}) == 1
     assert await runtime.db.jobs.count_documents({}) == 1
@@ -290,7 +292,7 @@ async def test_a_repeated_click_applies_once(
     # Slack redelivering the very same click, twice at once.
     first, again = await asyncio.gather(slack.send(body, form), slack.send(body, form))
     assert first.status_code == again.status_code == 200
-    await card_of(runtime, mock_slack, request["_id"], "Done")
+    await card_of(runtime, mock_slack, request.id, "Done")
     await slack.click("approve", card, user="U1")  # a second press after it finished
     await asyncio.sleep(0.5)
     assert await runtime.db.jobs.count_documents({"kind": "apply"}) == 1
@@ -330,11 +332,11 @@ async def test_rate_limits_and_server_errors_on_update_do_not_lose_the_final_sta
     mock_slack.fail("chat.update", 429, times=1, retry_after=1)
     mock_slack.fail("chat.update", 500, times=4)
     await slack.click("approve", card, user="U1")
-    done = await card_of(runtime, mock_slack, request["_id"], "Done")
+    done = await card_of(runtime, mock_slack, request.id, "Done")
     assert done["ts"] == card["ts"]
     statuses = [c.status for c in mock_slack.calls_to("chat.update", ok_only=False)]
     assert 429 in statuses and statuses.count(500) == 4
-    assert (await runtime.jobs.get(f"apply-{request['_id']}-{(await _plan_hash(runtime, request))}")).phase \
+    assert (await runtime.jobs.get(f"apply-{request.id}-{(await _plan_hash(runtime, request))}")).phase \
         == "succeeded"
 
 
@@ -353,9 +355,9 @@ async def _async(value: Any) -> Any:
     return value
 
 
-async def _plan_hash(runtime: Runtime, request: dict[str, Any]) -> str:
-    fresh = await runtime.requests.get(request["_id"])
-    return str(fresh["approved_plan_hash"]) if fresh else ""
+async def _plan_hash(runtime: Runtime, request: Request) -> str:
+    fresh = await runtime.requests.get(request.id)
+    return str(fresh.approved_plan_hash) if fresh else ""
 
 
 async def test_the_web_app_serves_slack_on_a_real_server(

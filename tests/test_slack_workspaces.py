@@ -27,6 +27,7 @@ from config.settings import Settings, SettingsError, load_settings
 from core.cards import StatusCard
 from core.cardsink import CardUndeliverable
 from core.messages import ThreadRef
+from core.request import Request
 from tests.slack_mock import MockSlack
 from tests.slack_mock.harness import SIGNING_SECRET, SlackClient
 from tests.slack_mock.server import BOT_TOKEN, BOT_USER, TEAM
@@ -67,9 +68,10 @@ async def http(runtime: Runtime, worker: object) -> AsyncIterator[httpx.AsyncCli
     await app.state.slack.sink.close()
 
 
-async def request_in(runtime: Runtime, team: str, channel: str, thread: str) -> dict[str, Any]:
-    async def probe() -> dict[str, Any] | None:
-        return await runtime.db.requests.find_one({"thread_key": f"slack:{team}:{channel}:{thread}"})
+async def request_in(runtime: Runtime, team: str, channel: str, thread: str) -> Request:
+    async def probe() -> Request | None:
+        doc = await runtime.db.requests.find_one({"thread_key": f"slack:{team}:{channel}:{thread}"})
+        return Request.from_doc(doc) if doc else None
 
     return await eventually(probe)
 
@@ -104,14 +106,14 @@ async def test_two_workspaces_are_each_answered_with_their_own_token_only(
     assert response_a.status_code == response_b.status_code == 200
     request_a = await request_in(runtime, TEAM, "CA", thread_a)
     request_b = await request_in(runtime, SECOND_TEAM, "CB", thread_b)
-    await card_of(runtime, mock_slack, request_a["_id"], "waiting for approval")
-    card_b = await card_of(runtime, mock_slack, request_b["_id"], "waiting for approval")
+    await card_of(runtime, mock_slack, request_a.id, "waiting for approval")
+    card_b = await card_of(runtime, mock_slack, request_b.id, "waiting for approval")
 
     await second.click("approve", card_b, user="U1")
     refusal = await eventually(lambda: _value(mock_slack.ephemeral))
     assert refusal[0]["channel"] == "CB"
     await second.click("approve", card_b, user="U2")
-    await card_of(runtime, mock_slack, request_b["_id"], "Done")
+    await card_of(runtime, mock_slack, request_b.id, "Done")
     await second.command("create a bucket for my app blog in staging", channel="CB2")
     opener = await eventually(lambda: _value([m for m in mock_slack.messages.values() if m["channel"] == "CB2"]))
     await request_in(runtime, SECOND_TEAM, "CB2", opener[0]["ts"])

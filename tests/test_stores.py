@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from bots.runtime import Runtime
 from core.messages import ThreadRef
+from core.request import IllegalTransition, Request, Status, StoredPlan
+from core.spec import Component, InfraSpec
 from core.status import JobStatus, Phase
 from jobs.mongo_store import ensure_indexes
 from jobs.redis_state import RedisContextStore, RedisEventGate
@@ -80,33 +84,52 @@ async def test_concurrent_updates_of_one_job_are_never_lost(runtime: Runtime) ->
 
 
 async def test_conditional_request_update_lets_exactly_one_racer_win(runtime: Runtime) -> None:
-    await runtime.requests.create({"_id": "r-race", "status": "awaiting_approval", "plan": {"hash": "h1"}})
+    spec = InfraSpec(app="race", components=[Component(kind="bucket")])
+    plan = StoredPlan(engine="offline", resources=[], summary={}, hash="h1")
+    fresh = Request.new("r-race", ThreadRef("web", "local", "web", "race"), "ana", "x", "race-ev", spec)
+    await runtime.db.requests.insert_one(
+        fresh.model_copy(update={"status": Status.AWAITING_APPROVAL, "plan": plan}).to_doc())
     results = await asyncio.gather(*(
-        runtime.requests.update("r-race", {"status": "applying", "winner": n},
-                                expect={"status": "awaiting_approval", "plan.hash": "h1"})
+        runtime.requests.transition("r-race", Status.AWAITING_APPROVAL, Status.APPROVED,
+                                    {"approved_plan_hash": f"h1-{n}"}, expect={"plan.hash": "h1"})
         for n in range(10)
     ))
-    assert results.count(True) == 1
-    doc = await runtime.requests.get("r-race")
-    assert doc is not None and doc["status"] == "applying" and doc["winner"] == results.index(True)
-    assert not await runtime.requests.update("r-race", {"status": "x"}, expect={"plan.hash": "other"})
+    won = [r for r in results if r is not None]
+    assert len(won) == 1
+    request = await runtime.requests.get("r-race")
+    assert request is not None and request.status == Status.APPROVED
+    assert request.approved_plan_hash == f"h1-{results.index(won[0])}"
+    assert await runtime.requests.transition("r-race", Status.APPROVED, Status.APPLYING,
+                                             expect={"plan.hash": "other"}) is None
+    with pytest.raises(IllegalTransition):
+        await runtime.requests.transition("r-race", Status.APPROVED, Status.PLANNING)
+    with pytest.raises(IllegalTransition):
+        await runtime.requests.update("r-race", {"status": "applied"})
+    assert (await runtime.requests.get("r-race")).status == Status.APPROVED  # type: ignore[union-attr]
 
 
 async def test_the_live_stack_is_found_by_key_and_follows_the_request_status(runtime: Runtime) -> None:
-    await runtime.requests.create({"_id": "ls1", "stack": "shop-dev", "status": "planning"})
+    spec = InfraSpec(app="shop", components=[Component(kind="bucket")])
+    request, _ = await runtime.requests.create(Request.new("ls1", THREAD, "ana", "x", "ls-ev", spec))
     assert await runtime.requests.live_stack("shop-dev") is None
-    await runtime.requests.update("ls1", {"status": "applied"})
+    moves = [(Status.PLANNING, Status.AWAITING_APPROVAL), (Status.AWAITING_APPROVAL, Status.APPROVED),
+             (Status.APPROVED, Status.APPLYING), (Status.APPLYING, Status.APPLIED)]
+    for source, target in moves:
+        assert await runtime.requests.transition(request.id, source, target)
     live = await runtime.requests.live_stack("shop-dev")
-    assert live is not None and live["_id"] == "ls1"
-    await runtime.requests.update("ls1", {"status": "destroy_requested"})
+    assert live is not None and live.id == request.id
+    await runtime.requests.transition(request.id, Status.APPLIED, Status.DESTROY_REQUESTED)
     assert await runtime.requests.live_stack("shop-dev") is not None
-    await runtime.requests.update("ls1", {"status": "destroyed"})
+    await runtime.requests.transition(request.id, Status.DESTROY_REQUESTED, Status.DESTROYING)
+    await runtime.requests.transition(request.id, Status.DESTROYING, Status.DESTROYED)
     assert await runtime.requests.live_stack("shop-dev") is None
 
 
 async def test_live_stacks_of_a_store_written_before_the_pointers_are_backfilled(runtime: Runtime) -> None:
-    await runtime.db.requests.insert_one({"_id": "old1", "stack": "legacy-dev", "status": "applied"})
+    spec = InfraSpec(app="legacy", components=[Component(kind="bucket")])
+    old = Request.new("old1", THREAD, "ana", "x", "old-ev", spec).model_copy(update={"status": Status.APPLIED})
+    await runtime.db.requests.insert_one(old.to_doc())
     await runtime.db.live_stacks.delete_many({})
     await ensure_indexes(runtime.db)
     live = await runtime.requests.live_stack("legacy-dev")
-    assert live is not None and live["_id"] == "old1"
+    assert live is not None and live.id == "old1"

@@ -60,7 +60,7 @@ async def test_request_plan_apply_loop(client: httpx.AsyncClient, runtime: Runti
     final = (await eventually(done))[0]
     assert "simulated" in final.lower()
     request = await runtime.requests.get(request_id)
-    assert request is not None and request["status"] == "applied" and request["outputs"]
+    assert request is not None and request.status == "applied" and request.outputs
 
     roles = [m["role"] for m in await thread_messages(client, "loop")]
     assert roles[:2] == ["user", "bot"] and roles.count("status") >= 2
@@ -196,7 +196,7 @@ async def test_relay_picks_up_where_it_left_off_after_a_restart(
 
     async def planned() -> bool:
         request = await first.requests.get(request_id)
-        return bool(request and request["status"] == "awaiting_approval")
+        return bool(request and request.status == "awaiting_approval")
 
     await eventually(planned)
     await first.close()
