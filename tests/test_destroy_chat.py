@@ -8,6 +8,7 @@ import httpx
 
 from bots.runtime import Runtime
 from bots.web.app import web_thread
+from core.request import Request
 from tests.web_chat import card, chat, press, say
 
 DEV = "create a postgres database and a bucket for my app shop"
@@ -17,7 +18,8 @@ PROD = "create a postgres database and a bucket for my app shop in prod"
 async def built(client: httpx.AsyncClient, runtime: Runtime, thread: str, text: str, approver: str) -> str:
     """Requests, plans and applies; returns the request id."""
     await say(client, thread, text)
-    [request] = [r async for r in runtime.db.requests.find({"thread_key": web_thread(thread).key()})]
+    [request] = [Request.from_doc(r)
+                 async for r in runtime.db.requests.find({"thread_key": web_thread(thread).key()})]
     rid = str(request.id)
     shown = await card(runtime, thread, f"plan-{rid}-1", "awaiting_approval")
     [ref] = [b["request_id"] for b in shown["buttons"] if b["action"] == "approve"]

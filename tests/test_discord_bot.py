@@ -440,5 +440,5 @@ async def test_a_mention_where_no_thread_can_be_opened_is_answered_in_the_channe
     said = [m.content for m in channel.history() if m.author.id == bot_of(env).user.id]  # type: ignore[union-attr]
     assert any("couldn't open a thread" in s for s in said)
     assert any("planning" in s.lower() for s in said), "the request itself is still answered"
-    [request] = [r async for r in runtime.db.requests.find({})]
+    [request] = [Request.from_doc(r) async for r in runtime.db.requests.find({})]
     assert request.thread.channel == str(channel.id)

@@ -15,6 +15,7 @@ from config.settings import Settings
 from core.dialog import Draft
 from core.flow import Actor, button_ref
 from core.messages import ActionEvent, IncomingMessage, ThreadRef
+from core.request import Request
 from core.spec import Component, InfraSpec
 from jobs.worker import make_worker
 from tests.support import eventually, running
@@ -42,7 +43,7 @@ async def test_an_old_approve_button_never_applies_a_changed_request(
 ) -> None:
     reply = await say(client, "bind", STAGING)
     assert "planning" in reply.lower()
-    [request] = [r async for r in runtime.db.requests.find({})]
+    [request] = [Request.from_doc(r) async for r in runtime.db.requests.find({})]
     rid = request.id
     first = await card(runtime, "bind", f"plan-{rid}-1", "awaiting_approval")
     old = approve_ref(first)
@@ -87,7 +88,7 @@ async def test_prod_needs_someone_other_than_any_author(
     client: httpx.AsyncClient, runtime: Runtime, worker: object
 ) -> None:
     await say(client, "prod", PROD, user="ana")
-    [request] = [r async for r in runtime.db.requests.find({})]
+    [request] = [Request.from_doc(r) async for r in runtime.db.requests.find({})]
     rid = request.id
     # The prod floor raised the database (not the bucket) from the default small to medium.
     assert {c.kind: c.size for c in request.spec.components} == {"postgres": "medium", "bucket": None}
@@ -114,7 +115,7 @@ async def test_prod_needs_someone_other_than_any_author(
         ("ana", "approve", "prod"), ("bob", "approve", "prod"), ("ana", "approve", "prod")]
     final = await runtime.requests.get(rid)
     assert final is not None and final.authors == ["ana", "bob"] and final.status == "applied"
-    assert [a["user"] for a in final["approvals"]] == ["carol"]
+    assert [a.user for a in final.approvals] == ["carol"]
 
 
 async def test_guardrails_refuse_in_chat_and_are_recorded(client: httpx.AsyncClient, runtime: Runtime) -> None:
@@ -130,7 +131,7 @@ async def test_guardrails_refuse_in_chat_and_are_recorded(client: httpx.AsyncCli
     assert "planning" in started.lower()
     bigger = await say(client, "rails", "make it large")
     assert bigger.startswith("I can't change it that way: large postgres is above")
-    [request] = [r async for r in runtime.db.requests.find({})]
+    [request] = [Request.from_doc(r) async for r in runtime.db.requests.find({})]
     assert request.revision == 1 and request.spec.size == "medium"
     assert len(await audit(runtime, event="refused")) == 2
 
@@ -161,12 +162,12 @@ async def test_roles_from_settings_decide_who_may_request_approve_and_destroy(ru
     assert "not allowed to request changes in prod" in await tell("U_MAL", PROD)
     assert await ruled.db.requests.count_documents({}) == 0
     assert "planning" in (await tell("U_ANA", PROD, ("Developers",))).lower()
-    [request] = [r async for r in ruled.db.requests.find({})]
+    [request] = [Request.from_doc(r) async for r in ruled.db.requests.find({})]
     rid = request.id
 
     async def planned() -> str | None:
         doc = await ruled.requests.get(rid)
-        return (doc or {}).get("plan", {}).get("hash") if (doc or {}).get("status") == "awaiting_approval" else None
+        return doc.plan_hash if doc and doc.status == "awaiting_approval" else None
 
     ref = button_ref(rid, await eventually(planned))
     assert "not allowed to request changes in prod" in await tell("U_MAL", "make it medium")
@@ -175,7 +176,8 @@ async def test_roles_from_settings_decide_who_may_request_approve_and_destroy(ru
     assert "Approved by <@U_CAROL>" in await click("U_CAROL", ref, ("platform-admins",))
 
     async def applied() -> bool:
-        return ((await ruled.requests.get(rid)) or {}).get("status") == "applied"
+        done = await ruled.requests.get(rid)
+        return done is not None and done.status == "applied"
 
     await eventually(applied)
     assert "type the stack name" in await tell("U_CAROL", "destroy shop-prod", ("platform-admins",))
