@@ -95,9 +95,9 @@ class Turns:
                 return Reply("Sorry, I didn't get that. " + self._question(context))
             if parsed.unclear_approval:
                 pending = await self.current(context)
-                if pending is not None and pending["status"] == "awaiting_approval":
+                if pending is not None and pending.status == Status.AWAITING_APPROVAL:
                     log.info("unclear approval in %s not taken as one", actor.thread.key())
-                    return Reply(UNCLEAR_APPROVAL, request_id=pending["_id"])
+                    return Reply(UNCLEAR_APPROVAL, request_id=pending.id)
             if thanks_only(fold(strip_chat_formatting(text))):
                 return Reply(texts.WELCOME)
             return Reply(texts.AFTER_EXPIRY if expired else texts.UNKNOWN)
