@@ -360,6 +360,7 @@ async def seed(db: Any, jobs: int, messages: int) -> float:
             key = f"slack:T0001:CSEED:1700000000.{i:06d}"
             requests.append({"_id": f"seed-r{i}", "status": "applied", "stack": f"seed{i}-dev", "thread_key": key,
                              "thread": thread, "user_key": f"slack:T0001:US{i % 50}", "latest_job": f"apply-seed{i}",
+                             "user": f"US{i % 50}", "spec": {"app": f"seed{i}", "components": [{"kind": "bucket"}]},
                              "created_at": old, "updated_at": old})
             docs.append({"_id": f"apply-seed{i}", "kind": "apply", "request_id": f"seed-r{i}", "thread": thread,
                          "phase": "succeeded", "version": 12, "relayed_version": 12, "relay_pending": False,
