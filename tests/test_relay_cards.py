@@ -16,6 +16,8 @@ from bots.slack.sink import SlackStatusSink
 from config.local_services import LocalServices
 from config.settings import Settings
 from core.messages import ThreadRef
+from core.request import Request
+from core.spec import Component, InfraSpec
 from core.status import JobStatus, Phase
 from jobs.doc_lock import DocLocks
 from tests.slack_mock import MockSlack
@@ -55,8 +57,8 @@ async def pair(
 async def new_job(rt: Runtime, n: int, team: str = TEAM) -> tuple[str, ThreadRef]:
     thread = ThreadRef("slack", team, "C1", f"1800000100.{n:06d}")
     request_id, job_id = f"r{n}", f"plan-r{n}-1"
-    await rt.requests.create({"_id": request_id, "stack": f"app{n}-dev", "status": "planning",
-                              "latest_job": job_id, "thread_key": thread.key(), "thread": thread.as_dict()})
+    spec = InfraSpec(app=f"app{n}", components=[Component(kind="bucket")])
+    await rt.requests.create(Request.new(request_id, thread, "U1", "x", f"ev{n}", spec))
     await rt.jobs.create(JobStatus(job_id, "plan", request_id, thread.as_dict(), Phase.QUEUED, version=1,
                                    created_at=datetime.now(UTC), spec={"app": f"app{n}"}))
     return job_id, thread
