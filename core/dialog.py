@@ -8,6 +8,7 @@ and a plain mention of a kind already present ("a small bucket") leaves its coun
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
@@ -25,6 +26,7 @@ _EXACT = re.compile(r"(?<![\w-])(?:only|just|exactly|single)\s+(?:(?:one|a|an|1)
 _BETWEEN = frozenset("small medium large tiny big managed hosted new separate dedicated cloud google gcp "
                      "private public regional".split())
 _CUE_REACH = 4
+_MAX_CUES = 12  # a real message has one or two; a message of hundreds is not worth reading them all
 # "make it mysql" / "switch to postgres" / "mysql instead" said of a database swaps the engine; it never
 # asks for a second database unless an additive word says so ("also add a mysql").
 _SWAP = re.compile(r"(?<![\w-])(?:make\s+(?:it|that|the\s+\w+)|switch|change|instead|rather|replace|swap|"
@@ -42,8 +44,9 @@ class CountCues:
 
 def _kinds_after(text: str, cue: re.Pattern[str]) -> set[str]:
     kinds: set[str] = set()
-    for m in cue.finditer(text):
-        near = " ".join(text[m.end():].split()[:_CUE_REACH])
+    for m in itertools.islice(cue.finditer(text), _MAX_CUES):
+        # A bounded slice: splitting the whole rest of the text for every cue would be quadratic.
+        near = " ".join(text[m.end():m.end() + _CUE_REACH * 40].split()[:_CUE_REACH])
         found = find_components(near)
         if not found.components or not found.spans:
             continue

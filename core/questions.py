@@ -87,13 +87,17 @@ def hesitant(text: str) -> bool:
 
 
 _NAME_LEAD = re.compile(r"^(?:(?:the\s+)?(?:app\s+)?name\s*[:=]?|app\s*[:=]|it'?s|it\s+is)\s+", re.I)
-_NAME_TAIL = re.compile(r"[\s,]+(?:please|pls|plz|thanks|thank\s+you|thx)$", re.I)
+_NAME_TAIL = re.compile(r"(?:please|pls|plz|thanks|thank you|thx)$", re.I)
 
 
 def _bare_name(text: str) -> str:
     bare = strip_chat_formatting(text).strip().rstrip(".!")
-    bare = _NAME_TAIL.sub("", _NAME_LEAD.sub("", bare)).strip()
-    return bare
+    bare = _NAME_LEAD.sub("", bare)
+    tail = _NAME_TAIL.search(bare)
+    # Only a separate word is a politeness tail: "shop please" loses it, "shopthanks" is a name.
+    if tail and bare[:tail.start()] != bare[:tail.start()].rstrip(" \t,"):
+        bare = bare[:tail.start()]
+    return bare.strip(" \t,")
 
 
 def looks_like_name(text: str) -> bool:

@@ -161,6 +161,9 @@ def test_global_sizes(text: str, size: str) -> None:
     ("hi <:party:1122> <a:dance:33>", "hi"), ("ship it 🚀🔥", "ship it"), (":rocket: go :tada:", "go"),
     ("cre\u200bate", "create"), ("a\u00a0b", "a b"), ("**x** __y__ ||z||", "x y z"), ("> quoted", "quoted"),
     ("&gt; create &amp; go", "create & go"), ("<!here> hi", "hi"), ("my_app stays", "my_app stays"),
+    ("*_x_*", "x"), ("a * b * c", "a * b * c"), ("2*3*4", "2*3*4"), ("~~gone~~ kept", "kept"),
+    ("```py\ncreate a bucket\n```", "create a bucket"), ("**unclosed bold", "**unclosed bold"),
+    ("<foo> bar", "<foo> bar"), (":123: ok", ":123: ok"), (">>> quoted\n> two", "quoted\ntwo"),
 ])
 def test_chat_formatting_is_removed(raw: str, clean: str) -> None:
     assert strip_chat_formatting(raw) == clean

@@ -12,6 +12,7 @@ Works on folded text (see normalize.fold): lowercase tokens, clause punctuation 
 
 from __future__ import annotations
 
+import itertools
 from enum import Enum
 
 
@@ -48,6 +49,21 @@ apply applying applied approve approved approval approving lgtm ship shipit ship
 proceed proceeding confirm confirmed go ahead execute launch greenlight green yes yeah yep yup ok okay
 sure
 """.split())
+
+
+# Words that make what follows or precedes them a condition ("go ahead unless it touches prod").
+_CONDITIONS = frozenset({"if", "unless", "provided", "assuming", "once", "whenever"})
+_CONDITION_PAIRS = frozenset({("as", "long"), ("only", "when"), ("only", "after")})
+# Approval words that, next to a condition, make the whole message a conditional approval.
+_CONDITIONED = frozenset({"apply", "approve", "lgtm", "ship", "shipit", "go", "yes", "ok", "okay", "proceed"})
+
+
+def conditional(tokens: list[str]) -> bool:
+    """A condition and an approval word in one message: token sets, so any length costs one pass."""
+    words = set(tokens)
+    if not words & _CONDITIONED:
+        return False
+    return bool(words & _CONDITIONS) or any(pair in _CONDITION_PAIRS for pair in itertools.pairwise(tokens))
 
 
 def _phrases(items: list[str]) -> dict[int, frozenset[tuple[str, ...]]]:

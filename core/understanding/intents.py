@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from core.understanding.approval import Verdict, verdict
+from core.understanding.approval import Verdict, conditional, verdict
 
 
 @dataclass(frozen=True)
@@ -90,11 +90,6 @@ _HELP = _rx(r"\bhelp\b|what\s+can\s+(?:you|i|it|this(?:\s+bot)?|the\s+bot)\s+(?:
             r"|how\s+to\s+use")
 # Said to a pending plan, these approve it even when the plan is mentioned ("approve the plan").
 _APPROVE = _rx(r"\b(?:approve|approved|lgtm|go\s+ahead|ship\s+it|apply|confirm)\b")
-_CONDITIONAL_APPROVAL = _rx(
-    r"\b(?:if|unless|provided|assuming|as\s+long\s+as|only\s+when|once)\b.*?"
-    r"\b(?:apply|approve|lgtm|ship\s+it|go\s+ahead|yes|ok|okay|proceed)\b"
-    r"|\b(?:apply|approve|lgtm|ship\s+it|go\s+ahead|yes|ok|okay|proceed)\b.*?"
-    r"\b(?:if|unless|provided|assuming|as\s+long\s+as|only\s+when|once)\b")
 _QUESTION_START = _rx(r"^(?:what|whats|who|whos|where|wheres|when|why|how|hows|is|are|can|could|do|does)\b")
 _CHANGE_VERB = _rx(r"\b(?:make|use|switch|move|change|put|set|go\s+with|run|host|deploy|want|need|prefer)\b"
                    r"|^(?:what|how)\s+about\b")
@@ -150,7 +145,7 @@ def classify(text: str, signals: Signals) -> Intent:
         return Intent("help")
     if _THANKS_ONLY.match(bare) and not signals.changes:
         return Intent("unknown")
-    if approval is Verdict.UNCLEAR and _CONDITIONAL_APPROVAL.search(core):
+    if approval is Verdict.UNCLEAR and conditional(tokens):
         # "go ahead unless it touches prod" names prod as a condition, not as a change to make.
         return Intent("unknown", unclear_approval=True)
     if deny and not signals.changes:

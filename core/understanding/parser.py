@@ -12,7 +12,7 @@ from core.understanding.components import find_components
 from core.understanding.intents import Signals, classify
 from core.understanding.model import Parsed
 from core.understanding.names import check_app_name, find_app
-from core.understanding.normalize import fold, strip_chat_formatting
+from core.understanding.normalize import MAX_INPUT_CHARS, fold, strip_chat_formatting
 from core.understanding.reserved import is_reserved
 from core.understanding.typos import correct_tokens
 from core.understanding.vocab import (
@@ -25,8 +25,6 @@ from core.understanding.vocab import (
 )
 
 APP_PLACEHOLDER = "xappx"
-# Requests are a sentence or two; beyond this it is a pasted log, and reading it all only costs time.
-MAX_INPUT_CHARS = 4000
 
 
 def _inside(start: int, end: int, spans: list[tuple[int, int]]) -> bool:
