@@ -25,7 +25,7 @@ async def test_unclear_approvals_point_to_apply_and_change_nothing(chat: Chat, w
         reply = await chat.say(text)
         assert "Say `apply` to build the plan shown above" in reply, text
         after = await chat.request()
-        assert (after["status"], after.get("revision"), after["plan"]["hash"]) == (
-            "awaiting_approval", waiting.get("revision"), waiting["plan"]["hash"]), text
+        assert (after.status, after.revision, after.plan_hash) == (
+            "awaiting_approval", waiting.revision, waiting.plan_hash), text
     assert "Applying" in await chat.say("yes, go ahead")
     await chat.reach("applied")
