@@ -1,5 +1,6 @@
 # One image, two production entry points:
-#   docker run IMAGE                      -> web chat + Slack HTTP endpoint (`infrabot web`)
+#   docker run IMAGE                      -> Slack HTTP endpoint + /healthz (`infrabot web`); the web chat
+#                                            answers 404 here (HOST=0.0.0.0) unless WEB_CHAT_TOKEN is set
 #   docker run IMAGE infrabot worker      -> the arq worker (the only process given cloud credentials)
 # Both expect REDIS_URL and MONGODB_URL pointing at managed services.
 FROM python:3.11-slim AS build

@@ -14,6 +14,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 
+from bots.web.guard import is_loopback
 from config.credentials import chat_secret_names, drop_chat_secrets, refuse_credentials, split_env, worker_env
 from config.local_services import LocalServices, ensure_services
 from config.settings import Settings, load_settings
@@ -205,6 +206,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     procs = [subprocess.Popen(cmd, env=e) for cmd, e in commands]
     print(f"infrabot: web chat on http://{settings.host}:{settings.port}  (engine: {settings.engine}; "
           "Ctrl-C stops everything)", flush=True)
+    if not is_loopback(settings.host) and settings.web_chat_token is None:
+        print(f"infrabot: HOST={settings.host} is not a loopback address, so the web chat is off (404) until "
+              "WEB_CHAT_TOKEN is set", flush=True)
     stopping = False
 
     def stop(*_: object) -> None:

@@ -10,7 +10,7 @@ second person to approve.
     MIN_SIZE=prod=large                                # databases/caches raised to it; default prod=medium
     ALLOWED_COMPONENTS=prod=service,postgres,bucket;staging=service,postgres,bucket,redis
     APPROVAL_ENVIRONMENTS=prod                         # where the approver must not be the requester
-    ROLE_RULES={"approve": {"prod": ["role:platform-admins", "U123"]}, "destroy": {"*": ["role:sre"]}}
+    ROLE_RULES={"approve": {"prod": ["role:T0123ABCD/S0456EFGH", "U123"]}, "destroy": {"*": ["role:1122/3344"]}}
     POLICY_FILE=policy.yaml                            # the same keys in YAML or JSON; `roles` for ROLE_RULES
 """
 
@@ -34,6 +34,8 @@ DEFAULT_APPROVAL_ENVIRONMENTS: tuple[str, ...] = ("prod",)
 ANY_ENV = "*"
 
 _REGION = re.compile(r"^[a-z]+(?:-[a-z]+)+\d+$")
+# A Slack team (T…/E…) or Discord guild id, then a Slack user group (S…) or Discord role id.
+_ROLE = re.compile(r"role:[A-Z0-9]+/[A-Z0-9]+")
 _FILE_KEYS: dict[str, str] = {
     "allowed_regions": "allowed_regions",
     "max_size": "max_size",
@@ -154,8 +156,12 @@ def parse_role_rules(value: str | dict[str, Any]) -> dict[str, dict[str, list[st
                 names = _items(names)
             except PolicyConfigError:
                 raise PolicyConfigError(f"{action}.{env}: expected a list of user ids or role:NAME") from None
-            if any(n.startswith("role:") and not n[5:].strip() for n in names):
-                raise PolicyConfigError(f"{action}.{env}: `role:` needs a role name")
+            for name in names:
+                if name.startswith("role:") and not _ROLE.fullmatch(name):
+                    raise PolicyConfigError(
+                        f"{action}.{env}: {name!r}: roles are matched by id within their workspace; write "
+                        "role:WORKSPACE_ID/ROLE_ID, e.g. role:T0123ABCD/S0456EFGH for a Slack user group "
+                        "or role:GUILD_ID/ROLE_ID for a Discord role")
             rules[action][_environment(str(env))] = names
     return rules
 

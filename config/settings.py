@@ -14,6 +14,7 @@ def _default_engine() -> str:
     return "pulumi" if shutil.which("pulumi") else "offline"
 
 
+MIN_WEB_CHAT_TOKEN = 24
 _SLACK_TEAM = re.compile(r"[TE][A-Z0-9]{2,}")
 _SLACK_BOT_TOKEN = re.compile(r"xoxb-[A-Za-z0-9-]+")
 
@@ -68,6 +69,9 @@ class Settings(BaseSettings):
     slack_app_token: SecretStr | None = None
     slack_api_url: str | None = None
 
+    # Needed to reach the web chat when HOST is not a loopback address (README, "Security model").
+    web_chat_token: SecretStr | None = None
+
     discord_token: SecretStr | None = None
     discord_guild_ids: str = ""
     discord_message_content: bool = False
@@ -103,6 +107,28 @@ class Settings(BaseSettings):
             if not value.strip():
                 return None
             parse_slack_bot_tokens(value)
+        return value
+
+    @field_validator("discord_guild_ids")
+    @classmethod
+    def _guild_ids_are_ids(cls, value: str) -> str:
+        if any(not g.isdigit() for g in value.replace(" ", "").split(",") if g):
+            raise ValueError("must be Discord server ids separated by commas, like 112233445566778899,998877665544")
+        return value
+
+    @field_validator("web_chat_token", mode="before")
+    @classmethod
+    def _web_chat_token_strong(cls, value: object) -> object:
+        # The message never repeats the value: it is a secret even when it is a bad one.
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        if isinstance(value, str):
+            value = value.strip()
+            if not value:
+                return None
+            if len(value) < MIN_WEB_CHAT_TOKEN or any(c.isspace() for c in value):
+                raise ValueError(f"must be at least {MIN_WEB_CHAT_TOKEN} characters with no spaces "
+                                 "(for example the output of `openssl rand -hex 32`)")
         return value
 
     @field_validator("redis_url", "mongodb_url", "slack_api_url", "pulumi_backend_url", mode="before")

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from core.dialog import Draft
-from core.messages import Button, Reply, ThreadRef
+from core.messages import Button, Reply, ThreadRef, mention
 from core.policy import Policy
 from core.ports import AuditLog, JobQueue, JobStore, RequestStore, StackOwners
 from core.request import OPEN, REVISABLE, RUNNING, Approval, Request, Status, new_request_id, said
@@ -266,7 +266,7 @@ class RequestFlow:
         await self.audit.record("approved", request_id=request.id, user=actor.user, plan_hash=plan_hash,
                                 requested_by=request.user, engine=request.plan.engine if request.plan else None)
         await self._enqueue("apply", f"apply-{request.id}-{plan_hash}", approved, plan_hash=plan_hash)
-        return Reply(f"Approved by <@{actor.user}>. Applying now; the status card follows along.",
+        return Reply(f"Approved by {mention(actor.user)}. Applying now; the status card follows along.",
                      request_id=request.id)
 
     async def _requeue_lost(self, request: Request) -> None:
@@ -327,7 +327,7 @@ class RequestFlow:
         await self.audit.record("cancelled", request_id=request.id, user=actor.user)
         job = await self.jobs.get(f"plan-{request.id}-{request.revision}")
         if job and job.phase in (Phase.QUEUED, Phase.RUNNING, Phase.AWAITING_APPROVAL) and not was_destroy:
-            await self.jobs.update(job.job_id, phase=Phase.CANCELLED, message=f"Cancelled by <@{actor.user}>")
+            await self.jobs.update(job.job_id, phase=Phase.CANCELLED, message=f"Cancelled by {mention(actor.user)}")
         what = "The destroy request is" if was_destroy else "Request"
         return Reply(f"{what} cancelled. Nothing was changed.", request_id=request.id)
 

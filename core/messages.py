@@ -2,9 +2,39 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+# The core's own mentions of a person ("Approved by @ana") travel as a user id between these two
+# private-use characters. Adapters escape every other piece of text for their platform and render only
+# these as real mentions, so nothing a user typed ("<!channel>", "<@U0>", "@everyone") is ever posted live.
+# The marks are stripped from everything users send, so nobody can type one.
+MENTION_OPEN, MENTION_CLOSE = "\ue000", "\ue001"
+_MARKED = re.compile(f"{MENTION_OPEN}([A-Za-z0-9_.:-]{{1,100}}){MENTION_CLOSE}")
+
+
+def mention(user: str) -> str:
+    """A deliberate mention of `user`, for any reply or card text."""
+    return f"{MENTION_OPEN}{user}{MENTION_CLOSE}"
+
+
+def strip_marks(text: str) -> str:
+    return text.replace(MENTION_OPEN, "").replace(MENTION_CLOSE, "")
+
+
+def render_text(text: str, escape: Callable[[str], str], render_mention: Callable[[str], str]) -> str:
+    """`text` for one platform: everything escaped except the core's own mentions, rendered as mentions."""
+    out: list[str] = []
+    pos = 0
+    for marked in _MARKED.finditer(text):
+        out.append(escape(strip_marks(text[pos:marked.start()])))
+        out.append(render_mention(marked.group(1)))
+        pos = marked.end()
+    out.append(escape(strip_marks(text[pos:])))
+    return "".join(out)
 
 
 @dataclass(frozen=True)
@@ -32,9 +62,21 @@ class ThreadRef:
         return cls(data["platform"], data["workspace"], data["channel"], data["thread"])
 
 
+def own_roles(thread: ThreadRef, roles: tuple[str, ...]) -> tuple[str, ...]:
+    """The roles (`WORKSPACE/ROLE` ids) that belong to the thread's own workspace.
+
+    A role only means something in the Slack team or Discord guild that defined it, so one from anywhere
+    else never reaches the policy, whatever an adapter passed.
+    """
+    return tuple(r for r in roles if r.startswith(f"{thread.workspace}/") and len(r) > len(thread.workspace) + 1)
+
+
 @dataclass(frozen=True)
 class IncomingMessage:
-    """One user turn. `event_id` is the platform's own id, used to drop redeliveries."""
+    """One user turn. `event_id` is the platform's own id, used to drop redeliveries.
+
+    `roles` are the user's roles as `WORKSPACE/ROLE` ids; only those of the thread's workspace are kept.
+    """
 
     thread: ThreadRef
     user: str
@@ -43,13 +85,17 @@ class IncomingMessage:
     roles: tuple[str, ...] = ()
     received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "roles", own_roles(self.thread, self.roles))
+        object.__setattr__(self, "text", strip_marks(self.text))
+
     def event_key(self) -> str:
         return f"{self.thread.platform}:{self.thread.workspace}:{self.event_id}"
 
 
 @dataclass(frozen=True)
 class ActionEvent:
-    """A button press (Approve/Cancel) on a status card."""
+    """A button press (Approve/Cancel) on a status card, with the thread it was pressed in."""
 
     thread: ThreadRef
     user: str
@@ -57,6 +103,9 @@ class ActionEvent:
     action: str
     event_id: str
     roles: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "roles", own_roles(self.thread, self.roles))
 
     def event_key(self) -> str:
         return f"{self.thread.platform}:{self.thread.workspace}:{self.event_id}"

@@ -12,8 +12,12 @@ Actions, each granted per environment (or "*" for any environment without its ow
   someone else, who needs ``destroy`` and ``approve``.
 
 An action with no rules, or an environment without a rule, is open to everyone. A principal is
-"*", a platform user id ("U123", or "slack:U123" to match on one platform only) or "role:NAME"
-(platform role names, compared without regard to case). An empty list means nobody.
+"*", a platform user id ("U123", or "slack:U123" to match on one platform only) or
+"role:WORKSPACE/ROLE" (a Slack user group or Discord role, by id, within the Slack team or Discord
+guild it belongs to, e.g. "role:T0123ABCD/S0456EFGH" or "role:112233/445566"). Role names are never
+matched: anyone can name a role anything in a guild of their own. Adapters give each actor's roles in
+the same WORKSPACE/ROLE form, for the workspace the actor is in only. Web chat users are names typed
+into the page, so only "web:NAME" matches them, never a bare id. An empty list means nobody.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from typing import TypeVar
 from core.spec import SIZES, InfraSpec
 
 ACTIONS: tuple[str, ...] = ("request", "approve", "apply", "destroy")
+# Platforms whose user ids are whatever the person typed: a bare id there proves nothing.
+SELF_ASSERTED_PLATFORMS: tuple[str, ...] = ("web",)
 ANY_ENVIRONMENT = "*"
 T = TypeVar("T")
 
@@ -68,12 +74,12 @@ class Roles:
         principals = _per_env(by_env, environment)
         if principals is None:
             return True
-        wanted = {p.lower() for p in principals if p.startswith("role:")}
+        wanted = {p for p in principals if p.startswith("role:")}
         return (
             "*" in principals
-            or user in principals
+            or (user in principals and platform not in SELF_ASSERTED_PLATFORMS)
             or (bool(platform) and f"{platform}:{user}" in principals)
-            or any(f"role:{r}".lower() in wanted for r in roles)
+            or any(f"role:{r}" in wanted for r in roles)
         )
 
 

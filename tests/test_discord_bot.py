@@ -7,6 +7,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from types import SimpleNamespace
+from typing import Any
 
 import discord
 import pytest
@@ -14,6 +15,7 @@ import simcord
 
 from bots.discord_bot import InfraBot, run_discord
 from bots.discord_bot.permissions import BOT_PERMISSIONS
+from bots.discord_bot.places import GUILD_REFUSAL
 from bots.discord_bot.render import MESSAGE_LIMIT
 from bots.discord_bot.replies import send_replies
 from bots.runtime import Runtime, build_runtime
@@ -47,8 +49,10 @@ def bot_of(env: simcord.Env) -> InfraBot:
     return env.bot
 
 
-def world(env: simcord.Env) -> tuple[simcord.GuildHandle, simcord.ChannelHandle, simcord.MemberActor]:
-    guild = env.create_guild("Acme")
+def world(env: simcord.Env, name: str = "Acme") -> tuple[simcord.GuildHandle, simcord.ChannelHandle,
+                                                          simcord.MemberActor]:
+    guild = env.create_guild(name)
+    bot_of(env).guild_ids.append(guild.id)  # a server the bot serves (DISCORD_GUILD_IDS)
     # The bot gets exactly what the invite link grants, so every test also proves it is enough.
     bot_role = next(r for r in env.backend.get_guild(guild.id).roles.values() if r.managed)
     env.backend.edit_role(guild.id, bot_role.id, {"permissions": BOT_PERMISSIONS.value})
@@ -111,9 +115,9 @@ async def requests_in(runtime: Runtime, thread_id: int) -> list[Request]:
 
 
 async def planned_thread(env: simcord.Env, channel: simcord.ChannelHandle,
-                         user: simcord.MemberActor, runtime: Runtime) -> tuple[simcord.ChannelHandle,
-                                                                              discord.Message]:
-    await user.send(channel, f"{bot_of(env).user.mention} {REQUEST}")  # type: ignore[union-attr]
+                         user: simcord.MemberActor, runtime: Runtime,
+                         text: str = REQUEST) -> tuple[simcord.ChannelHandle, discord.Message]:
+    await user.send(channel, f"{bot_of(env).user.mention} {text}")  # type: ignore[union-attr]
     thread = channel.threads[0]
     card = await card_reaches(env, runtime, thread, "awaiting approval")
     return thread, card
@@ -163,7 +167,7 @@ async def test_thread_messages_without_mention_need_the_content_intent(
     assert sum("Message Content intent" in t for t in texts) == 1  # one hint, not one per message
 
     # With the privileged intent approved and requested, the same thread reads plain messages.
-    reader = InfraBot(runtime, message_content=True, status_interval=0)
+    reader = InfraBot(runtime, message_content=True, status_interval=0, guild_ids=bot_of(env).guild_ids)
     await env.restart_bot(reader)
     await alice.send(thread, "status")
     assert "Nothing has been requested" in thread.last_message.content  # type: ignore[union-attr]
@@ -175,7 +179,7 @@ async def test_direct_message_conversation(env: simcord.Env, runtime: Runtime) -
     dm = alice.user.dm_channel
     assert "planning" in dm.history()[-1].content.lower()
     [request] = await requests_in(runtime, dm.id)
-    assert request.thread.workspace == "dm"
+    assert request.thread.workspace == f"dm-{alice.id}", "each person's DMs are their own workspace"
     card = await card_reaches(env, runtime, dm, "awaiting approval")
     assert card.channel.id == dm.id
 
@@ -245,7 +249,7 @@ async def test_unauthorised_click_is_refused_privately(env: simcord.Env, runtime
     approvers = guild.create_role("Infra Admins")
     bob = guild.add_member(env.create_user("bob"))
     carol = guild.add_member(env.create_user("carol"), roles=[approvers])
-    runtime.core.flow.policy = Policy(roles=Roles({"approve": {"*": ["role:Infra Admins"]}}))
+    runtime.core.flow.policy = Policy(roles=Roles({"approve": {"*": [f"role:{guild.id}/{approvers.id}"]}}))
     thread, card = await planned_thread(env, channel, alice, runtime)
 
     refused = await bob.click(card, label="Approve")
@@ -309,7 +313,7 @@ async def test_restart_resumes_the_same_status_message_and_its_buttons(
     # A new process: fresh runtime objects and a fresh bot; only Discord and the databases remain.
     second = await build_runtime(settings, services.redis_url, services.mongodb_url)
     try:
-        await env.restart_bot(InfraBot(second, status_interval=0))
+        await env.restart_bot(InfraBot(second, status_interval=0, guild_ids=bot_of(env).guild_ids))
 
         result = await alice.click(card, label="Approve")  # a button posted by the old process
         assert any("Approved by" in f.content for f in result.followups)
@@ -442,3 +446,120 @@ async def test_a_mention_where_no_thread_can_be_opened_is_answered_in_the_channe
     assert any("planning" in s.lower() for s in said), "the request itself is still answered"
     [request] = [Request.from_doc(r) async for r in runtime.db.requests.find({})]
     assert request.thread.channel == str(channel.id)
+
+
+async def test_a_second_dm_user_can_neither_destroy_nor_plan_over_the_first_users_dm_stack(
+    env: simcord.Env, runtime: Runtime
+) -> None:
+    guild, _, alice = world(env)
+    bob = guild.add_member(env.create_user("bob"))
+    await alice.send_dm("create a bucket for my app shop in staging")
+    dm_a = alice.user.dm_channel
+    await card_reaches(env, runtime, dm_a, "awaiting approval")
+    await alice.send_dm("apply")
+    await card_reaches(env, runtime, dm_a, "Done")
+
+    await bob.send_dm("destroy shop-staging")
+    dm_b = bob.user.dm_channel
+    assert "don't know a live stack" in dm_b.history()[-1].content
+    await bob.send_dm("shop-staging")  # as if answering a confirmation he was never asked
+    await bob.send_dm("create a bucket and a postgres database for my app shop in staging")
+    assert "already used by another team" in dm_b.history()[-1].content
+
+    [request] = [r async for r in runtime.db.requests.find({})]
+    assert request["thread"]["workspace"] == f"dm-{alice.id}" and request["status"] == "applied"
+    assert await runtime.db.jobs.count_documents({"kind": "destroy"}) == 0
+    refused = await runtime.audit.list(event="refused", reason="stack owned by another workspace")
+    assert [r["owner"] for r in refused] == [f"discord:dm-{alice.id}"]
+
+
+async def test_a_server_not_in_discord_guild_ids_gets_one_line_and_nothing_else(
+    env: simcord.Env, runtime: Runtime, caplog: pytest.LogCaptureFixture
+) -> None:
+    world(env)  # the served server, so the bot has a list at all
+    stranger = env.create_guild("Mallory's server")
+    channel = stranger.create_text_channel("infra")
+    mallory = stranger.add_member(env.create_user("mallory"))
+    bot = bot_of(env)
+    assert stranger.id not in bot.guild_ids
+
+    await mallory.send(channel, f"{bot.user.mention} {REQUEST}")  # type: ignore[union-attr]
+    await mallory.send(channel, "chatter not addressed to the bot")
+    slash = await mallory.slash(channel, "infra", text=REQUEST)
+
+    said = [m.content for m in channel.history() if m.author.id == bot.user.id]  # type: ignore[union-attr]
+    assert said == [GUILD_REFUSAL]
+    assert channel.threads == []
+    assert slash.ephemeral and slash.response is not None and slash.response.content == GUILD_REFUSAL
+    assert not deferred_first(env), "refused outright, not deferred into a request"
+    assert await runtime.db.requests.count_documents({}) == 0
+    assert await runtime.db.history.count_documents({}) == 0
+    assert [k async for k in runtime.redis.scan_iter(match=f"infrabot:*discord:{stranger.id}:*")] == []
+    refused = await runtime.audit.list(event="refused", reason="server not in DISCORD_GUILD_IDS")
+    assert sorted(r["action"] for r in refused) == ["/infra", "message"]
+    assert {(r["workspace"], r["user"]) for r in refused} == {(str(stranger.id), str(mallory.id))}
+    assert "not in DISCORD_GUILD_IDS" in caplog.text
+
+
+async def test_a_role_named_like_the_configured_one_in_another_server_grants_nothing(
+    env: simcord.Env, runtime: Runtime
+) -> None:
+    guild, channel, alice = world(env)
+    admins = guild.create_role("Infra Admins")
+    carol = guild.add_member(env.create_user("carol"), roles=[admins])
+    other, other_channel, dave = world(env, "Other")
+    lookalike = other.create_role("Infra Admins")  # same name, its own id
+    mallory = other.add_member(env.create_user("mallory"), roles=[lookalike])
+    runtime.core.flow.policy = Policy(roles=Roles({"approve": {"*": [f"role:{guild.id}/{admins.id}"]}}))
+
+    thread, card = await planned_thread(env, other_channel, dave, runtime)
+    refused = await mallory.click(card, label="Approve")
+    assert any("not allowed" in f.content and f.ephemeral for f in refused.followups)
+    [request] = await requests_in(runtime, thread.id)
+    assert request.status == "awaiting_approval"
+
+    home_thread, home_card = await planned_thread(env, channel, alice, runtime, REQUEST.replace("shop", "cart"))
+    allowed = await carol.click(home_card, label="Approve")
+    assert any("Approved by" in f.content for f in allowed.followups)
+    await card_reaches(env, runtime, home_thread, "Done")
+    assert await runtime.db.jobs.count_documents({"kind": "apply"}) == 1
+
+
+def _sent_payloads(env: simcord.Env) -> list[tuple[str, str, dict[str, Any]]]:
+    """Every message the bot created or edited, as (method, path, payload) from its REST log."""
+    sent = []
+    for request in env.http_requests:
+        body = request.json if isinstance(request.json, dict) else {}
+        payload = body.get("data") if isinstance(body.get("data"), dict) else body
+        if request.method in ("POST", "PATCH") and ("content" in payload or "embeds" in payload):
+            sent.append((request.method, request.path, payload))
+    return sent
+
+
+async def test_no_message_the_bot_sends_or_edits_can_ping_anyone(env: simcord.Env, runtime: Runtime) -> None:
+    guild, channel, alice = world(env)
+    bot = bot_of(env)
+    stranger = env.create_guild("Elsewhere")
+    elsewhere = stranger.create_text_channel("general")
+    mallory = stranger.add_member(env.create_user("mallory"))
+    loud = f"@everyone @here <@&{guild.id}> <@{alice.id}> {REQUEST}"
+
+    await alice.send(channel, f"{bot.user.mention} {loud}")  # type: ignore[union-attr]
+    thread = channel.threads[0]
+    card = await card_reaches(env, runtime, thread, "awaiting approval")
+    await alice.send(thread, f"{bot.user.mention} what is @everyone doing", reply_to=card)  # type: ignore[union-attr]
+    await alice.slash(channel, "infra", text=f"@everyone {REQUEST.replace('shop', 'blog')}")
+    await alice.click(card, label="Approve")
+    await card_reaches(env, runtime, thread, "Done")
+    await alice.send_dm(f"@here {REQUEST.replace('shop', 'cart')}")
+    await mallory.send(elsewhere, f"{bot.user.mention} @everyone")  # type: ignore[union-attr]
+    await relay(env, runtime)
+
+    sent = _sent_payloads(env)
+    kinds = {(m, p.split("/")[1]) for m, p, _ in sent}
+    assert {("POST", "channels"), ("PATCH", "channels"), ("POST", "webhooks"), ("PATCH", "webhooks")} <= kinds, kinds
+    bare = [(m, p) for m, p, payload in sent if payload.get("allowed_mentions") != {"parse": []}]
+    assert bare == [], "every send and edit carries allowed_mentions that allow nothing"
+    assert any("@everyone" in (payload.get("content") or "") for _, _, payload in sent), "echoed, as text"
+    # The bot's own mention of the person who acted is still shown, as a mention that pings nobody.
+    assert any(f"Approved by <@{alice.id}>" in (payload.get("content") or "") for _, _, payload in sent)

@@ -14,7 +14,7 @@ from config.local_services import LocalServices
 from config.settings import Settings
 from core.dialog import Draft
 from core.flow import Actor, button_ref
-from core.messages import ActionEvent, IncomingMessage, ThreadRef
+from core.messages import ActionEvent, IncomingMessage, ThreadRef, mention
 from core.request import Request
 from core.spec import Component, InfraSpec
 from jobs.worker import make_worker
@@ -107,7 +107,7 @@ async def test_prod_needs_someone_other_than_any_author(
     assert await apply_jobs(runtime) == 0
 
     by_carol = await press(client, "prod", approve_ref(shown), user="carol")
-    assert "Approved by <@carol>" in by_carol
+    assert "Approved by @carol" in by_carol
     plan_hash = (await runtime.requests.get(rid)).plan.hash  # type: ignore[union-attr]
     await card(runtime, "prod", f"apply-{rid}-{plan_hash}", "succeeded")
     refusals = await audit(runtime, request_id=rid, event="refused")
@@ -139,7 +139,7 @@ async def test_guardrails_refuse_in_chat_and_are_recorded(client: httpx.AsyncCli
 @pytest.fixture
 async def ruled(settings: Settings, services: LocalServices) -> AsyncIterator[Runtime]:
     """A runtime whose roles come from ROLE_RULES, exactly as `infrabot` would build it."""
-    rules = ('{"request": {"prod": ["role:developers"]}, "approve": {"prod": ["role:platform-admins"]},'
+    rules = ('{"request": {"prod": ["role:T1/SDEVS"]}, "approve": {"prod": ["role:T1/SADMINS"]},'
              ' "destroy": {"*": []}}')
     configured = Settings(**{**settings.model_dump(), "role_rules": rules})
     rt = await build_runtime(configured, services.redis_url, services.mongodb_url)
@@ -161,7 +161,7 @@ async def test_roles_from_settings_decide_who_may_request_approve_and_destroy(ru
 
     assert "not allowed to request changes in prod" in await tell("U_MAL", PROD)
     assert await ruled.db.requests.count_documents({}) == 0
-    assert "planning" in (await tell("U_ANA", PROD, ("Developers",))).lower()
+    assert "planning" in (await tell("U_ANA", PROD, ("T1/SDEVS",))).lower()
     [request] = [Request.from_doc(r) async for r in ruled.db.requests.find({})]
     rid = request.id
 
@@ -172,21 +172,21 @@ async def test_roles_from_settings_decide_who_may_request_approve_and_destroy(ru
     ref = button_ref(rid, await eventually(planned))
     assert "not allowed to request changes in prod" in await tell("U_MAL", "make it medium")
     assert (await ruled.requests.get(rid)).revision == 1  # type: ignore[union-attr]
-    assert "not allowed to approve other people's plans in prod" in await click("U_BOB", ref, ("developers",))
-    assert "Approved by <@U_CAROL>" in await click("U_CAROL", ref, ("platform-admins",))
+    assert "not allowed to approve other people's plans in prod" in await click("U_BOB", ref, ("T1/SDEVS",))
+    assert f"Approved by {mention('U_CAROL')}" in await click("U_CAROL", ref, ("T1/SADMINS",))
 
     async def applied() -> bool:
         done = await ruled.requests.get(rid)
         return done is not None and done.status == "applied"
 
     await eventually(applied)
-    assert "type the stack name" in await tell("U_CAROL", "destroy shop-prod", ("platform-admins",))
-    assert "not allowed to destroy stacks in prod" in await tell("U_CAROL", "shop-prod", ("platform-admins",))
+    assert "type the stack name" in await tell("U_CAROL", "destroy shop-prod", ("T1/SADMINS",))
+    assert "not allowed to destroy stacks in prod" in await tell("U_CAROL", "shop-prod", ("T1/SADMINS",))
     assert (await ruled.requests.get(rid)).status == "applied"  # type: ignore[union-attr]
 
     refusals = [(r["user"], r["action"], r["roles"]) for r in await ruled.audit.list(event="refused")]
-    assert refusals == [("U_MAL", "request", []), ("U_MAL", "request", []), ("U_BOB", "approve", ["developers"]),
-                        ("U_CAROL", "destroy", ["platform-admins"])]
+    assert refusals == [("U_MAL", "request", []), ("U_MAL", "request", []), ("U_BOB", "approve", ["T1/SDEVS"]),
+                        ("U_CAROL", "destroy", ["T1/SADMINS"])]
 
 
 async def test_an_app_name_belongs_to_the_workspace_that_first_used_it(

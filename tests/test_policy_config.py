@@ -13,6 +13,7 @@ from config.credentials import CLOUD_CREDENTIAL_VARS
 from config.local_services import REPO_ROOT
 from config.policy import DEFAULT_MAX_SIZE, policy_from_settings
 from config.settings import Settings, SettingsError, load_settings
+from core.messages import ActionEvent, IncomingMessage, ThreadRef
 from core.policy import Policy, Roles
 from core.spec import Component, InfraSpec
 
@@ -95,7 +96,9 @@ def test_wildcard_environment_applies_where_no_own_rule_exists() -> None:
         ("ROLE_RULES", '{"aprove": {"prod": ["U1"]}}', "unknown action 'aprove'"),
         ("ROLE_RULES", '{"approve": ["U1"]}', "approve: expected environments"),
         ("ROLE_RULES", '{"approve": {"prod": [true]}}', "approve.prod: expected a list"),
-        ("ROLE_RULES", '{"approve": {"prod": ["role:"]}}', "`role:` needs a role name"),
+        ("ROLE_RULES", '{"approve": {"prod": ["role:"]}}', "roles are matched by id within their workspace"),
+        ("ROLE_RULES", '{"approve": {"prod": ["role:platform-admins"]}}', "write role:WORKSPACE_ID/ROLE_ID"),
+        ("ROLE_RULES", '{"approve": {"prod": ["role:T01/S01/x"]}}', "role:WORKSPACE_ID/ROLE_ID"),
         ("POLICY_FILE", "missing.yaml", "cannot read missing.yaml"),
     ],
 )
@@ -135,7 +138,7 @@ def test_a_policy_file_configures_everything_and_variables_win(
         "max_size": {"staging": "small"},
         "allowed_components": {"prod": ["service", "postgres"]},
         "approval_environments": ["staging", "prod"],
-        "roles": {"approve": {"prod": ["role:platform-admins", "U123"]}, "destroy": {"*": ["role:sre"]}},
+        "roles": {"approve": {"prod": ["role:T01/SADMINS", "U123"]}, "destroy": {"*": ["role:1122/3344"]}},
     }
     path = tmp_path / f"policy{suffix}"
     if suffix == ".json":
@@ -151,9 +154,9 @@ def test_a_policy_file_configures_everything_and_variables_win(
     assert policy.guardrails.max_size == {"dev": "medium", "staging": "small"}
     assert policy.guardrails.allowed_components == {"prod": ["service", "postgres"]}
     assert policy.approval_environments == ("staging", "prod")
-    assert policy.roles.rules["approve"] == {"prod": ["role:platform-admins", "U123"]}
+    assert policy.roles.rules["approve"] == {"prod": ["role:T01/SADMINS", "U123"]}
     assert policy.refuse("destroy", "dev", "U9", ("developers",)) is not None
-    assert policy.refuse("destroy", "dev", "U9", ("SRE",)) is None
+    assert policy.refuse("destroy", "dev", "U9", ("1122/3344",)) is None
 
 
 def test_a_bad_policy_file_names_the_file_and_the_key(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -179,8 +182,8 @@ def test_numeric_user_ids_are_read_as_ids() -> None:
 
 
 ROLES = Roles({
-    "approve": {"prod": ["role:platform-admins", "U123", "slack:U777"], "*": ["role:leads"]},
-    "apply": {"prod": ["role:platform-admins", "role:developers"]},
+    "approve": {"prod": ["role:T01/SADMINS", "U123", "slack:U777", "web:ana"], "*": ["role:T01/SLEADS"]},
+    "apply": {"prod": ["role:T01/SADMINS", "role:T01/SDEVS"]},
     "destroy": {"prod": []},
 })
 
@@ -188,16 +191,21 @@ ROLES = Roles({
 @pytest.mark.parametrize(
     ("action", "env", "user", "roles", "platform", "allowed"),
     [
-        ("approve", "prod", "U1", ("Platform-Admins",), "slack", True),  # role names ignore case
-        ("approve", "prod", "U123", (), "discord", True),  # a bare user id matches on any platform
+        ("approve", "prod", "U1", ("T01/SADMINS",), "slack", True),  # a role by id in its workspace
+        ("approve", "prod", "U1", ("T01/sadmins",), "slack", False),  # ids are exact
+        ("approve", "prod", "U1", ("T02/SADMINS",), "slack", False),  # the same id in another workspace
+        ("approve", "prod", "U1", ("SADMINS",), "slack", False),  # an unqualified role is nobody's
+        ("approve", "prod", "U123", (), "discord", True),  # a bare user id matches on chat platforms
+        ("approve", "prod", "U123", (), "web", False),  # but not a name typed into the web chat
+        ("approve", "prod", "ana", (), "web", True),  # web users only by `web:NAME`
         ("approve", "prod", "U777", (), "slack", True),
         ("approve", "prod", "U777", (), "web", False),  # platform-qualified: only on that platform
-        ("approve", "prod", "U1", ("developers",), "slack", False),
-        ("approve", "staging", "U1", ("leads",), "slack", True),  # "*" covers environments without a rule
+        ("approve", "prod", "U1", ("T01/SDEVS",), "slack", False),
+        ("approve", "staging", "U1", ("T01/SLEADS",), "slack", True),  # "*" covers environments without a rule
         ("approve", "staging", "U1", (), "slack", False),
         ("apply", "staging", "U1", (), "slack", True),  # no rule for the environment: open
         ("request", "prod", "U1", (), "slack", True),  # no rule for the action: open
-        ("destroy", "prod", "U123", ("platform-admins",), "slack", False),  # an empty list: nobody
+        ("destroy", "prod", "U123", ("T01/SADMINS",), "slack", False),  # an empty list: nobody
     ],
 )
 def test_role_matching(
@@ -208,6 +216,7 @@ def test_role_matching(
 
 def test_approve_versus_apply_as_documented() -> None:
     policy = Policy(roles=Roles({"approve": {"*": ["role:leads"]}, "apply": {"staging": ["role:devs"]}}))
+    # (Roles built in code skip the settings' format check; matching is the same exact comparison.)
     own = ["ana"]
     # Own request outside second-person environments: only `apply` is needed.
     assert policy.refuse_approval("apply", "dev", "ana", (), own) is None
@@ -224,3 +233,11 @@ def test_approve_versus_apply_as_documented() -> None:
     assert policy.refuse_approval("apply", "prod", "bob", ("leads",), own) is None
     assert policy.refuse_approval("destroy", "prod", "ana", ("leads",), own) == (
         "prod changes need approval from someone other than whoever asked for it")
+
+
+def test_roles_from_another_workspace_never_reach_the_policy() -> None:
+    thread = ThreadRef("discord", "111", "222", "333")
+    message = IncomingMessage(thread, "U1", "apply", "e1", roles=("111/9", "999/9", "111/", "1112/9", "9"))
+    assert message.roles == ("111/9",)
+    action = ActionEvent(thread, "U1", "r1", "approve", "e2", roles=("999/9", "111/8"))
+    assert action.roles == ("111/8",)

@@ -21,6 +21,7 @@ def test_scopes_events_and_command_match_the_adapter() -> None:
     manifest = load()
     assert set(manifest["oauth_config"]["scopes"]["bot"]) == {
         "app_mentions:read", "channels:history", "groups:history", "im:history", "chat:write", "commands",
+        "usergroups:read",
     }
     assert set(manifest["settings"]["event_subscriptions"]["bot_events"]) == {
         "app_mention", "message.channels", "message.groups", "message.im",
@@ -46,6 +47,8 @@ METHOD_SCOPES = {
     "chat_update": "chat:write",
     "chat_postEphemeral": "chat:write",
     "chat_stream": "chat:write",
+    "usergroups_list": "usergroups:read",
+    "usergroups_users_list": "usergroups:read",
 }
 # Event subscription -> scope, for the kinds of conversation the message listener serves.
 EVENT_SCOPES = {
@@ -59,7 +62,7 @@ EVENT_SCOPES = {
 def test_the_scopes_are_exactly_those_the_code_needs() -> None:
     """Read off the adapter's source, so a new Web API call or listener without its scope fails here."""
     source = "\n".join(p.read_text() for p in (MANIFEST.parent).glob("*.py"))
-    called = set(re.findall(r"client\.((?:chat|conversations|users|reactions|files|views)_\w+)\(", source))
+    called = set(re.findall(r"client\.((?:chat|conversations|users|usergroups|reactions|files|views)_\w+)\(", source))
     unknown = called - METHOD_SCOPES.keys()
     assert not unknown, f"add the scope these methods need to METHOD_SCOPES and the manifest: {unknown}"
     listened = set(re.findall(r'@app\.event\("(\w+)"\)', source))

@@ -182,6 +182,11 @@ async def test_listed_teams_get_their_token_and_the_single_token_serves_the_rest
     assert clients.client(SECOND_TEAM) is clients.client(SECOND_TEAM)
     assert clients.client(SECOND_TEAM) is not clients.client(SECOND_TEAM, retry_server_errors=True)
     assert clients.client("T0998") is clients.client("T0999"), "teams on the single token share its client"
+    # Once auth.test has named the single token's workspace, no other unlisted team gets it.
+    clients.learn_single_team(TEAM)
+    assert clients.client(TEAM).token == BOT_TOKEN and clients.client(SECOND_TEAM).token == SECOND_TOKEN
+    with pytest.raises(UnknownTeam):
+        clients.client("T0999")
     # Every client keeps the retry handlers; only the one for edits retries a 500.
     for retry_500 in (False, True):
         kinds = {type(h).__name__ for h in clients.client(SECOND_TEAM, retry_server_errors=retry_500).retry_handlers}

@@ -140,7 +140,7 @@ async def test_malformed_requests_get_4xx_not_500(client: httpx.AsyncClient) -> 
     wrong_type = await client.post("/api/chat", json={"thread": "t", "user": "u", "text": 5})
     assert wrong_type.status_code == 400
     huge = await client.post("/api/chat", json={"thread": "t", "user": "u", "text": "y" * 300_000})
-    assert huge.status_code == 400
+    assert huge.status_code == 413 and "too large" in huge.json()["error"]
     bad_thread = await client.post("/api/chat", json={"thread": "../etc", "user": "u", "text": "hi"})
     assert bad_thread.status_code == 400
     unknown = await client.get("/api/chat/never-used")

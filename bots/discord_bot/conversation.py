@@ -9,7 +9,14 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bots.discord_bot.places import opened_thread_ref, principals, strip_mentions, thread_name, thread_ref
+from bots.discord_bot.places import (
+    GUILD_REFUSAL,
+    opened_thread_ref,
+    principals,
+    strip_mentions,
+    thread_name,
+    thread_ref,
+)
 from bots.discord_bot.replies import SAFE_MENTIONS, send_followups, send_replies
 from core import texts
 from core.expiring import ExpiringSet
@@ -49,10 +56,16 @@ class Conversation(commands.Cog):
         assert me is not None
         mentioned = me in message.mentions
         text = strip_mentions(message.content, me.id)
+        if message.guild is not None and not self.bot.serves(message.guild):
+            if mentioned:  # only what was addressed to the bot gets the one line; the rest is not ours to read
+                await self.bot.refuse_guild(message.guild, message.channel.id, message.author.id, "message")
+                await message.channel.send(GUILD_REFUSAL, allowed_mentions=SAFE_MENTIONS)
+            return
         if message.guild is None:
-            await self._converse(message, thread_ref(message.channel, None), text, message.channel)
+            await self._converse(message, thread_ref(message.channel, None, message.author.id), text,
+                                 message.channel)
         elif isinstance(message.channel, discord.Thread):
-            ref = thread_ref(message.channel, message.guild)
+            ref = thread_ref(message.channel, message.guild, message.author.id)
             if not mentioned and not await self.bot.runtime.contexts.known(ref):
                 return
             if not mentioned and not message.content and not self.bot.intents.message_content:
@@ -67,7 +80,8 @@ class Conversation(commands.Cog):
                 log.warning("could not open a thread in channel %s (%s); answering in the channel",
                             message.channel.id, exc.status)
                 await message.channel.send(NO_THREAD, allowed_mentions=SAFE_MENTIONS)
-                await self._converse(message, thread_ref(message.channel, message.guild), text, message.channel)
+                await self._converse(message, thread_ref(message.channel, message.guild, message.author.id), text,
+                                     message.channel)
                 return
             await self._converse(message, opened_thread_ref(thread, message.channel.id, message.guild.id),
                                  text, thread)
@@ -92,7 +106,7 @@ class Conversation(commands.Cog):
             user=str(message.author.id),
             text=text,
             event_id=str(message.id),
-            roles=principals(message.author),
+            roles=principals(message.author, message.guild),
         )
         replies = await self._ask(incoming)
         await send_replies(reply_to, replies)
@@ -109,24 +123,28 @@ class Conversation(commands.Cog):
         if channel.id in self._hinted:
             return
         self._hinted.add(channel.id)
-        await channel.send(CONTENT_HINT)
+        await channel.send(CONTENT_HINT, allowed_mentions=SAFE_MENTIONS)
 
     @app_commands.command(name="infra", description="Ask infrabot for cloud infrastructure")
     @app_commands.describe(text=f"What you need, e.g. {texts.EXAMPLE}")
     async def infra(
         self, interaction: discord.Interaction[Any], text: app_commands.Range[str, 1, 1800]
     ) -> None:
+        if interaction.guild is not None and not self.bot.serves(interaction.guild):
+            await self.bot.refuse_guild(interaction.guild, interaction.channel_id, interaction.user.id, "/infra")
+            await interaction.response.send_message(GUILD_REFUSAL, ephemeral=True, allowed_mentions=SAFE_MENTIONS)
+            return
         # Acknowledge within Discord's 3 seconds; the real answer follows.
         await interaction.response.defer(thinking=True)
         channel = interaction.channel
         echo = f"{interaction.user.mention} asked: {text}"
         original = await interaction.edit_original_response(content=echo, allowed_mentions=SAFE_MENTIONS)
         event = IncomingMessage(
-            thread=thread_ref(channel, interaction.guild),
+            thread=thread_ref(channel, interaction.guild, interaction.user.id),
             user=str(interaction.user.id),
             text=text,
             event_id=str(interaction.id),
-            roles=principals(interaction.user),
+            roles=principals(interaction.user, interaction.guild),
         )
         if interaction.guild is not None and not isinstance(channel, discord.Thread) and channel is not None:
             thread = await original.create_thread(name=thread_name(text))

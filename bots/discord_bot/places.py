@@ -9,16 +9,28 @@ import discord
 from core.messages import ThreadRef
 
 PLATFORM = "discord"
-DM_WORKSPACE = "dm"
+GUILD_REFUSAL = ("infrabot is not set up for this server: ask whoever runs it to add this server's id to "
+                 "DISCORD_GUILD_IDS.")
+# Every DM is its own tenant, named after the person: DMs share no guild, so nothing else separates them.
+DM_WORKSPACE_PREFIX = "dm-"
 
 
-def thread_ref(channel: Any, guild: discord.Guild | None) -> ThreadRef:
-    """A DM is its own thread; a guild thread lives under its parent channel.
+def dm_workspace(user_id: int | str) -> str:
+    return f"{DM_WORKSPACE_PREFIX}{user_id}"
+
+
+def is_dm(workspace: str) -> bool:
+    # "dm" alone is how DMs were named before each got its own workspace; their cards still need a home.
+    return workspace == "dm" or workspace.startswith(DM_WORKSPACE_PREFIX)
+
+
+def thread_ref(channel: Any, guild: discord.Guild | None, user_id: int | str) -> ThreadRef:
+    """A DM is its own thread, in the workspace of the person DMing; a guild thread lives under its parent.
 
     For a plain text channel the ref names the channel itself; callers open a thread first.
     """
     if guild is None:
-        return ThreadRef(PLATFORM, DM_WORKSPACE, str(channel.id), str(channel.id))
+        return ThreadRef(PLATFORM, dm_workspace(user_id), str(channel.id), str(channel.id))
     parent_id = getattr(channel, "parent_id", None) if isinstance(channel, discord.Thread) else None
     return ThreadRef(PLATFORM, str(guild.id), str(parent_id or channel.id), str(channel.id))
 
@@ -27,18 +39,20 @@ def opened_thread_ref(thread: discord.abc.Snowflake, parent_id: int, guild_id: i
     return ThreadRef(PLATFORM, str(guild_id), str(parent_id), str(thread.id))
 
 
-def principals(user: discord.abc.User) -> tuple[str, ...]:
-    """Role names and ids, so policies may name either ("role:Infra Admins" or "role:1234")."""
-    if not isinstance(user, discord.Member):
+def principals(user: discord.abc.User, guild: discord.Guild | None) -> tuple[str, ...]:
+    """The member's roles in `guild` as GUILD/ROLE ids (never names: anyone can name a role anything)."""
+    if guild is None or not isinstance(user, discord.Member) or user.guild.id != guild.id:
         return ()
-    roles = [r for r in user.roles if not r.is_default()]
-    return tuple(r.name for r in roles) + tuple(str(r.id) for r in roles)
+    return tuple(f"{guild.id}/{r.id}" for r in user.roles if not r.is_default())
+
+
+def guild_id_of(thread: ThreadRef) -> int | None:
+    return None if is_dm(thread.workspace) else int(thread.workspace)
 
 
 def destination(bot: discord.Client, thread: ThreadRef) -> discord.PartialMessageable:
     """Where to post for a ThreadRef, without needing the channel in cache (e.g. after a restart)."""
-    guild_id = None if thread.workspace == DM_WORKSPACE else int(thread.workspace)
-    return bot.get_partial_messageable(int(thread.thread), guild_id=guild_id)
+    return bot.get_partial_messageable(int(thread.thread), guild_id=guild_id_of(thread))
 
 
 def strip_mentions(text: str, bot_id: int) -> str:

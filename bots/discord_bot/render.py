@@ -8,6 +8,7 @@ import discord
 
 from core.cards import StatusCard
 from core.cardtext import format_elapsed
+from core.messages import render_text
 
 MESSAGE_LIMIT = 2000
 EMBED_TITLE = 256
@@ -36,8 +37,14 @@ PHASE_STYLE: dict[str, tuple[str, discord.Colour]] = {
 }
 
 
+def _mention(user: str) -> str:
+    return f"<@{user}>" if user.isdigit() else f"@{user}"
+
+
 def to_discord_markdown(text: str) -> str:
-    return _SLACK_BOLD.sub(r"**\1**", text)
+    """The core's text for Discord. Nothing is escaped: every send and edit goes out with no allowed
+    mentions (replies.NO_MENTIONS), so a typed `@everyone` or `<@…>` is shown but pings nobody."""
+    return _SLACK_BOLD.sub(r"**\1**", render_text(text, str, _mention))
 
 
 def clip(text: str, limit: int) -> str:
@@ -108,7 +115,7 @@ def card_embed(card: StatusCard) -> discord.Embed:
         ("Engine", clip(card.engine_label, EMBED_FIELD_VALUE), False),
     ]
     if card.error:
-        fields.append(("Error", clip(card.error, EMBED_FIELD_VALUE), False))
+        fields.append(("Error", clip(to_discord_markdown(card.error), EMBED_FIELD_VALUE), False))
     fields += [(n, v, False) for n, v in _fields_from_lines("Resources", card.resources)]
     outputs = [f"{k}: `{v}`" for k, v in card.outputs.items()]
     fields += [(n, v, False) for n, v in _fields_from_lines("Outputs", outputs)]

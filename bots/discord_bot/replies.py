@@ -10,8 +10,9 @@ from bots.discord_bot.buttons import buttons_view
 from bots.discord_bot.render import chunk_text, to_discord_markdown
 from core.messages import Reply
 
-# Replies quote user text; never let that ping @everyone or a role.
-SAFE_MENTIONS = discord.AllowedMentions(everyone=False, roles=False, users=True, replied_user=False)
+# Replies and cards quote what people typed: no message the bot sends or edits may ping anyone, so a typed
+# "@everyone" or "<@&role>" stays text. The core's own mentions still show as names, just silently.
+SAFE_MENTIONS = discord.AllowedMentions.none()
 
 
 def _parts(reply: Reply) -> list[tuple[str, discord.ui.View | None]]:

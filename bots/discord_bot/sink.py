@@ -12,8 +12,9 @@ from typing import Any
 import discord
 
 from bots.discord_bot.buttons import buttons_view
-from bots.discord_bot.places import PLATFORM, destination
+from bots.discord_bot.places import PLATFORM, destination, guild_id_of
 from bots.discord_bot.render import card_embed
+from bots.discord_bot.replies import SAFE_MENTIONS
 from core.cards import StatusCard
 from core.cardsink import CardLock, CardSink, Failure, local_lock
 from core.messages import ThreadRef
@@ -48,7 +49,7 @@ class DiscordStatusSink(CardSink):
         self.interval = value
 
     async def post(self, thread: ThreadRef, card: StatusCard) -> dict[str, Any]:
-        kwargs: dict[str, Any] = {"embed": card_embed(card)}
+        kwargs: dict[str, Any] = {"embed": card_embed(card), "allowed_mentions": SAFE_MENTIONS}
         view = buttons_view(card.buttons)
         if view is not None:
             kwargs["view"] = view
@@ -56,9 +57,9 @@ class DiscordStatusSink(CardSink):
         return {"channel": str(message.channel.id), "message": str(message.id)}
 
     async def edit(self, thread: ThreadRef, ref: dict[str, Any], card: StatusCard) -> None:
-        channel = self.bot.get_partial_messageable(int(ref["channel"]), guild_id=_guild_id(thread))
+        channel = self.bot.get_partial_messageable(int(ref["channel"]), guild_id=guild_id_of(thread))
         await channel.get_partial_message(int(ref["message"])).edit(
-            embed=card_embed(card), view=buttons_view(card.buttons)
+            embed=card_embed(card), view=buttons_view(card.buttons), allowed_mentions=SAFE_MENTIONS
         )
 
     def classify(self, exc: Exception) -> Failure:
@@ -80,7 +81,3 @@ class DiscordStatusSink(CardSink):
         except discord.HTTPException:
             log.warning("could not read recent messages in %s", thread.key())
         return None
-
-
-def _guild_id(thread: ThreadRef) -> int | None:
-    return None if thread.workspace == "dm" else int(thread.workspace)

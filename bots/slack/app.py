@@ -26,6 +26,7 @@ from bots.slack.handlers import COMMAND_HELP, SlackHandlers
 from bots.slack.replies import ReplySender
 from bots.slack.sink import SlackStatusSink
 from bots.slack.threads import PLATFORM
+from bots.slack.usergroups import UserGroupRoles
 from jobs.doc_lock import DocLocks
 from jobs.redis_state import RedisEventGate
 
@@ -46,7 +47,8 @@ def build_adapter(runtime: Runtime, *, socket_mode: bool = False) -> SlackAdapte
     settings = runtime.settings
     clients = SlackClients(settings)
     sender = ReplySender(clients)
-    handlers = SlackHandlers(runtime.core, runtime.contexts, clients, sender, RedisEventGate(runtime.redis))
+    handlers = SlackHandlers(runtime.core, runtime.contexts, clients, sender, RedisEventGate(runtime.redis),
+                             roles=UserGroupRoles(clients))
     sink = SlackStatusSink(
         clients, runtime.cards, first_post_lock=DocLocks(runtime.redis, lease_ms=30_000).hold,
     )
@@ -56,7 +58,7 @@ def build_adapter(runtime: Runtime, *, socket_mode: bool = False) -> SlackAdapte
     app = AsyncApp(
         # Tokenless: `authorize` picks each request's token by its team (SLACK_BOT_TOKENS / SLACK_BOT_TOKEN).
         client=clients.base(),
-        authorize=make_authorize(clients),
+        authorize=make_authorize(clients, runtime.audit),
         user_facing_authorize_error_message=REFUSAL,
         signing_secret=secret,
         # Socket Mode messages arrive over an authenticated websocket and carry no signature.

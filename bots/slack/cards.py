@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
+from bots.slack.text import slack_text
 from core.cards import StatusCard
 from core.cardtext import format_elapsed
 from core.messages import Button
@@ -103,8 +105,19 @@ def fallback_text(card: StatusCard) -> str:
     return clip(text, MAX_TEXT_CHARS)
 
 
+def escaped(card: StatusCard) -> StatusCard:
+    """The card's texts as Slack text: titles, lines and outputs carry app names and what people typed."""
+    return dataclasses.replace(
+        card, title=slack_text(card.title), lines=[slack_text(t) for t in card.lines],
+        resources=[slack_text(t) for t in card.resources],
+        outputs={slack_text(k): slack_text(v) for k, v in card.outputs.items()},
+        error=slack_text(card.error) if card.error else card.error,
+    )
+
+
 def render_card(card: StatusCard) -> tuple[list[dict[str, Any]], str]:
     """Returns (blocks, text). Fixed blocks come first so truncation only ever trims the resource list."""
+    card = escaped(card)
     head: list[dict[str, Any]] = [
         # Names the job and version shown, for support and for the benchmark's status-to-card timing.
         {**section(f"*{card.title}*\n{progress_text(card)}"), "block_id": f"card:{card.job_id}:{card.version}"[:255]},

@@ -55,8 +55,9 @@ def make_client(
 class SlackClients:
     """Which bot token serves which workspace, and a small cache of clients made with it.
 
-    A team listed in SLACK_BOT_TOKENS gets its own token; any other team gets SLACK_BOT_TOKEN when that is
-    set (exactly the single-workspace behaviour), and is refused otherwise.
+    A team listed in SLACK_BOT_TOKENS gets its own token; SLACK_BOT_TOKEN serves the one team it belongs to.
+    Until `auth.test` has named that team (see authorize), SLACK_BOT_TOKEN is offered for any unlisted team:
+    Slack itself refuses a token outside its own workspace, and inbound requests are checked by authorize.
     """
 
     def __init__(self, settings: Settings) -> None:
@@ -67,6 +68,7 @@ class SlackClients:
             raise RuntimeError("SLACK_BOT_TOKEN or SLACK_BOT_TOKENS is not set")
         self._clients: dict[tuple[str, bool], AsyncWebClient] = {}
         self._session: aiohttp.ClientSession | None = None
+        self._fallback_team: str | None = None
 
     def session(self) -> aiohttp.ClientSession | None:
         """One connection pool for every call this process makes to Slack.
@@ -89,6 +91,11 @@ class SlackClients:
         if self._session is not None and not self._session.closed:
             await self._session.close()
 
+    def learn_single_team(self, team: str | None) -> None:
+        """The workspace SLACK_BOT_TOKEN belongs to, once `auth.test` said; no other team is served with it."""
+        if team:
+            self._fallback_team = team
+
     def listed(self, team: str | None) -> bool:
         """Whether `team` has its own token in SLACK_BOT_TOKENS (rather than the SLACK_BOT_TOKEN fallback)."""
         return bool(team) and team in self._tokens
@@ -96,6 +103,8 @@ class SlackClients:
     def token_for(self, team: str | None) -> str | None:
         if team and team in self._tokens:
             return self._tokens[team]
+        if self._fallback_team is not None and team != self._fallback_team:
+            return None
         return self._fallback
 
     def client(self, team: str | None, *, retry_server_errors: bool = False) -> AsyncWebClient:

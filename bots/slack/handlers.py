@@ -12,6 +12,7 @@ from slack_sdk.errors import SlackApiError
 from bots.slack.cards import ACTION_PREFIX
 from bots.slack.client import SlackClients
 from bots.slack.replies import ReplySender
+from bots.slack.text import escape
 from bots.slack.threads import DM_THREAD, thread_ref
 from core.chat import ChatCore
 from core.messages import ActionEvent, IncomingMessage, Reply, ThreadRef
@@ -35,6 +36,15 @@ class KnownThreads(Protocol):
     async def known(self, thread: ThreadRef) -> bool: ...
 
 
+class Roles(Protocol):
+    async def roles_of(self, team: str, user: str) -> tuple[str, ...]: ...
+
+
+class NoRoles:
+    async def roles_of(self, team: str, user: str) -> tuple[str, ...]:
+        return ()
+
+
 def plain_text(text: str, bot_user: str | None) -> str:
     """Slack's wire format to what the user typed: drop the bot's mention, unwrap links, unescape."""
     if bot_user:
@@ -55,8 +65,10 @@ class SlackHandlers:
         clients: SlackClients,
         sender: ReplySender,
         gate: EventGate,
+        roles: Roles | None = None,
     ) -> None:
         self.core = core
+        self.roles = roles or NoRoles()
         self.threads = threads
         self.clients = clients
         self.sender = sender
@@ -100,7 +112,8 @@ class SlackHandlers:
             return None
         try:
             posted = await self.clients.client(team).chat_postMessage(
-                channel=channel, text=f"<@{user}> asked: {shown[:3000]}", unfurl_links=False
+                # Escaped: `/infra <!channel> …` must not become a live @channel in the bot's own post.
+                channel=channel, text=f"<@{user}> asked: {escape(shown[:3000])}", unfurl_links=False
             )
         except SlackApiError as exc:
             error = exc.response.get("error")
@@ -111,23 +124,22 @@ class SlackHandlers:
             raise
         thread = thread_ref(team, posted["channel"], posted["ts"])
         message = IncomingMessage(thread=thread, user=user, text=plain_text(text, None),
-                                  event_id=f"cmd:{body['trigger_id']}")
+                                  event_id=f"cmd:{body['trigger_id']}", roles=await self.roles.roles_of(team, user))
         await self._dispatch(message)
         return None
 
     async def on_action(self, body: dict[str, Any], action: dict[str, Any]) -> None:
         user = body["user"]["id"]
         team = (body.get("team") or {}).get("id") or body["user"].get("team_id", "")
-        channel = body["channel"]["id"]
-        card = body.get("message") or {}
-        thread_id = card.get("thread_ts") or (DM_THREAD if channel.startswith("D") else card.get("ts", ""))
-        thread = thread_ref(team, channel, thread_id)
+        thread = pressed_in(team, body)
         event = ActionEvent(
             thread=thread,
             user=user,
+            # The button's value only names what to act on; where it was pressed comes from Slack, above.
             request_id=action.get("value", ""),
             action=action["action_id"].removeprefix(ACTION_PREFIX),
             event_id=f"act:{action.get('action_ts', '')}:{user}",
+            roles=await self.roles.roles_of(team, user),
         )
         replies = await self.core.handle_action(event)
         await self.sender.send(thread, user, replies)
@@ -136,12 +148,25 @@ class SlackHandlers:
         # The message's own channel+ts: Slack's retries and the app_mention/message pair that one message
         # can produce all share it, while their event ids differ.
         message = IncomingMessage(thread=thread, user=event["user"], text=text,
-                                  event_id=f"msg:{event['channel']}:{event['ts']}")
+                                  event_id=f"msg:{event['channel']}:{event['ts']}",
+                                  roles=await self.roles.roles_of(thread.workspace, event["user"]))
         await self._dispatch(message)
 
     async def _dispatch(self, message: IncomingMessage) -> None:
         replies = await self.core.handle_message(message)
         await self.sender.send(message.thread, message.user, replies, stream_first=True)
+
+
+def pressed_in(team: str, body: dict[str, Any]) -> ThreadRef:
+    """The thread a button was pressed in, as Slack reports it: the message's container and its thread."""
+    container = body.get("container") or {}
+    card = body.get("message") or {}
+    channel = container.get("channel_id") or (body.get("channel") or {}).get("id", "")
+    thread = container.get("thread_ts") or card.get("thread_ts")
+    if not thread:
+        # A card at the top of a DM lives in the DM's own thread; elsewhere a top-level card is its own thread.
+        thread = DM_THREAD if channel.startswith("D") else container.get("message_ts") or card.get("ts", "")
+    return thread_ref(team, channel, thread)
 
 
 def _team(body: dict[str, Any]) -> str:

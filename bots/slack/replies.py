@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from typing import Any
@@ -10,6 +11,7 @@ from slack_sdk.errors import SlackApiError, SlackRequestError
 
 from bots.slack.cards import MAX_BLOCKS, buttons_block, chunk_lines, section
 from bots.slack.client import SlackClients
+from bots.slack.text import slack_text
 from bots.slack.threads import thread_ts
 from core.messages import Reply, ThreadRef
 
@@ -57,7 +59,9 @@ class ReplySender:
     async def send(
         self, thread: ThreadRef, user: str, replies: list[Reply], *, stream_first: bool = False
     ) -> None:
+        """Every reply is escaped here, once: replies quote what people typed."""
         for i, reply in enumerate(replies):
+            reply = dataclasses.replace(reply, text=slack_text(reply.text))
             if reply.ephemeral:
                 await self.ephemeral(thread, user, reply.text)
             elif i == 0 and stream_first and self.streaming and not reply.buttons and thread_ts(thread):

@@ -21,14 +21,16 @@ from pymongo.errors import PyMongoError
 from redis.exceptions import RedisError
 
 from bots.runtime import Runtime
-from bots.web.events import ThreadEvents, WebSink
+from bots.web.events import ThreadEvents, WebSink, web_text
+from bots.web.guard import MAX_BODY_BYTES, WebGuard
 from core.messages import ActionEvent, IncomingMessage, Reply, ThreadRef
 
 log = logging.getLogger("infrabot.web")
 
 STATIC = Path(__file__).parent / "static"
 NAME = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"
-MAX_BODY_TEXT = 200_000
+# The body itself is capped (guard.MAX_BODY_BYTES) before this is ever parsed.
+MAX_BODY_TEXT = MAX_BODY_BYTES
 
 
 class ChatIn(BaseModel):
@@ -52,9 +54,9 @@ def web_thread(thread: str) -> ThreadRef:
 
 def _reply_json(replies: list[Reply]) -> dict[str, Any]:
     return {
-        "reply": "\n\n".join(r.text for r in replies),
+        "reply": "\n\n".join(web_text(r.text) for r in replies),
         "replies": [
-            {"text": r.text, "request_id": r.request_id, "ephemeral": r.ephemeral,
+            {"text": web_text(r.text), "request_id": r.request_id, "ephemeral": r.ephemeral,
              "buttons": [{"action": b.action, "label": b.label, "request_id": b.request_id} for b in r.buttons]}
             for r in replies
         ],
@@ -82,8 +84,10 @@ def create_app(runtime: Runtime | None = None, *, start: Any = None) -> FastAPI:
             if runtime is None:
                 await rt.close()
 
-    app = FastAPI(title="infrabot", lifespan=lifespan)
+    # No generated API docs: they would be one more page to guard, and nobody needs them.
+    app = FastAPI(title="infrabot", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.events = events
+    app.add_middleware(WebGuard, settings_of=lambda: app.state.runtime.settings)
     if runtime is not None:
         app.state.runtime = runtime
         runtime.relay.register("web", WebSink(runtime.history, events))
@@ -139,7 +143,7 @@ def create_app(runtime: Runtime | None = None, *, start: Any = None) -> FastAPI:
         if not docs:
             raise HTTPException(404, f"no messages in thread {thread!r} yet")
         return [
-            {"role": d["role"], "text": d["text"], "ts": d["ts"].isoformat(),
+            {"role": d["role"], "text": web_text(d["text"]), "ts": d["ts"].isoformat(),
              "request_id": (d.get("meta") or {}).get("request_id")
              or ((d.get("meta") or {}).get("card") or {}).get("request_id")}
             for d in docs

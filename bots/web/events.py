@@ -9,8 +9,13 @@ from typing import Any
 
 from core.cards import StatusCard
 from core.cardtext import card_text
-from core.messages import ThreadRef
+from core.messages import ThreadRef, render_text
 from core.ports import HistoryStore
+
+
+def web_text(text: str) -> str:
+    """The core's mentions as plain `@name`; the page escapes everything it shows."""
+    return render_text(text, str, lambda user: f"@{user}")
 
 
 class ThreadEvents:
@@ -46,4 +51,4 @@ class WebSink:
         payload = dataclasses.asdict(card)
         await self.history.append(thread, "status", text, key=f"status:{card.job_id}:{card.phase}",
                                   meta={"card": payload})
-        self.events.publish(thread.key(), {"type": "card", "text": text, "card": payload})
+        self.events.publish(thread.key(), {"type": "card", "text": web_text(text), "card": payload})

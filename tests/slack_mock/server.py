@@ -41,6 +41,14 @@ class Workspace:
 
 
 @dataclass
+class UserGroup:
+    id: str
+    handle: str
+    users: list[str]
+    disabled: bool = False
+
+
+@dataclass
 class Failure:
     status: int
     times: int
@@ -60,6 +68,9 @@ class MockSlack:
         self.delays: dict[str, float] = {}
         self._failures: dict[str, list[Failure]] = {}
         self.workspaces: dict[str, Workspace] = {BOT_TOKEN: Workspace(TEAM, BOT_USER, BOT_ID)}
+        self.usergroups: dict[str, list[UserGroup]] = {}  # per team
+        # Scopes an installation lacks: Slack answers `missing_scope` for the methods that need them.
+        self.missing_scopes: set[str] = set()
         self._lock = threading.Lock()
         self._ts = itertools.count(1)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
@@ -82,6 +93,13 @@ class MockSlack:
         """Installs the app in another workspace: `token` is then its bot token there."""
         workspace = self.workspaces[token] = Workspace(team, bot_user, bot_id)
         return workspace
+
+    def add_usergroup(self, team: str, group_id: str, handle: str, users: list[str],
+                      disabled: bool = False) -> UserGroup:
+        with self._lock:
+            group = UserGroup(group_id, handle, list(users), disabled)
+            self.usergroups.setdefault(team, []).append(group)
+            return group
 
     def fail(self, method: str, status: int, times: int = 1, retry_after: int | None = None) -> None:
         with self._lock:
@@ -147,6 +165,8 @@ class MockSlack:
                     "is_enterprise_install": False}
         if method == "apps.connections.open" and self.socket_url:
             return {"ok": True, "url": self.socket_url}
+        if method.startswith("usergroups."):
+            return self._usergroups(method, p, self.workspaces[token or ""].team)
         if method == "chat.postMessage":
             if p["channel"] in self.not_in_channels:
                 return {"ok": False, "error": "not_in_channel"}
@@ -170,6 +190,37 @@ class MockSlack:
             return {"ok": True, "message_ts": self._next_ts()}
         if method.endswith("Stream"):
             return self._stream(method, p)
+        return {"ok": False, "error": "unknown_method"}
+
+    def _usergroups(self, method: str, p: dict[str, Any], team: str) -> dict[str, Any]:
+        """usergroups.list / usergroups.users.list as Slack answers them (needs the usergroups:read scope)."""
+        if "usergroups:read" in self.missing_scopes:
+            return {"ok": False, "error": "missing_scope", "needed": "usergroups:read", "provided": "chat:write"}
+        groups = self.usergroups.get(team, [])
+        include_disabled = _flag(p.get("include_disabled"))
+        if method == "usergroups.list":
+            shown = []
+            for g in groups:
+                if g.disabled and not include_disabled:
+                    continue
+                item: dict[str, Any] = {
+                    "id": g.id, "team_id": team, "is_usergroup": True, "name": g.handle.title(),
+                    "handle": g.handle, "description": "", "is_external": False, "date_create": 1446598059,
+                    "date_update": 1446670362, "date_delete": 1446670400 if g.disabled else 0,
+                    "auto_type": None, "created_by": "U0000", "updated_by": "U0000", "deleted_by": None,
+                    "prefs": {"channels": [], "groups": []}, "user_count": len(g.users),
+                }
+                if _flag(p.get("include_users")):
+                    item["users"] = list(g.users)
+                shown.append(item)
+            return {"ok": True, "usergroups": shown}
+        if method == "usergroups.users.list":
+            group = next((g for g in groups if g.id == p.get("usergroup")), None)
+            if group is None:
+                return {"ok": False, "error": "no_such_subteam"}
+            if group.disabled and not include_disabled:
+                return {"ok": False, "error": "subteam_disabled"}
+            return {"ok": True, "users": list(group.users)}
         return {"ok": False, "error": "unknown_method"}
 
     def _stream(self, method: str, p: dict[str, Any]) -> dict[str, Any]:
@@ -201,6 +252,19 @@ class MockSlack:
             def log_message(self, format: str, *args: Any) -> None:  # quiet test output
                 return
 
+            def do_GET(self) -> None:
+                # Some read methods (usergroups.*) go out as GET with their arguments in the query.
+                path, _, query = self.path.partition("?")
+                self._call(path, dict(parse_qsl(query)))
+
+            def _call(self, path: str, params: dict[str, Any]) -> None:
+                method = path.rsplit("/", 1)[-1]
+                bearer = self.headers.get("Authorization", "")
+                token = bearer.removeprefix("Bearer ") if bearer.startswith("Bearer ") else None
+                time.sleep(mock.delays.get(method, 0))
+                status, body, headers = mock.answer(method, params, token)
+                self._send(status, json.dumps(body).encode(), "application/json; charset=utf-8", headers)
+
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length).decode() if length else ""
@@ -218,12 +282,7 @@ class MockSlack:
                     return
                 path, _, query = self.path.partition("?")
                 params.update(dict(parse_qsl(query)))
-                method = path.rsplit("/", 1)[-1]
-                bearer = self.headers.get("Authorization", "")
-                token = bearer.removeprefix("Bearer ") if bearer.startswith("Bearer ") else None
-                time.sleep(mock.delays.get(method, 0))
-                status, body, headers = mock.answer(method, params, token)
-                self._send(status, json.dumps(body).encode(), "application/json; charset=utf-8", headers)
+                self._call(path, params)
 
             def _send(self, status: int, data: bytes, content_type: str, headers: dict[str, str]) -> None:
                 self.send_response(status)
@@ -235,3 +294,7 @@ class MockSlack:
                 self.wfile.write(data)
 
         return Handler
+
+
+def _flag(value: Any) -> bool:
+    return str(value).lower() in ("1", "true")
