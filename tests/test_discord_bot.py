@@ -15,7 +15,7 @@ import simcord
 
 from bots.discord_bot import InfraBot, run_discord
 from bots.discord_bot.permissions import BOT_PERMISSIONS
-from bots.discord_bot.places import GUILD_REFUSAL
+from bots.discord_bot.places import DM_REFUSAL, GUILD_REFUSAL
 from bots.discord_bot.render import MESSAGE_LIMIT
 from bots.discord_bot.replies import send_replies
 from bots.runtime import Runtime, build_runtime
@@ -486,6 +486,10 @@ async def test_a_server_not_in_discord_guild_ids_gets_one_line_and_nothing_else(
     await mallory.send(channel, f"{bot.user.mention} {REQUEST}")  # type: ignore[union-attr]
     await mallory.send(channel, "chatter not addressed to the bot")
     slash = await mallory.slash(channel, "infra", text=REQUEST)
+    # Sharing her own server with the bot lets her DM it; a DM is served only to members of a listed server.
+    await mallory.send_dm(REQUEST)
+    assert [m.content for m in mallory.user.dm_channel.history() if m.author.id == bot.user.id] == [  # type: ignore[union-attr]
+        DM_REFUSAL]
 
     said = [m.content for m in channel.history() if m.author.id == bot.user.id]  # type: ignore[union-attr]
     assert said == [GUILD_REFUSAL]
@@ -498,6 +502,8 @@ async def test_a_server_not_in_discord_guild_ids_gets_one_line_and_nothing_else(
     refused = await runtime.audit.list(event="refused", reason="server not in DISCORD_GUILD_IDS")
     assert sorted(r["action"] for r in refused) == ["/infra", "message"]
     assert {(r["workspace"], r["user"]) for r in refused} == {(str(stranger.id), str(mallory.id))}
+    [dm] = await runtime.audit.list(event="refused", reason="DM from someone in no server of DISCORD_GUILD_IDS")
+    assert (dm["workspace"], dm["user"]) == (f"dm-{mallory.id}", str(mallory.id))
     assert "not in DISCORD_GUILD_IDS" in caplog.text
 
 

@@ -10,7 +10,6 @@ from discord import app_commands
 from discord.ext import commands
 
 from bots.discord_bot.places import (
-    GUILD_REFUSAL,
     opened_thread_ref,
     principals,
     strip_mentions,
@@ -56,10 +55,12 @@ class Conversation(commands.Cog):
         assert me is not None
         mentioned = me in message.mentions
         text = strip_mentions(message.content, me.id)
+        # A DM is always addressed to the bot; in a server only a mention is, and only that gets the one line.
+        if (message.guild is None or mentioned) and not await self.bot.admits(message.guild, message.author.id):
+            refusal = await self.bot.refuse(message.guild, message.channel.id, message.author.id, "message")
+            await message.channel.send(refusal, allowed_mentions=SAFE_MENTIONS)
+            return
         if message.guild is not None and not self.bot.serves(message.guild):
-            if mentioned:  # only what was addressed to the bot gets the one line; the rest is not ours to read
-                await self.bot.refuse_guild(message.guild, message.channel.id, message.author.id, "message")
-                await message.channel.send(GUILD_REFUSAL, allowed_mentions=SAFE_MENTIONS)
             return
         if message.guild is None:
             await self._converse(message, thread_ref(message.channel, None, message.author.id), text,
@@ -130,9 +131,9 @@ class Conversation(commands.Cog):
     async def infra(
         self, interaction: discord.Interaction[Any], text: app_commands.Range[str, 1, 1800]
     ) -> None:
-        if interaction.guild is not None and not self.bot.serves(interaction.guild):
-            await self.bot.refuse_guild(interaction.guild, interaction.channel_id, interaction.user.id, "/infra")
-            await interaction.response.send_message(GUILD_REFUSAL, ephemeral=True, allowed_mentions=SAFE_MENTIONS)
+        if not await self.bot.admits(interaction.guild, interaction.user.id):
+            refusal = await self.bot.refuse(interaction.guild, interaction.channel_id, interaction.user.id, "/infra")
+            await interaction.response.send_message(refusal, ephemeral=True, allowed_mentions=SAFE_MENTIONS)
             return
         # Acknowledge within Discord's 3 seconds; the real answer follows.
         await interaction.response.defer(thinking=True)

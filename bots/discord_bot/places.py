@@ -11,6 +11,8 @@ from core.messages import ThreadRef
 PLATFORM = "discord"
 GUILD_REFUSAL = ("infrabot is not set up for this server: ask whoever runs it to add this server's id to "
                  "DISCORD_GUILD_IDS.")
+DM_REFUSAL = ("infrabot only answers members of the servers it is set up for; ask in one of those servers, or "
+              "ask whoever runs it.")
 # Every DM is its own tenant, named after the person: DMs share no guild, so nothing else separates them.
 DM_WORKSPACE_PREFIX = "dm-"
 
