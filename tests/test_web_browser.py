@@ -8,7 +8,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 import uvicorn
-from playwright.async_api import async_playwright
+from playwright.async_api import Dialog, async_playwright
+from pydantic import SecretStr
 
 from bots.runtime import Runtime
 from bots.web.app import create_app
@@ -55,4 +56,31 @@ async def test_typing_a_request_shows_the_plan_and_apply_finishes(server: str) -
         await page.click("button.approve")
         await card.filter(has_text="is ready").wait_for(timeout=20_000)
         assert await card.count() == 1, "one status card per request, updated in place"
+        await browser.close()
+
+
+async def test_an_exposed_page_asks_for_the_token_once_and_streams_with_it(runtime: Runtime, server: str) -> None:
+    # As if bound to 0.0.0.0 with WEB_CHAT_TOKEN set; the guard reads the settings on every request.
+    token = "browser-token-0123456789abcdef"
+    runtime.settings = runtime.settings.model_copy(update={"host": "0.0.0.0", "web_chat_token": SecretStr(token)})
+    asked: list[str] = []
+
+    async def answer(dialog: Dialog) -> None:
+        asked.append(dialog.message)
+        await dialog.accept("not-the-token-not-the-token" if len(asked) == 1 else token)
+
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = await browser.new_page()
+        page.on("dialog", answer)
+        await page.goto(f"{server}/#token-thread")
+        await page.fill("#text", "create a bucket for my app shop in staging")
+        await page.press("#text", "Enter")
+        await page.wait_for_selector(".msg.bot >> text=planning", timeout=10_000)
+        card = page.locator(".msg.status")
+        await card.locator("button.approve").wait_for(timeout=20_000)  # arrives over the token-bearing stream
+        await page.click("button.approve")
+        await card.filter(has_text="is ready").wait_for(timeout=20_000)
+        assert len(asked) == 2 and "access token" in asked[0], "asked until right, then never again"
+        assert await page.evaluate("sessionStorage.getItem('infrabot-token')") == token
         await browser.close()
