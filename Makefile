@@ -2,7 +2,7 @@
 
 run:
 	@bash scripts/setup.sh
-	.venv/bin/infrabot run
+	ALLOW_LOCAL_PULUMI_STATE=true .venv/bin/infrabot run
 
 test:
 	@bash scripts/setup.sh --browser

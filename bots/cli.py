@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -13,22 +14,25 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bots.web.guard import is_loopback
 from config.credentials import chat_secret_names, drop_chat_secrets, refuse_credentials, split_env, worker_env
 from config.local_services import LocalServices, ensure_services
 from config.settings import Settings, load_settings
 from infra.errors import EngineConfigError
+from telemetry.probe_server import Checks, Refresh, start_probe_server
+
+if TYPE_CHECKING:
+    from bots.runtime import Runtime
 
 log = logging.getLogger("infrabot")
 
 
 def _setup_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level,
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    from telemetry.logs import setup_logging
+
+    setup_logging(settings.log_level, settings.log_format)
 
 
 def _chat_settings(process: str) -> Settings:
@@ -105,6 +109,43 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_deploy(args: argparse.Namespace) -> int:
+    """infrabot deploying itself to GCP; `--preview` evaluates the program offline and prices it."""
+    from infra.plan_cli import plan_contract
+    from infra.selfdeploy.layout import DeployConfig
+    from infra.summary import render_plan
+
+    settings = load_settings()
+    try:
+        cfg = DeployConfig(
+            project=args.project or os.environ.get("GOOGLE_CLOUD_PROJECT") or settings.gcp_project,
+            region=args.region, image=args.image or "", worker_image=args.worker_image or "",
+            mongodb=args.mongodb, slack=not args.no_slack, discord=args.discord,
+            web_min_instances=args.web_min_instances, workers=args.workers,
+        )
+    except ValueError as exc:
+        print(f"infrabot deploy: {exc}", file=sys.stderr)
+        return 2
+    if args.preview:
+        from infra.selfdeploy.preview import preview
+
+        plan = preview(cfg)
+        print(json.dumps(plan_contract(plan)) if args.json else "\n".join(render_plan(plan, max_listed=None)))
+        return 0
+    if args.json:
+        print("infrabot deploy: --json goes with --preview", file=sys.stderr)
+        return 2
+    if not args.state_url:
+        print("infrabot deploy: give --state-url (gs://BUCKET or file://DIR) for infrabot's own stack, "
+              "or --preview to see the plan", file=sys.stderr)
+        return 2
+    from infra.selfdeploy.up import deploy
+
+    outputs = deploy(cfg, args.state_url)
+    print(json.dumps(outputs, indent=1))
+    return 0
+
+
 def _with_runtime(settings: Settings, body: Callable[..., Awaitable[None]]) -> int:
     from bots.runtime import build_runtime
 
@@ -112,9 +153,14 @@ def _with_runtime(settings: Settings, body: Callable[..., Awaitable[None]]) -> i
 
     async def main() -> None:
         runtime = await build_runtime(settings, services.redis_url, services.mongodb_url)
+        server = None
         try:
-            await body(runtime)
+            if settings.metrics_port is not None:
+                server = await start_probe_server(settings.metrics_port, *_chat_probes(runtime))
+            await _until_stopped(runtime, body(runtime))
         finally:
+            if server is not None:
+                await server.stop()
             await runtime.close()
 
     try:
@@ -124,6 +170,45 @@ def _with_runtime(settings: Settings, body: Callable[..., Awaitable[None]]) -> i
     finally:
         services.stop()
     return 0
+
+
+def _chat_probes(runtime: Runtime) -> tuple[Checks, Refresh]:
+    from telemetry import gauges, probes
+
+    async def checks() -> dict[str, bool]:
+        return {"redis": await probes.redis_ok(runtime.redis), "mongodb": await probes.mongo_ok(runtime.db)}
+
+    async def refresh() -> None:
+        await gauges.refresh_relay(runtime.db, list(runtime.relay.sinks))
+
+    return checks, refresh
+
+
+async def _until_stopped(runtime: Runtime, body: Awaitable[None]) -> None:
+    """Runs a chat bot until it ends or SIGTERM/SIGINT; then it stops listening and lets turns in flight finish."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    bot = asyncio.ensure_future(body)
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({bot, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if bot.done():
+            bot.result()
+            return
+        log.info("stopping: no new events; letting turns in flight finish (up to %.0f s)",
+                 runtime.settings.shutdown_grace_seconds)
+        bot.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await bot
+        cut = await runtime.drain(runtime.settings.shutdown_grace_seconds)
+        if cut:
+            log.warning("stopped with %d turns unfinished; their platforms will redeliver them", cut)
+    finally:
+        stopping.cancel()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
 
 
 def cmd_web(args: argparse.Namespace) -> int:
@@ -139,22 +224,27 @@ def cmd_web(args: argparse.Namespace) -> int:
         return await build_runtime(settings, services.redis_url, services.mongodb_url)
 
     try:
+        # log_config=None: uvicorn's lines go through our handler, in LOG_FORMAT. On SIGTERM uvicorn stops
+        # accepting, lets requests in flight (turns) finish for the grace period, then runs the lifespan's end.
         uvicorn.run(create_app(start=start), host=settings.host, port=settings.port,
-                    log_level=settings.log_level.lower())
+                    log_level=settings.log_level.lower(), log_config=None,
+                    timeout_graceful_shutdown=int(settings.shutdown_grace_seconds))
     finally:
         services.stop()
     return 0
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from jobs.worker import build_engine, make_worker
+    from jobs.worker import build_engine, make_worker, refuse_local_state
 
     settings = _worker_settings()
     _setup_logging(settings)
     build_engine(settings)  # a misconfigured engine should stop start-up, not every job
+    refuse_local_state(settings)
     services = _services(settings)
     try:
-        make_worker(settings, services.redis_url, services.mongodb_url, handle_signals=True).run()
+        make_worker(settings, services.redis_url, services.mongodb_url, metrics_port=settings.metrics_port,
+                    handle_signals=True).run()
     finally:
         services.stop()
     return 0
@@ -247,12 +337,26 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("plan", help="plan a request without chat")
     p.add_argument("text")
     p.add_argument("--json", action="store_true", help="print the plan as JSON")
+    p = sub.add_parser("deploy", help="deploy infrabot itself to GCP (Cloud Run, Memorystore, Secret Manager)")
+    p.add_argument("--preview", action="store_true", help="offline plan and monthly cost; no CLI, no cloud")
+    p.add_argument("--json", action="store_true", help="with --preview: the plan as JSON (as `infrabot plan --json`)")
+    p.add_argument("--project", help="GCP project (default GOOGLE_CLOUD_PROJECT, then GCP_PROJECT)")
+    p.add_argument("--region", default="us-central1")
+    p.add_argument("--image", help="chat image (default: the Artifact Registry repository it creates)")
+    p.add_argument("--worker-image", help="worker image (default: the Artifact Registry repository it creates)")
+    p.add_argument("--mongodb", choices=["atlas", "firestore"], default="atlas",
+                   help="atlas: MONGODB_URL secret you fill; firestore: also create Firestore (MongoDB compatible)")
+    p.add_argument("--no-slack", action="store_true", help="no Slack secrets, no public invoker on the web front")
+    p.add_argument("--discord", action="store_true", help="also run the Discord bot (a worker pool)")
+    p.add_argument("--web-min-instances", type=int, default=1)
+    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--state-url", help="Pulumi backend for infrabot's own stack (real deploy only)")
     return parser
 
 
 HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "run": cmd_run, "web": cmd_web, "worker": cmd_worker, "slack": cmd_slack, "discord": cmd_discord,
-    "parse": cmd_parse, "plan": cmd_plan,
+    "parse": cmd_parse, "plan": cmd_plan, "deploy": cmd_deploy,
 }
 
 

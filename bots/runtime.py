@@ -15,6 +15,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from redis.asyncio import Redis
 
 from config.settings import Settings
+from core import observe
 from core.conversation import Conversation
 from core.flow import RequestFlow
 from core.policy import Policy
@@ -33,6 +34,7 @@ from jobs.mongo_store import (
 from jobs.queue import ArqQueue
 from jobs.redis_state import RedisContextStore, RedisEventGate, status_wakeups
 from jobs.relay_work import RedisRelayWork
+from telemetry import observed
 
 log = logging.getLogger("infrabot.runtime")
 
@@ -72,6 +74,12 @@ class Runtime:
                 log.warning("status wake-up subscription dropped; reconnecting", exc_info=True)
                 await asyncio.sleep(1)
 
+    async def drain(self, within: float) -> int:
+        """Lets turns in flight finish (up to `within` s); returns how many were cut off."""
+        if isinstance(self.core, observed.ObservedConversation):
+            return await self.core.drain(within)
+        return 0
+
     async def close(self) -> None:
         for task in self.tasks:
             task.cancel()
@@ -107,22 +115,26 @@ async def build_runtime(settings: Settings, redis_url: str, mongodb_url: str) ->
     jobs = MongoJobs(db, locks, on_change=work.mark)
     audit = MongoAudit(db)
     contexts = RedisContextStore(redis, settings.context_ttl_seconds)
+    observe.install(observed.PrometheusObserver())
+    # The core sees its ports through counting wrappers (telemetry/); the runtime keeps the plain adapters.
+    seen_requests = observed.ObservedRequests(requests)
     flow = RequestFlow(
-        requests, jobs, ArqQueue(arq), audit, build_policy(settings), settings.engine, MongoStackOwners(db)
+        seen_requests, observed.ObservedJobs(jobs), ArqQueue(arq), observed.ObservedAudit(audit),
+        build_policy(settings), settings.engine, MongoStackOwners(db),
     )
-    core = Conversation(
+    core = observed.ObservedConversation(
         # Long enough to drop the platform's quick re-sends while a turn runs, short enough that a retry
         # minutes later gets through when the process handling the first delivery died.
         gate=RedisEventGate(redis, pending_seconds=60),
-        contexts=contexts,
+        contexts=observed.ObservedContexts(contexts),
         history=history,
-        requests=requests,
+        requests=seen_requests,
         flow=flow,
-        planner=RuleParser(),
+        planner=observed.ObservedPlanner(RuleParser()),
         max_chars=settings.max_message_chars,
     )
     return Runtime(
         settings=settings, redis=redis, arq=arq, mongo=mongo, db=db, history=history, requests=requests,
         jobs=jobs, audit=audit, cards=MongoCardRefs(db, locks), contexts=contexts, core=core,
-        relay=StatusRelay(jobs, requests, work),
+        relay=observed.ObservedRelay(jobs, requests, work),
     )

@@ -53,6 +53,11 @@ class Settings(BaseSettings):
     local_redis_port: int = Field(default=6390, ge=1, le=65535)
     local_mongodb_port: int = Field(default=27027, ge=1, le=65535)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = "text"
+    # /metrics, /livez and /readyz for the worker, Slack Socket Mode and Discord processes (web uses PORT).
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    # On SIGTERM: how long chat turns and running jobs get to finish before the process exits.
+    shutdown_grace_seconds: float = Field(default=25.0, ge=0, le=3600)
     max_message_chars: int = Field(default=4000, ge=100)
     worker_poll_delay: float = Field(default=0.05, gt=0, le=5)
     job_timeout_seconds: int = Field(default=1800, ge=30)
@@ -60,6 +65,8 @@ class Settings(BaseSettings):
 
     pulumi_backend_url: str | None = None
     pulumi_config_passphrase: SecretStr | None = None
+    # A file:// backend is one machine's disk: a second worker or a new container would not see the state.
+    allow_local_pulumi_state: bool = False
     gcp_project: str = "infrabot-demo"
 
     slack_bot_token: SecretStr | None = None
@@ -130,6 +137,11 @@ class Settings(BaseSettings):
                 raise ValueError(f"must be at least {MIN_WEB_CHAT_TOKEN} characters with no spaces "
                                  "(for example the output of `openssl rand -hex 32`)")
         return value
+
+    @field_validator("metrics_port", mode="before")
+    @classmethod
+    def _blank_port_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("redis_url", "mongodb_url", "slack_api_url", "pulumi_backend_url", mode="before")
     @classmethod

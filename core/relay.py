@@ -7,6 +7,7 @@ import logging
 import time
 from datetime import UTC, datetime
 
+from core import observe
 from core.cards import StatusCard
 from core.cardsink import CardUndeliverable
 from core.chat import StatusSink
@@ -184,6 +185,7 @@ class StatusRelay:
                   status.request_id, status.job_id, reason)
         await self.jobs.dead_letter(status.job_id, reason)
         await self.work.done(status.job_id)
+        observe.dead_letter(ThreadRef.from_dict(status.thread).platform)
 
     async def run(self) -> None:
         """Relays on every wake-up, and every few seconds anyway so a lost signal costs little."""

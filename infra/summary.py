@@ -35,6 +35,8 @@ READABLE: dict[str, str] = {
     "gcp:projects/serviceIdentity:ServiceIdentity": "Google service agent",
     "gcp:serviceaccount/iAMMember:IAMMember": "Service account grant",
     "random:index/randomPassword:RandomPassword": "Generated password",
+    "gcp:cloudrunv2/workerPool:WorkerPool": "Cloud Run worker pool",
+    "gcp:firestore/database:Database": "Firestore database",
 }
 OP_WORDS = {"create": "create", "update": "update", "replace": "replace", "delete": "delete", "same": "keep"}
 OP_MARKS = {"create": "+", "update": "~", "replace": "-/+", "delete": "-", "same": "="}

@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 
 from config.settings import Settings
 from core.ports import Engine
+from infra.errors import EngineConfigError
 from infra.locks import StackLock
 from jobs import tasks
 from jobs.doc_lock import DocLocks
@@ -21,6 +22,9 @@ from jobs.mongo_store import MongoAudit, MongoJobs, MongoRequests, connect, ensu
 from jobs.queue import QUEUE_NAME
 from jobs.recovery import JobLeases, reaper
 from jobs.redis_state import RedisStatusSignal
+from telemetry import gauges, logs, probes
+from telemetry.observed import ObservedAudit, ObservedJobs
+from telemetry.probe_server import Checks, Refresh, start_probe_server
 
 log = logging.getLogger("infrabot.worker")
 
@@ -36,7 +40,29 @@ def build_engine(settings: Settings) -> Engine:
     return OfflineEngine(FileStateStore(Path(settings.data_dir) / "offline-state"), project=settings.gcp_project)
 
 
-def make_worker(settings: Settings, redis_url: str, mongodb_url: str, **overrides: Any) -> Worker:
+def _local(url: str) -> bool:
+    return url.startswith("file:") or "://" not in url
+
+
+def refuse_local_state(settings: Settings) -> None:
+    """A worker on the real engine needs state every worker sees; a file:// backend is one disk's."""
+    if settings.engine != "pulumi" or settings.allow_local_pulumi_state:
+        return
+    url = settings.pulumi_backend_url
+    if url is None or _local(url):
+        where = url or "the default file backend under DATA_DIR"
+        raise EngineConfigError(
+            f"refusing to start: Pulumi state would live on this machine's disk ({where}), where another "
+            "worker or a new container cannot see it. Set PULUMI_BACKEND_URL=gs://BUCKET (or Pulumi Cloud), "
+            "or ALLOW_LOCAL_PULUMI_STATE=true for a single local worker (make run sets it)"
+        )
+
+
+def make_worker(
+    settings: Settings, redis_url: str, mongodb_url: str, *, metrics_port: int | None = None, **overrides: Any
+) -> Worker:
+    """`metrics_port` serves /metrics, /livez and /readyz (0 picks a free port, kept in ctx["probes"])."""
+
     async def startup(ctx: dict[str, Any]) -> None:
         client, db = connect(mongodb_url, settings.mongodb_db)
         await ensure_indexes(db)
@@ -46,22 +72,30 @@ def make_worker(settings: Settings, redis_url: str, mongodb_url: str, **override
         ctx["leases"] = JobLeases(redis, settings.job_lease_seconds)
         ctx["reaper"] = asyncio.create_task(reaper(redis, QUEUE_NAME, settings.job_lease_seconds / 2))
         ctx["deps"] = tasks.Deps(
-            jobs=MongoJobs(db, locks),
+            jobs=ObservedJobs(MongoJobs(db, locks), label_logs=True),
             requests=MongoRequests(db, locks),
-            audit=MongoAudit(db),
+            audit=ObservedAudit(MongoAudit(db)),
             signal=RedisStatusSignal(redis),
             engine=build_engine(settings),
             lock=StackLock(redis),
         )
+        if metrics_port is not None:
+            ctx["probes"] = await start_probe_server(metrics_port, *_probes(redis, db))
         log.info("worker ready (engine: %s)", ctx["deps"].engine.name)
 
     async def job_started(ctx: dict[str, Any]) -> None:
+        # Runs in the job's own task before the job: every line of the job, arq's included, carries its
+        # id, and its request, thread and platform once the record is read (ObservedJobs binds them).
+        logs.bind(job_id=ctx["job_id"])
         await ctx["leases"].started(ctx)
+        await ctx["deps"].jobs.get(ctx["job_id"])
 
     async def job_ended(ctx: dict[str, Any]) -> None:
         await ctx["leases"].ended(ctx)
 
     async def shutdown(ctx: dict[str, Any]) -> None:
+        if "probes" in ctx:
+            await ctx["probes"].stop()
         if "reaper" in ctx:
             ctx["reaper"].cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -90,8 +124,22 @@ def make_worker(settings: Settings, redis_url: str, mongodb_url: str, **override
         "on_job_start": job_started,
         "on_job_end": job_ended,
         "handle_signals": False,
+        # With handle_signals=True (infrabot worker): SIGTERM stops picking jobs and lets running ones finish
+        # for the grace period; what is still running then is cancelled and re-run elsewhere (leases lapse).
+        "job_completion_wait": int(settings.shutdown_grace_seconds),
         "max_jobs": 4,
         "keep_result": 3600,
     }
     options.update(overrides)
     return Worker(**options)
+
+
+def _probes(redis: Redis, db: Any) -> tuple[Checks, Refresh]:
+    async def checks() -> dict[str, bool]:
+        return {"queue": await probes.redis_ok(redis), "mongodb": await probes.mongo_ok(db)}
+
+    async def refresh() -> None:
+        await gauges.refresh_queue(redis, QUEUE_NAME)
+        await gauges.refresh_jobs(db)
+
+    return checks, refresh

@@ -20,6 +20,7 @@ from core.request import Request
 from core.spec import Component, InfraSpec
 from core.status import JobStatus, Phase
 from jobs.doc_lock import DocLocks
+from telemetry.metrics import RELAY_DEAD_LETTERS
 from tests.slack_mock import MockSlack
 from tests.slack_mock.server import BOT_TOKEN, TEAM
 
@@ -113,9 +114,11 @@ async def test_a_dead_workspace_is_dead_lettered_and_does_not_hold_up_other_card
     pair: tuple[Runtime, Runtime], mock_slack: MockSlack
 ) -> None:
     first, _ = pair
+    dead_letters = RELAY_DEAD_LETTERS.labels("slack")._value.get()
     dead_job, _ = await new_job(first, 1, team=DEAD_TEAM)
     live = [await new_job(first, n) for n in range(2, 5)]
     await first.relay.pump()
+    assert RELAY_DEAD_LETTERS.labels("slack")._value.get() == dead_letters + 1, "counted in /metrics"
 
     for _, thread in live:
         assert len(cards_in(mock_slack, thread)) == 1

@@ -1,4 +1,4 @@
-"""The local web chat: a page, a small JSON API, live updates over SSE, and a health check."""
+"""The local web chat: a page, a small JSON API, live updates over SSE, probes and /metrics."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from typing import Any
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 from pymongo.errors import PyMongoError
 from redis.exceptions import RedisError
@@ -24,6 +24,7 @@ from bots.runtime import Runtime
 from bots.web.events import ThreadEvents, WebSink, web_text
 from bots.web.guard import MAX_BODY_BYTES, WebGuard
 from core.messages import ActionEvent, IncomingMessage, Reply, ThreadRef
+from telemetry import gauges, metrics, probes
 
 log = logging.getLogger("infrabot.web")
 
@@ -172,13 +173,28 @@ def create_app(runtime: Runtime | None = None, *, start: Any = None) -> FastAPI:
         return StreamingResponse(body(), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
+    @app.get("/livez")
+    async def livez() -> dict[str, str]:
+        """The process answers; says nothing about Redis or MongoDB, so an outage never restarts it."""
+        return {"status": "ok"}
+
+    @app.get("/readyz")
     @app.get("/healthz")
-    async def healthz(request: Request) -> JSONResponse:
+    async def readyz(request: Request) -> JSONResponse:
         rt = rt_of(request)
-        checks = {"redis": await _ping_redis(rt), "mongodb": await _ping_mongo(rt)}
-        down = [name for name, ok in checks.items() if not ok]
-        body = {"status": "ok" if not down else "down: " + ", ".join(down), **checks}
-        return JSONResponse(status_code=503 if down else 200, content=body)
+        status, body = probes.verdict({"redis": await probes.redis_ok(rt.redis),
+                                       "mongodb": await probes.mongo_ok(rt.db)})
+        return JSONResponse(status_code=status, content=body)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def scrape(request: Request) -> Response:
+        rt = rt_of(request)
+        try:
+            await gauges.refresh_relay(rt.db, list(rt.relay.sinks))
+        except Exception:
+            log.warning("metrics: could not refresh the relay lag", exc_info=True)
+        body, content_type = metrics.exposition()
+        return Response(content=body, media_type=content_type)
 
     return app
 
@@ -186,19 +202,3 @@ def create_app(runtime: Runtime | None = None, *, start: Any = None) -> FastAPI:
 def _valid_name(name: str) -> bool:
     return re.fullmatch(NAME, name) is not None
 
-
-async def _ping_redis(rt: Runtime) -> bool:
-    try:
-        return bool(await asyncio.wait_for(rt.redis.ping(), timeout=1))
-    except Exception:
-        log.warning("health: redis unreachable")
-        return False
-
-
-async def _ping_mongo(rt: Runtime) -> bool:
-    try:
-        await asyncio.wait_for(rt.db.command("ping"), timeout=2)
-        return True
-    except Exception:
-        log.warning("health: mongodb unreachable")
-        return False

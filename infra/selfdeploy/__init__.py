@@ -1,0 +1,1 @@
+"""infrabot deploying itself to GCP: a Pulumi program for its own services (`infrabot deploy`)."""
