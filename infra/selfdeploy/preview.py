@@ -13,6 +13,10 @@ from infra.selfdeploy.program import PULUMI_PROJECT, make_program
 
 STACK = "prod"
 STATE_BUCKET_GB = 1  # the teams' Pulumi state files: small
+# Cloud Run instance-based billing (CPU always allocated; worker pools bill the same way), us-central1 list
+# prices as of infra.pricing.PRICES_AS_OF. Cheaper per second than request-based, but every second counts.
+RUN_INSTANCE_VCPU_SECOND = 0.000018
+RUN_INSTANCE_GIB_SECOND = 0.000002
 
 
 def evaluate_offline(cfg: DeployConfig) -> Evaluation:
@@ -22,8 +26,8 @@ def evaluate_offline(cfg: DeployConfig) -> Evaluation:
 
 
 def _always_on_monthly(cpu: float, memory_gib: float, instances: int) -> float:
-    per_second = cpu * pricing.RUN_VCPU_SECOND + memory_gib * pricing.RUN_GIB_SECOND
-    return instances * pricing.HOURS_PER_MONTH * 3600 * per_second
+    per_second = cpu * RUN_INSTANCE_VCPU_SECOND + memory_gib * RUN_INSTANCE_GIB_SECOND
+    return instances * pricing.HOURS_PER_MONTH * pricing.SECONDS_PER_HOUR * per_second
 
 
 def monthly_cost(cfg: DeployConfig) -> float:
