@@ -20,6 +20,7 @@ from core.conversation import Conversation
 from core.messages import ActionEvent, IncomingMessage, Reply, ThreadRef
 from core.ports import AuditLog, ContextStore, JobStore, RequestStore
 from core.relay import StatusRelay
+from core.request import Request
 from core.status import TERMINAL, JobStatus, Phase
 from core.understanding.model import Parsed, Planner
 from telemetry import logs, metrics
@@ -144,10 +145,10 @@ class ObservedRequests:
     def __init__(self, inner: RequestStore) -> None:
         self.inner = inner
 
-    async def create(self, doc: dict[str, Any]) -> bool:
-        created = await self.inner.create(doc)
-        logs.bind(request_id=str(doc.get("_id")))
-        return created
+    async def create(self, request: Request) -> tuple[Request, bool]:
+        stored, created = await self.inner.create(request)
+        logs.bind(request_id=stored.id)
+        return stored, created
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
