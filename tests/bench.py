@@ -135,8 +135,8 @@ def bench_parse() -> list[float]:
     from core.understanding.parser import RuleParser
 
     parser = RuleParser()
-    corpus = REPO_ROOT / "tests" / "corpus" / "utterances.jsonl"
-    texts = [json.loads(line)["text"] for line in corpus.read_text().splitlines() if line.strip()]
+    texts = [json.loads(line)["text"] for name in ("utterances.jsonl", "dev.jsonl", "test.jsonl")
+             for line in (REPO_ROOT / "tests" / "corpus" / name).read_text().splitlines() if line.strip()]
     parser.parse("warm up")
     samples = []
     for _ in range(5):
@@ -145,6 +145,15 @@ def bench_parse() -> list[float]:
             parser.parse(text)
             samples.append(time.perf_counter() - start)
     return samples
+
+
+def bench_understanding() -> None:
+    """Accuracy per corpus and per category; the held-out set (test.jsonl) is the one the goals are about."""
+    from tests.corpus_score import load, score
+    from tests.corpus_score import report as accuracy
+
+    for name in ("dev.jsonl", "test.jsonl", "utterances.jsonl", "holdout.jsonl"):
+        print(accuracy(f"understanding accuracy, {name}", score(load(name))))
 
 
 def machine() -> str:
@@ -170,7 +179,8 @@ async def slack_side_by_side(services: LocalServices, data: Path, *, quick: bool
 async def main(quick: bool = False) -> None:
     print(f"machine: {machine()}")
     if not quick:
-        report("understanding one message (corpus)", bench_parse(), "typical under 1 ms")
+        bench_understanding()
+        report("understanding one message (corpus)", bench_parse(), "p99 under 1 ms")
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp)
         services = ensure_services(

@@ -184,7 +184,7 @@ def test_fold_keeps_names_and_region_ids_whole() -> None:
 
 @pytest.mark.parametrize("typo, word", [
     ("postgress", "postgres"), ("databse", "database"), ("bukcet", "bucket"), ("stagging", "staging"),
-    ("prodcution", "production"), ("cancle", "cancel"), ("destory", "destroy"), ("reddis", "redis"),
+    ("prodcution", "production"), ("cancle", "cancel"), ("reddis", "redis"), ("postgers", "postgres"),
     ("creat", "create"), ("regsitry", "registry"),
 ])
 def test_typos_are_repaired(typo: str, word: str) -> None:
@@ -199,8 +199,24 @@ def test_real_words_are_left_alone(word: str) -> None:
 def test_typos_in_sentences() -> None:
     assert kinds(parse("add a reddis cache and a bukcet")) == ["bucket", "redis"]
     assert parse("deploy to stagging").environment == "staging"
-    assert parse("destory shop-prod").intent == "destroy"
     assert parse("cancle").intent == "cancel"
+
+
+@pytest.mark.parametrize("typo, intent", [
+    ("lsit", "list"), ("hepl", "help"), ("hlep", "help"), ("stauts", "status"), ("statsu", "status"),
+    ("histroy", "history"), ("cancle", "cancel"), ("aply", "apply"), ("appyl", "apply"),
+    ("destory", "destroy"), ("lsit!", "list"),
+])
+def test_command_typos_said_alone(typo: str, intent: str) -> None:
+    assert parse(typo).intent == intent
+
+
+@pytest.mark.parametrize("text", [
+    "destory shop-prod", "pls aply", "aply later", "destroi everything", "delte the stack", "remvoe the stack",
+    "approev it", "dstroyy", "apple", "aplpy now", "teardwon shop-dev",
+])
+def test_typos_never_reach_apply_or_destroy_unless_alone_and_one_edit_away(text: str) -> None:
+    assert parse(text).intent not in ("apply", "destroy"), text
 
 
 # --- templates -------------------------------------------------------------------------------------

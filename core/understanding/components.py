@@ -24,9 +24,10 @@ from dataclasses import dataclass, field
 
 from core.spec import Component
 from core.understanding.templates import TEMPLATES, template_components
-from core.understanding.vocab import SIZE_PATTERN, size_value
+from core.understanding.vocab import SIZE_PATTERN, SIZE_WORDS, size_value
 
 GENERIC_DB = "db"
+_SIZE_TOKENS = frozenset(w for phrase in SIZE_WORDS for w in phrase.replace("-", " ").split())
 MAX_COUNT = 10
 
 _DB_TAIL = r"(?:\s+(?:database|db|instance|server|cluster)s?)?"
@@ -36,34 +37,53 @@ _PHRASES: tuple[tuple[str, str, bool, str | None], ...] = (
     ("service", r"cloud\s*run(?:\s+(?:service|app|container)s?)?", True, None),
     ("service", r"web\s*(?:service|server|frontend)s?", True, None),
     ("service", r"web\s*sites?", True, None),
-    ("service", r"(?:micro)?services?(?!\s+accounts?)", True, None),
+    ("service", r"(?<!between\s)(?:micro)?services?(?!\s+accounts?)", True, None),
     ("service", r"servers?", True, None),
-    ("service", r"containers?", True, None),
-    ("service", r"(?:rest\s+|graphql\s+|grpc\s+|http\s+|json\s+)?apis?(?!\s+keys?)", True, "api"),
+    ("service", r"containers?(?!\s+(?:images?|registry|registries|repos?))", True, None),
+    # "api key", "api responses", "api calls" describe something else: they are not a service.
+    ("service", r"(?:rest\s+|graphql\s+|grpc\s+|http\s+|json\s+)?apis?"
+                r"(?!\s+(?:keys?|responses?|calls?|requests?|tokens?|limits?|docs?|rate|results?))", True, "api"),
     ("service", r"back\s*-?\s*ends?", True, None),
     ("service", r"front\s*-?\s*ends?", True, None),
     ("service", r"web\s*-?\s*app(?:lication)?s?|full\s*-?\s*stack\s+app(?:lication)?s?", True, "web app"),
-    ("service", r"(?:background\s+)?workers?|background\s+(?:jobs?|processing)", True, "worker"),
+    ("service", r"(?:background\s+)?workers?|background\s+(?:jobs?|tasks?|processing)", True, "worker"),
     ("bucket", r"static\s+(?:web\s*)?sites?|static\s+hosting", True, "static site"),
     ("postgres", r"(?:cloud\s+sql\s+(?:for\s+)?)?(?:postgres(?:ql)?|postgre|pgsql|psql|pg)" + _DB_TAIL, True,
      None),
     ("mysql", r"(?:cloud\s+sql\s+(?:for\s+)?)?(?:mysql|maria\s*db)" + _DB_TAIL, True, None),
-    (GENERIC_DB, r"(?:sql\s+|relational\s+)?(?:database|db)s?|cloud\s+sql|rdbms", False, None),
+    (GENERIC_DB, r"(?:sql\s+|relational\s+)?(?:database|db)s?(?!\s+backups?)|cloud\s+sql|rdbms", False, None),
     ("redis", r"(?:cloud\s+)?(?:memorystore(?:\s+for\s+redis)?|redis|valkey)"
               r"(?:\s+(?:cache|instance|server|cluster|db|database)s?)?", True, None),
     ("redis", r"caches?|caching(?:\s+layer)?|in\s*-?\s*memory\s+(?:store|cache)|key\s*-?\s*value\s+store"
               r"|kv\s+store", False, None),
     ("bucket", r"buckets?|gcs|s3|cloud\s+storage", True, None),
-    ("bucket", r"(?:object|blob|file|static\s+file)\s+storage|storage|blobs?|files?(?:\s+uploads?)?"
-               r"|(?:user\s+|image\s+|photo\s+)?uploads",
-     False, None),
+    ("bucket", r"(?:object|blob|file|static\s+file)\s+storage|storage|files?\s+uploads?"
+               r"|(?:user|image|photo)\s+uploads", False, None),
     ("queue", r"(?:cloud\s+|google\s+)?pubsub(?:\s+(?:topic|queue)s?)?|topics?", True, None),
     ("queue", r"(?:message|task|job|event|work)\s+(?:queue|bus|broker)s?|queues?|messaging|subscriptions?",
      False, None),
-    ("secret", r"(?:secret\s+manager\s+)?secrets?(?:\s+manager)?|api\s+keys?", True, None),
+    ("secret", r"(?:secret\s+manager\s+)?secrets?(?:\s+manager)?", True, None),
+    # "a secret for the sendgrid api key" is one secret: the key is what the secret holds.
+    ("secret", r"api\s+keys?", False, None),
     ("registry", r"(?:artifact|container|docker|image)\s+(?:registry|registries|repos?|repositor(?:y|ies))"
                  r"|registry|registries|gcr", True, None),
 )
+# Needs, said instead of products ("somewhere to store invoices"): read only when no component is named,
+# so "store customer records in a db" stays one database. Ordered: "hold container images" is a registry
+# before "images" can be files.
+NEEDS: tuple[tuple[str, str], ...] = (
+    ("registry", r"(?:container|docker|oci)\s+images?|(?:push|hold|publish)\w*\s+(?:\w+\s+){0,2}?images?"),
+    ("secret", r"tokens?|credentials?|creds|passwords?|passwd|private\s+keys?|keys|certificates?|certs?"),
+    ("queue", r"async(?:hronous(?:ly)?)?\s+(?:processing|jobs?|tasks?|work)|events?\s+between\s+services"
+              r"|(?:buffer|fan\s*-?\s*out|publish|broadcast|decouple)\w*\s+(?:\w+\s+){0,2}?(?:events?|messages?)"
+              r"|process\w*\s+(?:\w+\s+){0,3}?(?:async\w*|in\s+the\s+background)"),
+    ("redis", r"cach(?:e|es|ed|ing)|sessions?\s+store"),
+    ("bucket", r"files?|pdfs?|invoices|avatars|videos|backups?|receipts|documents|attachments|uploads?|blobs?"
+               r"|exports|images|photos|pictures|media|archives?|artifacts|assets"),
+    ("postgres", r"relational|(?:customer|user|order)\s+records"),
+)
+_NEEDS = tuple((kind, re.compile(rf"(?<![\w-])(?:{rx})(?![\w-])")) for kind, rx in NEEDS)
+
 _COMPILED = tuple((kind, re.compile(rf"(?<![\w-])(?:{rx})(?![\w-])"), specific, template)
                   for kind, rx, specific, template in _PHRASES)
 
@@ -219,10 +239,26 @@ def _add(components: list[Component], kind: str, count: int, size: str | None) -
     components.append(Component(kind=kind, count=count, size=size))  # type: ignore[arg-type]
 
 
+def _needs(text: str) -> list[Mention]:
+    found: list[Mention] = []
+    taken: list[tuple[int, int]] = []
+    for kind, rx in _NEEDS:
+        for m in rx.finditer(text):
+            if any(s < m.end() and m.start() < e for s, e in taken):
+                continue
+            taken.append((m.start(), m.end()))
+            if all(f.kind != kind for f in found):
+                found.append(Mention(kind, m.start(), m.end(), True, None))
+    return sorted(found, key=lambda f: f.start)
+
+
 def find_components(text: str) -> ComponentFindings:
     mentions = _merge_adjacent(text, _scan(text))
     _annotate(text, mentions)
     mentions = _absorb_generic(mentions)
+    if not any(not m.removed for m in mentions):
+        # Counts come only from quantities, so a need is one component whatever it is said about.
+        mentions += _needs(text)
     findings = ComponentFindings()
     chosen = _pick_template(mentions)
     if chosen is not None and chosen.template in TEMPLATES:
@@ -248,3 +284,19 @@ def find_components(text: str) -> ComponentFindings:
 def is_component_phrase(text: str) -> bool:
     """True when all of `text` names a component ("redis", "db", "buckets")."""
     return any(rx.fullmatch(text) for _, rx, _, _ in _COMPILED)
+
+
+# Words that may come before the first component of a telegraphic request ("also 2 small redis").
+_LEAD_WORDS = frozenset("""
+a an one two three four five six seven eight nine ten some another more extra also plus and new additional
+second single couple pair few several of hey hi yo ok okay so then now just only oh um actually and
+, . : ! xappx
+""".split()) | frozenset(w for phrase in _FILLER.split("|") for w in phrase.split())
+
+
+def leads_with_component(text: str, spans: list[tuple[int, int]]) -> bool:
+    """The message opens with a component, after at most quantities, sizes and fillers."""
+    if not spans:
+        return False
+    words = text[:min(start for start, _ in spans)].split()
+    return len(words) <= 5 and all(w in _LEAD_WORDS or w.isdigit() or w in _SIZE_TOKENS for w in words)

@@ -52,7 +52,9 @@ _DESTROY_STRONG = _rx(r"\b(?:destroy|tear\s*down|teardown|decommission|nuke|wipe
 _DESTROY_WEAK = _rx(r"\b(?:delete|remove|kill|get\s+rid\s+of|trash)\b")
 _DESTROY_OBJECT = _rx(r"\b(?:stacks?|everything|all\s+of\s+it|environment|env|infra(?:structure)?|app|"
                       r"application|resources|whole\s+thing|it|xappx)\b")
-_LIST = _rx(r"\blist\b|\bls\b|\b(?:what|which)\s+(?:stacks|apps|applications|environments|envs|projects)\b"
+_LIST = _rx(r"^list\b|\blist\s+(?:(?:all|my|our|the|every|of|me|them|what)\s+)*(?:stacks|apps|applications|"
+            r"environments|envs|projects|resources|infra\w*|deployments|everything|things|services|databases|"
+            r"buckets|requests|xappx)\b|\blist$|\bls\b|\b(?:what|which)\s+(?:stacks|apps|applications|environments|envs|projects)\b"
             r"|(?:show|see|view)\s+(?:me\s+)?(?:all\s+)?(?:of\s+)?(?:my|our|the)?\s*"
             r"(?:stacks|apps|applications|environments)\b|\b(?:my|our|all)\s+(?:stacks|apps)\b"
             r"|what\s+(?:have|do)\s+(?:we|i)\s+(?:got\s+)?(?:running|deployed|live)"
@@ -90,6 +92,22 @@ _HELP = _rx(r"\bhelp\b|what\s+can\s+(?:you|i|it|this(?:\s+bot)?|the\s+bot)\s+(?:
             r"|how\s+to\s+use")
 # Said to a pending plan, these approve it even when the plan is mentioned ("approve the plan").
 _APPROVE = _rx(r"\b(?:approve|approved|lgtm|go\s+ahead|ship\s+it|apply|confirm)\b")
+# What makes a message with components a request to the bot rather than talk about things.
+_ASKING_BOT = _rx(r"\b(?:please|pls|plz|kindly|can\s+(?:you|we|i)|could\s+(?:you|we|i)|would\s+you|"
+                  r"id\s+like|i\s+would\s+like|lets|give\s+me|set\s*up|setup|spin|provision|create|add|"
+                  r"make|build|need|needs|want|wants|get(?!\s+(?:created|built|deployed|made))|deploy|launch|bootstrap|allocate|also|instead|"
+                  r"use|switch|change|move|drop|remove|delete|without|swap|replace|prefer)\b")
+# Talk about things: opinions, reports, comparisons, asides.
+_TALK = _rx(r"\b(?:vs|versus|better|thoughts|anyone|anybody|lol|lmao|tbh|imo|fyi|keeps?|kept|used\s+to|was|"
+            r"were|wonder|weird|annoying|broken|crash\w*|failing|fails|failed|slow|timing\s+out|outage|"
+            r"interesting|underrated|overrated|wild|again|yesterday|last\s+(?:week|night|month))\b")
+_STATE_QUESTION = _rx(
+    r"^(?:is|are|has|have|did|does)\s+(?:(?:the|my|our|it|that|this|all|every)\s+)?(?:\w+\s+){0,3}?"
+    r"(?:(?:been\s+)?(?:ready|up|done|finished|created|built|deployed|live|running|working|there|complete)"
+    r"|get\s+(?:created|built|deployed|made))\b"
+    r"|how\s+far\s+along|how(?:s|\s+is)\s+(?:the\s+)?(?:deploy\w*|apply|rollout|build)")
+_LIST_QUESTION = _rx(r"^(?:which|what)\s+(?:\w+\s+)?(?:databases|dbs|buckets|queues|topics|services|"
+                     r"caches|secrets|registries|stacks|apps|projects|environments)\s+(?:do|have|did|are)\b")
 _QUESTION_START = _rx(r"^(?:what|whats|who|whos|where|wheres|when|why|how|hows|is|are|can|could|do|does)\b")
 _CHANGE_VERB = _rx(r"\b(?:make|use|switch|move|change|put|set|go\s+with|run|host|deploy|want|need|prefer)\b"
                    r"|^(?:what|how)\s+about\b")
@@ -115,10 +133,27 @@ class Signals:
     attribute_changes: bool  # environment, region, size or an explicitly given app name
     guessed_app: bool = False  # an app name inferred from "for shop" and the like
     named_stack: bool = False  # a stack name such as "shop-staging" is in the message
+    explicit_app: bool = False  # "app shop", "called shop", `shop`
+    leading_component: bool = False  # the message opens with a component ("a redis for cart please")
+    removal_or_template: bool = False  # "no redis", "skip the secret", "the api one"
 
     @property
     def changes(self) -> bool:
         return self.component_changes or self.attribute_changes
+
+
+def _requested(core: str, question: bool, signals: Signals) -> bool:
+    """Components were named: is the message asking the bot for them, or talking about them?
+
+    Asking: a request verb or politeness ("can you", "we need", "please"), or an app given outright.
+    Telegraphic requests ("a redis for cart", "postgres for shop") count too, unless the message is a
+    question or reads as talk ("postgres vs mysql, thoughts?", "my redis client keeps timing out").
+    """
+    if _ASKING_BOT.search(core) or signals.explicit_app or signals.removal_or_template:
+        return True
+    if question or _TALK.search(core):
+        return False
+    return signals.leading_component or signals.guessed_app or signals.attribute_changes
 
 
 def classify(text: str, signals: Signals) -> Intent:
@@ -158,12 +193,20 @@ def classify(text: str, signals: Signals) -> Intent:
     if not signals.component_changes and (_DESTROY_STRONG.search(core) or weak_destroy):
         return Intent("destroy")
     creating = signals.component_changes and bool(_CREATE_VERB.search(core))
+    question = bool(_QUESTION_START.match(core)) or text.endswith("?")
+    if question and not _ASKING_BOT.search(core):
+        if _STATE_QUESTION.search(core):
+            return Intent("status")
+        if _LIST_QUESTION.search(core):
+            return Intent("list")
     if _LIST.search(core) and not signals.component_changes:
         return Intent("list")
     if _HISTORY.search(core) and not creating:
         return Intent("history")
     if _OUTPUTS.search(core) and not creating:
         return Intent("outputs")
+    if signals.component_changes and not _requested(core, question, signals):
+        return Intent("unknown")
     if not signals.changes:
         if _STATUS.search(core):
             return Intent("status")

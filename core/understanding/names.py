@@ -130,17 +130,29 @@ _NAME = (r"(?:\"(?P<dq>[^\"\n]{1,60})\"|'(?P<sq>[^'\n]{1,60})'"
          r"|(?P<bare>[^\s,;!?()\[\]{}<>\"']+))")
 _BARE = r"(?P<bare>[A-Za-z][\w.-]*)"
 
+_GRAMMAR = frozenset("the a an my our your this that it is in on to for with and or of new".split())
+_COMPONENT_HEAD = (r"(?:redis|postgres\w*|mysql|db|database|bucket|queue|topic|secret|registry|service|"
+                   r"cache|storage|api|backend|frontend|infra\w*|stack|cloud\s+run)\b")
+# A name set apart on its own: `pay-2` or "inventory" ("new project `pay-2`", "`hermes` needs a secret").
+_MARKED = re.compile(r"`([A-Za-z][\w.-]{0,40})`|\"([A-Za-z][\w.-]{0,40})\"")
+
 # Ordered: explicit naming first, then the looser "for X" style guesses.
 _PATTERNS: tuple[tuple[re.Pattern[str], bool], ...] = tuple(
     (re.compile(p, re.IGNORECASE), explicit) for p, explicit in (
         (r"\b(?:called|named|call(?:ing)?\s+it|nam(?:e|ing)\s+it|call\s+the\s+app|name\s+the\s+app)\s+"
          + _NAME, True),
-        (r"\bapp(?:lication)?(?:\s+name)?(?:\s*[:=]\s*|\s+is\s+|\s+)(?:called\s+|named\s+)?" + _NAME, True),
+        # "for app api": after "for app", a word is the name even when it is also a component word.
+        (r"\bfor\s+(?:the\s+)?app(?:lication)?\s+(?P<bare>[A-Za-z][\w-]*)(?=\s*(?:[,.;:!?]|$|\s+(?:in|on|to|with|"
+         r"please|pls|and|,)\b))", True),
+        (r"\b(?:app(?:lication)?|project)(?:\s+name)?(?:\s*[:=]\s*|\s+is\s+|\s+)(?:called\s+|named\s+)?"
+         + _NAME, True),
         (r"\brenam(?:e|ing)\s+(?:it\s+|the\s+app\s+|the\s+application\s+|app\s+)?(?:to|as)\s+" + _NAME, True),
         (r"\bchange\s+(?:the\s+)?(?:app\s+)?name\s+to\s+" + _NAME, True),
         (r"\b(?:the|my|our)\s+" + _BARE + r"\s+(?:app|application|service|project)\b", False),
         (r"\b(?:deploy|ship|launch|release)\s+" + _BARE + r"(?=\s+(?:to|in|on|into)\b)", False),
         (r"\bfor\s+" + _NAME + r"(?:\s+app\b)?", False),
+        # "shop's redis": the owner of a component is its app.
+        (_BARE + r"'s\s+(?=(?:[\w-]+\s+){0,2}?" + _COMPONENT_HEAD + r")", False),
     )
 )
 
@@ -161,7 +173,8 @@ def find_app(clean: str, is_reserved: Callable[[str, bool], bool],
                 stripped = raw.rstrip(".:-") if not explicit else raw.rstrip(".:")
                 end -= len(raw) - len(stripped)
                 raw = stripped
-            if not raw or is_reserved(raw.lower(), explicit):
+            outright = pattern is _PATTERNS[1][0]
+            if not raw or (raw.lower() in _GRAMMAR if outright else is_reserved(raw.lower(), explicit)):
                 continue
             if not explicit and (not raw[0].isalpha() or is_stack(raw.lower())):
                 continue
@@ -170,4 +183,16 @@ def find_app(clean: str, is_reserved: Callable[[str, bool], bool],
                 end += 1
             return AppMention(raw=raw, start=start, end=max(end, m.end()) if not explicit else end,
                               explicit=explicit)
+    return None
+
+
+def find_marked_name(raw: str, clean: str, is_reserved: Callable[[str, bool], bool]) -> AppMention | None:
+    """A backticked or quoted single word in the message as typed, located in `clean` to be hidden."""
+    for m in _MARKED.finditer(raw):
+        name = m.group(1) or m.group(2)
+        if is_reserved(name.lower(), True):
+            continue
+        at = re.search(rf"(?<![\w.-])\"?{re.escape(name)}\"?(?![\w.-])", clean)
+        if at is not None:
+            return AppMention(raw=name, start=at.start(), end=at.end(), explicit=True)
     return None

@@ -8,13 +8,13 @@ See components.py for how component words are counted and when a template is mea
 
 from __future__ import annotations
 
-from core.understanding.components import find_components
+from core.understanding.components import find_components, leads_with_component
 from core.understanding.intents import Signals, classify
 from core.understanding.model import Parsed
-from core.understanding.names import check_app_name, find_app
+from core.understanding.names import check_app_name, find_app, find_marked_name
 from core.understanding.normalize import MAX_INPUT_CHARS, fold, strip_chat_formatting
 from core.understanding.reserved import is_reserved
-from core.understanding.typos import correct_tokens
+from core.understanding.typos import correct_command, correct_tokens
 from core.understanding.vocab import (
     find_environment,
     find_region,
@@ -25,10 +25,20 @@ from core.understanding.vocab import (
 )
 
 APP_PLACEHOLDER = "xappx"
+_CLAUSE_PUNCT = frozenset(",.;:!?")
 
 
 def _inside(start: int, end: int, spans: list[tuple[int, int]]) -> bool:
     return any(s <= start and end <= e for s, e in spans)
+
+
+# Questions about things, not requests ("can you make a redis for shop?" still names shop).
+_QUESTION_WORDS = frozenset("is are was were does did what whats which who why how hows should".split())
+
+
+def _asks(clean: str) -> bool:
+    words = clean.lower().split()
+    return bool(words) and words[0].strip(",").replace("'", "") in _QUESTION_WORDS
 
 
 class RuleParser:
@@ -37,9 +47,17 @@ class RuleParser:
     def parse(self, text: str) -> Parsed:
         clean = strip_chat_formatting(text[:MAX_INPUT_CHARS])
         mention = find_app(clean, is_reserved, looks_like_stack)
+        if mention is None or not mention.explicit:
+            mention = find_marked_name(text[:MAX_INPUT_CHARS], clean, is_reserved) or mention
+        if mention is not None and not mention.explicit and _asks(clean):
+            mention = None  # "is postgres better for analytics?" names no app
         if mention is not None:
             clean = f"{clean[:mention.start]} {APP_PLACEHOLDER} {clean[mention.end:]}"
-        folded = " ".join(correct_tokens(fold(clean).split()))
+        tokens = fold(clean).split()
+        words = [t for t in tokens if t not in _CLAUSE_PUNCT]
+        if len(words) == 1:
+            tokens = [correct_command(t) if t == words[0] else t for t in tokens]
+        folded = " ".join(correct_tokens(tokens))
 
         found = find_components(folded)
         region = find_region(folded)
@@ -68,6 +86,9 @@ class RuleParser:
             ),
             guessed_app=bool(mention and not mention.explicit),
             named_stack=stack is not None,
+            explicit_app=bool(mention and mention.explicit),
+            leading_component=leads_with_component(folded, found.spans),
+            removal_or_template=bool(found.remove or found.template),
         )
         intent = classify(folded, signals)
         parsed.intent, parsed.affirm, parsed.deny = intent.name, intent.affirm, intent.deny

@@ -21,9 +21,10 @@ TARGETS: frozenset[str] = frozenset({
     "frankfurt", "london", "tokyo", "belgium", "singapore", "sydney", "oregon", "virginia", "netherlands",
     "mumbai", "zurich", "montreal", "paulo", "taiwan", "carolina", "iowa",
     # verbs and intent words
-    "create", "deploy", "destroy", "delete", "remove", "cancel", "approve", "approved", "status",
-    "preview", "outputs", "output", "history", "provision", "build", "setup", "apply", "abort",
-    "teardown", "decommission", "connection", "endpoint", "please", "never", "nevermind", "progress",
+    # No word that destroys or approves is a target here: see correct_command for those.
+    "create", "deploy", "cancel", "status",
+    "preview", "outputs", "output", "history", "provision", "build", "setup", "abort",
+    "connection", "endpoint", "please", "never", "nevermind", "progress",
     "finished", "without", "instead", "application", "infrastructure", "deployment", "deployments",
 })
 
@@ -89,3 +90,23 @@ def correct_word(word: str) -> str:
 
 def correct_tokens(tokens: list[str]) -> list[str]:
     return [correct_word(t) for t in tokens]
+
+
+# Said as the whole message, a command word one edit away is that command ("lsit", "hepl", "aply").
+COMMANDS: tuple[str, ...] = ("list", "help", "status", "cancel", "history", "plan", "outputs", "preview",
+                             "create", "apply", "approve", "destroy")
+# Real words one edit from a command: said alone they mean themselves.
+_NOT_COMMANDS = frozenset({"apple", "amply", "plain", "plant", "plat", "lost", "last", "lust", "mist", "fist",
+                           "hell", "helm", "hemp", "held", "yelp", "kelp", "clan", "plane", "plans", "lists"})
+
+
+def correct_command(word: str) -> str:
+    """The command `word` mistypes, when it is the whole message.
+
+    Only at distance one, and only towards a single command: a typo must never reach `apply` or `destroy`
+    by a longer way, or by a word that happens to sit between two commands.
+    """
+    if word in COMMANDS or word in _NOT_COMMANDS or len(word) < 4 or not word.isalpha():
+        return word
+    near = [c for c in COMMANDS if _distance(word, c, 1) == 1]
+    return near[0] if len(near) == 1 else word

@@ -185,7 +185,10 @@ def find_environment(text: str) -> Hit | None:
 
 SIZE_WORDS: dict[str, str] = {
     "small": "small", "tiny": "small", "minimal": "small", "smallest": "small", "cheap": "small",
-    "cheapest": "small", "micro": "small", "mini": "small", "little": "small", "lightweight": "small",
+    "cheapest": "small", "micro": "small", "as cheap as possible": "small", "cheapest possible": "small",
+    "on a budget": "small", "low cost": "small", "low-cost": "small", "bare minimum": "small", "cheaper": "small",
+    "budget": "small", "bigger": "large", "more powerful": "large", "heavy-duty": "large",
+    "mini": "small", "little": "small", "lightweight": "small",
     "medium": "medium", "mid": "medium", "mid-size": "medium", "mid-sized": "medium", "midsize": "medium",
     "medium-sized": "medium", "moderate": "medium", "average": "medium",
     "large": "large", "big": "large", "beefy": "large", "huge": "large", "xl": "large", "heavy": "large",
