@@ -47,3 +47,6 @@ if [ -z "${MONGODB_URL:-}" ]; then
     (cd scripts/ferretdb && go build -o ../../.data/bin/ferretdb .)
   fi
 fi
+
+# helm for the chart tests (tests/test_deploy_helm.py), cached outside the checkout.
+bash scripts/build_helm.sh >/dev/null || echo "setup: helm could not be built; the chart tests need it" >&2
