@@ -215,3 +215,17 @@ def test_refusal_reasons_are_a_small_fixed_set() -> None:
     assert refusal_reason("the Approve button belongs to an older plan") == "stale_plan"
     assert refusal_reason("the request is cancelled") == "closed"
     assert refusal_reason("something new") == "other"
+
+
+def test_readme_lists_every_metric() -> None:
+    from prometheus_client import REGISTRY
+
+    from config.local_services import REPO_ROOT
+
+    readme = (REPO_ROOT / "README.md").read_text()
+    production = readme[readme.index("## Production"):readme.index("## Benchmarks")]
+    names = {m.name for m in REGISTRY.collect() if m.name.startswith("infrabot_")}
+    assert len(names) >= 12
+    for name in names:
+        documented = name if f"`{name}`" in production else f"{name}_total"
+        assert f"`{documented}`" in production, name
