@@ -25,6 +25,14 @@ def strip_marks(text: str) -> str:
     return text.replace(MENTION_OPEN, "").replace(MENTION_CLOSE, "")
 
 
+def code(text: str) -> str:
+    """What a user typed, quoted back as a code span: shown literally on every platform, never as markup.
+
+    A backtick would end the span early, so it becomes a look-alike; a newline would break it, so it is a space.
+    """
+    return "`" + " ".join(text.replace("`", "\u02cb").split()) + "`"
+
+
 def render_text(text: str, escape: Callable[[str], str], render_mention: Callable[[str], str]) -> str:
     """`text` for one platform: everything escaped except the core's own mentions, rendered as mentions."""
     out: list[str] = []

@@ -19,7 +19,8 @@ from bots.slack.http import mount
 from bots.slack.text import slack_text
 from config.settings import Settings
 from core.cards import StatusCard
-from core.messages import MENTION_CLOSE, MENTION_OPEN, IncomingMessage, ThreadRef, mention
+from core.messages import MENTION_CLOSE, MENTION_OPEN, IncomingMessage, ThreadRef, code, mention
+from core.understanding.names import check_app_name
 from tests.slack_mock import MockSlack
 from tests.slack_mock.harness import SIGNING_SECRET, SlackClient
 from tests.slack_mock.server import BOT_TOKEN, TEAM
@@ -118,3 +119,9 @@ def test_cards_are_escaped_in_every_block() -> None:
     for live in LIVE:
         assert live not in rendered, live
     assert "Cancelled by <@U1>" in rendered and "&lt;!channel&gt;" in rendered
+
+
+def test_a_rejected_app_name_is_quoted_back_as_a_code_span() -> None:
+    problem = check_app_name("Shop`*bold*`\n@everyone!").problem or ""
+    assert problem.startswith("`Shop\u02cb*bold*\u02cb @everyone!` can't be used as an app name")
+    assert code("a`b") == "`a\u02cbb`"

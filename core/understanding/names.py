@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from core.messages import code
 from core.understanding.normalize import ascii_fold
 
 MAX_APP_LENGTH = 20
@@ -110,11 +111,11 @@ def check_app_name(raw: str) -> NameCheck:
         return NameCheck(app=lowered)
     if _VALID.fullmatch(lowered):
         gcp_problem = gcp_name_problem(lowered)
-        problem = f"\"{name}\" can't be used as an app name: it {gcp_problem}."
+        problem = f"{code(name)} can't be used as an app name: it {gcp_problem}."
         return NameCheck(app=None, problem=problem, suggestion=suggest_app_name(name))
     reasons = _reasons(lowered)
     said = " and ".join([", ".join(reasons[:-1]), reasons[-1]] if len(reasons) > 1 else reasons)
-    problem = f"\"{name}\" can't be used as an app name: it {said}. {APP_NAME_RULE}"
+    problem = f"{code(name)} can't be used as an app name: it {said}. {APP_NAME_RULE}"
     return NameCheck(app=None, problem=problem, suggestion=suggest_app_name(name))
 
 
