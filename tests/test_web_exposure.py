@@ -54,7 +54,8 @@ async def test_exposed_without_a_token_the_web_chat_does_not_exist(
     # Even someone who guesses a token gets nothing: there is no token to match.
     assert (await client.post("/api/chat", json=REQUEST, headers=bearer(TOKEN))).status_code == 404
     assert await runtime.db.requests.count_documents({}) == 0
-    assert (await client.get("/healthz")).status_code == 200
+    for probe in ("/healthz", "/livez", "/readyz", "/metrics"):
+        assert (await client.get(probe)).status_code == 200, probe
     assert "WEB_CHAT_TOKEN is not set" in caplog.text
 
 

@@ -3,7 +3,7 @@
 The web chat has no accounts: anyone who reaches `/api/*` can ask for infrastructure under any name. So
 it answers only where that is safe. On a loopback HOST it is the local developer's own chat; bound to
 any other address it does not exist (404) unless WEB_CHAT_TOKEN is set, and then every `/api/*` call
-must carry `Authorization: Bearer <token>`. Slack's endpoint (signed by Slack) and the health check are
+must carry `Authorization: Bearer <token>`. Slack's endpoint (signed by Slack), the probes and /metrics are
 never gated. Bodies are read in full, up to a cap, before anything parses them.
 """
 
@@ -25,8 +25,8 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 MAX_BODY_BYTES = 64 * 1024
-# Signed by Slack, or needed by load balancers: neither belongs to the web chat.
-UNGATED = ("/slack/events", "/healthz")
+# Signed by Slack, or for probes and Prometheus (aggregate counts, nothing anyone typed): not the web chat.
+UNGATED = ("/slack/events", "/healthz", "/livez", "/readyz", "/metrics")
 PAGE = "/"
 
 
