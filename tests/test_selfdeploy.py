@@ -176,3 +176,27 @@ def test_deploy_preview_text_and_refusals(tmp_path: Path) -> None:
     assert no_state.returncode == 2 and "--state-url" in no_state.stderr
     zero = deploy(tmp_path, "--preview", "--web-min-instances", "0")
     assert zero.returncode == 2 and "at least one instance" in zero.stderr
+
+
+def test_deploy_drives_pulumi_up_through_the_automation_api(tmp_path: Path) -> None:
+    """With the stand-in CLI (tests/standin): the program itself is not run by it, the calls around it are."""
+    standin = REPO_ROOT / "tests" / "standin"
+    state = tmp_path / "state"
+    state.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in CLOUD_CREDENTIAL_VARS}
+    env |= {"DATA_DIR": str(tmp_path / "data"), "ENGINE": "offline", "PATH": f"{standin / 'bin'}:{env['PATH']}",
+            "STANDIN_PYTHON": str(REPO_ROOT / ".venv" / "bin" / "python"), "STANDIN_LOG": str(tmp_path / "calls"),
+            "STANDIN_SCENARIO": str(standin / "scenarios" / "basic.json")}
+    args = [INFRABOT, "deploy", "--project", PROJECT, "--state-url", state.as_uri()]
+    refused = subprocess.run(args, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=180)
+    assert refused.returncode == 2 and "PULUMI_CONFIG_PASSPHRASE" in refused.stderr
+    env["PULUMI_CONFIG_PASSPHRASE"] = "operator-passphrase"
+    done = subprocess.run(args, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr
+    calls = [json.loads(line)["argv"] for line in (tmp_path / "calls").read_text().splitlines()]
+    assert ["stack", "init", "prod"] in calls
+    assert ["config", "set-all", "--stack", "prod", "--plaintext", f"gcp:project={PROJECT}",
+            "--plaintext", "gcp:region=us-central1"] in calls
+    assert any(call[:3] == ["up", "--yes", "--skip-preview"] for call in calls)
+    assert "Pulumi.yaml" not in os.listdir(tmp_path), "the stack's work dir is Pulumi's own temp dir"
+    assert json.loads(done.stdout[done.stdout.index("{"):])  # the stack outputs, as JSON

@@ -28,7 +28,6 @@ def deploy(cfg: DeployConfig, state_url: str, on_output: Callable[[str], None] =
         opts=auto.LocalWorkspaceOptions(project_settings=auto.ProjectSettings(
             name=PULUMI_PROJECT, runtime="python", backend=auto.ProjectBackend(state_url))),
     )
-    stack.set_config("gcp:project", auto.ConfigValue(cfg.project))
-    stack.set_config("gcp:region", auto.ConfigValue(cfg.region))
+    stack.set_all_config({"gcp:project": auto.ConfigValue(cfg.project), "gcp:region": auto.ConfigValue(cfg.region)})
     result = stack.up(on_output=on_output)
     return {key: str(out.value) for key, out in result.outputs.items() if not out.secret}
