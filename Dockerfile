@@ -4,7 +4,7 @@
 #                                                        With HOST=0.0.0.0 the web chat answers 404 unless
 #                                                        WEB_CHAT_TOKEN is set; Slack's endpoint and probes work.
 #   docker build --target worker -t infrabot-worker . -> `infrabot worker` with a pinned Pulumi CLI and the
-#                                                        gcp resource plugin installed at build time
+#                                                        gcp and random plugins installed at build time
 # Both expect REDIS_URL and MONGODB_URL pointing at managed services; the worker also PULUMI_BACKEND_URL=gs://...
 # Stop with SIGTERM: chat processes finish turns in flight, the worker stops taking jobs and lets running ones
 # finish for SHUTDOWN_GRACE_SECONDS (give the orchestrator a longer grace period than that).
@@ -38,12 +38,14 @@ RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends curl ca
  && rm -rf /tmp/pulumi-* /var/lib/apt/lists/*
 
 FROM base AS worker
-# The gcp plugin matches the pulumi-gcp Python package pinned in pyproject.toml.
+# The provider plugins match the pulumi-gcp and pulumi-random Python packages pinned in pyproject.toml.
 ARG PULUMI_GCP_PLUGIN_VERSION=10.2.0
+ARG PULUMI_RANDOM_PLUGIN_VERSION=4.21.4
 COPY --from=pulumi /opt/pulumi /opt/pulumi
 ENV PATH=/opt/pulumi:$PATH ENGINE=pulumi PULUMI_SKIP_UPDATE_CHECK=true METRICS_PORT=9464
 USER infrabot
-RUN pulumi version && pulumi plugin install resource gcp "v${PULUMI_GCP_PLUGIN_VERSION}"
+RUN pulumi version && pulumi plugin install resource gcp "v${PULUMI_GCP_PLUGIN_VERSION}" \
+ && pulumi plugin install resource random "v${PULUMI_RANDOM_PLUGIN_VERSION}"
 EXPOSE 9464
 HEALTHCHECK --interval=30s --timeout=3s CMD python -c "import urllib.request,os; urllib.request.urlopen(f'http://127.0.0.1:{os.environ[\"METRICS_PORT\"]}/livez')"
 STOPSIGNAL SIGTERM

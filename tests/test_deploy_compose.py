@@ -105,7 +105,11 @@ def test_dockerfile_worker_has_pinned_pulumi_chat_has_none_both_non_root() -> No
     gcp_plugin = re.search(r"ARG PULUMI_GCP_PLUGIN_VERSION=(\S+)", found["worker"])
     pinned = re.search(r'"pulumi-gcp==([\d.]+)"', (REPO_ROOT / "pyproject.toml").read_text())
     assert gcp_plugin and pinned and gcp_plugin.group(1) == pinned.group(1), "plugin matches the Python SDK"
+    random_plugin = re.search(r"ARG PULUMI_RANDOM_PLUGIN_VERSION=(\S+)", found["worker"])
+    pinned_random = re.search(r'"pulumi-random==([\d.]+)"', (REPO_ROOT / "pyproject.toml").read_text())
+    assert random_plugin and pinned_random and random_plugin.group(1) == pinned_random.group(1)
     assert "pulumi plugin install resource gcp" in found["worker"]
+    assert "pulumi plugin install resource random" in found["worker"]
     assert "COPY --from=pulumi" in found["worker"] and 'CMD ["infrabot", "worker"]' in found["worker"]
     assert "pulumi" not in found["chat"].lower() and 'CMD ["infrabot", "web"]' in found["chat"]
     for name in ("worker", "chat"):
