@@ -115,12 +115,15 @@ async def build_runtime(settings: Settings, redis_url: str, mongodb_url: str) ->
     jobs = MongoJobs(db, locks, on_change=work.mark)
     audit = MongoAudit(db)
     contexts = RedisContextStore(redis, settings.context_ttl_seconds)
+    from infra.pricing import estimate_monthly_cost
+
     observe.install(observed.PrometheusObserver())
     # The core sees its ports through counting wrappers (telemetry/); the runtime keeps the plain adapters.
     seen_requests = observed.ObservedRequests(requests)
     flow = RequestFlow(
         seen_requests, observed.ObservedJobs(jobs), ArqQueue(arq), observed.ObservedAudit(audit),
         build_policy(settings), settings.engine, MongoStackOwners(db),
+        estimate=estimate_monthly_cost, plan_ttl_seconds=settings.plan_ttl_seconds,
     )
     core = observed.ObservedConversation(
         # Long enough to drop the platform's quick re-sends while a turn runs, short enough that a retry

@@ -11,6 +11,8 @@ second person to approve.
     ALLOWED_COMPONENTS=prod=service,postgres,bucket;staging=service,postgres,bucket,redis
     APPROVAL_ENVIRONMENTS=prod                         # where the approver must not be the requester
     ROLE_RULES={"approve": {"prod": ["role:T0123ABCD/S0456EFGH", "U123"]}, "destroy": {"*": ["role:1122/3344"]}}
+    MAX_MONTHLY_COST_USD=dev=500,staging=2000,prod=10000  # merged over these defaults
+    MAX_COMPONENTS=20                                  # every instance of every kind, per request
     POLICY_FILE=policy.yaml                            # the same keys in YAML or JSON; `roles` for ROLE_RULES
 """
 
@@ -21,7 +23,14 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from core.policy import ACTIONS, Guardrails, Policy, Roles
+from core.policy import (
+    ACTIONS,
+    DEFAULT_MAX_COMPONENTS,
+    DEFAULT_MAX_MONTHLY_COST_USD,
+    Guardrails,
+    Policy,
+    Roles,
+)
 from core.spec import ENVIRONMENTS, KINDS, SIZES
 
 if TYPE_CHECKING:
@@ -43,6 +52,8 @@ _FILE_KEYS: dict[str, str] = {
     "allowed_components": "allowed_components",
     "approval_environments": "approval_environments",
     "roles": "role_rules",
+    "max_monthly_cost_usd": "max_monthly_cost_usd",
+    "max_components": "max_components",
 }
 
 
@@ -126,6 +137,32 @@ def parse_allowed_components(value: str | dict[str, Any]) -> dict[str, list[str]
     return allowed
 
 
+def parse_max_monthly_cost(value: str | dict[str, Any]) -> dict[str, float]:
+    raw = {k: [str(v)] for k, v in value.items()} if isinstance(value, dict) else _pairs(value)
+    caps: dict[str, float] = {}
+    for env, figures in raw.items():
+        if len(figures) != 1:
+            raise PolicyConfigError(f"give one amount for {env}, like {env}=500")
+        try:
+            cap = float(figures[0])
+        except ValueError:
+            raise PolicyConfigError(f"{figures[0]!r} for {env} is not an amount in USD") from None
+        if not cap >= 0:
+            raise PolicyConfigError(f"the limit for {env} must be 0 or more")
+        caps[_environment(str(env))] = cap
+    return {**DEFAULT_MAX_MONTHLY_COST_USD, **caps}
+
+
+def parse_max_components(value: str | int) -> int:
+    try:
+        cap = int(str(value).strip())
+    except ValueError:
+        raise PolicyConfigError(f"{value!r} is not a whole number") from None
+    if cap < 1:
+        raise PolicyConfigError("must be at least 1")
+    return cap
+
+
 def parse_approval_environments(value: str | list[str]) -> tuple[str, ...]:
     return tuple(_environment(e, wildcard=False) for e in _items(value))
 
@@ -173,6 +210,8 @@ _PARSERS: dict[str, Any] = {
     "allowed_components": parse_allowed_components,
     "approval_environments": parse_approval_environments,
     "role_rules": parse_role_rules,
+    "max_monthly_cost_usd": parse_max_monthly_cost,
+    "max_components": parse_max_components,
 }
 
 
@@ -242,6 +281,8 @@ def policy_from_settings(settings: Settings) -> Policy:
             max_size=values.get("max_size", dict(DEFAULT_MAX_SIZE)),
             min_size=values.get("min_size", dict(DEFAULT_MIN_SIZE)),
             allowed_components=values.get("allowed_components", {}),
+            max_monthly_cost_usd=values.get("max_monthly_cost_usd", dict(DEFAULT_MAX_MONTHLY_COST_USD)),
+            max_components=values.get("max_components", DEFAULT_MAX_COMPONENTS),
         ),
         roles=Roles(values.get("role_rules", {})),
         approval_environments=values.get("approval_environments", DEFAULT_APPROVAL_ENVIRONMENTS),

@@ -90,11 +90,15 @@ class Settings(BaseSettings):
     allowed_components: str | None = None
     approval_environments: str | None = None
     role_rules: str | None = None
+    max_monthly_cost_usd: str | None = None
+    max_components: str | None = None
     policy_file: str | None = None
+    # A plan older than this can no longer be approved: the stack and prices may have moved on.
+    plan_ttl_seconds: int = Field(default=24 * 3600, ge=60)
 
     @field_validator(
         "allowed_regions", "max_size", "min_size", "allowed_components", "approval_environments",
-        "role_rules", "policy_file",
+        "role_rules", "max_monthly_cost_usd", "max_components", "policy_file",
     )
     @classmethod
     def _policy_parses(cls, value: str | None, info: ValidationInfo) -> str | None:

@@ -12,7 +12,7 @@ import weakref
 from typing import Any
 
 from core import texts
-from core.flow import Actor, RequestFlow, parse_button_ref
+from core.flow import Actor, RequestFlow, parse_button_ref, where
 from core.messages import ActionEvent, HistoryEntry, IncomingMessage, Reply, ThreadRef
 from core.ports import ContextStore, EventGate, HistoryStore, RequestStore
 from core.turns import Turns
@@ -72,14 +72,17 @@ class Conversation:
             log.info("duplicate action dropped: %s", key)
             return []
         actor = Actor(action.thread, action.user, action.roles, key)
-        request_id, plan_hash = parse_button_ref(action.request_id)
+        request_id, bound = parse_button_ref(action.request_id)
         try:
             request = await self.requests.get(request_id)
             if request is None:
-                log.warning("action %s for unknown request %s", action.action, action.request_id)
+                log.warning("action %s for unknown request %s", action.action, action.request_id[:40])
+                await self.flow.audit.record("refused", action=action.action, reason="unknown request",
+                                             request_ref=action.request_id[:100], **where(actor))
+                await self.gate.settle(key)
                 return [Reply("I can't find that request any more.", ephemeral=True)]
             if action.action == "approve":
-                reply = await self.flow.approve(actor, request, plan_hash)
+                reply = await self.flow.approve(actor, request, bound)
             elif action.action == "cancel":
                 reply = await self.flow.cancel(actor, request)
             else:

@@ -8,16 +8,28 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from core.dialog import Draft
 from core.messages import Button, Reply, ThreadRef, mention
 from core.policy import Policy
-from core.ports import AuditLog, JobQueue, JobStore, RequestStore, StackOwners
-from core.request import OPEN, REVISABLE, RUNNING, Approval, Request, Status, new_request_id, said
+from core.ports import AuditLog, CostEstimate, JobQueue, JobStore, RequestStore, StackOwners
+from core.request import (
+    DEFAULT_PLAN_TTL_SECONDS,
+    REVISABLE,
+    RUNNING,
+    VOID,
+    Approval,
+    Request,
+    Status,
+    job_for,
+    new_destroy_id,
+    new_request_id,
+    said,
+)
 from core.spec import InfraSpec
-from core.status import JobStatus, Phase
+from core.status import Phase
 
 log = logging.getLogger("infrabot.flow")
 
@@ -61,8 +73,20 @@ def plan_buttons(request_id: str, plan_hash: str | None = None) -> list[Button]:
 
 
 def authors_of(request: Request) -> list[str]:
-    """The requester and whoever changed the spec since: none of them may be the second person."""
+    """The requester and whoever changed the spec since: none of them may be the second person. Only the
+    requester owns the plan, though: anyone else who approves it needs the `approve` permission."""
     return list(request.authors or [request.user])
+
+
+def destroy_job(request: Request) -> str:
+    """One job per destroy: a later destroy of the same stack (after a failed one) is a new job."""
+    return f"destroy-{request.id}-{request.destroy_id}"
+
+
+def where(actor: Actor) -> dict[str, Any]:
+    """What every audit row names: who acted, and from which platform, workspace and thread."""
+    t = actor.thread
+    return {"platform": t.platform, "workspace": t.workspace, "thread": t.as_dict(), "user": actor.user}
 
 
 class RequestFlow:
@@ -75,8 +99,12 @@ class RequestFlow:
         policy: Policy,
         engine_name: str,
         owners: StackOwners,
+        estimate: CostEstimate | None = None,
+        plan_ttl_seconds: float = DEFAULT_PLAN_TTL_SECONDS,
     ) -> None:
         self.owners = owners
+        self.estimate = estimate
+        self.plan_ttl = timedelta(seconds=plan_ttl_seconds)
         self.requests = requests
         self.jobs = jobs
         self.queue = queue
@@ -96,33 +124,36 @@ class RequestFlow:
 
     async def _enqueue(self, kind: str, job_id: str, request: Request, **extra: Any) -> None:
         """Points the request at its newest job, records the job, then queues it; each step is idempotent."""
-        status = JobStatus(
-            job_id=job_id,
-            kind=kind,
-            request_id=request.id,
-            thread=request.thread.as_dict(),
-            phase=Phase.QUEUED,
-            version=1,
-            engine=self.engine_name,
-            message="Waiting for a worker",
-            spec=request.spec.model_dump(),
-            revision=request.revision,
-            **extra,
-        )
+        status = job_for(request, kind, job_id, self.engine_name, **extra)
         if request.latest_job != job_id:
             await self.requests.update(request.id, {"latest_job": job_id})
         await self.jobs.create(status)
         await self.queue.enqueue(kind, job_id)
 
     async def _refused(self, actor: Actor, action: str, reason: str, environment: str, **fields: Any) -> None:
-        await self.audit.record("refused", action=action, user=actor.user, roles=list(actor.roles),
-                                environment=environment, reason=reason, thread=actor.thread.as_dict(),
-                                **fields)
+        await self.audit.record("refused", action=action, roles=list(actor.roles), environment=environment,
+                                reason=reason, **where(actor), **fields)
+
+    def _guard(self, spec: InfraSpec, monthly_cost_usd: float | None = None) -> str | None:
+        """Today's guardrails, with the cost the plan estimated or, before planning, the price table's."""
+        if monthly_cost_usd is None and self.estimate is not None:
+            monthly_cost_usd = self.estimate(spec)
+        return self.policy.check_spec(spec, monthly_cost_usd)
+
+    async def _elsewhere(self, actor: Actor, request: Request, action: str) -> Reply | None:
+        """A request is acted on only from its own thread (platform, workspace, channel and thread): a button,
+        a forged web action or a typed word anywhere else changes nothing."""
+        if actor.thread.key() == request.thread_key:
+            return None
+        await self._refused(actor, action, "acted on from outside the request's own thread",
+                            request.spec.environment, request_id=request.id, request_thread=request.thread.as_dict())
+        return Reply("That request belongs to another conversation, so I can only act on it there. Nothing was "
+                     "changed.", ephemeral=True)
 
     async def start(self, actor: Actor, draft: Draft, text: str) -> tuple[str | None, Reply]:
         spec = self.policy.fit(draft.to_spec(actor.user))
         refusal = self.policy.refuse("request", spec.environment, actor.user, actor.roles,
-                                     actor.thread.platform) or self.policy.check_spec(spec)
+                                     actor.thread.platform) or self._guard(spec)
         if refusal:
             await self._refused(actor, "request", refusal, spec.environment, stack=spec.stack_name)
             return None, Reply(f"I can't plan that: {refusal}.")
@@ -133,8 +164,8 @@ class RequestFlow:
         # A redelivered event finds the request its first delivery made, under that request's id.
         request, created = await self.requests.create(fresh)
         if created:
-            await self.audit.record("requested", request_id=request.id, user=actor.user,
-                                    stack=spec.stack_name, spec=spec.model_dump())
+            await self.audit.record("requested", request_id=request.id, stack=spec.stack_name,
+                                    spec=spec.model_dump(), **where(actor))
         if request.status == Status.PLANNING and request.revision == 1:
             await self._enqueue("plan", f"plan-{request.id}-1", request)
         note = draft.defaults_note()
@@ -146,9 +177,12 @@ class RequestFlow:
         )
 
     async def revise(self, actor: Actor, request: Request, draft: Draft) -> Reply:
+        elsewhere = await self._elsewhere(actor, request, "change")
+        if elsewhere:
+            return elsewhere
         spec = self.policy.fit(draft.to_spec(request.user))
         refusal = self.policy.refuse("request", spec.environment, actor.user, actor.roles,
-                                     actor.thread.platform) or self.policy.check_spec(spec)
+                                     actor.thread.platform) or self._guard(spec)
         if refusal:
             await self._refused(actor, "request", refusal, spec.environment, request_id=request.id,
                                 stack=spec.stack_name)
@@ -185,8 +219,8 @@ class RequestFlow:
                                                        changes, expect={"revision": request.revision})
         if moved is None:
             return await self._not_revised(request)
-        await self.audit.record("revised", request_id=request.id, user=actor.user, revision=revision,
-                                spec=spec.model_dump())
+        await self.audit.record("revised", request_id=request.id, revision=revision, spec=spec.model_dump(),
+                                **where(actor))
         await self._supersede(moved)
         await self._enqueue("plan", f"plan-{moved.id}-{revision}", moved)
         return Reply(
@@ -214,17 +248,22 @@ class RequestFlow:
             return Reply("A change is running right now; I'll show the result when it is done.")
         return await self.revise(actor, request, Draft.from_spec(request.spec))
 
-    async def approve(self, actor: Actor, request: Request | None, plan_hash: str | None = None) -> Reply:
-        """`plan_hash` comes from an Approve button: such a press approves that plan and nothing else."""
+    async def approve(
+        self, actor: Actor, request: Request | None, bound: str | None, *, typed: bool = False
+    ) -> Reply:
+        """Approves exactly what `bound` names: a plan hash (from the Approve button pressed, or the plan last
+        shown in the thread for a typed `apply`) or, for a pending destroy, its destroy id."""
         if request is None:
             return Reply("There's no plan waiting for approval here. Tell me what you need first.")
+        elsewhere = await self._elsewhere(actor, request, "approve")
+        if elsewhere:
+            return elsewhere
         status = request.status
         if status in RUNNING:
             await self._requeue_lost(request)
-        if plan_hash is not None:
-            stale = await self._stale_button(actor, request, plan_hash)
-            if stale:
-                return stale
+        stale = await self._stale(actor, request, bound, typed)
+        if stale:
+            return stale
         if status == Status.PLANNING:
             return Reply("The plan is still being prepared; approve it once it appears.", ephemeral=True)
         if status in RUNNING:
@@ -239,13 +278,14 @@ class RequestFlow:
         action = "destroy" if destroying else "apply"
         if destroying:
             authors = [request.destroy_requested_by or request.user]
+            owner = request.destroy_requested_by or request.user
         else:
-            authors = authors_of(request)
+            authors, owner = authors_of(request), request.user
         refusal = self.policy.refuse_approval(action, spec.environment, actor.user, actor.roles, authors,
-                                              actor.thread.platform)
+                                              actor.thread.platform, owner=owner)
         if refusal is None and not destroying:
             # The rules may have changed since planning; an approval never bypasses today's guardrails.
-            refusal = self.policy.check_spec(spec)
+            refusal = self._guard(spec, request.plan.monthly_cost_usd if request.plan else None)
         if refusal:
             await self._refused(actor, "approve_destroy" if destroying else "approve", refusal,
                                 spec.environment, request_id=request.id, requested_by=request.user,
@@ -253,6 +293,9 @@ class RequestFlow:
             return Reply(f"Sorry, {refusal}. Nothing was changed.", ephemeral=True, request_id=request.id)
         if destroying:
             return await self._start_destroy(actor, request)
+        unfit = await self._unfit_plan(actor, request)
+        if unfit:
+            return unfit
         plan_hash = request.plan_hash or ""
         approval = Approval(user=actor.user, plan_hash=plan_hash, ts=datetime.now(UTC),
                             thread=actor.thread.as_dict())
@@ -263,17 +306,57 @@ class RequestFlow:
         if approved is None:
             return Reply("That plan changed or was approved a moment ago; check the latest status card.",
                          ephemeral=True, request_id=request.id)
-        await self.audit.record("approved", request_id=request.id, user=actor.user, plan_hash=plan_hash,
-                                requested_by=request.user, engine=request.plan.engine if request.plan else None)
+        await self.audit.record("approved", request_id=request.id, plan_hash=plan_hash, requested_by=request.user,
+                                engine=request.plan.engine if request.plan else None, **where(actor))
         await self._enqueue("apply", f"apply-{request.id}-{plan_hash}", approved, plan_hash=plan_hash)
         return Reply(f"Approved by {mention(actor.user)}. Applying now; the status card follows along.",
                      request_id=request.id)
+
+    async def _unfit_plan(self, actor: Actor, request: Request) -> Reply | None:
+        """A plan is approvable only while it describes the request's current spec, is the newest plan for its
+        stack, and is younger than PLAN_TTL_SECONDS."""
+        plan = request.plan
+        assert plan is not None, "a request awaiting approval has a plan"
+        env = request.spec.environment
+        if plan.spec_fingerprint and plan.spec_fingerprint != request.spec.fingerprint():
+            await self._refused(actor, "approve", "the plan was made for another spec", env,
+                                request_id=request.id, plan_hash=plan.hash)
+            return Reply("That plan doesn't match the request as it stands now, so nothing was applied. Say "
+                         "`plan again` for a fresh one.", ephemeral=True, request_id=request.id)
+        newer = await self._newer_plan(request)
+        if newer is not None:
+            await self._refused(actor, "approve", "a newer plan exists for the stack", env, request_id=request.id,
+                                plan_hash=plan.hash, newer_request=newer.id)
+            return Reply(f"There's a newer plan for *{request.stack}* than this one (from another request), so "
+                         "nothing was applied. Say `plan again` here for a fresh plan if this one is still "
+                         "wanted.", ephemeral=True, request_id=request.id)
+        made = plan.created_at
+        if made is not None and datetime.now(UTC) - made > self.plan_ttl:
+            await self._refused(actor, "approve", "the plan expired", env, request_id=request.id,
+                                plan_hash=plan.hash, planned_at=made)
+            await self.requests.transition(request.id, Status.AWAITING_APPROVAL, Status.EXPIRED,
+                                           expect={"plan.hash": plan.hash})
+            hours = self.plan_ttl.total_seconds() / 3600
+            return Reply(f"That plan is more than {hours:g} hours old, so it has expired and nothing was "
+                         "applied. Say `plan again` for a fresh one.", request_id=request.id)
+        return None
+
+    async def _newer_plan(self, request: Request) -> Request | None:
+        """Another request on the stack whose plan was made after this one's (and was not voided)."""
+        made = request.plan.created_at if request.plan else None
+        if made is None:
+            return None
+        for other in await self.requests.on_stack(request.stack, set(Status) - VOID - {Status.PLANNING}):
+            theirs = other.plan.created_at if other.plan else None
+            if other.id != request.id and theirs is not None and theirs > made:
+                return other
+        return None
 
     async def _requeue_lost(self, request: Request) -> None:
         """A process that died between winning an approval and queueing its job left the request running
         with no job; the retried approval queues it (every step of `_enqueue` is idempotent)."""
         if request.status == Status.DESTROYING:
-            kind, job_id, extra = "destroy", f"destroy-{request.id}", {}
+            kind, job_id, extra = "destroy", destroy_job(request), {}
         elif request.approved_plan_hash:
             plan_hash = request.approved_plan_hash
             kind, job_id, extra = "apply", f"apply-{request.id}-{plan_hash}", {"plan_hash": plan_hash}
@@ -284,24 +367,45 @@ class RequestFlow:
                         kind)
             await self._enqueue(kind, job_id, request, **extra)
 
-    async def _stale_button(self, actor: Actor, request: Request, plan_hash: str) -> Reply | None:
-        current = request.plan_hash
-        if request.status == Status.AWAITING_APPROVAL and current == plan_hash:
+    async def _stale(self, actor: Actor, request: Request, bound: str | None, typed: bool) -> Reply | None:
+        """None when `bound` names what the request waits on now; otherwise the reason why not, audited."""
+        env = request.spec.environment
+        status = request.status
+        current = request.destroy_id if status == Status.DESTROY_REQUESTED else request.plan_hash
+        waiting = status in (Status.AWAITING_APPROVAL, Status.DESTROY_REQUESTED)
+        if waiting and bound is not None and bound == current:
             return None
-        if request.status in (Status.APPROVED, Status.APPLYING, Status.APPLIED) \
-                and request.approved_plan_hash == plan_hash:
+        if status == Status.PLANNING and bound is None:
+            return None  # approve() says the plan is still being prepared
+        if status in (Status.APPROVED, Status.APPLYING, Status.APPLIED) and request.approved_plan_hash == bound:
             return Reply("That plan is already approved.", ephemeral=True, request_id=request.id)
-        if request.status in (Status.CANCELLED, Status.DESTROYED):
+        if status in (Status.DESTROYING, Status.DESTROYED) and bound is not None and bound == request.destroy_id:
+            return Reply("That destroy is already approved.", ephemeral=True, request_id=request.id)
+        if status in (Status.CANCELLED, Status.DESTROYED, Status.SUPERSEDED, Status.EXPIRED):
             # Its plan may be the latest one; what stops it is the request's own fate, so say that.
-            await self._refused(actor, "approve", f"the request is {request.status}",
-                                request.spec.environment, request_id=request.id, plan_hash=plan_hash)
-            return Reply(f"That request for *{request.stack}* was {request.status}, so nothing was "
-                         "applied. Tell me what you need to start a new one.",
+            await self._refused(actor, "approve", f"the request is {status}", env, request_id=request.id,
+                                plan_hash=bound)
+            why = {
+                Status.SUPERSEDED: "was superseded: a newer request for the same stack was applied",
+                Status.EXPIRED: "has expired: its plan is too old to approve (say `plan again` for a fresh one)",
+            }.get(status, f"was {status}")
+            return Reply(f"There's nothing to approve: that request for *{request.stack}* {why}, so nothing "
+                         "was applied.",
                          ephemeral=True, request_id=request.id)
-        reason = "the Approve button belongs to an older plan"
-        await self._refused(actor, "approve", reason, request.spec.environment,
-                            request_id=request.id, plan_hash=plan_hash, current_plan_hash=current,
-                            requested_by=request.user)
+        if not waiting and status != Status.PLANNING:
+            return None  # running or applied: approve() answers those
+        if typed and bound is None:
+            await self._refused(actor, "approve", "no plan was shown in this thread yet", env,
+                                request_id=request.id, current_plan_hash=current)
+            return Reply("The plan hasn't been shown here yet; say `apply` once you have seen it.",
+                         ephemeral=True, request_id=request.id)
+        reason = "the approval names another destroy" if status == Status.DESTROY_REQUESTED \
+            else "the Approve button belongs to an older plan" if not typed else "the approval names an older plan"
+        await self._refused(actor, "approve", reason, env, request_id=request.id, plan_hash=bound,
+                            current_plan_hash=current, requested_by=request.user)
+        if typed:
+            return Reply("The plan changed since the one shown here, so nothing was applied. Check the newest "
+                         "plan above and say `apply` again.", ephemeral=True, request_id=request.id)
         return Reply(
             "That Approve button is for an older plan of this request, so nothing was applied. "
             "Check the latest plan and approve that one.",
@@ -309,7 +413,10 @@ class RequestFlow:
         )
 
     async def cancel(self, actor: Actor, request: Request | None) -> Reply:
-        if request is None or request.status not in (*OPEN, Status.DESTROY_REQUESTED):
+        elsewhere = await self._elsewhere(actor, request, "cancel") if request else None
+        if elsewhere:
+            return elsewhere
+        if request is None or request.status not in (*REVISABLE, Status.DESTROY_REQUESTED):
             return Reply("There's nothing pending to cancel here.")
         was_destroy = request.status == Status.DESTROY_REQUESTED
         owner = request.destroy_requested_by if was_destroy else None
@@ -324,7 +431,7 @@ class RequestFlow:
         if await self.requests.transition(request.id, request.status, target) is None:
             return Reply("That request changed a moment ago (approved or cancelled); check the latest status "
                          "card.", ephemeral=True, request_id=request.id)
-        await self.audit.record("cancelled", request_id=request.id, user=actor.user)
+        await self.audit.record("cancelled", request_id=request.id, **where(actor))
         job = await self.jobs.get(f"plan-{request.id}-{request.revision}")
         if job and job.phase in (Phase.QUEUED, Phase.RUNNING, Phase.AWAITING_APPROVAL) and not was_destroy:
             await self.jobs.update(job.job_id, phase=Phase.CANCELLED, message=f"Cancelled by {mention(actor.user)}")
@@ -332,6 +439,9 @@ class RequestFlow:
         return Reply(f"{what} cancelled. Nothing was changed.", request_id=request.id)
 
     async def request_destroy(self, actor: Actor, request: Request) -> Reply:
+        elsewhere = await self._elsewhere(actor, request, "destroy")
+        if elsewhere:
+            return elsewhere
         spec = request.spec
         refusal = self.policy.refuse("destroy", spec.environment, actor.user, actor.roles,
                                      actor.thread.platform)
@@ -339,28 +449,33 @@ class RequestFlow:
             await self._refused(actor, "destroy", refusal, spec.environment, request_id=request.id,
                                 stack=spec.stack_name)
             return Reply(f"Sorry, {refusal}. *{spec.stack_name}* stays as it is.", request_id=request.id)
+        # Its own id, carried by its Approve button: a button from an earlier destroy request never starts this one.
+        destroy_id = new_destroy_id()
         if self.policy.needs_second_person(spec.environment):
             moved = await self.requests.transition(request.id, request.status, Status.DESTROY_REQUESTED,
-                                                   {"destroy_requested_by": actor.user})
+                                                   {"destroy_requested_by": actor.user, "destroy_id": destroy_id})
             if moved is None:
                 return Reply(f"*{spec.stack_name}* changed a moment ago; check the latest status card.",
                              request_id=request.id)
-            await self.audit.record("destroy_requested", request_id=request.id, user=actor.user)
+            await self.audit.record("destroy_requested", request_id=request.id, destroy_id=destroy_id,
+                                    **where(actor))
             return Reply(
                 f"Destroying *{spec.stack_name}* ({spec.environment}) needs approval from someone else. "
                 "An approver can press Approve (or say `apply` here).",
-                request_id=request.id, buttons=plan_buttons(request.id),
+                request_id=request.id, buttons=plan_buttons(request.id, destroy_id),
             )
-        return await self._start_destroy(actor, request)
+        return await self._start_destroy(actor, request, destroy_id)
 
-    async def _start_destroy(self, actor: Actor, request: Request) -> Reply:
+    async def _start_destroy(self, actor: Actor, request: Request, destroy_id: str | None = None) -> Reply:
         # Compare-and-set: of two approvers pressing at once, one starts the destroy and one is told.
-        moved = await self.requests.transition(request.id, request.status, Status.DESTROYING)
+        changes = {"destroy_id": destroy_id} if destroy_id else {}
+        moved = await self.requests.transition(request.id, request.status, Status.DESTROYING, changes,
+                                               expect={"destroy_id": request.destroy_id})
         if moved is None:
             return Reply(f"The destroy of *{request.stack}* was started or cancelled a moment ago.",
                          ephemeral=True, request_id=request.id)
-        await self.audit.record("destroy_approved", request_id=request.id, user=actor.user,
-                                stack=request.stack)
-        await self._enqueue("destroy", f"destroy-{request.id}", moved)
+        await self.audit.record("destroy_approved", request_id=request.id, stack=request.stack,
+                                destroy_id=moved.destroy_id, **where(actor))
+        await self._enqueue("destroy", destroy_job(moved), moved)
         return Reply(f"Destroying *{request.stack}* now; the status card follows along.",
                      request_id=request.id)

@@ -48,6 +48,8 @@ def _per_env(table: dict[str, T], environment: str) -> T | None:
 
 # Kinds whose smallest sizes are unfit for production: shared-core Cloud SQL, BASIC (no HA) Redis.
 FLOOR_KINDS: tuple[str, ...] = ("postgres", "mysql", "redis")
+DEFAULT_MAX_MONTHLY_COST_USD: dict[str, float] = {"dev": 500.0, "staging": 2000.0, "prod": 10000.0}
+DEFAULT_MAX_COMPONENTS = 20
 
 
 @dataclass
@@ -57,6 +59,9 @@ class Guardrails:
     allowed_components: dict[str, list[str]] = field(default_factory=dict)
     # Per environment, the smallest size a database or cache gets; smaller asks are raised to it.
     min_size: dict[str, str] = field(default_factory=dict)
+    max_monthly_cost_usd: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_MAX_MONTHLY_COST_USD))
+    # Every instance of every component, across kinds: one request never builds more than this.
+    max_components: int = DEFAULT_MAX_COMPONENTS
 
 
 @dataclass
@@ -106,7 +111,8 @@ class Policy:
             components.append(component)
         return spec.model_copy(update={"components": components})
 
-    def check_spec(self, spec: InfraSpec) -> str | None:
+    def check_spec(self, spec: InfraSpec, monthly_cost_usd: float | None = None) -> str | None:
+        """The first guardrail `spec` breaks, said with the figures; `monthly_cost_usd` is its estimate."""
         g = self.guardrails
         if g.allowed_regions and spec.region not in g.allowed_regions:
             return f"region {spec.region} is not allowed here; allowed: {', '.join(g.allowed_regions)}"
@@ -123,6 +129,13 @@ class Policy:
                 if component.kind not in allowed:
                     kinds = ", ".join(allowed) or "nothing"
                     return f"{component.kind} is not allowed in {spec.environment} (allowed there: {kinds})"
+        total = sum(c.count for c in spec.components)
+        if total > g.max_components:
+            return f"that is {total} components, and one request may build at most {g.max_components}"
+        cap = _per_env(g.max_monthly_cost_usd, spec.environment)
+        if cap is not None and monthly_cost_usd is not None and monthly_cost_usd > cap:
+            return (f"its estimated cost of about ${monthly_cost_usd:,.2f}/month is above the "
+                    f"${cap:,.2f}/month limit for {spec.environment}")
         return None
 
     def refuse(
@@ -143,8 +156,13 @@ class Policy:
         roles: tuple[str, ...],
         authors: Collection[str],
         platform: str = "",
+        owner: str | None = None,
     ) -> str | None:
-        """Pressing Approve: `action` is "apply" for a plan, "destroy" for a pending destroy."""
+        """Pressing Approve: `action` is "apply" for a plan, "destroy" for a pending destroy.
+
+        `authors` (the requester and anyone whose words changed it) may never be the second person;
+        only `owner` (the original requester; every author when not given) approves without `approve`.
+        """
         refusal = self.refuse(action, environment, user, roles, platform)
         if refusal:
             return refusal
@@ -152,6 +170,7 @@ class Policy:
         if second and user in authors:
             who = "whoever asked for it" if action == "destroy" else "the requester"
             return f"{environment} changes need approval from someone other than {who}"
-        if second or user not in authors:
+        owns = user == owner if owner is not None else user in authors
+        if second or not owns:
             return self.refuse("approve", environment, user, roles, platform)
         return None

@@ -12,6 +12,8 @@ from core.spec import InfraSpec
 from core.status import JobStatus
 
 ProgressFn = Callable[[int, int, str], Awaitable[None]]
+# A monthly cost estimate for a spec, in USD (None when it can't be told), known before any planning.
+CostEstimate = Callable[[InfraSpec], float | None]
 
 
 class EventGate(Protocol):

@@ -176,9 +176,18 @@ class StatusRelay:
                         job_id, status.version, attempts, delay, exc)
             await self.work.later(job_id, delay, platform)
             return 0
+        await self._record_shown(status, request)
         await self.jobs.mark_relayed(job_id, status.version)
         await self.work.done(job_id)
         return 1
+
+    async def _record_shown(self, status: JobStatus, request: Request | None) -> None:
+        """A typed `apply` approves the plan its thread was last shown: that is the one just delivered."""
+        if request is None or status.kind != "plan" or status.phase != Phase.AWAITING_APPROVAL:
+            return
+        if status.plan_hash and request.shown_plan_hash != status.plan_hash:
+            await self.requests.update(request.id, {"shown_plan_hash": status.plan_hash},
+                                       expect={"plan.hash": status.plan_hash, "status": Status.AWAITING_APPROVAL})
 
     async def _dead_letter(self, status: JobStatus, reason: str) -> None:
         log.error("card for request %s (job %s) can't be shown and is given up: %s",

@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from core.messages import ThreadRef
 from core.plan import PlanResult
 from core.spec import InfraSpec
+from core.status import JobStatus, Phase
 
 
 class Status(StrEnum):
@@ -45,6 +46,8 @@ class Status(StrEnum):
     DESTROYING = "destroying"
     DESTROYED = "destroyed"
 
+
+DEFAULT_PLAN_TTL_SECONDS = 24 * 3600
 
 S = Status
 TRANSITIONS: dict[Status, frozenset[Status]] = {
@@ -180,6 +183,15 @@ class Request(BaseModel):
         data = dict(doc)
         data["thread"] = ThreadRef.from_dict(data["thread"])
         return cls.model_validate(data)
+
+
+def job_for(request: Request, kind: str, job_id: str, engine: str, **extra: Any) -> JobStatus:
+    """The first durable record of a job that acts on `request` as it is now."""
+    return JobStatus(
+        job_id=job_id, kind=kind, request_id=request.id, thread=request.thread.as_dict(), phase=Phase.QUEUED,
+        version=1, engine=engine, message=extra.pop("message", "Waiting for a worker"),
+        spec=request.spec.model_dump(), revision=request.revision, **extra,
+    )
 
 
 def encode(value: Any) -> Any:

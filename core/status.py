@@ -46,6 +46,9 @@ class JobStatus:
     spec: dict[str, Any] = field(default_factory=dict)
     plan_hash: str | None = None
     revision: int = 0
+    # Why this job exists when it is not the user's doing (e.g. the approved plan went out of date): shown
+    # on its card above the result.
+    note: str = ""
 
     @property
     def finished(self) -> bool:

@@ -62,6 +62,13 @@ def _capped(reply: Reply, parsed: Parsed, text: str) -> Reply:
     return reply
 
 
+def _shown(request: Request | None) -> str | None:
+    """What a typed `apply` in the request's thread approves: the plan last shown there, or the destroy asked."""
+    if request is None:
+        return None
+    return request.destroy_id if request.status == Status.DESTROY_REQUESTED else request.shown_plan_hash
+
+
 class Turns:
     def __init__(self, requests: RequestStore, flow: RequestFlow, planner: Planner) -> None:
         self.requests = requests
@@ -108,7 +115,7 @@ class Turns:
             if request is not None and hesitant(text):
                 log.info("hesitant consent in %s not taken as approval", actor.thread.key())
                 return Reply(UNCLEAR_APPROVAL, request_id=request.id)
-            return await self.flow.approve(actor, request)
+            return await self.flow.approve(actor, request, _shown(request), typed=True)
         if intent == "cancel":
             return await self._cancel(actor, request, context)
         if intent == "plan":
@@ -251,8 +258,11 @@ class Turns:
 
     async def _full_plan(self, request: Request) -> Reply:
         """Every planned change, which the card may have had to shorten; showing it voids nothing."""
-        job = await self.flow.jobs.get(request.latest_job)
+        job = await self.flow.jobs.get(request.latest_job) if request.latest_job else None
         result = job.result if job else {}
+        if job is not None and job.plan_hash and job.plan_hash == request.plan_hash:
+            await self.requests.update(request.id, {"shown_plan_hash": job.plan_hash},
+                                       expect={"plan.hash": job.plan_hash})
         lines = result.get("full_lines") or result.get("lines") or []
         return Reply(
             "\n".join([f"The full plan for *{request.stack}*:", *lines,

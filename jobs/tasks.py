@@ -10,15 +10,16 @@ from typing import Any
 
 from arq import Retry
 
-from core.plan import ApplyResult
-from core.ports import AuditLog, Engine, JobStore, RequestStore, StatusSignal
-from core.request import VOID, Request, Status, StoredPlan
+from core.plan import ApplyResult, PlanOutOfDate
+from core.ports import AuditLog, Engine, JobQueue, JobStore, ProgressFn, RequestStore, StatusSignal
+from core.request import SUPERSEDABLE, VOID, Request, Status, StoredPlan, job_for
 from core.spec import InfraSpec
 from core.status import JobStatus, Phase
 from infra.errors import EngineFailed, StackBusy
 from infra.locks import StackLock
 from infra.summary import describe, render_plan
 from jobs.progress import CoalescedProgress
+from jobs.queue import ArqQueue
 
 log = logging.getLogger("infrabot.jobs")
 
@@ -35,6 +36,8 @@ class Deps:
     signal: StatusSignal
     engine: Engine
     lock: StackLock
+    # Queues the fresh plan when an approved one went out of date; the worker's own arq pool when unset.
+    queue: JobQueue | None = None
 
 
 def _now() -> datetime:
@@ -78,7 +81,7 @@ async def _fail(deps: Deps, status: JobStatus, error: Exception, source: Status,
     await deps.requests.transition(status.request_id, source, target, {"error": text},
                                    expect={"latest_job": status.job_id})
     await deps.audit.record(f"{status.kind}_failed", request_id=status.request_id, job_id=status.job_id,
-                            engine=deps.engine.name, error=text)
+                            engine=deps.engine.name, error=text, **await _job_where(deps, status))
 
 
 async def _busy(deps: Deps, status: JobStatus, error: StackBusy, ctx: dict[str, Any]) -> Retry:
@@ -114,11 +117,12 @@ async def plan(ctx: dict[str, Any], job_id: str) -> str:
     await _set(
         deps, job_id, phase=Phase.AWAITING_APPROVAL, finished_at=_now(), plan_hash=result.plan_hash,
         done=len(result.resources), total=len(result.resources), message="Plan ready",
-        result={"engine": result.engine, "simulated": result.simulated, "lines": render_plan(result),
+        result={"engine": result.engine, "simulated": result.simulated,
+                "lines": ([status.note] if status.note else []) + render_plan(result),
                 "full_lines": render_plan(result, max_listed=None), "summary": result.summary},
     )
     await deps.audit.record("planned", request_id=status.request_id, job_id=job_id, engine=result.engine,
-                            plan_hash=result.plan_hash, summary=result.summary)
+                            plan_hash=result.plan_hash, summary=result.summary, **_where(still_current))
     return "planned"
 
 
@@ -137,9 +141,74 @@ async def _change(
                 await progress.aclose()
     except StackBusy as exc:
         raise await _busy(deps, status, exc, ctx) from exc
+    except PlanOutOfDate:
+        raise
     except Exception as exc:
         await _fail(deps, status, exc, source, failed_as)
         return None
+
+
+async def _supersede_others(deps: Deps, request: Request) -> None:
+    """Applying this request makes every other open plan for the stack stale: each is superseded, its card
+    says so and loses its Approve button. Idempotent, so a second run of the job changes nothing."""
+    for other in await deps.requests.on_stack(request.stack, SUPERSEDABLE):
+        if other.id == request.id:
+            continue
+        moved = await deps.requests.transition(other.id, other.status, Status.SUPERSEDED,
+                                               {"superseded_by": request.id})
+        if moved is None:
+            continue
+        log.info("request %s superseded by %s on %s", other.id, request.id, request.stack)
+        await deps.audit.record("superseded", request_id=other.id, by_request=request.id, stack=request.stack,
+                                **_where(other))
+        if other.latest_job:
+            job = await deps.jobs.get(other.latest_job)
+            if job is not None and job.phase in (Phase.QUEUED, Phase.RUNNING, Phase.AWAITING_APPROVAL):
+                told = (f"Superseded: a newer request for {request.stack} is being applied, so this plan can no "
+                        "longer be approved. Nothing of it was applied.")
+                # The card shows the result's lines when it has them: the notice goes first.
+                result = {**job.result, "lines": [told, *job.result.get("lines", [])]} if job.result else {}
+                await _set(deps, job.job_id, phase=Phase.CANCELLED, finished_at=_now(), message=told,
+                           result=result)
+
+
+async def _replan(deps: Deps, ctx: dict[str, Any], status: JobStatus, request: Request, exc: PlanOutOfDate) -> str:
+    """The engine refused the approved plan as out of date: nothing was applied, so the request goes back to
+    planning with a fresh plan job, whose card tells the thread why."""
+    revision = request.revision + 1
+    plan_job = f"plan-{request.id}-{revision}"
+    moved = await deps.requests.transition(
+        request.id, Status.APPLYING, Status.PLANNING,
+        {"revision": revision, "plan": None, "approved_plan_hash": None, "shown_plan_hash": None,
+         "latest_job": plan_job},
+        expect={"latest_job": status.job_id},
+    )
+    await _set(deps, status.job_id, phase=Phase.CANCELLED, finished_at=_now(),
+               message="The plan is out of date; nothing was applied")
+    if moved is None:
+        return "out_of_date"
+    note = "The plan is out of date: the stack changed since it was approved, so nothing was applied. Here is " \
+           "a fresh one; approve it if it is still what you want."
+    await deps.jobs.create(job_for(moved, "plan", plan_job, deps.engine.name, note=note, message=note))
+    queue = deps.queue or ArqQueue(ctx["redis"])
+    await queue.enqueue("plan", plan_job)
+    await deps.audit.record("plan_out_of_date", request_id=request.id, job_id=status.job_id,
+                            plan_hash=status.plan_hash, detail=str(exc)[:300], next_job=plan_job, **_where(request))
+    return "out_of_date"
+
+
+def _where(request: Request) -> dict[str, Any]:
+    """What every audit row names; for the worker's rows the user is the one who asked for the request."""
+    t = request.thread
+    return {"platform": t.platform, "workspace": t.workspace, "thread": t.as_dict(), "user": request.user}
+
+
+async def _job_where(deps: Deps, status: JobStatus) -> dict[str, Any]:
+    request = await deps.requests.get(status.request_id)
+    if request is not None:
+        return _where(request)
+    t = status.thread
+    return {"platform": t.get("platform"), "workspace": t.get("workspace"), "thread": t, "user": None}
 
 
 async def apply(ctx: dict[str, Any], job_id: str) -> str:
@@ -161,7 +230,20 @@ async def apply(ctx: dict[str, Any], job_id: str) -> str:
         await _set(deps, job_id, phase=Phase.CANCELLED, finished_at=_now(),
                    message="No longer approved; nothing was applied")
         return "void"
-    result = await _change(deps, status, ctx, deps.engine.apply, Status.APPLYING, Status.FAILED)
+    approved = request.plan.to_result() if request.plan and request.plan.hash == status.plan_hash else None
+    if approved is None or approved.spec_fingerprint != InfraSpec(**status.spec).fingerprint():
+        await _fail(deps, status, EngineFailed("the approved plan is missing or was made for another spec"),
+                    Status.APPLYING, Status.FAILED)
+        return "failed"
+    await _supersede_others(deps, request)
+
+    async def run(spec: InfraSpec, progress: ProgressFn) -> ApplyResult:
+        return await deps.engine.apply(spec, progress, approved)
+
+    try:
+        result = await _change(deps, status, ctx, run, Status.APPLYING, Status.FAILED)
+    except PlanOutOfDate as exc:
+        return await _replan(deps, ctx, status, request, exc)
     if result is None:
         return "failed"
     await deps.requests.transition(status.request_id, Status.APPLYING, Status.APPLIED, {"outputs": result.outputs})
@@ -171,7 +253,8 @@ async def apply(ctx: dict[str, Any], job_id: str) -> str:
                 "summary": result.summary, "lines": _apply_lines(result.summary, result.simulated)},
     )
     await deps.audit.record("applied", request_id=status.request_id, job_id=job_id, engine=result.engine,
-                            plan_hash=status.plan_hash, approved_by=_approver(request), result="succeeded")
+                            plan_hash=status.plan_hash, approved_by=_approver(request), result="succeeded",
+                            **_where(request))
     return "applied"
 
 
@@ -192,7 +275,8 @@ async def destroy(ctx: dict[str, Any], job_id: str) -> str:
                 "lines": [f"{prefix}removed {len(removed)} resources."], "resource_lines": removed},
     )
     await deps.audit.record("destroyed", request_id=status.request_id, job_id=job_id, engine=result.engine,
-                            result="succeeded", removed=[c.model_dump() for c in result.removed])
+                            result="succeeded", removed=[c.model_dump() for c in result.removed],
+                            **await _job_where(deps, status))
     return "destroyed"
 
 

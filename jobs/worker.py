@@ -19,7 +19,7 @@ from infra.locks import StackLock
 from jobs import tasks
 from jobs.doc_lock import DocLocks
 from jobs.mongo_store import MongoAudit, MongoJobs, MongoRequests, connect, ensure_indexes
-from jobs.queue import QUEUE_NAME
+from jobs.queue import QUEUE_NAME, ArqQueue
 from jobs.recovery import JobLeases, reaper
 from jobs.redis_state import RedisStatusSignal
 from telemetry import gauges, logs, probes
@@ -78,6 +78,7 @@ def make_worker(
             signal=RedisStatusSignal(redis),
             engine=build_engine(settings),
             lock=StackLock(redis),
+            queue=ArqQueue(ctx["redis"]),
         )
         if metrics_port is not None:
             ctx["probes"] = await start_probe_server(metrics_port, *_probes(redis, db))

@@ -6,6 +6,7 @@ import itertools
 from typing import Any
 
 from bots.runtime import Runtime
+from core.cards import StatusCard
 from core.messages import IncomingMessage, Reply, ThreadRef
 from core.request import Request
 from core.status import JobStatus
@@ -13,6 +14,16 @@ from core.texts import MAX_LONG_CHARS, MAX_REPLY_CHARS
 from tests.support import eventually
 
 _ids = itertools.count(1)
+
+
+class SeenCards:
+    """The thread's chat client as far as status cards go: what the relay delivered, in order."""
+
+    def __init__(self) -> None:
+        self.cards: list[tuple[ThreadRef, StatusCard]] = []
+
+    async def show(self, thread: ThreadRef, card: StatusCard) -> None:
+        self.cards.append((thread, card))
 
 
 class Chat:
@@ -24,8 +35,13 @@ class Chat:
         self.user = user
         self.thread = ThreadRef(platform, workspace, "c1", thread)
         self.last: list[Reply] = []
+        if platform not in runtime.relay.sinks:
+            runtime.relay.register(platform, SeenCards())
 
     async def send(self, text: str, *, user: str | None = None, event_id: str | None = None) -> list[Reply]:
+        # The user reads the thread before speaking: every card the worker has settled by now is shown to it
+        # (a typed `apply` approves the plan last shown).
+        await self.runtime.relay.pump()
         message = IncomingMessage(thread=self.thread, user=user or self.user, text=text,
                                   event_id=event_id or f"ev{next(_ids)}")
         self.last = await self.runtime.core.handle_message(message)

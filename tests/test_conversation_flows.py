@@ -301,7 +301,8 @@ async def test_cancel_with_a_plan_waiting(chat: Chat, runtime: Runtime, worker: 
     assert "nothing to approve" in await chat.say("apply")
     assert "cancelled" in await chat.say("status")
     events = [a["event"] for a in await runtime.audit.list(request_id=request.id)]
-    assert events == ["requested", "planned", "cancelled"]
+    # The refused `apply` is on record too, with where it came from.
+    assert events == ["requested", "planned", "cancelled", "refused"]
 
 
 # 6. Names

@@ -8,6 +8,7 @@ import httpx
 
 from bots.runtime import Runtime
 from bots.web.app import web_thread
+from core.flow import destroy_job
 from core.request import Request
 from tests.web_chat import card, chat, press, say
 
@@ -43,7 +44,7 @@ async def test_destroy_needs_the_stack_named_and_lists_what_was_removed(
 
     going = await say(client, "dev", "shop-dev")
     assert "Destroying *shop-dev* now" in going
-    done = await card(runtime, "dev", f"destroy-{rid}", "succeeded")
+    done = await card(runtime, "dev", destroy_job(await runtime.requests.get(rid)), "succeeded")
     assert done["title"] == "Destroyed shop-dev"
     assert "removed" in done["text"] and "simulated" in done["text"].lower()
     removed = done["resources"]
@@ -91,7 +92,7 @@ async def test_prod_destroy_needs_a_second_person_and_deletion_protection_says_s
     answers = await asyncio.gather(press(client, "prod", ref, "bob"), press(client, "prod", ref, "carol"))
     assert sorted("Destroying *shop-prod* now" in a for a in answers) == [False, True], answers
     assert any("a moment ago" in a for a in answers), answers
-    failed = await card(runtime, "prod", f"destroy-{rid}", "failed")
+    failed = await card(runtime, "prod", destroy_job(await runtime.requests.get(rid)), "failed")
     assert failed["title"] == "Destroying shop-prod failed"
     assert "nothing was removed: deletion protection is on for" in failed["text"]
     assert failed["text"].count("deletion protection is on") == 1, failed["text"]

@@ -14,6 +14,7 @@ from bots.discord_bot.render import (
     EMBED_TOTAL,
     MESSAGE_LIMIT,
     card_embed,
+    card_footer,
     chunk_text,
     embed_fits,
     to_discord_markdown,
@@ -81,7 +82,8 @@ def test_card_embed_shows_phase_progress_elapsed_and_engine() -> None:
     assert fields["Progress"] == "3 of 5"
     assert fields["Elapsed"] == "1m 05s"
     assert "simulated" in fields["Engine"]
-    assert embed.footer.text == "request r0123456789ab"
+    assert "r0123456789ab" not in str(embed.to_dict()), "the request id is never shown"
+    assert embed.footer.text == card_footer("r0123456789ab"), "a one-way tag finds the card again"
 
 
 def test_huge_card_stays_within_every_embed_limit() -> None:

@@ -83,7 +83,7 @@ async def test_apply_twice_applies_once(runtime: Runtime, ctx: dict[str, Any]) -
     request_id = await _request(runtime)
     await tasks.plan(ctx, f"plan-{request_id}-1")
     request = await runtime.requests.get(request_id)
-    reply = await runtime.core.flow.approve(Actor(THREAD, "ana", (), "web:local:ok"), request)
+    reply = await runtime.core.flow.approve(Actor(THREAD, "ana", (), "web:local:ok"), request, request.plan_hash)
     assert "Applying" in reply.text
     plan_hash = request.plan.hash  # type: ignore[union-attr]
     job_id = f"apply-{request_id}-{plan_hash}"
@@ -110,7 +110,7 @@ async def test_apply_refuses_when_the_approval_does_not_match_the_plan(
     request_id = await _request(runtime)
     await tasks.plan(ctx, f"plan-{request_id}-1")
     request = await runtime.requests.get(request_id)
-    await runtime.core.flow.approve(Actor(THREAD, "ana", (), "web:local:ok"), request)
+    await runtime.core.flow.approve(Actor(THREAD, "ana", (), "web:local:ok"), request, request.plan_hash)
     await runtime.requests.update(request_id, {"approved_plan_hash": "something-else"})
     job_id = f"apply-{request_id}-{request.plan.hash}"  # type: ignore[union-attr]
     assert await tasks.apply(ctx, job_id) == "void"
@@ -122,7 +122,7 @@ async def test_a_busy_stack_makes_the_job_wait_its_turn(runtime: Runtime, ctx: d
     request_id = await _request(runtime)
     await tasks.plan(ctx, f"plan-{request_id}-1")
     request = await runtime.requests.get(request_id)
-    await runtime.core.flow.approve(Actor(THREAD, "ana", (), "web:local:ok"), request)
+    await runtime.core.flow.approve(Actor(THREAD, "ana", (), "web:local:ok"), request, request.plan_hash)
     job_id = f"apply-{request_id}-{request.plan.hash}"  # type: ignore[union-attr]
     lock: StackLock = ctx["deps"].lock
     async with lock.hold("shop-staging", "another-job", 30):

@@ -89,7 +89,7 @@ async def test_a_cancel_read_before_an_approval_does_not_overwrite_it(
     runtime: Runtime, offline: dict[str, Any]
 ) -> None:
     request_id, seen = await _planned(runtime, offline)
-    approved = await runtime.core.flow.approve(Actor(THREAD, "ana", (), "web:local:ok"), seen)
+    approved = await runtime.core.flow.approve(Actor(THREAD, "ana", (), "web:local:ok"), seen, seen.plan_hash)
     assert "Applying" in approved.text
     reply = await runtime.core.flow.cancel(Actor(THREAD, "ana", (), "web:local:no"), seen)
     assert "Nothing was changed" not in reply.text
@@ -105,7 +105,7 @@ async def test_a_change_read_before_an_approval_does_not_void_it(
     runtime: Runtime, offline: dict[str, Any]
 ) -> None:
     request_id, seen = await _planned(runtime, offline)
-    await runtime.core.flow.approve(Actor(THREAD, "ana", (), "web:local:ok"), seen)
+    await runtime.core.flow.approve(Actor(THREAD, "ana", (), "web:local:ok"), seen, seen.plan_hash)
     reply = await runtime.core.flow.revise(Actor(THREAD, "ana", (), "web:local:more"), seen,
                                            Draft.from_spec(_spec("bucket", "redis")))
     assert "approved a moment ago" in reply.text
@@ -132,6 +132,6 @@ async def test_an_approval_whose_job_was_never_queued_is_queued_by_its_retry(
     assert job is not None and job.phase == Phase.QUEUED
     assert await tasks.apply(offline, job_id) == "applied"
     # Once queued, a further repeat changes nothing.
-    again = await runtime.core.flow.approve(Actor(THREAD, "ana", (), "web:local:ok"), retried)
+    again = await runtime.core.flow.approve(Actor(THREAD, "ana", (), "web:local:ok"), retried, None)
     assert "already running" in again.text
     assert (await runtime.jobs.get(job_id)).phase == Phase.SUCCEEDED  # type: ignore[union-attr]

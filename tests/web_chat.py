@@ -51,4 +51,12 @@ async def card(runtime: Runtime, thread: str, job_id: str, phase: str) -> dict[s
                 return {**payload, "text": doc["text"]}
         return None
 
-    return await eventually(shown)
+    found = await eventually(shown)
+    if phase == "awaiting_approval" and found.get("buttons"):
+        # The relay records the plan it delivered right after showing it; a typed `apply` approves that one.
+        async def recorded() -> bool:
+            request = await runtime.requests.get(found["request_id"])
+            return request is None or request.shown_plan_hash is not None or request.status != "awaiting_approval"
+
+        await eventually(recorded)
+    return found

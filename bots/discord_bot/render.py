@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 import discord
@@ -39,6 +40,12 @@ PHASE_STYLE: dict[str, tuple[str, discord.Colour]] = {
 
 def _mention(user: str) -> str:
     return f"<@{user}>" if user.isdigit() else f"@{user}"
+
+
+def card_footer(request_id: str) -> str:
+    """Marks the request's card so a crashed post can be found again. A one-way tag, never the request id
+    itself: that id is the handle of every action on the request, not for the channel to read."""
+    return "card " + hashlib.sha256(request_id.encode()).hexdigest()[:12]
 
 
 def to_discord_markdown(text: str) -> str:
@@ -120,7 +127,7 @@ def card_embed(card: StatusCard) -> discord.Embed:
     outputs = [f"{k}: `{v}`" for k, v in card.outputs.items()]
     fields += [(n, v, False) for n, v in _fields_from_lines("Outputs", outputs)]
 
-    footer = clip(f"request {card.request_id}", EMBED_FOOTER)
+    footer = clip(card_footer(card.request_id), EMBED_FOOTER)
     budget = EMBED_TOTAL - len(footer) - len(embed.title or "") - len(embed.description or "")
     room_for_note = 40
     kept = 0

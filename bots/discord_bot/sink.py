@@ -13,7 +13,7 @@ import discord
 
 from bots.discord_bot.buttons import buttons_view
 from bots.discord_bot.places import PLATFORM, destination, guild_id_of
-from bots.discord_bot.render import card_embed
+from bots.discord_bot.render import card_embed, card_footer
 from bots.discord_bot.replies import SAFE_MENTIONS
 from core.cards import StatusCard
 from core.cardsink import CardLock, CardSink, Failure, local_lock
@@ -73,7 +73,7 @@ class DiscordStatusSink(CardSink):
     async def find_posted(self, thread: ThreadRef, request_id: str) -> dict[str, Any] | None:
         """Adopts a card posted just before a crash that never got its ref stored, instead of a second."""
         me = self.bot.user
-        footer = f"request {request_id}"
+        footer = card_footer(request_id)
         try:
             async for message in destination(self.bot, thread).history(limit=HISTORY_SCAN):
                 if me and message.author.id == me.id and any(e.footer.text == footer for e in message.embeds):
