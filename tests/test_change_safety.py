@@ -258,7 +258,8 @@ async def test_a_non_requester_who_revises_a_request_still_needs_approve(runtime
     assert (await ana.request()).status == Status.AWAITING_APPROVAL
     [row] = await refusals(runtime, request_id=request.id)
     assert row["action"] == "approve" and names_where(row, "web", "local", "owner", "bob")
-    assert "Approved by <@ana>" in await ana.say("apply"), "the requester owns the plan"
+    approved = await ana.say("apply")
+    assert "Approved by" in approved and "ana" in approved, "the requester owns the plan"
 
 
 # Guardrails on size and money

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from bots.runtime import Runtime, build_runtime
-from bots.web.app import create_app
+from bots.web.app import create_app, web_thread
 from config.local_services import LocalServices
 from config.settings import Settings
 from core import texts
@@ -164,6 +164,14 @@ async def test_web_chat_shows_the_conversation_and_the_plan(runtime: Runtime, wo
 
         card = (await eventually(plan_card))[0]
         assert "shop-dev" in card and "offline engine" in card
+
+        async def recorded() -> bool:
+            # The relay notes the plan it delivered just after showing it; `ship it` approves that one.
+            context = await runtime.contexts.load(web_thread("web-flow")) or {}
+            request = await runtime.requests.get(context.get("request_id", ""))
+            return bool(request and request.shown_plan_hash)
+
+        await eventually(recorded)
         assert "Applying" in await say("ship it")
 
 
