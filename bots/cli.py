@@ -70,9 +70,14 @@ def _services(settings: Settings) -> LocalServices:
 
 
 def cmd_parse(args: argparse.Namespace) -> int:
+    from bots.runtime import llm_fallback
     from core.understanding.parser import RuleParser
 
-    print(json.dumps(RuleParser().parse(args.text).contract()))
+    parsed = RuleParser().parse(args.text)
+    fallback = llm_fallback(Settings())
+    if fallback is not None:
+        parsed = asyncio.run(fallback.refine(args.text, parsed))
+    print(json.dumps(parsed.contract()))
     return 0
 
 

@@ -20,6 +20,7 @@ from core.conversation import Conversation
 from core.flow import RequestFlow
 from core.policy import Policy
 from core.relay import StatusRelay
+from core.understanding.fallback import LLMFallback
 from jobs.doc_lock import DocLocks
 from jobs.mongo_store import (
     MongoAudit,
@@ -102,6 +103,16 @@ def build_policy(settings: Settings) -> Policy:
     return policy_from_settings(settings)
 
 
+def llm_fallback(settings: Settings) -> LLMFallback | None:
+    """The optional language-model fallback, when LLM_URL is set."""
+    if not settings.llm_url:
+        return None
+    from bots.llm_http import OpenAICompatible
+
+    key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
+    return LLMFallback(OpenAICompatible(settings.llm_url, settings.llm_model, key))
+
+
 async def build_runtime(settings: Settings, redis_url: str, mongodb_url: str) -> Runtime:
     from core.understanding.parser import RuleParser
 
@@ -135,6 +146,7 @@ async def build_runtime(settings: Settings, redis_url: str, mongodb_url: str) ->
         flow=flow,
         planner=observed.ObservedPlanner(RuleParser()),
         max_chars=settings.max_message_chars,
+        fallback=llm_fallback(settings),
     )
     return Runtime(
         settings=settings, redis=redis, arq=arq, mongo=mongo, db=db, history=history, requests=requests,

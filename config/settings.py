@@ -96,6 +96,11 @@ class Settings(BaseSettings):
     # A plan older than this can no longer be approved: the stack and prices may have moved on.
     plan_ttl_seconds: int = Field(default=24 * 3600, ge=60)
 
+    # Optional language-model fallback for messages the rules can't place (OpenAI-compatible endpoint).
+    llm_url: str | None = None
+    llm_model: str = ""
+    llm_api_key: SecretStr | None = None
+
     @field_validator(
         "allowed_regions", "max_size", "min_size", "allowed_components", "approval_environments",
         "role_rules", "max_monthly_cost_usd", "max_components", "policy_file",

@@ -16,6 +16,7 @@ from core.flow import Actor, RequestFlow, parse_button_ref, where
 from core.messages import ActionEvent, HistoryEntry, IncomingMessage, Reply, ThreadRef
 from core.ports import ContextStore, EventGate, HistoryStore, RequestStore
 from core.turns import Turns
+from core.understanding.fallback import LLMFallback
 from core.understanding.model import Planner
 
 log = logging.getLogger("infrabot.conversation")
@@ -38,6 +39,7 @@ class Conversation:
         flow: RequestFlow,
         planner: Planner,
         max_chars: int = 4000,
+        fallback: LLMFallback | None = None,
     ) -> None:
         self.gate = gate
         self.contexts = contexts
@@ -46,7 +48,7 @@ class Conversation:
         self.flow = flow
         self.planner = planner
         self.max_chars = max_chars
-        self.turns = Turns(requests, flow, planner)
+        self.turns = Turns(requests, flow, planner, fallback)
         # Two messages in one thread at once would each load the context and the later save would drop the
         # other's change; turns of a thread take turns within a process (locks vanish when unused).
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()

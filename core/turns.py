@@ -27,6 +27,7 @@ from core.ports import RequestStore
 from core.questions import UNCLEAR_APPROVAL, ask_next, hesitant, looks_like_name, name_candidate, template_answer
 from core.request import BUILT_ON, BUSY, REVISABLE, Request, Status
 from core.understanding.components import MAX_COUNT
+from core.understanding.fallback import LLMFallback
 from core.understanding.intents import thanks_only
 from core.understanding.model import Parsed, Planner
 from core.understanding.normalize import fold, strip_chat_formatting
@@ -70,10 +71,12 @@ def _shown(request: Request | None) -> str | None:
 
 
 class Turns:
-    def __init__(self, requests: RequestStore, flow: RequestFlow, planner: Planner) -> None:
+    def __init__(self, requests: RequestStore, flow: RequestFlow, planner: Planner,
+                 fallback: LLMFallback | None = None) -> None:
         self.requests = requests
         self.flow = flow
         self.planner = planner
+        self.fallback = fallback
 
     async def current(self, context: dict[str, Any]) -> Request | None:
         request_id = context.get("request_id")
@@ -82,6 +85,8 @@ class Turns:
     async def route(self, actor: Actor, text: str, context: dict[str, Any], expired: bool = False) -> Reply:
         parsed = self.planner.parse(text)
         awaiting = context.get("awaiting")
+        if self.fallback is not None and not awaiting:
+            parsed = await self._second_opinion(actor, text, parsed)
         if awaiting == "destroy":
             reply = await self._confirm_destroy(actor, text, parsed, context)
             if reply:
@@ -135,6 +140,17 @@ class Turns:
             return await self._destroy(actor, parsed, request, context)
         log.warning("intent %r has no handler", intent)
         return Reply(texts.UNKNOWN)
+
+    async def _second_opinion(self, actor: Actor, text: str, parsed: Parsed) -> Parsed:
+        """The optional model's reading (bounded in time, never an approval), audited as its source."""
+        assert self.fallback is not None
+        better = await self.fallback.refine(text, parsed)
+        if better.source == "llm":
+            t = actor.thread
+            await self.flow.audit.record("understood", source="llm", intent=better.intent, rules=parsed.intent,
+                                         platform=t.platform, workspace=t.workspace, thread=t.key(),
+                                         user=actor.user)
+        return better
 
     def _question(self, context: dict[str, Any]) -> str:
         asked = ask_next(Draft.from_dict(context.get("draft")), context.get("suggested_app"))

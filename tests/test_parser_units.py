@@ -381,7 +381,7 @@ def test_contract_shape() -> None:
         "intent": "create", "app": "shop", "environment": "staging", "region": None,
         "components": [{"kind": "postgres", "count": 1, "size": "large"},
                        {"kind": "bucket", "count": 2, "size": None}],
-        "missing": [],
+        "missing": [], "source": "rules",
     }
     json.dumps(contract)
 

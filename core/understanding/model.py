@@ -32,6 +32,7 @@ class Parsed(BaseModel):
     suggested_app: str | None = None
     stack: str | None = None
     missing: list[str] = Field(default_factory=list)
+    source: str = "rules"  # "llm" when the optional language-model fallback gave this reading
 
     def contract(self) -> dict[str, Any]:
         """The `infrabot parse` JSON shape documented in README."""
@@ -44,6 +45,7 @@ class Parsed(BaseModel):
                 {"kind": c.kind, "count": c.count, "size": c.size} for c in self.components
             ],
             "missing": list(self.missing),
+            "source": self.source,
         }
 
 
