@@ -169,6 +169,7 @@ class MongoRequests:
             doc = await self.col.find_one({"_id": request_id})
             if doc is None or any(_field(doc, k) != encode(v) for k, v in expect.items()):
                 return None
+            was_live = doc.get("status") in LIVE
             encoded = {k: encode(v) for k, v in changes.items()}
             doc = await self.col.find_one_and_update(
                 {"_id": request_id}, {"$set": {**encoded, "updated_at": now()}},
@@ -176,7 +177,8 @@ class MongoRequests:
             )
             if doc is None:
                 return None
-            if "status" in changes and doc.get("stack"):
+            # Only moves into or out of the live states touch the pointer: most status changes don't.
+            if "status" in changes and doc.get("stack") and was_live != (doc.get("status") in LIVE):
                 await self._track_live(doc["stack"], request_id, str(doc["status"]))
             return Request.from_doc(doc)
 
