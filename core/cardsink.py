@@ -176,14 +176,18 @@ class CardSink(ABC):
 
     async def _flush_later(self, request_id: str, state: _State, delay: float) -> None:
         await asyncio.sleep(delay)
-        pending = state.pending
-        if pending is None:
-            return
-        try:
-            await self._write(*pending, state)
-        except Exception as exc:
-            # Only an intermediate state is lost; the next change or the settled state replaces it.
-            log.warning("%s: coalesced card update for %s failed: %s", self.platform, request_id, exc)
+        # A newer state may arrive while one is being written: it waits for the next window, not for the next show.
+        while (pending := state.pending) is not None:
+            try:
+                await self._write(*pending, state)
+            except Exception as exc:
+                # Only an intermediate state is lost; the next change or the settled state replaces it.
+                log.warning("%s: coalesced card update for %s failed: %s", self.platform, request_id, exc)
+                break
+            if state.pending is pending:
+                state.pending = None
+            if state.pending is not None:
+                await asyncio.sleep(max(state.sent_at + self.interval - time.monotonic(), 0))
         if state.final and state.idle() and self._cards.get(request_id) is state:
             del self._cards[request_id]
 

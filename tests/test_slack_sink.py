@@ -219,3 +219,16 @@ async def test_per_card_bookkeeping_is_dropped_when_final_or_idle(mock_slack: Mo
     await asyncio.sleep(0.3)
     await sink.show(THREAD, replace(card(1, "queued"), request_id="fresh"))
     assert sink.tracked() == 1, "cards idle for longer than idle_seconds are forgotten"
+
+
+async def test_progress_arriving_during_a_coalesced_edit_goes_out_in_the_next_window(
+    mock_slack: MockSlack, refs: CardRefStore
+) -> None:
+    sink = make_sink(mock_slack, refs, interval=0.2)
+    await sink.show(THREAD, card(1, "queued"))
+    mock_slack.delays["chat.update"] = 0.3
+    await sink.show(THREAD, card(2, done=2))  # held for the window, then written slowly
+    await asyncio.sleep(0.35)
+    await sink.show(THREAD, card(3, done=3))  # arrives while version 2 is being written
+    await asyncio.sleep(1.2)
+    assert "(3 of 50)" in shown(mock_slack), "no later change is needed to send the held state"
