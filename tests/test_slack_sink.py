@@ -209,14 +209,14 @@ async def test_settled_states_racing_from_two_processes_end_on_the_newest(
 
 async def test_per_card_bookkeeping_is_dropped_when_final_or_idle(mock_slack: MockSlack, refs: CardRefStore) -> None:
     sink = make_sink(mock_slack, refs, interval=0)
-    sink.idle_seconds = 0.2
+    sink.idle_seconds = 2.0
     await sink.show(THREAD, card(1, "succeeded"))
     assert sink.tracked() == 0, "a final card needs no bookkeeping"
     for n in range(5):
         thread = ThreadRef("slack", TEAM, "C1", f"1800000000.00010{n}")
         await sink.show(thread, replace(card(1, "queued"), request_id=f"idle{n}"))
     assert sink.tracked() == 5
-    await asyncio.sleep(0.3)
+    await asyncio.sleep(2.2)
     await sink.show(THREAD, replace(card(1, "queued"), request_id="fresh"))
     assert sink.tracked() == 1, "cards idle for longer than idle_seconds are forgotten"
 
