@@ -13,6 +13,7 @@ import logging
 import os
 import re
 import subprocess
+import tempfile
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
@@ -21,16 +22,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pulumi import automation as auto
+from pulumi.automation._cmd import _MINIMUM_VERSION, _parse_and_validate_pulumi_version
+from pulumi.automation._env import _SKIP_VERSION_CHECK_VAR
 
-from core.plan import OPS, ApplyResult, PlanResult, ResourceChange, summarize
+from config.credentials import chat_secret_names, worker_env
+from core.plan import OPS, ApplyResult, PlanOutOfDate, PlanResult, ResourceChange, summarize
 from core.ports import ProgressFn
 from core.spec import InfraSpec
+from infra import stale_locks
 from infra.errors import EngineConfigError, EngineFailed, StackBusy
+from infra.pulumi_cli import default_command
 
 if TYPE_CHECKING:
     from config.settings import Settings
 
-__all__ = ["EngineConfigError", "EngineFailed", "PulumiEngine", "StackBusy"]
+__all__ = ["EngineConfigError", "EngineFailed", "PlanOutOfDate", "PulumiEngine", "StackBusy"]
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +47,7 @@ DEFAULT_WORK_ROOT = REPO_ROOT / ".data" / "pulumi-work"
 
 Program = Callable[[], None]
 ProgramFactory = Callable[[InfraSpec], Program]
+StackConfig = Callable[[InfraSpec], Mapping[str, auto.ConfigValue]]
 
 # Engine step ops -> what a person reviewing a plan cares about. A replacement shows up as several
 # steps on one URN (create-replacement, replace, delete-replaced); they fold into one "replace".
@@ -85,6 +92,12 @@ _NOISE = re.compile(
     r"^(error:\s*)?((update|preview|destroy|refresh) failed|\d+ errors? occurred:?|diagnostics:?)$", re.I
 )
 _MAX_MESSAGE = 300
+_EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt): ")
+# How the CLI says that `up --plan` would do something the saved plan does not allow
+# (pkg/resource/deploy/step_generator.go and step_executor.go).
+_PLAN_VIOLATION = re.compile(
+    r"violates plan|is not allowed by the plan|no plan for resource|Expected a new resource plan", re.I
+)
 STACK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
 
@@ -120,7 +133,7 @@ class _Run:
         self, verb: str, loop: asyncio.AbstractEventLoop, progress: ProgressFn, secrets: Iterable[str] = ()
     ) -> None:
         self.verb = verb
-        self._secrets = [s for s in secrets if s]
+        self.secrets = [s for s in secrets if s]
         self._loop = loop
         self._progress = progress
         self._lock = threading.Lock()
@@ -158,7 +171,8 @@ class _Run:
     def _on_step(self, meta: auto.events.StepEventMetadata, *, finished: bool) -> None:
         op = _STEP_OPS.get(str(getattr(meta.op, "value", meta.op)), "same")
         if is_hidden(meta.type):
-            if not finished and meta.urn not in self._hidden_seen:
+            # The CLI's change summary counts the stack root but not providers (checked on v3.274.1).
+            if meta.type == "pulumi:pulumi:Stack" and not finished and meta.urn not in self._hidden_seen:
                 self._hidden_seen.add(meta.urn)
                 self.hidden[op] += 1
             return
@@ -190,7 +204,7 @@ class _Run:
         line = first_meaningful([diag.message])
         if not line:
             return
-        line = scrub(line, self._secrets)
+        line = scrub(line, self.secrets)
         if diag.urn and not is_hidden(_type_of(diag.urn)):
             line = f"{short_type(_type_of(diag.urn))} {name_of(diag.urn)}: {line}"
         if diag.severity == "error":
@@ -247,13 +261,22 @@ def _type_of(urn: str) -> str:
 
 def first_meaningful(texts: Iterable[str]) -> str | None:
     for text in texts:
-        for raw in plain(text).splitlines():
+        text = _exception_line(plain(text))
+        for raw in text.splitlines():
             line = raw.strip().lstrip("*").strip()
             if line.lower().startswith("error:"):
                 line = line[len("error:") :].strip()
             if line and not _NOISE.match(line):
                 return line
     return None
+
+
+def _exception_line(text: str) -> str:
+    """A Python provider's failure arrives as a traceback; its last `SomeError: why` line is the news."""
+    if "Traceback (most recent call last):" not in text:
+        return text
+    lines = [line.strip() for line in text.splitlines() if _EXCEPTION_LINE.match(line.strip())]
+    return lines[-1] if lines else text
 
 
 def scrub(text: str, secrets: Iterable[str]) -> str:
@@ -285,6 +308,7 @@ class PulumiEngine:
         work_root: str | Path | None = None,
         pulumi_home: str | None = None,
         program_factory: ProgramFactory | None = None,
+        stack_config: StackConfig | None = None,
     ) -> None:
         """
         :param passphrase: encrypts stack secrets (PULUMI_CONFIG_PASSPHRASE); required.
@@ -294,6 +318,9 @@ class PulumiEngine:
             directory; None means `pulumi` on PATH.
         :param work_root: where each stack's Pulumi.yaml / Pulumi.<stack>.yaml live. They must persist:
             the passphrase provider keeps the stack's encryption salt there.
+        :param program_factory: builds the Pulumi program for a spec; None means infra.program.make_program.
+        :param stack_config: extra per-stack config the program reads; secret values reach the CLI on
+            stdin only, never on its command line.
         """
         if not passphrase:
             raise EngineConfigError(
@@ -310,6 +337,7 @@ class PulumiEngine:
         self._work_root = Path(work_root) if work_root else DEFAULT_WORK_ROOT
         self._pulumi_home = pulumi_home
         self._program_factory = program_factory
+        self._stack_config = stack_config
         self._command: auto.PulumiCommand | None = None
         self._command_lock = threading.Lock()
 
@@ -320,7 +348,7 @@ class PulumiEngine:
             passphrase=env.get("PULUMI_CONFIG_PASSPHRASE", ""),
             gcp_project=env.get("GCP_PROJECT") or env.get("GOOGLE_CLOUD_PROJECT") or "",
             backend_url=env.get("PULUMI_BACKEND_URL") or None,
-            pulumi_command=env.get("PULUMI_COMMAND") or None,
+            pulumi_command=default_command(env),
             pulumi_home=env.get("PULUMI_HOME") or None,
         )
 
@@ -334,7 +362,7 @@ class PulumiEngine:
             passphrase=secret.get_secret_value() if secret is not None else "",
             gcp_project=settings.gcp_project,
             backend_url=settings.pulumi_backend_url or (data / "pulumi-state").as_uri(),
-            pulumi_command=env.get("PULUMI_COMMAND") or None,
+            pulumi_command=default_command(env),
             work_root=data / "pulumi-work",
             pulumi_home=env.get("PULUMI_HOME") or None,
         )
@@ -343,9 +371,10 @@ class PulumiEngine:
         return f"PulumiEngine(backend_url={self.backend_url!r}, gcp_project={self.gcp_project!r})"
 
     async def preview(self, spec: InfraSpec, progress: ProgressFn) -> PlanResult:
-        run = _Run("preview", asyncio.get_running_loop(), progress, self._secrets())
+        """Previews and saves the result as a Pulumi update plan, returned as the plan's artifact."""
+        run = _Run("preview", asyncio.get_running_loop(), progress, self._secrets(spec))
         try:
-            result = await asyncio.to_thread(self._guarded, spec, run, self._preview_sync)
+            result, saved = await asyncio.to_thread(self._guarded, spec, run, self._preview_sync)
         finally:
             await run.drain()
         resources = list(run.changes.values())
@@ -355,14 +384,24 @@ class PulumiEngine:
             summary=run.counts(result.change_summary),
             simulated=False,
             spec_fingerprint=spec.fingerprint(),
+            artifact=saved,
         )
 
     async def apply(
         self, spec: InfraSpec, progress: ProgressFn, approved: PlanResult | None = None
     ) -> ApplyResult:
-        run = _Run("apply", asyncio.get_running_loop(), progress, self._secrets())
+        """With `approved`, runs `up --plan` on its saved update plan, so the CLI does that plan or nothing.
+
+        Without it (callers that have no preview to hold it to), a plain `up`.
+        """
+        saved = self._saved_plan(spec, approved)
+        run = _Run("apply", asyncio.get_running_loop(), progress, self._secrets(spec))
+
+        def up(stack: auto.Stack, run: _Run) -> auto.UpResult:
+            return self._up_sync(stack, run, saved)
+
         try:
-            result = await asyncio.to_thread(self._guarded, spec, run, self._up_sync)
+            result = await asyncio.to_thread(self._guarded, spec, run, up)
         finally:
             await run.drain()
         return ApplyResult(
@@ -372,7 +411,7 @@ class PulumiEngine:
         )
 
     async def destroy(self, spec: InfraSpec, progress: ProgressFn) -> ApplyResult:
-        run = _Run("destroy", asyncio.get_running_loop(), progress, self._secrets())
+        run = _Run("destroy", asyncio.get_running_loop(), progress, self._secrets(spec))
         try:
             result = await asyncio.to_thread(self._guarded, spec, run, self._destroy_sync)
         finally:
@@ -383,36 +422,80 @@ class PulumiEngine:
             removed=[c for c in run.changes.values() if c.op == "delete"],
         )
 
+    def _saved_plan(self, spec: InfraSpec, approved: PlanResult | None) -> str | None:
+        if approved is None:
+            return None
+        if approved.engine != self.name or not approved.artifact:
+            raise PlanOutOfDate(
+                f"the approved plan for {spec.stack_name} has no saved Pulumi update plan to hold the apply "
+                "to, so nothing was applied; plan again to get one"
+            )
+        if approved.spec_fingerprint != spec.fingerprint():
+            raise PlanOutOfDate(
+                f"the request for {spec.stack_name} changed after its plan was approved, so nothing was "
+                "applied; here is a fresh plan to approve"
+            )
+        return approved.artifact
+
     # --- worker-thread side -------------------------------------------------------------------
 
-    def _preview_sync(self, stack: auto.Stack, run: _Run) -> auto.PreviewResult:
-        return stack.preview(on_event=run.on_event, color="never")
+    def _preview_sync(self, stack: auto.Stack, run: _Run) -> tuple[auto.PreviewResult, str]:
+        base = _stack_version(stack)
+        with tempfile.TemporaryDirectory(prefix="infrabot-plan-") as tmp:
+            path = Path(tmp) / "plan.json"
+            result = stack.preview(on_event=run.on_event, color="never", plan=str(path))
+            saved = path.read_text()
+        # The CLI encrypts secret values in a plan with the stack's secrets provider; this plan is
+        # stored with the request, so a plaintext secret must never ride along, whatever the CLI does.
+        if any(secret in saved for secret in run.secrets):
+            raise failed("the saved plan held a secret in plain text, so it was not kept", stack=stack.name)
+        return result, json.dumps({"base_version": base, "update_plan": saved})
 
-    def _up_sync(self, stack: auto.Stack, run: _Run) -> auto.UpResult:
-        return stack.up(on_event=run.on_event, color="never")
+    def _up_sync(self, stack: auto.Stack, run: _Run, artifact: str | None) -> auto.UpResult:
+        if artifact is None:
+            return stack.up(on_event=run.on_event, color="never")
+        saved = json.loads(artifact)
+        # `up --plan` holds every resource to its planned goal and operation, but not to the state the
+        # plan started from: an update planned over another state (someone applied in between) would
+        # still pass. The stack's update count pins that state.
+        if _stack_version(stack) != saved["base_version"]:
+            raise _out_of_date(stack.name)
+        with tempfile.TemporaryDirectory(prefix="infrabot-plan-") as tmp:
+            path = Path(tmp) / "plan.json"
+            path.write_text(saved["update_plan"])
+            return stack.up(on_event=run.on_event, color="never", plan=str(path))
 
     def _destroy_sync(self, stack: auto.Stack, run: _Run) -> auto.DestroyResult:
         return stack.destroy(on_event=run.on_event, color="never")
 
     def _guarded(self, spec: InfraSpec, run: _Run, operation: Callable[[auto.Stack, _Run], Any]) -> Any:
-        """Turn the CLI's failures into StackBusy / EngineFailed with plain, secret-free words.
+        """Turn the CLI's failures into StackBusy / PlanOutOfDate / EngineFailed with plain, secret-free words.
 
         Exceptions are re-raised `from None`: a CommandError's text is the CLI's whole stdout and
         stderr, which must not ride along into logs or chat.
         """
         stack_name = spec.stack_name
+        stack: auto.Stack | None = None
         try:
             stack = self._stack(spec)
-            return operation(stack, run)
+            try:
+                return operation(stack, run)
+            except auto.ConcurrentUpdateError as err:
+                # A lock whose maker is dead (say, an OOM-killed worker) would refuse every change forever.
+                if not stale_locks.clear_if_stale(stack, _stderr_of(err)):
+                    raise
+                return operation(stack, run)
         except auto.ConcurrentUpdateError:
             raise StackBusy(stack_name) from None
         except auto.CommandError as err:
             stderr = _stderr_of(err)
+            if _PLAN_VIOLATION.search(stderr) or any(_PLAN_VIOLATION.search(e) for e in run.errors):
+                raise _out_of_date(stack_name) from None
             message = first_meaningful(run.errors) or first_meaningful(
                 [line for line in stderr.splitlines() if line.lstrip().lower().startswith("error:")]
             )
-            message = scrub(message or f"pulumi {run.verb} failed", self._secrets())
-            detail = scrub(plain(stderr)[-2000:], self._secrets())
+            message = scrub(message or f"pulumi {run.verb} failed", run.secrets)
+            detail = scrub(plain(stderr)[-2000:], run.secrets)
             raise failed(message, stack=stack_name, detail=detail) from None
         except FileNotFoundError:
             raise failed(
@@ -421,7 +504,7 @@ class PulumiEngine:
         except subprocess.CalledProcessError:
             raise failed("the pulumi CLI did not answer `pulumi version`", stack=stack_name) from None
         except auto.InvalidVersionError as err:
-            raise failed(scrub(str(err), self._secrets()), stack=stack_name) from None
+            raise failed(scrub(str(err), run.secrets), stack=stack_name) from None
         except RuntimeError as err:
             # e.g. the Automation API's "summary event never found" when the CLI ended early.
             raise failed(f"pulumi {run.verb} ended unexpectedly: {err}", stack=stack_name) from None
@@ -443,8 +526,38 @@ class PulumiEngine:
             "gcp:project": auto.ConfigValue(self.gcp_project),
             "gcp:region": auto.ConfigValue(spec.region),
         }
-        stack.set_all_config(config)
+        if self._stack_config is not None:
+            config.update(self._stack_config(spec))
+        self._set_config(stack, config)
         return stack
+
+    def _set_config(self, stack: auto.Stack, config: Mapping[str, auto.ConfigValue]) -> None:
+        """Plain values in one `config set-all`; each secret through `config set --secret` on stdin.
+
+        The Automation API puts secret values on the CLI's command line, where `ps` shows them.
+        """
+        plain_values = {k: v for k, v in config.items() if not v.secret}
+        if plain_values:
+            stack.set_all_config(plain_values)
+        for key, value in config.items():
+            if value.secret:
+                self._set_secret_config(stack, key, value.value)
+
+    def _set_secret_config(self, stack: auto.Stack, key: str, value: str) -> None:
+        workspace = stack.workspace
+        env = {**os.environ, **workspace.env_vars}
+        if self._pulumi_home:
+            env["PULUMI_HOME"] = self._pulumi_home
+        command = self._pulumi().command
+        env["PATH"] = os.pathsep.join([str(Path(command).parent), env.get("PATH", "")])
+        done = subprocess.run(
+            [command, "config", "set", "--secret", "--non-interactive", "--stack", stack.name, key],
+            input=value, text=True, capture_output=True, cwd=workspace.work_dir, env=env, check=False,
+        )
+        if done.returncode != 0:
+            detail = scrub(plain(done.stderr)[-2000:], [value, self._passphrase])
+            raise failed(first_meaningful([detail]) or f"could not set the secret {key}",
+                         stack=stack.name, detail=detail)
 
     def _program(self, spec: InfraSpec) -> Program:
         if self._program_factory is not None:
@@ -469,21 +582,62 @@ class PulumiEngine:
         )
 
     def _env(self) -> dict[str, str]:
-        return {
+        # The CLI and its plugins inherit this process's environment; chat tokens must not reach them
+        # even if the worker was started with some (an empty value overrides the inherited one).
+        env = dict.fromkeys(chat_secret_names(os.environ), "")
+        env.update({
             "PULUMI_CONFIG_PASSPHRASE": self._passphrase,
             "PULUMI_BACKEND_URL": self.backend_url,
             "PULUMI_SKIP_UPDATE_CHECK": "true",
-        }
+        })
+        return env
 
-    def _secrets(self) -> list[str]:
-        return [self._passphrase]
+    def _secrets(self, spec: InfraSpec) -> list[str]:
+        extra = self._stack_config(spec) if self._stack_config is not None else {}
+        return [self._passphrase, *(v.value for v in extra.values() if v.secret and v.value)]
 
     def _pulumi(self) -> auto.PulumiCommand:
         # Checking the CLI's version spawns a process; do it once per engine, not per operation.
         with self._command_lock:
             if self._command is None:
-                self._command = auto.PulumiCommand(root=self._root)
+                self._command = _Command(self._root)
             return self._command
+
+
+class _Command(auto.PulumiCommand):
+    """PulumiCommand whose `pulumi version` check runs without chat tokens, like every other CLI call.
+
+    The stock one runs it with this process's whole environment.
+    """
+
+    def __init__(self, root: str | None) -> None:
+        self.command = os.path.join(root, "bin", "pulumi") if root else "pulumi"
+        env = worker_env(os.environ) | {"PULUMI_SKIP_UPDATE_CHECK": "true"}
+        current = subprocess.check_output([self.command, "version"], env=env).decode().strip().removeprefix("v")
+        self.version = _parse_and_validate_pulumi_version(
+            min_version=_MINIMUM_VERSION,
+            current_version=current,
+            opt_out=os.getenv(_SKIP_VERSION_CHECK_VAR) is not None,
+        )
+
+
+def _stack_version(stack: auto.Stack) -> str:
+    """Names the stack's latest update; any update since a preview moves this on.
+
+    DIY backends report version 0 for every update, so the update's own times identify it.
+    """
+    history = stack.history(page_size=1, show_secrets=False)
+    if not history:
+        return ""
+    last = history[0]
+    return f"{last.kind} {last.start_time} {last.end_time} {last.version}"
+
+
+def _out_of_date(stack_name: str) -> PlanOutOfDate:
+    return PlanOutOfDate(
+        f"the plan is out of date: {stack_name} changed since it was previewed, so nothing outside the "
+        "approved plan was applied; here is a fresh plan to approve"
+    )
 
 
 def _stderr_of(err: auto.CommandError) -> str:

@@ -9,6 +9,16 @@ if [ -x "$bin/pulumi" ] && [ -x "$bin/pulumi-resource-pulumi-python" ]; then
   echo "$bin"
   exit 0
 fi
+# Two set-ups at once (parallel CI jobs, several checkouts) wait for one build instead of racing.
+mkdir -p "$cache"
+if command -v flock >/dev/null 2>&1; then
+  exec 9>"$cache/.pulumi-$version.lock"
+  flock 9
+  if [ -x "$bin/pulumi" ] && [ -x "$bin/pulumi-resource-pulumi-python" ]; then
+    echo "$bin"
+    exit 0
+  fi
+fi
 command -v go >/dev/null 2>&1 || { echo "setup: Go is needed to build the pulumi CLI" >&2; exit 1; }
 echo "setup: building the pulumi CLI $version from its Go module (about 11 minutes, once)" >&2
 work=$(mktemp -d)

@@ -50,3 +50,8 @@ fi
 
 # helm for the chart tests (tests/test_deploy_helm.py), cached outside the checkout.
 bash scripts/build_helm.sh >/dev/null || echo "setup: helm could not be built; the chart tests need it" >&2
+
+# The pulumi engine runs (and its tests drive) the real pulumi CLI: built once, cached outside the checkout.
+if [ -z "${PULUMI_COMMAND:-}" ]; then
+  bash scripts/build_pulumi.sh >/dev/null
+fi
