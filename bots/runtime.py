@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from arq.connections import ArqRedis, RedisSettings, create_pool
+from arq.connections import ArqRedis
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from redis.asyncio import Redis
@@ -21,6 +21,7 @@ from core.flow import RequestFlow
 from core.policy import Policy
 from core.relay import StatusRelay
 from core.understanding.fallback import LLMFallback
+from jobs.connections import arq_client, redis_client
 from jobs.doc_lock import DocLocks
 from jobs.mongo_store import (
     MongoAudit,
@@ -44,6 +45,8 @@ log = logging.getLogger("infrabot.runtime")
 class Runtime:
     settings: Settings
     redis: Redis
+    # Subscriptions wait for messages without a read timeout, so they get a client of their own.
+    listener: Redis
     arq: ArqRedis
     mongo: AsyncMongoClient[dict[str, Any]]
     db: AsyncDatabase[dict[str, Any]]
@@ -67,7 +70,7 @@ class Runtime:
     async def _listen(self) -> None:
         while True:
             try:
-                async for _ in status_wakeups(self.redis):
+                async for _ in status_wakeups(self.listener):
                     self.relay.poke()
             except asyncio.CancelledError:
                 raise
@@ -94,6 +97,7 @@ class Runtime:
         self.closers.clear()
         await self.arq.aclose()
         await self.redis.aclose()
+        await self.listener.aclose()
         await self.mongo.close()
 
 
@@ -116,8 +120,8 @@ def llm_fallback(settings: Settings) -> LLMFallback | None:
 async def build_runtime(settings: Settings, redis_url: str, mongodb_url: str) -> Runtime:
     from core.understanding.parser import RuleParser
 
-    redis = Redis.from_url(redis_url)
-    arq = await create_pool(RedisSettings.from_dsn(redis_url))
+    redis = redis_client(redis_url)
+    arq = arq_client(redis_url)
     mongo, db = connect(mongodb_url, settings.mongodb_db)
     await ensure_indexes(db)
     locks = DocLocks(redis)
@@ -149,7 +153,8 @@ async def build_runtime(settings: Settings, redis_url: str, mongodb_url: str) ->
         fallback=llm_fallback(settings),
     )
     return Runtime(
-        settings=settings, redis=redis, arq=arq, mongo=mongo, db=db, history=history, requests=requests,
+        settings=settings, redis=redis, listener=redis_client(redis_url, blocking=True), arq=arq, mongo=mongo,
+        db=db, history=history, requests=requests,
         jobs=jobs, audit=audit, cards=MongoCardRefs(db, locks), contexts=contexts, core=core,
         relay=observed.ObservedRelay(jobs, requests, work),
     )

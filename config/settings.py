@@ -62,6 +62,11 @@ class Settings(BaseSettings):
     worker_poll_delay: float = Field(default=0.05, gt=0, le=5)
     job_timeout_seconds: int = Field(default=1800, ge=30)
     job_lease_seconds: float = Field(default=30.0, gt=0, le=600)
+    # A job not finished this long after it was queued is failed by the reconciler, with a message.
+    job_deadline_seconds: int = Field(default=6 * 3600, ge=60)
+    # Seconds the offline engine spends per resource (preview and apply), so demos and fault tests look
+    # like real changes; 0 is instant.
+    offline_step_seconds: float = Field(default=0.0, ge=0, le=60)
 
     pulumi_backend_url: str | None = None
     pulumi_config_passphrase: SecretStr | None = None

@@ -28,6 +28,10 @@ def clean(text: str) -> str:
     return _CONTROL.sub(" ", text).strip()
 
 
+class _NotSaved(Exception):
+    """The user's words could not be stored, so the error reply must not claim they were."""
+
+
 class Conversation:
     def __init__(
         self,
@@ -55,22 +59,57 @@ class Conversation:
 
     async def handle_message(self, message: IncomingMessage) -> list[Reply]:
         key = message.event_key()
-        if not await self.gate.claim(key):
+        try:
+            claimed = await self.gate.claim(key)
+        except Exception:
+            # With the gate down a redelivery might get through too; silence would be worse. Answer, and keep
+            # the words if the history store still takes them (its insert is once per event anyway).
+            log.exception("event gate unavailable for %s", key)
+            try:
+                await self.history.append_many([self._incoming(message)])
+            except Exception:
+                log.exception("could not save message %s either", key)
+                return [Reply(texts.NOT_SAVED)]
+            return [Reply(texts.ERROR)]
+        if not claimed:
             log.info("duplicate event dropped: %s", key)
             return []
         try:
             replies = await self._turn(message)
-            await self.gate.settle(key)
-            return replies
+        except _NotSaved:
+            log.exception("failed to handle event %s and to save it", key)
+            await self._release(key)
+            return [Reply(texts.NOT_SAVED)]
         except Exception:
             # Releasing lets the platform's own retry through; the user's words are already stored.
             log.exception("failed to handle event %s", key)
-            await self.gate.release(key)
+            await self._release(key)
             return [Reply(texts.ERROR)]
+        try:
+            await self.gate.settle(key)
+        except Exception:
+            log.warning("could not settle event %s; a late redelivery may be answered again", key, exc_info=True)
+        return replies
+
+    async def _release(self, key: str) -> None:
+        try:
+            await self.gate.release(key)
+        except Exception:
+            log.warning("could not release event %s; the platform's retry may be dropped", key, exc_info=True)
+
+    def _incoming(self, message: IncomingMessage) -> HistoryEntry:
+        text = clean(message.text)
+        return HistoryEntry(message.thread, "user", text[: self.max_chars], f"in:{message.event_key()}",
+                            {"user": message.user, "length": len(text)})
 
     async def handle_action(self, action: ActionEvent) -> list[Reply]:
         key = action.event_key()
-        if not await self.gate.claim(key):
+        try:
+            claimed = await self.gate.claim(key)
+        except Exception:
+            log.exception("event gate unavailable for %s", key)
+            return [Reply(texts.ACTION_ERROR, ephemeral=True)]
+        if not claimed:
             log.info("duplicate action dropped: %s", key)
             return []
         actor = Actor(action.thread, action.user, action.roles, key)
@@ -97,15 +136,14 @@ class Conversation:
             return [reply]
         except Exception:
             log.exception("failed to handle action %s", key)
-            await self.gate.release(key)
-            return [Reply(texts.ERROR, ephemeral=True)]
+            await self._release(key)
+            return [Reply(texts.ACTION_ERROR, ephemeral=True)]
 
     async def _turn(self, message: IncomingMessage) -> list[Reply]:
         thread = message.thread
         key = message.event_key()
         text = clean(message.text)
-        incoming = HistoryEntry(thread, "user", text[: self.max_chars], f"in:{key}",
-                                {"user": message.user, "length": len(text)})
+        incoming = self._incoming(message)
         try:
             if not text:
                 log.info("empty message in %s", thread.key())
@@ -119,7 +157,10 @@ class Conversation:
                     replies = await self._understood(message, text)
         except Exception:
             # The user's words are kept even when the turn failed, before the error reply goes out.
-            await self.history.append_many([incoming])
+            try:
+                await self.history.append_many([incoming])
+            except Exception as exc:
+                raise _NotSaved() from exc
             raise
         lines = [incoming]
         for i, reply in enumerate(replies):
@@ -128,7 +169,10 @@ class Conversation:
         # One round trip for the message and its replies, and before any reply is sent: the words are
         # durable before the bot answers them. Anything the turn itself made durable (a request, a job) was
         # written by the turn, before this.
-        await self.history.append_many(lines)
+        try:
+            await self.history.append_many(lines)
+        except Exception as exc:
+            raise _NotSaved() from exc
         return replies
 
     async def _understood(self, message: IncomingMessage, text: str) -> list[Reply]:

@@ -416,7 +416,18 @@ class RequestFlow:
         elsewhere = await self._elsewhere(actor, request, "cancel") if request else None
         if elsewhere:
             return elsewhere
-        if request is None or request.status not in (*REVISABLE, Status.DESTROY_REQUESTED):
+        if request is not None and request.status in (Status.APPLYING, Status.DESTROYING):
+            # A worker has the stack (its lease is held) and the engine may be mid-change.
+            applying = request.status == Status.APPLYING
+            after = (f"then `destroy {request.stack}` removes what it built if you no longer want it" if applying
+                     else "then ask to apply again if you want it back")
+            return Reply(
+                f"That {'apply' if applying else 'destroy'} of *{request.stack}* is already running and can't be "
+                "stopped halfway from chat: stopping Pulumi mid-change can leave resources half made. It ends on "
+                f"its own, and the status card shows the result; {after}.",
+                request_id=request.id,
+            )
+        if request is None or request.status not in (*REVISABLE, Status.DESTROY_REQUESTED, Status.APPROVED):
             return Reply("There's nothing pending to cancel here.")
         was_destroy = request.status == Status.DESTROY_REQUESTED
         owner = request.destroy_requested_by if was_destroy else None
@@ -432,6 +443,13 @@ class RequestFlow:
             return Reply("That request changed a moment ago (approved or cancelled); check the latest status "
                          "card.", ephemeral=True, request_id=request.id)
         await self.audit.record("cancelled", request_id=request.id, **where(actor))
+        if request.status == Status.APPROVED and request.latest_job:
+            # Approved but not started (waiting for a worker or a busy stack): the worker's start is a
+            # compare-and-set from approved, so it finds the request cancelled and changes nothing.
+            await self.jobs.update_open(request.latest_job, phase=Phase.CANCELLED,
+                                        message=f"Cancelled by {mention(actor.user)} before it started")
+            return Reply(f"Cancelled the apply of *{request.stack}* before it started. Nothing was changed.",
+                         request_id=request.id)
         job = await self.jobs.get(f"plan-{request.id}-{request.revision}")
         if job and job.phase in (Phase.QUEUED, Phase.RUNNING, Phase.AWAITING_APPROVAL) and not was_destroy:
             await self.jobs.update(job.job_id, phase=Phase.CANCELLED, message=f"Cancelled by {mention(actor.user)}")

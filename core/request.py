@@ -3,7 +3,8 @@
 * planning -> awaiting_approval (the plan job stored its plan) or failed (planning failed).
 * awaiting_approval -> approved (someone allowed to approve it said yes to this plan), expired (the plan
   outlived PLAN_TTL_SECONDS), or back to planning (a change, or `plan again`).
-* approved -> applying (a worker took the apply job) -> applied or failed; applying -> planning when the
+* approved -> applying (a worker took the apply job and its stack) -> applied or failed; approved ->
+  cancelled while no worker has started it; applying -> planning when the
   engine found the approved plan out of date (a fresh plan is made, nothing was applied).
 * Any open request (planning, awaiting_approval, approved, expired) -> superseded when another request
   applies on the same stack, cancelled when someone cancels it.
@@ -54,7 +55,8 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
     # planning -> planning is a revision: a new plan job replaces the running one.
     S.PLANNING: frozenset({S.PLANNING, S.AWAITING_APPROVAL, S.FAILED, S.CANCELLED, S.SUPERSEDED}),
     S.AWAITING_APPROVAL: frozenset({S.PLANNING, S.APPROVED, S.CANCELLED, S.SUPERSEDED, S.EXPIRED}),
-    S.APPROVED: frozenset({S.APPLYING, S.FAILED, S.SUPERSEDED}),
+    # approved -> cancelled: a queued apply (no worker has started it) can still be called off.
+    S.APPROVED: frozenset({S.APPLYING, S.FAILED, S.SUPERSEDED, S.CANCELLED}),
     # applying -> planning: the engine found the approved plan out of date, so a fresh one is made.
     S.APPLYING: frozenset({S.APPLIED, S.FAILED, S.PLANNING}),
     S.APPLIED: frozenset({S.DESTROY_REQUESTED, S.DESTROYING}),

@@ -49,6 +49,8 @@ class JobStatus:
     # Why this job exists when it is not the user's doing (e.g. the approved plan went out of date): shown
     # on its card above the result.
     note: str = ""
+    # Runs that reached the engine; a job that keeps stopping its worker is given up after a few.
+    attempts: int = 0
 
     @property
     def finished(self) -> bool:

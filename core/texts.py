@@ -17,9 +17,26 @@ UNKNOWN = "I'm not sure what you'd like me to do. " + HELP
 
 EMPTY = "I didn't catch any text there. Try something like: `" + EXAMPLE + "`."
 
+# Each error reply says only what is true: ERROR once the message is stored, NOT_SAVED when storing it
+# failed, UNSURE where the adapter cannot know.
 ERROR = (
-    "Sorry, something went wrong on my side while handling that. Your message is saved; "
-    "please try again in a moment."
+    "Sorry, something went wrong on my side while handling that. Your message is saved; say `status` to "
+    "see where things stand, or try again in a moment."
+)
+
+NOT_SAVED = (
+    "Sorry, my storage isn't reachable right now, so your message was not saved. Say `status` in a moment to "
+    "see where things stand, then send it again if needed."
+)
+
+UNSURE = (
+    "Sorry, something went wrong on my side while handling that, and I can't tell whether it was saved. "
+    "Say `status` in a moment to check, then try again if needed."
+)
+
+ACTION_ERROR = (
+    "Sorry, something went wrong on my side while handling that button. Check the status card, and press "
+    "it again in a moment if nothing changed."
 )
 
 EXPIRED = (

@@ -57,6 +57,12 @@ class Lease:
     token: str
     lost: bool = False
     acquired_at: float = field(default_factory=time.time)
+    abandoned: bool = False
+
+    def abandon(self) -> None:
+        """Leave the lease to expire on its own instead of releasing it: the change it guards may still
+        be running (an engine that did not stop when asked), so the stack must not look free yet."""
+        self.abandoned = True
 
 
 # The lease this task holds while it drives Pulumi. asyncio.to_thread copies the context, so the engine's
@@ -132,7 +138,8 @@ class StackLock:
             heartbeat.cancel()
             with suppress(asyncio.CancelledError):
                 await heartbeat
-            await self.release(stack, token)
+            if not lease.abandoned:
+                await self.release(stack, token)
 
     async def _heartbeat(self, lease: Lease, ttl: float) -> None:
         interval = max(ttl / 3, 0.05)
@@ -142,6 +149,11 @@ class StackLock:
                 renewed = await self.renew(lease.stack, lease.token, ttl)
             except Exception:  # a Redis blip must not kill the change in progress; try again next beat
                 log.warning("could not renew the lease on %s", lease.stack, exc_info=True)
+                continue
+            if not renewed and await self._redis.set(self.key(lease.stack), lease.token, nx=True, px=_ms(ttl)):
+                # The key vanished (Redis restarted empty or was flushed) rather than passing to someone
+                # else: take it back before another worker sees the stack as free.
+                log.warning("re-took the lease on stack %s after it vanished", lease.stack)
                 continue
             if not renewed:
                 # The lease expired (e.g. the loop was blocked longer than the TTL) and may now be

@@ -66,9 +66,16 @@ class OfflineEngine:
     simulated = True
 
     def __init__(
-        self, state: StateStore | None = None, *, project: str | None = None, public_services: bool = False
+        self,
+        state: StateStore | None = None,
+        *,
+        project: str | None = None,
+        public_services: bool = False,
+        step_seconds: float = 0.0,
     ) -> None:
         self.state = state
+        # Time spent per resource in preview and apply (OFFLINE_STEP_SECONDS), so runs look like real ones.
+        self.step_seconds = step_seconds
         self.project = project or os.environ.get("GOOGLE_CLOUD_PROJECT") or DEFAULT_GCP_PROJECT
         self.public_services = public_services
 
@@ -104,6 +111,10 @@ class OfflineEngine:
     async def preview(self, spec: InfraSpec, progress: ProgressFn) -> PlanResult:
         await progress(0, 1, "Evaluating the Pulumi program offline (mocks, no cloud access)")
         changes, _, _, base = await asyncio.to_thread(self._plan, spec, preview=True)
+        if self.step_seconds:
+            for done, change in enumerate(changes, start=1):
+                await asyncio.sleep(self.step_seconds)
+                await progress(done, len(changes) + 1, f"previewed {describe(change.type, change.name)}")
         summary = summarize(changes)
         counts = ", ".join(f"{summary[op]} to {op}" for op in ("create", "update", "replace", "delete"))
         await progress(1, 1, f"Plan ready: {counts}")
@@ -128,6 +139,7 @@ class OfflineEngine:
         total = len(todo)
         await progress(0, total, f"Simulated apply (offline engine): {total} changes, no cloud changes")
         for done, change in enumerate(todo, start=1):
+            await asyncio.sleep(self.step_seconds)
             await progress(done, total, f"simulated {change.op}: {describe(change.type, change.name)}")
         outputs = {
             k: SECRET_MASK if k in evaluation.secret_outputs else str(v)

@@ -14,12 +14,13 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from core.messages import HistoryEntry, ThreadRef
 from core.request import LIVE, IllegalTransition, Request, Status, check_transition, encode
-from core.status import JobStatus, Phase
+from core.status import TERMINAL, JobStatus, Phase
 from jobs.doc_lock import DocLocks
 
 _JOB_FIELDS = {f.name for f in fields(JobStatus)}
 # Everything the relay and the worker read of a job; the change log stays on disk.
 _NO_EVENTS = {"events": 0}
+_OPEN_PHASES = [str(p) for p in Phase if p not in TERMINAL]
 
 
 def now() -> datetime:
@@ -27,8 +28,10 @@ def now() -> datetime:
 
 
 def connect(url: str, db_name: str) -> tuple[AsyncMongoClient[dict[str, Any]], AsyncDatabase[dict[str, Any]]]:
+    # Every call has an upper bound: a half-open connection fails the call instead of hanging a turn
+    # that holds a lock. The socket timeout outlasts a brief stall of the server (a failover, a pause).
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
-        url, tz_aware=True, serverSelectionTimeoutMS=5000, connectTimeoutMS=3000
+        url, tz_aware=True, serverSelectionTimeoutMS=5000, connectTimeoutMS=5000, socketTimeoutMS=15000
     )
     return client, client[db_name]
 
@@ -39,6 +42,7 @@ async def ensure_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
     await db.requests.create_index([("thread_key", ASCENDING)])
     await db.jobs.create_index([("relay_pending", ASCENDING)])
     await db.requests.create_index([("stack", ASCENDING)])
+    await db.jobs.create_index([("phase", ASCENDING)])
     await db.audit.create_index([("request_id", ASCENDING)])
     await backfill_live_stacks(db)
 
@@ -165,12 +169,13 @@ class MongoRequests:
                                {**(expect or {}), "status": str(source)})
 
     async def _set(self, request_id: str, changes: dict[str, Any], expect: dict[str, Any]) -> Request | None:
-        async with self.locks.hold(f"requests:{request_id}"):
+        async with self.locks.hold(f"requests:{request_id}") as held:
             doc = await self.col.find_one({"_id": request_id})
             if doc is None or any(_field(doc, k) != encode(v) for k, v in expect.items()):
                 return None
             was_live = doc.get("status") in LIVE
             encoded = {k: encode(v) for k, v in changes.items()}
+            await held.confirm()
             doc = await self.col.find_one_and_update(
                 {"_id": request_id}, {"$set": {**encoded, "updated_at": now()}},
                 return_document=ReturnDocument.AFTER,
@@ -267,6 +272,19 @@ class MongoJobs:
         return list(doc.get("events", [])) if doc else []
 
     async def update(self, job_id: str, **changes: Any) -> JobStatus | None:
+        return await self._update(job_id, changes, only_open=False)
+
+    async def update_open(self, job_id: str, **changes: Any) -> JobStatus | None:
+        """Like `update`, but only while the job has not finished: None when it already had (a user's
+        cancel, or another run's result, stays as it is)."""
+        return await self._update(job_id, changes, only_open=True)
+
+    async def open_jobs(self, limit: int = 500) -> list[JobStatus]:
+        """Jobs not finished yet, oldest first; for the reconciler, off the chat path."""
+        cursor = self.col.find({"phase": {"$in": _OPEN_PHASES}}, _NO_EVENTS).sort("created_at", ASCENDING)
+        return [_to_status(doc) async for doc in cursor.limit(limit)]
+
+    async def _update(self, job_id: str, changes: dict[str, Any], *, only_open: bool) -> JobStatus | None:
         """Bumps the version; phase changes and errors also go to the job's change log, progress steps don't:
         a long apply reports hundreds of them, and the log would grow with each (FerretDB v1 ignores `$slice`)."""
         if "phase" in changes:
@@ -276,15 +294,20 @@ class MongoJobs:
             "$inc": {"version": 1},
         }
         logged = "phase" in changes or changes.get("error")
-        async with self.locks.hold(f"jobs:{job_id}"):
-            if logged:
-                current = await self.col.find_one({"_id": job_id}, {"version": 1})
+        async with self.locks.hold(f"jobs:{job_id}") as held:
+            if logged or only_open:
+                current = await self.col.find_one({"_id": job_id}, {"version": 1, "phase": 1})
                 if current is None:
                     return None
-                update["$push"] = {"events": {
-                    "ts": now(), "version": int(current.get("version", 0)) + 1, "phase": changes.get("phase"),
-                    "message": changes.get("message", ""), "error": changes.get("error"),
-                }}
+                # Checked here rather than in the update's filter: FerretDB scans for anything but `_id`.
+                if only_open and current.get("phase") not in _OPEN_PHASES:
+                    return None
+                if logged:
+                    update["$push"] = {"events": {
+                        "ts": now(), "version": int(current.get("version", 0)) + 1, "phase": changes.get("phase"),
+                        "message": changes.get("message", ""), "error": changes.get("error"),
+                    }}
+            await held.confirm()
             doc = await self.col.find_one_and_update(
                 {"_id": job_id}, update, return_document=ReturnDocument.AFTER  # FerretDB v1: no projection here
             )
@@ -331,8 +354,16 @@ class MongoAudit:
     def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
         self.col = db.audit
 
-    async def record(self, event: str, **fields_: Any) -> None:
-        await self.col.insert_one({"event": event, "ts": now(), **fields_})
+    async def record(self, event: str, *, once: str | None = None, **fields_: Any) -> None:
+        """`once` names the event: recording it again (a re-run job) keeps the first record only."""
+        doc = {"event": event, "ts": now(), **fields_}
+        if once is not None:
+            doc["_id"] = once
+        try:
+            await self.col.insert_one(doc)
+        except DuplicateKeyError:
+            if once is None:
+                raise
 
     async def list(self, **query: Any) -> list[dict[str, Any]]:
         return [doc async for doc in self.col.find(query).sort("ts", ASCENDING)]

@@ -1,14 +1,26 @@
-"""arq tasks. Each one reads its durable job record first, so a second run converges instead of redoing."""
+"""arq tasks. Each one reads its durable job record first, so a second run converges instead of redoing.
+
+Every way out of a task leaves the job where a person can read what happened: finished (succeeded,
+failed with its reason, timed out, cancelled), waiting its turn for a busy stack, or, when its worker is
+stopping, handed back to the queue for another worker. What still slips through (arq giving up without
+calling the task, a Redis that lost the queue) is caught by jobs/reconciler.py.
+
+A job's end is written only while the job is still open (a user's cancel or another run's result stays),
+and audit records are written once per job, so a re-run converges.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from arq import Retry
+from pymongo.errors import PyMongoError
+from redis.exceptions import RedisError
 
 from core.plan import ApplyResult, PlanOutOfDate
 from core.ports import AuditLog, Engine, JobQueue, JobStore, ProgressFn, RequestStore, StatusSignal
@@ -18,14 +30,38 @@ from core.status import JobStatus, Phase
 from infra.errors import EngineFailed, StackBusy
 from infra.locks import StackLock
 from infra.summary import describe, render_plan
+from jobs.doc_lock import DocLockTimeout
 from jobs.progress import CoalescedProgress
 from jobs.queue import ArqQueue
+from jobs.waitline import WaitLine, waiting_text
 
 log = logging.getLogger("infrabot.jobs")
 
-RETRY_BUSY_SECONDS = 15
+T = TypeVar("T")
+
+BUSY_RETRY_SECONDS = 5.0
 PROGRESS_INTERVAL = 0.25  # at most one progress write per job this often
-LEASE_SECONDS = 60.0
+STORE_RETRY_SECONDS = 3.0
+# Runs that reached the engine and were cut off (worker killed or restarted): past this, the job is failed
+# rather than tried again, so a job that crashes its worker cannot do so for ever.
+MAX_ATTEMPTS = 5
+# After a timeout or cancellation the engine gets this long to stop before the job's end is written; the
+# stack lease stays held meanwhile, so no second change starts on a stack Pulumi may still be changing.
+WIND_DOWN_SECONDS = 10.0
+
+# A store that is briefly unreachable is a reason to run the job again later, not to fail it.
+STORE_ERRORS: tuple[type[BaseException], ...] = (PyMongoError, RedisError, DocLockTimeout)
+
+
+class JobTimedOut(Exception):
+    pass
+
+
+@dataclass
+class Shutdown:
+    """Set by the worker as it stops: a task cancelled then is handed back, not failed."""
+
+    stopping: bool = False
 
 
 @dataclass
@@ -38,6 +74,10 @@ class Deps:
     lock: StackLock
     # Queues the fresh plan when an approved one went out of date; the worker's own arq pool when unset.
     queue: JobQueue | None = None
+    line: WaitLine | None = None
+    timeout_seconds: float = 1800.0
+    lease_seconds: float = 60.0
+    shutdown: Shutdown = field(default_factory=Shutdown)
 
 
 def _now() -> datetime:
@@ -50,11 +90,56 @@ async def _set(deps: Deps, job_id: str, **changes: Any) -> JobStatus | None:
     return status
 
 
+async def _end(deps: Deps, job_id: str, **changes: Any) -> JobStatus | None:
+    """Writes a job's end unless it already had one; None when it had."""
+    status = await deps.jobs.update_open(job_id, finished_at=_now(), **changes)
+    await deps.signal.publish(job_id)
+    return status
+
+
 def _progress(deps: Deps, job_id: str) -> CoalescedProgress:
     async def report(done: int, total: int, message: str) -> None:
-        await _set(deps, job_id, done=done, total=total, message=message)
+        try:
+            await _set(deps, job_id, done=done, total=total, message=message)
+        except STORE_ERRORS:
+            # Progress is for the card; a store hiccup must not fail a change that is going well.
+            log.warning("could not record progress of %s", job_id, exc_info=True)
 
     return CoalescedProgress(report, PROGRESS_INTERVAL)
+
+
+async def _engine(deps: Deps, job_id: str, run: Callable[[CoalescedProgress], Awaitable[T]],
+                  stuck: Callable[[], None] | None = None) -> T:
+    """Engine work under the job timeout; held progress is written before the job's end can be."""
+    progress = _progress(deps, job_id)
+    try:
+        return await _guarded(deps, run(progress), stuck)
+    finally:
+        await progress.aclose()
+
+
+# Where a failed job leaves its request, from each status it may be in: a failed destroy leaves the stack.
+_FAILED_FROM: dict[str, tuple[tuple[Status, Status], ...]] = {
+    "plan": ((Status.PLANNING, Status.FAILED),),
+    "apply": ((Status.APPLYING, Status.FAILED), (Status.APPROVED, Status.FAILED)),
+    "destroy": ((Status.DESTROYING, Status.APPLIED),),
+}
+
+
+async def give_up(deps: Deps, job_id: str, reason: str) -> bool:
+    """Ends an open job as failed with a reason a person can read; False if it had already ended."""
+    status = await _end(deps, job_id, phase=Phase.FAILED, error=reason, message=reason)
+    if status is None:
+        return False
+    log.error("job %s failed: %s", job_id, reason)
+    await deps.audit.record(f"{status.kind}_failed", once=f"failed:{job_id}", request_id=status.request_id,
+                            job_id=job_id, engine=status.engine, error=reason, **await _job_where(deps, status))
+    for source, target in _FAILED_FROM.get(status.kind, ()):
+        # A plan that a revision superseded while it ran must not mark the newer revision failed.
+        if await deps.requests.transition(status.request_id, source, target, {"error": reason},
+                                          expect={"latest_job": job_id}):
+            break
+    return True
 
 
 async def _begin(deps: Deps, job_id: str, phase: Phase, message: str) -> JobStatus | None:
@@ -67,44 +152,126 @@ async def _begin(deps: Deps, job_id: str, phase: Phase, message: str) -> JobStat
         return None
     request = await deps.requests.get(status.request_id)
     if request is None or request.latest_job not in (None, job_id) or request.status in VOID:
-        await _set(deps, job_id, phase=Phase.CANCELLED, finished_at=_now(), message="No longer needed")
+        await _end(deps, job_id, phase=Phase.CANCELLED, message="No longer needed")
         return None
-    return await _set(deps, job_id, phase=phase, started_at=status.started_at or _now(), message=message,
-                      engine=deps.engine.name)
+    return await deps.jobs.update_open(job_id, phase=phase, started_at=status.started_at or _now(),
+                                       message=message, engine=deps.engine.name)
 
 
-async def _fail(deps: Deps, status: JobStatus, error: Exception, source: Status, target: Status) -> None:
-    text = str(error) if isinstance(error, EngineFailed) else "an unexpected error stopped the job"
-    log.error("job %s failed: %s", status.job_id, text, exc_info=not isinstance(error, EngineFailed))
-    await _set(deps, status.job_id, phase=Phase.FAILED, finished_at=_now(), error=text, message=text)
-    # A plan that a revision superseded while it ran must not mark the newer revision failed.
-    await deps.requests.transition(status.request_id, source, target, {"error": text},
-                                   expect={"latest_job": status.job_id})
-    await deps.audit.record(f"{status.kind}_failed", request_id=status.request_id, job_id=status.job_id,
-                            engine=deps.engine.name, error=text, **await _job_where(deps, status))
+async def _attempt(deps: Deps, status: JobStatus) -> bool:
+    """Counts a run that reaches the engine; False (and the job failed) once there were too many."""
+    if status.attempts >= MAX_ATTEMPTS:
+        await give_up(deps, status.job_id, f"stopped after {status.attempts} attempts: the worker running it "
+                      "was interrupted each time. Check the worker's logs, then ask again")
+        return False
+    await _set(deps, status.job_id, attempts=status.attempts + 1)
+    return True
 
 
-async def _busy(deps: Deps, status: JobStatus, error: StackBusy, ctx: dict[str, Any]) -> Retry:
-    await _set(deps, status.job_id, message=str(error))
-    return Retry(defer=RETRY_BUSY_SECONDS * min(ctx.get("job_try", 1), 4))
+async def _guarded(deps: Deps, work: Awaitable[T], stuck: Callable[[], None] | None = None) -> T:
+    """Runs engine work under the job timeout. On timeout or cancellation the engine is asked to stop and
+    given WIND_DOWN_SECONDS; if it is still running after that, `stuck` is called (the caller then keeps
+    its stack lease from being released while the engine may still be changing the stack)."""
+    task = asyncio.ensure_future(work)
+    try:
+        async with asyncio.timeout(deps.timeout_seconds):
+            return await asyncio.shield(task)
+    except (TimeoutError, asyncio.CancelledError) as exc:
+        if task.done() and not task.cancelled():
+            return task.result()  # the engine's own outcome, which arrived just as time ran out
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=WIND_DOWN_SECONDS)
+        if not done:
+            log.error("the engine did not stop within %ss of being asked to", WIND_DOWN_SECONDS)
+            if stuck:
+                stuck()
+        if isinstance(exc, TimeoutError):
+            raise JobTimedOut() from exc
+        raise
+
+
+def _timeout_text(deps: Deps) -> str:
+    minutes = deps.timeout_seconds / 60
+    span = f"{minutes:g} minutes" if minutes >= 1 else f"{deps.timeout_seconds:g} seconds"
+    return f"timed out: it did not finish within {span} and was stopped"
+
+
+async def _failure(deps: Deps, status: JobStatus, error: BaseException) -> None:
+    if isinstance(error, EngineFailed):
+        text = str(error)
+    elif isinstance(error, JobTimedOut):
+        text = _timeout_text(deps)
+    else:
+        log.error("job %s: unexpected engine error", status.job_id, exc_info=error)
+        text = "an unexpected error stopped the job"
+    await give_up(deps, status.job_id, text)
+
+
+async def _interrupted(deps: Deps, job_id: str) -> None:
+    """A cancelled task: handed back when its worker stops, otherwise a readable end."""
+    try:
+        if deps.shutdown.stopping:
+            await asyncio.wait_for(
+                _set(deps, job_id, message="Interrupted: its worker stopped; another worker picks it up"), 3)
+        else:
+            await asyncio.wait_for(give_up(deps, job_id, "cancelled by the worker before it finished"), 10)
+    except Exception:
+        log.warning("could not record the interruption of %s; the reconciler will", job_id, exc_info=True)
+
+
+async def _run(ctx: dict[str, Any], job_id: str, body: Callable[[Deps, str, dict[str, Any]], Awaitable[str]]) -> str:
+    deps: Deps = ctx["deps"]
+    try:
+        return await body(deps, job_id, ctx)
+    except Retry:
+        raise
+    except asyncio.CancelledError:
+        await _interrupted(deps, job_id)
+        raise
+    except STORE_ERRORS as exc:
+        log.warning("job %s: a store is unavailable (%s); trying again in %ss", job_id, exc, STORE_RETRY_SECONDS)
+        raise Retry(defer=STORE_RETRY_SECONDS) from exc
+    except Exception:
+        log.exception("job %s: unexpected error", job_id)
+        try:
+            await give_up(deps, job_id, "an unexpected error stopped the job")
+        except Exception as exc:
+            raise Retry(defer=STORE_RETRY_SECONDS) from exc
+        return "failed"
+
+
+async def _wait_turn(deps: Deps, status: JobStatus, stack: str, error: StackBusy) -> Retry:
+    """A busy stack is not a failure: the job waits in the queue, saying where it stands."""
+    ahead = await deps.line.place(stack, status.job_id) if deps.line else 0
+    await _set(deps, status.job_id, phase=Phase.QUEUED, message=waiting_text(stack, ahead))
+    log.info("job %s waits for %s (%d ahead)", status.job_id, stack, ahead)
+    return Retry(defer=BUSY_RETRY_SECONDS)
 
 
 async def plan(ctx: dict[str, Any], job_id: str) -> str:
-    deps: Deps = ctx["deps"]
+    return await _run(ctx, job_id, _plan)
+
+
+async def _plan(deps: Deps, job_id: str, ctx: dict[str, Any]) -> str:
     status = await _begin(deps, job_id, Phase.RUNNING, "Planning")
     if status is None:
         return "skipped"
     spec = InfraSpec(**status.spec)
-    progress = _progress(deps, job_id)
+    request = await deps.requests.get(status.request_id)
+    if request and request.status != Status.PLANNING and request.plan and request.plan.job_id == job_id:
+        # A run cut off between its two writes: the request already holds this job's plan (and may be
+        # approved by now). Finish the job from it instead of planning again, which would cancel it.
+        return await _plan_ready(deps, status, request.plan)
+    if not await _attempt(deps, status):
+        return "failed"
     try:
-        try:
-            result = await deps.engine.preview(spec, progress)
-        finally:
-            await progress.aclose()
+        result = await _engine(deps, job_id, lambda progress: deps.engine.preview(spec, progress))
     except StackBusy as exc:
-        raise await _busy(deps, status, exc, ctx) from exc
+        raise await _wait_turn(deps, status, spec.stack_name, exc) from exc
+    except asyncio.CancelledError:
+        raise
     except Exception as exc:
-        await _fail(deps, status, exc, Status.PLANNING, Status.FAILED)
+        await _failure(deps, status, exc)
         return "failed"
     stored = StoredPlan(**result.model_dump(), hash=result.plan_hash, created_at=_now(), job_id=job_id)
     still_current = await deps.requests.transition(
@@ -112,40 +279,58 @@ async def plan(ctx: dict[str, Any], job_id: str) -> str:
         expect={"latest_job": job_id},
     )
     if still_current is None:
-        await _set(deps, job_id, phase=Phase.CANCELLED, finished_at=_now(), message="Superseded")
+        await _end(deps, job_id, phase=Phase.CANCELLED, message="Superseded")
         return "superseded"
-    await _set(
-        deps, job_id, phase=Phase.AWAITING_APPROVAL, finished_at=_now(), plan_hash=result.plan_hash,
+    return await _plan_ready(deps, status, stored)
+
+
+async def _plan_ready(deps: Deps, status: JobStatus, plan: StoredPlan) -> str:
+    job_id = status.job_id
+    result = plan.to_result()
+    ended = await _end(
+        deps, job_id, phase=Phase.AWAITING_APPROVAL, plan_hash=plan.hash,
         done=len(result.resources), total=len(result.resources), message="Plan ready",
-        result={"engine": result.engine, "simulated": result.simulated,
-                "lines": ([status.note] if status.note else []) + render_plan(result),
+        result={"engine": result.engine, "simulated": result.simulated, "lines": render_plan(result),
                 "full_lines": render_plan(result, max_listed=None), "summary": result.summary},
     )
-    await deps.audit.record("planned", request_id=status.request_id, job_id=job_id, engine=result.engine,
-                            plan_hash=result.plan_hash, summary=result.summary, **_where(still_current))
+    if ended is None:
+        return "skipped"
+    await deps.audit.record("planned", once=f"planned:{job_id}", request_id=status.request_id, job_id=job_id,
+                            engine=result.engine, plan_hash=plan.hash, summary=result.summary,
+                            **await _job_where(deps, status))
     return "planned"
 
 
 async def _change(
-    deps: Deps, status: JobStatus, ctx: dict[str, Any], run: Callable[..., Awaitable[ApplyResult]],
-    source: Status, failed_as: Status,
-) -> ApplyResult | None:
-    """Runs an apply or destroy under the stack lease; None when it failed (already recorded)."""
+    deps: Deps, status: JobStatus, run: Callable[..., Awaitable[ApplyResult]],
+    start: Callable[[], Awaitable[bool]],
+) -> ApplyResult | str:
+    """Runs an apply or destroy under the stack lease; a string when it did not succeed (already recorded).
+    `start` moves the request on once the lease is held: until then the change only waits and can be
+    cancelled; False means it was (or it moved on), and nothing runs."""
     spec = InfraSpec(**status.spec)
-    progress = _progress(deps, status.job_id)
+    job_id = status.job_id
     try:
-        async with deps.lock.hold(spec.stack_name, status.job_id, LEASE_SECONDS):
-            try:
-                return await run(spec, progress)
-            finally:
-                await progress.aclose()
+        async with deps.lock.hold(spec.stack_name, job_id, deps.lease_seconds) as lease:
+            if deps.line:
+                await deps.line.leave(spec.stack_name, job_id)
+            if not await start():
+                await _end(deps, job_id, phase=Phase.CANCELLED, message="No longer approved; nothing was applied")
+                return "void"
+            if not await _attempt(deps, status):
+                return "failed"
+            await _set(deps, job_id, phase=Phase.APPLYING, message="Destroying" if status.kind == "destroy"
+                       else "Applying")
+            return await _engine(deps, job_id, lambda progress: run(spec, progress), lease.abandon)
     except StackBusy as exc:
-        raise await _busy(deps, status, exc, ctx) from exc
-    except PlanOutOfDate:
+        raise await _wait_turn(deps, status, spec.stack_name, exc) from exc
+    except (asyncio.CancelledError, PlanOutOfDate):
+        raise
+    except STORE_ERRORS:
         raise
     except Exception as exc:
-        await _fail(deps, status, exc, source, failed_as)
-        return None
+        await _failure(deps, status, exc)
+        return "failed"
 
 
 async def _supersede_others(deps: Deps, request: Request) -> None:
@@ -212,70 +397,88 @@ async def _job_where(deps: Deps, status: JobStatus) -> dict[str, Any]:
 
 
 async def apply(ctx: dict[str, Any], job_id: str) -> str:
-    deps: Deps = ctx["deps"]
-    status = await _begin(deps, job_id, Phase.APPLYING, "Applying")
+    return await _run(ctx, job_id, _apply)
+
+
+async def _apply(deps: Deps, job_id: str, ctx: dict[str, Any]) -> str:
+    status = await _begin(deps, job_id, Phase.QUEUED, "Starting")
     if status is None:
         return "skipped"
     request = await deps.requests.get(status.request_id)
     if request is None or request.approved_plan_hash != status.plan_hash or not status.plan_hash:
-        await _set(deps, job_id, phase=Phase.CANCELLED, finished_at=_now(),
+        await _end(deps, job_id, phase=Phase.CANCELLED,
                    message="The approval no longer matches the plan; nothing was applied")
-        return "void"
-    if request.status == Status.APPROVED:
-        moved = await deps.requests.transition(request.id, Status.APPROVED, Status.APPLYING,
-                                               expect={"approved_plan_hash": status.plan_hash})
-        request = moved or await deps.requests.get(request.id)
-    if request is None or request.status != Status.APPLYING:
-        # A second run of a job whose first run finished, or a request moved on (superseded) meanwhile.
-        await _set(deps, job_id, phase=Phase.CANCELLED, finished_at=_now(),
-                   message="No longer approved; nothing was applied")
         return "void"
     approved = request.plan.to_result() if request.plan and request.plan.hash == status.plan_hash else None
     if approved is None or approved.spec_fingerprint != InfraSpec(**status.spec).fingerprint():
-        await _fail(deps, status, EngineFailed("the approved plan is missing or was made for another spec"),
-                    Status.APPLYING, Status.FAILED)
+        await give_up(deps, job_id, "the approved plan is missing or was made for another spec")
         return "failed"
-    await _supersede_others(deps, request)
+    started: list[Request] = []
+
+    async def start() -> bool:
+        # Compare-and-set against a cancel from chat: only now, with the stack held, does the change start.
+        current = await deps.requests.get(status.request_id)
+        if current is not None and current.status == Status.APPROVED:
+            current = await deps.requests.transition(current.id, Status.APPROVED, Status.APPLYING,
+                                                     expect={"approved_plan_hash": status.plan_hash,
+                                                             "latest_job": job_id})
+        if current is None or current.status != Status.APPLYING or current.latest_job != job_id:
+            return False
+        started.append(current)
+        await _supersede_others(deps, current)
+        return True
 
     async def run(spec: InfraSpec, progress: ProgressFn) -> ApplyResult:
         return await deps.engine.apply(spec, progress, approved)
 
     try:
-        result = await _change(deps, status, ctx, run, Status.APPLYING, Status.FAILED)
+        result = await _change(deps, status, run, start)
     except PlanOutOfDate as exc:
-        return await _replan(deps, ctx, status, request, exc)
-    if result is None:
-        return "failed"
+        return await _replan(deps, ctx, status, started[0] if started else request, exc)
+    if isinstance(result, str):
+        return result
     await deps.requests.transition(status.request_id, Status.APPLYING, Status.APPLIED, {"outputs": result.outputs})
-    await _set(
-        deps, job_id, phase=Phase.SUCCEEDED, finished_at=_now(), message="Applied",
+    ended = await _end(
+        deps, job_id, phase=Phase.SUCCEEDED, message="Applied",
         result={"engine": result.engine, "simulated": result.simulated, "outputs": result.outputs,
                 "summary": result.summary, "lines": _apply_lines(result.summary, result.simulated)},
     )
-    await deps.audit.record("applied", request_id=status.request_id, job_id=job_id, engine=result.engine,
-                            plan_hash=status.plan_hash, approved_by=_approver(request), result="succeeded",
-                            **_where(request))
+    if ended is None:
+        return "skipped"
+    await deps.audit.record("applied", once=f"applied:{job_id}", request_id=status.request_id, job_id=job_id,
+                            stack=request.stack, engine=result.engine, plan_hash=status.plan_hash,
+                            approved_by=_approver(request), result="succeeded", **_where(request))
     return "applied"
 
 
 async def destroy(ctx: dict[str, Any], job_id: str) -> str:
-    deps: Deps = ctx["deps"]
-    status = await _begin(deps, job_id, Phase.APPLYING, "Destroying")
+    return await _run(ctx, job_id, _destroy)
+
+
+async def _destroy(deps: Deps, job_id: str, ctx: dict[str, Any]) -> str:
+    status = await _begin(deps, job_id, Phase.QUEUED, "Starting")
     if status is None:
         return "skipped"
-    result = await _change(deps, status, ctx, deps.engine.destroy, Status.DESTROYING, Status.APPLIED)
-    if result is None:
-        return "failed"
+
+    async def start() -> bool:
+        current = await deps.requests.get(status.request_id)
+        return current is not None and current.status == Status.DESTROYING
+
+    result = await _change(deps, status, deps.engine.destroy, start)
+    if isinstance(result, str):
+        return result
     await deps.requests.transition(status.request_id, Status.DESTROYING, Status.DESTROYED, {"outputs": {}})
     removed = [describe(c.type, c.name) for c in result.removed]
     prefix = "Simulated destroy (offline engine, no cloud changes): " if result.simulated else ""
-    await _set(
-        deps, job_id, phase=Phase.SUCCEEDED, finished_at=_now(), message="Destroyed",
+    ended = await _end(
+        deps, job_id, phase=Phase.SUCCEEDED, message="Destroyed",
         result={"engine": result.engine, "simulated": result.simulated, "summary": result.summary,
                 "lines": [f"{prefix}removed {len(removed)} resources."], "resource_lines": removed},
     )
-    await deps.audit.record("destroyed", request_id=status.request_id, job_id=job_id, engine=result.engine,
-                            result="succeeded", removed=[c.model_dump() for c in result.removed],
+    if ended is None:
+        return "skipped"
+    await deps.audit.record("destroyed", once=f"destroyed:{job_id}", request_id=status.request_id, job_id=job_id,
+                            engine=result.engine, result="succeeded", removed=[c.model_dump() for c in result.removed],
                             **await _job_where(deps, status))
     return "destroyed"
 

@@ -17,11 +17,14 @@ from core.ports import Engine
 from infra.errors import EngineConfigError
 from infra.locks import StackLock
 from jobs import tasks
+from jobs.connections import arq_client, redis_client
 from jobs.doc_lock import DocLocks
 from jobs.mongo_store import MongoAudit, MongoJobs, MongoRequests, connect, ensure_indexes
 from jobs.queue import QUEUE_NAME, ArqQueue
+from jobs.reconciler import Reconciler
 from jobs.recovery import JobLeases, reaper
 from jobs.redis_state import RedisStatusSignal
+from jobs.waitline import WaitLine
 from telemetry import gauges, logs, probes
 from telemetry.observed import ObservedAudit, ObservedJobs
 from telemetry.probe_server import Checks, Refresh, start_probe_server
@@ -37,7 +40,8 @@ def build_engine(settings: Settings) -> Engine:
     from infra.offline import OfflineEngine
     from infra.state import FileStateStore
 
-    return OfflineEngine(FileStateStore(Path(settings.data_dir) / "offline-state"), project=settings.gcp_project)
+    return OfflineEngine(FileStateStore(Path(settings.data_dir) / "offline-state"), project=settings.gcp_project,
+                         step_seconds=settings.offline_step_seconds)
 
 
 def _local(url: str) -> bool:
@@ -62,24 +66,36 @@ def make_worker(
     settings: Settings, redis_url: str, mongodb_url: str, *, metrics_port: int | None = None, **overrides: Any
 ) -> Worker:
     """`metrics_port` serves /metrics, /livez and /readyz (0 picks a free port, kept in ctx["probes"])."""
+    stop = tasks.Shutdown()
 
     async def startup(ctx: dict[str, Any]) -> None:
         client, db = connect(mongodb_url, settings.mongodb_db)
         await ensure_indexes(db)
-        redis = Redis.from_url(redis_url)
+        redis = redis_client(redis_url)
         ctx["mongo"], ctx["signal_redis"] = client, redis
         locks = DocLocks(redis)
-        ctx["leases"] = JobLeases(redis, settings.job_lease_seconds)
-        ctx["reaper"] = asyncio.create_task(reaper(redis, QUEUE_NAME, settings.job_lease_seconds / 2))
-        ctx["deps"] = tasks.Deps(
-            jobs=ObservedJobs(MongoJobs(db, locks), label_logs=True),
+        lease = settings.job_lease_seconds
+        ctx["leases"] = JobLeases(redis, lease)
+        jobs = MongoJobs(db, locks)
+        deps = ctx["deps"] = tasks.Deps(
+            jobs=ObservedJobs(jobs, label_logs=True),
             requests=MongoRequests(db, locks),
             audit=ObservedAudit(MongoAudit(db)),
             signal=RedisStatusSignal(redis),
             engine=build_engine(settings),
             lock=StackLock(redis),
             queue=ArqQueue(ctx["redis"]),
+            line=WaitLine(redis, stale_seconds=max(tasks.BUSY_RETRY_SECONDS * 6, lease * 2)),
+            timeout_seconds=settings.job_timeout_seconds,
+            lease_seconds=lease,
+            shutdown=stop,
         )
+        reconciler = Reconciler(deps, jobs, ctx["redis"], every_seconds=max(lease, 1.0),
+                                deadline_seconds=settings.job_deadline_seconds)
+        ctx["background"] = [
+            asyncio.create_task(reaper(redis, QUEUE_NAME, lease / 2)),
+            asyncio.create_task(reconciler.run()),
+        ]
         if metrics_port is not None:
             ctx["probes"] = await start_probe_server(metrics_port, *_probes(redis, db))
         log.info("worker ready (engine: %s)", ctx["deps"].engine.name)
@@ -88,19 +104,28 @@ def make_worker(
         # Runs in the job's own task before the job: every line of the job, arq's included, carries its
         # id, and its request, thread and platform once the record is read (ObservedJobs binds them).
         logs.bind(job_id=ctx["job_id"])
-        await ctx["leases"].started(ctx)
-        await ctx["deps"].jobs.get(ctx["job_id"])
+        try:
+            await ctx["leases"].started(ctx)
+            await ctx["deps"].jobs.get(ctx["job_id"])
+        except Exception:
+            # The job still runs; without a lease the reaper or reconciler may hand it on, and tasks are
+            # idempotent, so this costs at most a second run.
+            log.warning("could not take the lease of job %s", ctx["job_id"], exc_info=True)
 
     async def job_ended(ctx: dict[str, Any]) -> None:
-        await ctx["leases"].ended(ctx)
+        try:
+            await ctx["leases"].ended(ctx)
+        except Exception:
+            log.warning("could not drop the lease of job %s; it expires on its own", ctx["job_id"], exc_info=True)
 
     async def shutdown(ctx: dict[str, Any]) -> None:
         if "probes" in ctx:
             await ctx["probes"].stop()
-        if "reaper" in ctx:
-            ctx["reaper"].cancel()
+        for task in ctx.get("background", []):
+            task.cancel()
+        for task in ctx.get("background", []):
             with contextlib.suppress(asyncio.CancelledError):
-                await ctx["reaper"]
+                await task
         if "leases" in ctx:
             # Jobs cut off by the shutdown keep no heartbeat: their leases lapse and they run again elsewhere.
             await ctx["leases"].stop()
@@ -109,14 +134,18 @@ def make_worker(
         if "mongo" in ctx:
             await ctx["mongo"].close()
 
-    timeout = settings.job_timeout_seconds
+    # Tasks time themselves out (a readable end) and count their own attempts (waiting for a busy stack
+    # is not one); arq's limits are only a backstop behind those.
+    timeout = settings.job_timeout_seconds + tasks.WIND_DOWN_SECONDS + 30
+    tries = 10_000
     options: dict[str, Any] = {
         "functions": [
-            func(tasks.plan, name="plan", timeout=timeout, max_tries=5),
-            func(tasks.apply, name="apply", timeout=timeout, max_tries=5),
-            func(tasks.destroy, name="destroy", timeout=timeout, max_tries=5),
+            func(tasks.plan, name="plan", timeout=timeout, max_tries=tries),
+            func(tasks.apply, name="apply", timeout=timeout, max_tries=tries),
+            func(tasks.destroy, name="destroy", timeout=timeout, max_tries=tries),
         ],
         "redis_settings": RedisSettings.from_dsn(redis_url),
+        "redis_pool": arq_client(redis_url),
         "queue_name": QUEUE_NAME,
         # arq's 0.5 s default poll would dominate pick-up latency.
         "poll_delay": settings.worker_poll_delay,
@@ -132,7 +161,14 @@ def make_worker(
         "keep_result": 3600,
     }
     options.update(overrides)
-    return Worker(**options)
+    worker = Worker(**options)
+
+    def stopping(_signal: object) -> None:
+        stop.stopping = True
+
+    # arq calls this right after cancelling the jobs still running and before they see it.
+    worker.on_stop = stopping
+    return worker
 
 
 def _probes(redis: Redis, db: Any) -> tuple[Checks, Refresh]:

@@ -129,6 +129,6 @@ async def test_a_busy_stack_makes_the_job_wait_its_turn(runtime: Runtime, ctx: d
         with pytest.raises(Retry):
             await tasks.apply(ctx, job_id)
     status = await runtime.jobs.get(job_id)
-    assert status is not None and status.phase == Phase.APPLYING
-    assert "another change is running on shop-staging, you are next" in status.message
+    assert status is not None and status.phase == Phase.QUEUED
+    assert "Waiting for another change on shop-staging to finish; this one is next" in status.message
     assert await tasks.apply(ctx, job_id) == "applied"

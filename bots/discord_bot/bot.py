@@ -17,7 +17,7 @@ from bots.discord_bot.replies import SAFE_MENTIONS, send_followups
 from bots.discord_bot.sink import DiscordStatusSink
 from bots.runtime import Runtime
 from core.messages import ActionEvent, Reply
-from core.texts import ERROR
+from core.texts import ACTION_ERROR
 from jobs.doc_lock import DocLocks
 
 log = logging.getLogger("infrabot.discord")
@@ -149,5 +149,5 @@ class InfraBot(commands.Bot):
             replies = await self.runtime.core.handle_action(event)
         except Exception:
             log.exception("core failed on discord button %s", interaction.id)
-            replies = [Reply(ERROR, ephemeral=True)]
+            replies = [Reply(ACTION_ERROR, ephemeral=True)]
         await send_followups(interaction, replies)

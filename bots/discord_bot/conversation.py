@@ -117,7 +117,7 @@ class Conversation(commands.Cog):
             return await self.bot.runtime.core.handle_message(incoming)
         except Exception:
             log.exception("core failed on discord event %s", incoming.event_id)
-            return [Reply(texts.ERROR)]
+            return [Reply(texts.UNSURE)]
 
     async def _hint(self, channel: discord.Thread) -> None:
         # Once per thread per process: a hint on every message would drown the thread.

@@ -14,6 +14,7 @@ from bots.slack.client import SlackClients
 from bots.slack.replies import ReplySender
 from bots.slack.text import escape
 from bots.slack.threads import DM_THREAD, thread_ref
+from core import texts
 from core.chat import ChatCore
 from core.messages import ActionEvent, IncomingMessage, Reply, ThreadRef
 from core.ports import EventGate
@@ -107,7 +108,13 @@ class SlackHandlers:
         team, channel, user = body["team_id"], body["channel_id"], body["user_id"]
         shown = html.unescape(text)
         # The channel post comes before the core sees the command, so a repeat must be stopped here.
-        if not await self.gate.claim(f"slack:{team}:post:{body['trigger_id']}"):
+        try:
+            fresh = await self.gate.claim(f"slack:{team}:post:{body['trigger_id']}")
+        except Exception:
+            # Slack always gets an answer: without the gate, say so rather than post nothing.
+            log.exception("slack: event gate unavailable for /infra %s", body["trigger_id"])
+            return Reply(texts.NOT_SAVED, ephemeral=True)
+        if not fresh:
             log.info("slack: duplicate /infra %s dropped", body["trigger_id"])
             return None
         try:

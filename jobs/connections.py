@@ -1,0 +1,32 @@
+"""Redis clients with bounded calls: a half-open connection fails a call instead of hanging it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from arq.connections import ArqRedis
+from redis.asyncio import Redis
+
+SOCKET_TIMEOUT = 5.0
+CONNECT_TIMEOUT = 3.0
+# Idle pooled connections are PINGed before reuse after this long, so a dead one is replaced, not used.
+HEALTH_CHECK_SECONDS = 15
+
+
+def _options(*, blocking: bool) -> dict[str, Any]:
+    return {
+        # A subscription waits for messages indefinitely by design; everything else is bounded.
+        "socket_timeout": None if blocking else SOCKET_TIMEOUT,
+        "socket_connect_timeout": CONNECT_TIMEOUT,
+        "socket_keepalive": True,
+        "health_check_interval": HEALTH_CHECK_SECONDS,
+        "retry_on_timeout": False,
+    }
+
+
+def redis_client(url: str, *, blocking: bool = False) -> Redis:
+    return Redis.from_url(url, **_options(blocking=blocking))
+
+
+def arq_client(url: str) -> ArqRedis:
+    return ArqRedis.from_url(url, **_options(blocking=False))

@@ -1,0 +1,118 @@
+"""Makes MongoDB's open jobs true again in Redis: the queue may be lost, the jobs may not.
+
+Redis holds the queue, the leases and arq's bookkeeping; MongoDB holds the jobs. When Redis restarts
+empty (a failover, a Memorystore Basic restart, FLUSHALL) or arq gives up on a job without calling it
+(its last try was used up), MongoDB still shows the job queued or running and nothing would ever move
+it. One worker at a time (a leader lease in Redis) looks at every open job each pass:
+
+- a live job lease: a worker has it; nothing to do;
+- past its deadline: failed with a message, whatever else is true;
+- arq still has the job (queued or deferred): nothing to do;
+- arq has a result but the job never wrote its end: arq gave up on it; failed with arq's reason;
+- none of these on two passes at least a lease apart (a worker renews its lease within a third of
+  that, also after Redis came back empty): queued again under its own id, so a job that reappeared
+  meanwhile makes the enqueue a no-op.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from arq.connections import ArqRedis
+from arq.constants import job_key_prefix, result_key_prefix
+from arq.jobs import Job
+
+from jobs import tasks
+from jobs.mongo_store import MongoJobs
+from jobs.queue import QUEUE_NAME, ArqQueue
+from jobs.recovery import LEASE_PREFIX
+
+log = logging.getLogger("infrabot.reconciler")
+
+LEADER_KEY = "infrabot:reconciler-leader"
+_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+    return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"""
+
+
+class Reconciler:
+    def __init__(
+        self, deps: tasks.Deps, jobs: MongoJobs, redis: ArqRedis, *, every_seconds: float, deadline_seconds: float
+    ) -> None:
+        self.deps = deps
+        self.jobs = jobs
+        self.redis = redis
+        self.queue = ArqQueue(redis)
+        self.every = every_seconds
+        self.deadline = timedelta(seconds=deadline_seconds)
+        self.token = uuid.uuid4().hex
+        self._suspects: set[str] = set()
+
+    async def lead(self) -> bool:
+        """Holds (or takes) the leader lease for a little over two passes."""
+        ttl_ms = int(self.every * 2500)
+        if await self.redis.set(LEADER_KEY, self.token, nx=True, px=ttl_ms):
+            return True
+        return bool(await self.redis.eval(_RENEW, 1, LEADER_KEY, self.token, ttl_ms))
+
+    async def reconcile(self) -> dict[str, list[str]]:
+        """One pass; returns what it did, by action."""
+        done: dict[str, list[str]] = {"requeued": [], "failed": [], "suspect": []}
+        now = datetime.now(UTC)
+        suspects: set[str] = set()
+        for status in await self.jobs.open_jobs():
+            job_id = status.job_id
+            if await self.redis.exists(LEASE_PREFIX + job_id):
+                continue
+            if status.created_at and now - status.created_at > self.deadline:
+                hours = self.deadline.total_seconds() / 3600
+                if await tasks.give_up(self.deps, job_id, f"stopped waiting: it did not finish within "
+                                       f"{hours:g} hours of being queued"):
+                    done["failed"].append(job_id)
+                continue
+            if await self.redis.exists(job_key_prefix + job_id):
+                continue
+            if await self.redis.exists(result_key_prefix + job_id):
+                if await self._gave_up(job_id):
+                    done["failed"].append(job_id)
+                continue
+            if job_id not in self._suspects:
+                suspects.add(job_id)
+                done["suspect"].append(job_id)
+                continue
+            if await self.queue.enqueue(status.kind, job_id):
+                log.warning("job %s was %s in MongoDB but unknown to the queue; queued it again", job_id,
+                            status.phase)
+                done["requeued"].append(job_id)
+        self._suspects = suspects
+        return done
+
+    async def _gave_up(self, job_id: str) -> bool:
+        info = await Job(job_id, self.redis, _queue_name=QUEUE_NAME).result_info()
+        if info is None:
+            return False
+        if info.success:
+            # The task returned without writing an end (it should not); run it again to converge.
+            await self.redis.delete(result_key_prefix + job_id)
+            return False
+        reason = f"stopped after {info.job_try} tries ({info.result})"
+        return await tasks.give_up(self.deps, job_id, reason)
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(self.every)
+            try:
+                if await self.lead():
+                    await self.reconcile()
+                else:
+                    self._suspects.clear()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("reconciler pass failed; trying again next pass", exc_info=True)

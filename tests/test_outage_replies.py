@@ -1,0 +1,68 @@
+"""During an outage the bot still answers, and says truthfully whether the message was saved."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from pymongo import AsyncMongoClient
+
+from bots.runtime import Runtime
+from config.local_services import free_port
+from core import texts
+from core.conversation import Conversation
+from core.messages import IncomingMessage, ThreadRef
+from jobs.connections import redis_client
+from jobs.mongo_store import MongoHistory
+from jobs.redis_state import RedisEventGate
+
+THREAD = ThreadRef("web", "local", "web", "outage")
+
+
+def _message(event: str) -> IncomingMessage:
+    return IncomingMessage(thread=THREAD, user="ana", text="create a bucket for my app shop", event_id=event)
+
+
+def _conversation(runtime: Runtime, **ports: object) -> Conversation:
+    core = runtime.core
+    defaults: dict[str, object] = {"gate": core.gate, "contexts": core.contexts, "history": core.history,
+                                   "requests": core.requests, "flow": core.flow, "planner": core.planner}
+    return Conversation(**{**defaults, **ports})  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def dead_mongo() -> AsyncIterator[MongoHistory]:
+    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(
+        f"mongodb://127.0.0.1:{free_port()}", serverSelectionTimeoutMS=300, connectTimeoutMS=300
+    )
+    yield MongoHistory(client["x"])
+    await client.close()
+
+
+async def test_with_the_event_gate_down_the_message_is_saved_and_answered(runtime: Runtime) -> None:
+    dead = redis_client(f"redis://127.0.0.1:{free_port()}")
+    try:
+        replies = await _conversation(runtime, gate=RedisEventGate(dead)).handle_message(_message("g1"))
+    finally:
+        await dead.aclose()
+    assert [r.text for r in replies] == [texts.ERROR]
+    saved = await runtime.history.list(THREAD)
+    assert [m["text"] for m in saved] == ["create a bucket for my app shop"]
+
+
+async def test_when_saving_fails_the_reply_says_it_was_not_saved(runtime: Runtime, dead_mongo: MongoHistory) -> None:
+    chat = _conversation(runtime, history=dead_mongo)
+    replies = await chat.handle_message(_message("h1"))
+    assert [r.text for r in replies] == [texts.NOT_SAVED]
+    # The claim was let go, so the platform's retry is handled once storage is back.
+    assert (await runtime.core.handle_message(_message("h1")))[0].text not in (texts.ERROR, texts.NOT_SAVED)
+
+
+async def test_with_everything_down_the_reply_still_comes(dead_mongo: MongoHistory, runtime: Runtime) -> None:
+    dead = redis_client(f"redis://127.0.0.1:{free_port()}")
+    try:
+        chat = _conversation(runtime, gate=RedisEventGate(dead), history=dead_mongo)
+        replies = await chat.handle_message(_message("x1"))
+    finally:
+        await dead.aclose()
+    assert [r.text for r in replies] == [texts.NOT_SAVED]

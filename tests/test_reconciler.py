@@ -1,0 +1,122 @@
+"""MongoDB is the truth about jobs: what Redis lost or arq gave up on is queued again or ended readably."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from arq.constants import job_key_prefix, retry_key_prefix
+from redis.asyncio import Redis
+
+from bots.runtime import Runtime
+from config.local_services import LocalServices
+from config.settings import Settings
+from core.dialog import Draft
+from core.flow import Actor
+from core.messages import ThreadRef
+from core.spec import Component, InfraSpec
+from core.status import Phase
+from infra.locks import StackLock
+from infra.offline import OfflineEngine
+from infra.state import FileStateStore
+from jobs import tasks
+from jobs.reconciler import Reconciler
+from jobs.recovery import LEASE_PREFIX
+from jobs.redis_state import RedisStatusSignal
+from jobs.worker import make_worker
+from tests.support import eventually, running
+
+
+async def _status(runtime: Runtime, request_id: str) -> str | None:
+    request = await runtime.requests.get(request_id)
+    return str(request.status) if request else None
+
+
+THREAD = ThreadRef("web", "local", "web", "reconciler")
+
+
+async def _queued_plan(runtime: Runtime, event: str = "r1") -> tuple[str, str]:
+    spec = InfraSpec(app=f"shop{event}", components=[Component(kind="bucket")])
+    request_id, _ = await runtime.core.flow.start(Actor(THREAD, "ana", (), f"web:local:{event}"),
+                                                  Draft.from_spec(spec), "x")
+    assert request_id
+    return request_id, f"plan-{request_id}-1"
+
+
+def _reconciler(runtime: Runtime, tmp_path: Path, deadline: float = 3600) -> Reconciler:
+    deps = tasks.Deps(jobs=runtime.jobs, requests=runtime.requests, audit=runtime.audit,
+                      signal=RedisStatusSignal(runtime.redis), engine=OfflineEngine(FileStateStore(tmp_path)),
+                      lock=StackLock(runtime.redis))
+    return Reconciler(deps, runtime.jobs, runtime.arq, every_seconds=1, deadline_seconds=deadline)
+
+
+async def test_a_job_redis_lost_is_queued_again_on_the_second_look(runtime: Runtime, tmp_path: Path) -> None:
+    _, job_id = await _queued_plan(runtime)
+    reconciler = _reconciler(runtime, tmp_path)
+    assert (await reconciler.reconcile())["requeued"] == []  # arq has it
+    await runtime.redis.flushall()
+    first = await reconciler.reconcile()
+    assert first["suspect"] == [job_id] and first["requeued"] == []
+    assert not await runtime.redis.exists(job_key_prefix + job_id)
+    second = await reconciler.reconcile()
+    assert second["requeued"] == [job_id]
+    assert await runtime.redis.exists(job_key_prefix + job_id)
+    assert (await reconciler.reconcile())["requeued"] == []  # queued again only once
+
+
+async def test_a_live_lease_is_left_alone(runtime: Runtime, tmp_path: Path) -> None:
+    _, job_id = await _queued_plan(runtime)
+    await runtime.redis.flushall()
+    await runtime.redis.set(LEASE_PREFIX + job_id, "1", ex=60)
+    reconciler = _reconciler(runtime, tmp_path)
+    for _ in range(3):
+        assert await reconciler.reconcile() == {"requeued": [], "failed": [], "suspect": []}
+
+
+async def test_a_job_past_its_deadline_is_failed_with_a_message(runtime: Runtime, tmp_path: Path) -> None:
+    request_id, job_id = await _queued_plan(runtime)
+    await runtime.db.jobs.update_one({"_id": job_id},
+                                     {"$set": {"created_at": datetime.now(UTC) - timedelta(hours=2)}})
+    assert (await _reconciler(runtime, tmp_path, deadline=3600).reconcile())["failed"] == [job_id]
+    status = await runtime.jobs.get(job_id)
+    assert status is not None and status.phase == Phase.FAILED
+    assert "did not finish within 1 hours" in (status.error or "")
+    assert (await _status(runtime, request_id)) == "failed"
+
+
+async def test_a_job_arq_gave_up_on_is_failed_with_its_reason(
+    runtime: Runtime, settings: Settings, services: LocalServices, tmp_path: Path
+) -> None:
+    request_id, job_id = await _queued_plan(runtime)
+    # arq counts kills as tries; this job has used up all of them, so arq drops it without calling the task.
+    await runtime.redis.set(retry_key_prefix + job_id, 10_000)
+    async with running(make_worker(settings, services.redis_url, services.mongodb_url)):
+        async def dropped() -> bool:
+            return not await runtime.redis.exists(job_key_prefix + job_id)
+
+        await eventually(dropped, within=20)
+    assert (await runtime.jobs.get(job_id)).phase == Phase.QUEUED  # type: ignore[union-attr]
+    assert (await _reconciler(runtime, tmp_path).reconcile())["failed"] == [job_id]
+    status = await runtime.jobs.get(job_id)
+    assert status is not None and status.phase == Phase.FAILED and "tries" in (status.error or "")
+    assert (await _status(runtime, request_id)) == "failed"
+
+
+async def test_after_flushall_a_worker_finishes_what_was_queued(
+    runtime: Runtime, settings: Settings, services: LocalServices
+) -> None:
+    request_id, job_id = await _queued_plan(runtime)
+    raw = Redis.from_url(services.redis_url)
+    try:
+        await raw.flushall()
+    finally:
+        await raw.aclose()
+    fast = settings.model_copy(update={"job_lease_seconds": 0.5})
+    async with running(make_worker(fast, services.redis_url, services.mongodb_url)):
+
+        async def planned() -> bool:
+            status = await runtime.jobs.get(job_id)
+            return bool(status and status.phase == Phase.AWAITING_APPROVAL)
+
+        await eventually(planned, within=30)
+    assert (await _status(runtime, request_id)) == "awaiting_approval"
