@@ -1,4 +1,4 @@
-.PHONY: run test bench bench-quick lint setup
+.PHONY: run test bench bench-quick chaos lint setup
 
 run:
 	@bash scripts/setup.sh
@@ -16,6 +16,10 @@ bench:
 bench-quick:
 	@bash scripts/setup.sh
 	.venv/bin/python -m tests.bench --quick
+
+chaos:
+	@bash scripts/setup.sh
+	.venv/bin/python -m tests.chaos
 
 lint:
 	.venv/bin/ruff check .

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from bots.web.guard import is_loopback
 from config.credentials import chat_secret_names, drop_chat_secrets, refuse_credentials, split_env, worker_env
-from config.local_services import LocalServices, ensure_services
+from config.local_services import LocalServices, ensure_services, spawn
 from config.settings import Settings, load_settings
 from infra.errors import EngineConfigError
 from telemetry.probe_server import Checks, Refresh, start_probe_server
@@ -290,6 +290,32 @@ def run_commands(settings: Settings, env: Mapping[str, str]) -> list[tuple[list[
     return commands
 
 
+def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, sig)
+
+
+STOP_SECONDS = 20.0
+
+
+def stop_children(procs: list[subprocess.Popen[bytes]], grace: float = STOP_SECONDS) -> None:
+    """SIGINT to every child's process group (what Ctrl-C in a terminal does), then SIGKILL to whatever is
+    left in those groups after `grace` seconds, including grandchildren such as a Pulumi CLI."""
+    for proc in procs:
+        if proc.poll() is None:
+            _signal_group(proc, signal.SIGINT)
+    deadline = time.monotonic() + grace
+    for proc in procs:
+        try:
+            proc.wait(timeout=max(deadline - time.monotonic(), 0.1))
+        except subprocess.TimeoutExpired:
+            log.warning("%s did not stop within %ss; killing it", proc.args, grace)
+    for proc in procs:
+        _signal_group(proc, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=5)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """Starts local Redis and FerretDB if needed, then the web process, a worker and any chat bots."""
     settings = load_settings()
@@ -298,9 +324,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     commands = run_commands(
         settings, {**os.environ, "REDIS_URL": services.redis_url, "MONGODB_URL": services.mongodb_url}
     )
-    procs = [subprocess.Popen(cmd, env=e) for cmd, e in commands]
-    print(f"infrabot: web chat on http://{settings.host}:{settings.port}  (engine: {settings.engine}; "
-          "Ctrl-C stops everything)", flush=True)
     if not is_loopback(settings.host) and settings.web_chat_token is None:
         print(f"infrabot: HOST={settings.host} is not a loopback address, so the web chat is off (404) until "
               "WEB_CHAT_TOKEN is set", flush=True)
@@ -312,18 +335,17 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
+    # Children are stopped before the servers they use, so a worker stopped mid-job can hand the job back
+    # (it runs again on the next start); each leads its own process group, so stopping reaches all it started.
+    procs = [spawn(cmd, env=e) for cmd, e in commands]
+    print(f"infrabot: web chat on http://{settings.host}:{settings.port}  (engine: {settings.engine}; "
+          "Ctrl-C stops everything)", flush=True)
     try:
         while not stopping and all(p.poll() is None for p in procs):
             time.sleep(0.3)
     finally:
-        for p in procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGINT)
-        for p in procs:
-            try:
-                p.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        # Workers let running jobs finish for the grace period before handing them back.
+        stop_children(procs, grace=settings.shutdown_grace_seconds + STOP_SECONDS)
         services.stop()
     failed = [p.args for p in procs if p.returncode not in (0, -signal.SIGINT, None)]
     return 1 if failed and not stopping else 0

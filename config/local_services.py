@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
+import signal
 import socket
 import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger("infrabot.services")
 
@@ -36,6 +39,21 @@ class LocalServices:
             except subprocess.TimeoutExpired:
                 proc.kill()
         self.processes.clear()
+
+
+def die_with_parent() -> None:
+    """Runs in a child before it starts: on Linux the child gets SIGTERM when the process that started it
+    dies, even by SIGKILL, so no server or worker outlives what started it."""
+    with contextlib.suppress(OSError, AttributeError):
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+
+
+def spawn(args: list[str], **options: Any) -> subprocess.Popen[bytes]:
+    """A child in its own process group (a terminal's Ctrl-C reaches only its parent, which stops it in
+    order) that dies with its parent."""
+    return subprocess.Popen(args, start_new_session=True, preexec_fn=die_with_parent, **options)
 
 
 def free_port() -> int:
@@ -89,7 +107,7 @@ def start_redis(data_dir: Path, port: int, log_file: Path | None = None) -> subp
         "--save", "60 1", "--appendonly", "no", "--protected-mode", "yes",
     ]
     out = open(log_file, "ab") if log_file else subprocess.DEVNULL
-    proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
+    proc = spawn(args, stdout=out, stderr=subprocess.STDOUT)
     _wait_for_port(port, proc, "redis-server")
     return proc
 
@@ -101,7 +119,7 @@ def start_ferretdb(
     db_dir = data_dir / "ferretdb"
     db_dir.mkdir(parents=True, exist_ok=True)
     out = open(log_file, "ab") if log_file else subprocess.DEVNULL
-    proc = subprocess.Popen(
+    proc = spawn(
         [str(binary), "-listen", f"127.0.0.1:{port}", "-data", str(db_dir.resolve())],
         stdout=out, stderr=subprocess.STDOUT,
     )
