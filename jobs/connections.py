@@ -7,7 +7,8 @@ from typing import Any
 from arq.connections import ArqRedis
 from redis.asyncio import Redis
 
-SOCKET_TIMEOUT = 5.0
+# Generous enough that a CPU-starved event loop (a busy machine) does not read as a dead server.
+SOCKET_TIMEOUT = 15.0
 CONNECT_TIMEOUT = 3.0
 # Idle pooled connections are PINGed before reuse after this long, so a dead one is replaced, not used.
 HEALTH_CHECK_SECONDS = 15
