@@ -65,7 +65,13 @@ class Chat:
     async def reach(self, status: str, within: float = 20.0) -> Request:
         async def probe() -> Request | None:
             request = await self.request()
-            return request if request.status == status else None
+            if request.status != status:
+                return None
+            # A worker moves the request first and writes its job's end just after: wait for both.
+            job = await self.runtime.jobs.get(request.latest_job) if request.latest_job else None
+            if status in ("awaiting_approval", "applied", "destroyed", "failed") and job and not job.finished:
+                return None
+            return request
 
         return await eventually(probe, within=within)
 
