@@ -77,7 +77,7 @@ async def _approved(runtime: Runtime, state: FileStateStore, event: str = "e1") 
     ctx = {"deps": _deps(runtime, OfflineEngine(state))}
     assert await tasks.plan(ctx, f"plan-{request_id}-1") == "planned"
     request = await runtime.requests.get(request_id)
-    await runtime.core.flow.approve(Actor(THREAD, "bo", (), f"web:local:{event}-ok"), request)
+    await runtime.core.flow.approve(Actor(THREAD, "bo", (), f"web:local:{event}-ok"), request, request.plan_hash)
     request = await runtime.requests.get(request_id)
     assert request is not None and request.status == "approved"
     return request_id, f"apply-{request_id}-{request.approved_plan_hash}"
