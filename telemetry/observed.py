@@ -191,7 +191,13 @@ class ObservedJobs:
         return status
 
     async def update(self, job_id: str, **changes: Any) -> JobStatus | None:
-        status = await self.inner.update(job_id, **changes)
+        return self._count(await self.inner.update(job_id, **changes), changes)
+
+    async def update_open(self, job_id: str, **changes: Any) -> JobStatus | None:
+        return self._count(await self.inner.update_open(job_id, **changes), changes)
+
+    @staticmethod
+    def _count(status: JobStatus | None, changes: dict[str, Any]) -> JobStatus | None:
         if status is not None and "phase" in changes:
             phase = Phase(changes["phase"])
             metrics.JOBS.labels(status.kind, str(phase)).inc()
