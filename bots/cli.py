@@ -100,7 +100,13 @@ def cmd_plan(args: argparse.Namespace) -> int:
               "secret, registry) or a template (web app, api, worker, static site)", file=sys.stderr)
         return 2
     draft.app = draft.app or "app"
-    spec = draft.to_spec(os.environ.get("USER", "cli"))
+    from config.policy import parse_clouds
+
+    enabled = parse_clouds(settings.clouds)
+    spec = draft.to_spec(os.environ.get("USER", "cli"), settings.default_cloud)
+    if spec.cloud not in enabled:
+        print(f"infrabot plan: {spec.cloud} is not enabled here (CLOUDS={','.join(enabled)})", file=sys.stderr)
+        return 2
     engine = build_engine(settings)
     if args.json:
         print(json.dumps(plan_json(spec, engine)))

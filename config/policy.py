@@ -5,7 +5,9 @@ built-in default. Defaults: every region and component is allowed, dev is capped
 databases and caches in prod are at least `medium`, nobody is restricted by role, and prod needs a
 second person to approve.
 
-    ALLOWED_REGIONS=us-central1,europe-west1          # empty: every region
+    ALLOWED_REGIONS=us-central1,aws:eu-west-1          # empty: every region; gcp:/aws: pin a cloud
+    CLOUDS=gcp,aws                                     # the clouds requests may target (default both)
+    DEFAULT_CLOUD=gcp                                  # the cloud of a request that names none
     MAX_SIZE=dev=medium,staging=large,prod=large       # merged over the dev=medium default
     MIN_SIZE=prod=large                                # databases/caches raised to it; default prod=medium
     ALLOWED_COMPONENTS=prod=service,postgres,bucket;staging=service,postgres,bucket,redis
@@ -31,7 +33,7 @@ from core.policy import (
     Policy,
     Roles,
 )
-from core.spec import ENVIRONMENTS, KINDS, SIZES
+from core.spec import CLOUDS, DEFAULT_CLOUD, ENVIRONMENTS, KINDS, SIZES
 
 if TYPE_CHECKING:
     from config.settings import Settings
@@ -42,7 +44,8 @@ DEFAULT_MIN_SIZE: dict[str, str] = {"prod": "medium"}
 DEFAULT_APPROVAL_ENVIRONMENTS: tuple[str, ...] = ("prod",)
 ANY_ENV = "*"
 
-_REGION = re.compile(r"^[a-z]+(?:-[a-z]+)+\d+$")
+# GCP `us-central1`, AWS `eu-west-1`; either may carry its cloud as a prefix (`aws:eu-west-1`).
+_REGION = re.compile(r"^(?:(?:gcp|aws):)?[a-z]+(?:-[a-z]+)+-?\d+$")
 # A Slack team (T…/E…) or Discord guild id, then a Slack user group (S…) or Discord role id.
 _ROLE = re.compile(r"role:[A-Z0-9]+/[A-Z0-9]+")
 _FILE_KEYS: dict[str, str] = {
@@ -81,7 +84,8 @@ def parse_regions(value: str | list[str]) -> list[str] | None:
     regions = [r.lower() for r in _items(value)]
     for region in regions:
         if not _REGION.match(region):
-            raise PolicyConfigError(f"{region!r} does not look like a GCP region (e.g. us-central1)")
+            raise PolicyConfigError(
+                f"{region!r} does not look like a region (e.g. us-central1, aws:eu-west-1)")
     return regions or None
 
 
@@ -286,4 +290,16 @@ def policy_from_settings(settings: Settings) -> Policy:
         ),
         roles=Roles(values.get("role_rules", {})),
         approval_environments=values.get("approval_environments", DEFAULT_APPROVAL_ENVIRONMENTS),
+        clouds=parse_clouds(getattr(settings, "clouds", ",".join(CLOUDS))),
+        default_cloud=getattr(settings, "default_cloud", DEFAULT_CLOUD),
     )
+
+
+def parse_clouds(value: str) -> tuple[str, ...]:
+    from config.settings import SettingsError
+
+    clouds = tuple(c.lower() for c in _items(value))
+    unknown = [c for c in clouds if c not in CLOUDS]
+    if unknown or not clouds:
+        raise SettingsError(f"infrabot: invalid setting CLOUDS: {value!r} (known: {', '.join(CLOUDS)})")
+    return clouds

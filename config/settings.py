@@ -90,6 +90,8 @@ class Settings(BaseSettings):
 
     # Guardrails and roles (formats in config/policy.py); unset means "use POLICY_FILE, then the default".
     allowed_regions: str | None = None
+    clouds: str = "gcp,aws"
+    default_cloud: Literal["gcp", "aws"] = "gcp"
     max_size: str | None = None
     min_size: str | None = None
     allowed_components: str | None = None

@@ -74,7 +74,7 @@ def status_reply(request: Request | None, job: JobStatus | None, draft: Draft | 
            Status.DESTROYED: "It had"}.get(status, "It asks for")
     return Reply(
         f"*{spec.stack_name}*: {said(status)}{progress}{revision}. {has} {describe(spec)} "
-        f"in {spec.region}. {detail}".strip(),
+        f"in {spec.location}. {detail}".strip(),
         request_id=request.id,
     )
 
@@ -92,7 +92,8 @@ def outputs_reply(request: Request | None) -> Reply:
                      "appear once it has been applied.", request_id=request.id)
     lines = _capped([f"• {name}: `{value}`" for name, value in sorted(outputs.items())], "outputs")
     note = f" ({_SIMULATED})" if request.simulated else ""
-    return Reply(f"Outputs of *{request.stack}*{note}:\n" + "\n".join(lines), request_id=request.id)
+    return Reply(f"Outputs of *{request.stack}*{note} on {request.spec.location}:\n" + "\n".join(lines),
+                 request_id=request.id)
 
 
 def list_reply(mine: list[Request]) -> Reply:
@@ -109,7 +110,7 @@ def list_reply(mine: list[Request]) -> Reply:
             live.pop(request.stack, None)
     lines = []
     for stack, request in sorted(latest.items(), key=lambda kv: kv[1].created_at or _NEVER, reverse=True):
-        line = f"• *{stack}*: {said(request.status)} ({describe(request.spec)})"
+        line = f"• *{stack}*: {said(request.status)} ({describe(request.spec)}; {request.spec.location})"
         if stack in live and live[stack] is not request:
             line += "; the earlier version is still live"
         lines.append(line)

@@ -13,7 +13,8 @@ import re
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from core.spec import DEFAULT_ENVIRONMENT, DEFAULT_REGION, DEFAULT_SIZE, Component, InfraSpec
+from core.spec import DEFAULT_CLOUD, DEFAULT_ENVIRONMENT, DEFAULT_SIZE, Component, InfraSpec
+from core.understanding.clouds import region_for
 from core.understanding.components import MAX_COUNT, find_components
 from core.understanding.model import Parsed
 from core.understanding.normalize import fold, strip_chat_formatting
@@ -68,6 +69,7 @@ class Draft:
     environment: str | None = None
     region: str | None = None
     size: str | None = None
+    cloud: str | None = None
     components: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
@@ -86,6 +88,7 @@ class Draft:
             environment=spec.environment,
             region=spec.region,
             size=spec.size,
+            cloud=spec.cloud,
             components=[c.model_dump() for c in spec.components],
         )
 
@@ -93,7 +96,7 @@ class Draft:
         """Applies what the user just said; returns True when anything changed."""
         cues = cues or CountCues()
         before = self.as_dict()
-        for name in ("app", "environment", "region", "size"):
+        for name in ("app", "environment", "region", "size", "cloud"):
             value = getattr(parsed, name)
             if value:
                 setattr(self, name, value)
@@ -130,20 +133,23 @@ class Draft:
             gaps.append("app")
         return gaps
 
-    def to_spec(self, requested_by: str) -> InfraSpec:
+    def to_spec(self, requested_by: str, default_cloud: str = DEFAULT_CLOUD) -> InfraSpec:
+        cloud = self.cloud or default_cloud
         return InfraSpec(
             app=self.app or "",
+            cloud=cloud,  # type: ignore[arg-type]
             environment=self.environment or DEFAULT_ENVIRONMENT,  # type: ignore[arg-type]
-            region=self.region or DEFAULT_REGION,
+            # A place said for one cloud moves with the request to the other ("frankfurt" on either).
+            region=region_for(cloud, self.region),
             size=self.size or DEFAULT_SIZE,  # type: ignore[arg-type]
             components=[Component(**c) for c in self.components],
             requested_by=requested_by,
         )
 
-    def defaults_note(self) -> str:
+    def defaults_note(self, default_cloud: str = DEFAULT_CLOUD) -> str:
         parts = []
         if not self.region:
-            parts.append(f"region {DEFAULT_REGION}")
+            parts.append(f"region {region_for(self.cloud or default_cloud, None)}")
         if not self.environment:
             parts.append(f"environment {DEFAULT_ENVIRONMENT}")
         if not self.size:

@@ -151,7 +151,7 @@ class RequestFlow:
                      "changed.", ephemeral=True)
 
     async def start(self, actor: Actor, draft: Draft, text: str) -> tuple[str | None, Reply]:
-        spec = self.policy.fit(draft.to_spec(actor.user))
+        spec = self.policy.fit(draft.to_spec(actor.user, self.policy.default_cloud))
         refusal = self.policy.refuse("request", spec.environment, actor.user, actor.roles,
                                      actor.thread.platform) or self._guard(spec)
         if refusal:
@@ -168,10 +168,10 @@ class RequestFlow:
                                     spec=spec.model_dump(), **where(actor))
         if request.status == Status.PLANNING and request.revision == 1:
             await self._enqueue("plan", f"plan-{request.id}-1", request)
-        note = draft.defaults_note()
+        note = draft.defaults_note(self.policy.default_cloud)
         defaults = f" Using defaults: {note} (just say so to change them)." if note else ""
         return request.id, Reply(
-            f"On it: planning {describe(spec)} for *{spec.app}* in {spec.environment} ({spec.region})."
+            f"On it: planning {describe(spec)} for *{spec.app}* in {spec.environment} ({spec.location})."
             f"{defaults} The plan will appear here in a moment.",
             request_id=request.id,
         )
@@ -180,7 +180,7 @@ class RequestFlow:
         elsewhere = await self._elsewhere(actor, request, "change")
         if elsewhere:
             return elsewhere
-        spec = self.policy.fit(draft.to_spec(request.user))
+        spec = self.policy.fit(draft.to_spec(request.user, self.policy.default_cloud))
         refusal = self.policy.refuse("request", spec.environment, actor.user, actor.roles,
                                      actor.thread.platform) or self._guard(spec)
         if refusal:
@@ -224,7 +224,7 @@ class RequestFlow:
         await self._supersede(moved)
         await self._enqueue("plan", f"plan-{moved.id}-{revision}", moved)
         return Reply(
-            f"Updated: {describe(spec)} for *{spec.app}* in {spec.environment} ({spec.region}, size "
+            f"Updated: {describe(spec)} for *{spec.app}* in {spec.environment} ({spec.location}, size "
             f"{spec.size}). Any earlier approval no longer applies; re-planning now.",
             request_id=request.id,
         )

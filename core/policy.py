@@ -26,7 +26,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from core.spec import SIZES, InfraSpec
+from core.spec import CLOUDS, DEFAULT_CLOUD, SIZES, InfraSpec
 
 ACTIONS: tuple[str, ...] = ("request", "approve", "apply", "destroy")
 # Platforms whose user ids are whatever the person typed: a bare id there proves nothing.
@@ -93,6 +93,9 @@ class Policy:
     guardrails: Guardrails = field(default_factory=Guardrails)
     roles: Roles = field(default_factory=Roles)
     approval_environments: tuple[str, ...] = ("prod",)
+    # CLOUDS / DEFAULT_CLOUD: the clouds requests may target, and the one a request gets unless it names one.
+    clouds: tuple[str, ...] = CLOUDS
+    default_cloud: str = DEFAULT_CLOUD
 
     def fit(self, spec: InfraSpec) -> InfraSpec:
         """`spec` with databases and caches raised to the environment's floor (prod: medium by default).
@@ -114,8 +117,15 @@ class Policy:
     def check_spec(self, spec: InfraSpec, monthly_cost_usd: float | None = None) -> str | None:
         """The first guardrail `spec` breaks, said with the figures; `monthly_cost_usd` is its estimate."""
         g = self.guardrails
-        if g.allowed_regions and spec.region not in g.allowed_regions:
-            return f"region {spec.region} is not allowed here; allowed: {', '.join(g.allowed_regions)}"
+        if spec.cloud not in self.clouds:
+            return f"{spec.cloud} is not enabled here (enabled: {', '.join(self.clouds)})"
+        if g.allowed_regions:
+            # `aws:eu-west-1` / `gcp:us-central1` allow a region on that cloud only; a bare id on either.
+            allowed = [r.split(":", 1)[1] if r.startswith(f"{spec.cloud}:") else r for r in g.allowed_regions
+                       if ":" not in r or r.startswith(f"{spec.cloud}:")]
+            if spec.region not in allowed:
+                return (f"region {spec.region} is not allowed here; allowed: "
+                        f"{', '.join(allowed) or 'none on ' + spec.cloud}")
         limit = _per_env(g.max_size, spec.environment)
         if limit:
             for component in spec.components:

@@ -15,6 +15,7 @@ from core.flow import plan_buttons
 from core.messages import ThreadRef
 from core.ports import JobStore, RelayWork, RequestStore
 from core.request import Request, Status
+from core.spec import DEFAULT_CLOUD
 from core.status import JobStatus, Phase
 
 log = logging.getLogger("infrabot.relay")
@@ -38,6 +39,8 @@ _TITLES: dict[tuple[str, Phase], str] = {
 
 def build_card(status: JobStatus, request: Request | None) -> StatusCard:
     stack = request.stack if request else status.spec.get("app", "?")
+    if request is not None and request.spec.cloud != DEFAULT_CLOUD:
+        stack = f"{stack} ({request.spec.location})"  # GCP cards read as they did before AWS existed
     title = _TITLES.get((status.kind, status.phase), "{stack}: " + status.phase.replace("_", " "))
     start = status.started_at or status.created_at
     end = status.finished_at or datetime.now(UTC)

@@ -13,6 +13,25 @@ HELP = (
     "Components: service (Cloud Run), postgres, mysql, redis, bucket, queue (Pub/Sub), secret, registry."
 )
 
+
+
+def help_text(clouds: tuple[str, ...] = ("gcp",)) -> str:
+    """HELP, naming every enabled cloud and how to pick one when there are several."""
+    if set(clouds) <= {"gcp"}:
+        return HELP
+    if tuple(clouds) == ("aws",):
+        return (HELP.replace("reviewed GCP infrastructure", "reviewed AWS infrastructure")
+                .replace("service (Cloud Run)", "service (ECS Fargate)").replace("queue (Pub/Sub)", "queue (SQS)"))
+    return (
+        HELP.replace("reviewed GCP infrastructure", "reviewed GCP or AWS infrastructure")
+        .replace("\nThen:", "\n• `a redis for checkout on aws in ireland` (say `on aws` or `on gcp`; AWS "
+                 "regions like `eu-west-1` work too)\nThen:")
+        .replace("service (Cloud Run)", "service (Cloud Run or ECS Fargate)")
+        .replace("queue (Pub/Sub)", "queue (Pub/Sub or SQS)")
+        + " Clouds enabled here: " + ", ".join(c.upper() for c in clouds) + "."
+    )
+
+
 UNKNOWN = "I'm not sure what you'd like me to do. " + HELP
 
 EMPTY = "I didn't catch any text there. Try something like: `" + EXAMPLE + "`."

@@ -26,6 +26,7 @@ from core.messages import Reply
 from core.ports import RequestStore
 from core.questions import UNCLEAR_APPROVAL, ask_next, hesitant, looks_like_name, name_candidate, template_answer
 from core.request import BUILT_ON, BUSY, REVISABLE, Request, Status
+from core.understanding.clouds import cloud_label
 from core.understanding.components import MAX_COUNT
 from core.understanding.fallback import LLMFallback
 from core.understanding.intents import thanks_only
@@ -100,7 +101,7 @@ class Turns:
         if intent == "create":
             return await self._create(actor, parsed, text, context)
         if intent == "help":
-            return Reply(texts.HELP)
+            return Reply(texts.help_text(self.flow.policy.clouds))
         if intent == "unknown":
             log.info("unrecognised message in %s (%d chars)", actor.thread.key(), len(text))
             if context.get("draft"):
@@ -201,6 +202,11 @@ class Turns:
             before = Draft.from_dict(context.get("draft"))
         draft = Draft.from_dict(before.as_dict())
         changed = draft.merge(parsed, cues)
+        if request is not None and status in BUILT_ON and draft.cloud != before.cloud:
+            # A stack lives on one cloud: moving it would mean building a second copy elsewhere.
+            return Reply(f"*{request.stack}* is built on {cloud_label(before.cloud or '')}; a stack can't move "
+                         f"to another cloud. Say `destroy {request.stack}` first, then ask again on "
+                         f"{cloud_label(draft.cloud or '')}.", request_id=request.id)
         if request is not None and status == Status.APPLIED and not changed:
             return Reply(f"That's what *{request.stack}* already has. Tell me a change, or say `outputs` "
                          "for its URLs and names.", request_id=request.id)

@@ -17,6 +17,7 @@ INTENTS: tuple[str, ...] = (
 class Parsed(BaseModel):
     intent: str = "unknown"
     app: str | None = None
+    cloud: str | None = None
     environment: str | None = None
     region: str | None = None
     size: str | None = None
@@ -39,6 +40,7 @@ class Parsed(BaseModel):
         return {
             "intent": self.intent,
             "app": self.app,
+            "cloud": self.cloud,
             "environment": self.environment,
             "region": self.region,
             "components": [

@@ -8,6 +8,7 @@ See components.py for how component words are counted and when a template is mea
 
 from __future__ import annotations
 
+from core.understanding.clouds import find_aws_stack, find_choice
 from core.understanding.components import find_components, leads_with_component
 from core.understanding.intents import Signals, classify
 from core.understanding.model import Parsed
@@ -64,14 +65,20 @@ class RuleParser:
         environment = find_environment(folded)
         sizes = [h for h in find_sizes(folded) if not _inside(h.start, h.end, found.spans)]
         stack = find_stack(folded)
+        cloud = find_choice(folded)
+        aws_stack = None if stack else find_aws_stack(folded)
+        stack = stack or aws_stack
+        if cloud.region:
+            region = None  # the AWS region said wins over the GCP vocabulary's reading of the place
 
-        unknown_region = None if region else find_unknown_region(folded)
+        unknown_region = None if region or cloud.region else find_unknown_region(folded)
         parsed = Parsed(
             region_problem=(
                 f"I don't know the region `{unknown_region}`: GCP regions look like `europe-west1` or "
                 "`us-central1`, or name a place such as `frankfurt` or `tokyo`."
             ) if unknown_region else None,
-            region=region.value if region else None,
+            region=region.value if region else cloud.region,
+            cloud=cloud.cloud or ("aws" if aws_stack else None),
             environment=environment.value if environment else None,
             size=sizes[-1].value if sizes else None,
         )
@@ -83,6 +90,7 @@ class RuleParser:
             component_changes=found.changes,
             attribute_changes=bool(
                 (mention and mention.explicit) or region or unknown_region or environment or parsed.size
+                or cloud.cloud or cloud.region
             ),
             guessed_app=bool(mention and not mention.explicit),
             named_stack=stack is not None,
