@@ -35,6 +35,13 @@ REPLACE_ON: dict[str, frozenset[str]] = {
     "gcp:servicenetworking/connection:Connection": frozenset({"network", "service"}),
     "gcp:projects/service:Service": frozenset({"service", "project"}),
     "gcp:projects/serviceIdentity:ServiceIdentity": frozenset({"service", "project"}),
+    "aws:rds/instance:Instance": frozenset({"identifierPrefix", "engine", "dbName", "username", "storageEncrypted"}),
+    "aws:s3/bucket:Bucket": frozenset({"bucket"}),
+    "aws:elasticache/replicationGroup:ReplicationGroup": frozenset({"replicationGroupId", "atRestEncryptionEnabled"}),
+    "aws:ecr/repository:Repository": frozenset({"name"}),
+    "aws:ec2/vpc:Vpc": frozenset({"cidrBlock"}),
+    "aws:ec2/subnet:Subnet": frozenset({"cidrBlock", "availabilityZone", "vpcId"}),
+    "aws:secretsmanager/secret:Secret": frozenset({"namePrefix"}),
     "random:index/randomPassword:RandomPassword": frozenset({"length", "special", "keepers"}),
 }
 
@@ -61,7 +68,8 @@ def _replace_fields(resource: MockedResource) -> frozenset[str] | None:
 
 def _protected(inputs: dict[str, Any]) -> bool:
     settings = inputs.get("settings") if isinstance(inputs.get("settings"), dict) else {}
-    return bool(inputs.get("deletionProtection")) or bool(settings.get("deletionProtectionEnabled"))
+    return (bool(inputs.get("deletionProtection")) or bool(settings.get("deletionProtectionEnabled"))
+            or bool(inputs.get("enableDeletionProtection")))
 
 
 def _hashes(resource: MockedResource, stable: dict[str, Any]) -> tuple[str, str]:
@@ -136,8 +144,11 @@ _DELETE_LAST = (
     "gcp:compute/network:Network",
     # Last of all (and only from the state: disable_on_destroy=False leaves the API on).
     "gcp:projects/service:Service",
+    "aws:ec2/subnet:Subnet",
+    "aws:ec2/vpc:Vpc",
 )
-_DELETE_FIRST = ("IAMMember", "IamMember", "gcp:cloudrunv2/service:Service")
+_DELETE_FIRST = ("IAMMember", "IamMember", "gcp:cloudrunv2/service:Service", "aws:ecs/service:Service",
+                 "aws:iam/rolePolicy:RolePolicy")
 
 
 def deletion_rank(change: ResourceChange) -> tuple[int, str]:

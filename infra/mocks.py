@@ -23,6 +23,8 @@ from pulumi.runtime import settings as runtime_settings
 from pulumi.runtime.config import set_all_config
 from pulumi.runtime.stack import run_pulumi_func
 
+from infra import aws_mocks
+
 _EVALUATION_LOCK = threading.Lock()
 
 
@@ -51,7 +53,8 @@ class Evaluation:
 
 
 class InfraMocks(pulumi.runtime.Mocks):
-    """Answers like GCP would, closely enough that every output the program exports is realistic."""
+    """Answers like GCP (and, through infra/aws_mocks.py, AWS) would, closely enough that every output
+    the program exports is realistic."""
 
     def __init__(self, project: str, region: str) -> None:
         self.project = project
@@ -68,6 +71,9 @@ class InfraMocks(pulumi.runtime.Mocks):
         return str(computed.get("id") or f"{args.name}-id"), outputs
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        answer = aws_mocks.call(args.token, dict(args.args), self.region)
+        if answer is not None:
+            return answer, []
         if args.token == "gcp:organizations/getProject:getProject":
             project = args.args.get("projectId") or self.project
             return {"number": project_number(project), "projectId": project, "name": project}, []
@@ -85,6 +91,9 @@ class InfraMocks(pulumi.runtime.Mocks):
         return {}, []
 
     def _computed(self, typ: str, logical: str, inputs: dict[str, Any]) -> dict[str, Any]:
+        aws_outputs = aws_mocks.computed(typ, logical, inputs, self.region)
+        if aws_outputs is not None:
+            return aws_outputs
         project = inputs.get("project") or self.project
         region = inputs.get("region") or inputs.get("location") or self.region
         name = inputs.get("name") or f"{logical}-{hashlib.sha256(logical.encode()).hexdigest()[:7]}"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from core.spec import InfraSpec
 from infra import sizes
+from infra.aws import pricing as aws_pricing
 
 PRICES_AS_OF = "2026-11-30"
 HOURS_PER_MONTH = 730
@@ -151,10 +152,12 @@ def region_multiplier(region: str) -> float:
 
 
 def estimate_monthly_cost(spec: InfraSpec) -> float:
-    """Whole-spec estimate in USD per month, rounded to cents.
+    """Whole-spec estimate in USD per month, rounded to cents; AWS specs are priced by infra/aws/pricing.py.
 
     Cloud Run is summed over all services first, so its free tier counts once, not per service.
     """
+    if spec.cloud == "aws":
+        return aws_pricing.estimate_monthly_cost(spec)
     services = [c for c in spec.components if c.kind == "service"]
     others = [c for c in spec.components if c.kind != "service"]
     total = sum(component_monthly_cost(c.kind, spec.size_of(c), spec.environment) * c.count for c in others)

@@ -32,6 +32,10 @@ def make_program(
     spec: InfraSpec, *, public_services: bool = False, aliases: dict[str, str] | None = None
 ) -> Callable[[], None]:
     """`aliases`, when given, is filled with the renamed resources (new logical name -> old one)."""
+    if spec.cloud == "aws":
+        from infra.aws.program import make_aws_program  # imported late: pulumi_aws is large
+
+        return make_aws_program(spec)
 
     def program() -> None:
         project = gcp_project()

@@ -522,10 +522,14 @@ class PulumiEngine:
             stack = auto.select_stack(
                 stack_name=spec.stack_name, project_name=PROJECT, program=program, opts=self._options(spec)
             )
-        config = {
-            "gcp:project": auto.ConfigValue(self.gcp_project),
-            "gcp:region": auto.ConfigValue(spec.region),
-        }
+        if spec.cloud == "aws":
+            # Credentials come from the worker's own AWS_* environment or instance role, never config.
+            config = {"aws:region": auto.ConfigValue(spec.region)}
+        else:
+            config = {
+                "gcp:project": auto.ConfigValue(self.gcp_project),
+                "gcp:region": auto.ConfigValue(spec.region),
+            }
         if self._stack_config is not None:
             config.update(self._stack_config(spec))
         self._set_config(stack, config)

@@ -1,0 +1,1 @@
+"""The AWS side of infrabot: builders, sizes and prices (the GCP ones live in infra/components)."""

@@ -1,0 +1,23 @@
+"""AWS builders, one per component kind, sharing an AwsContext like the GCP ones share a BuildContext."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from core.spec import Component
+from infra.aws import ecr, ecs, elasticache, rds, s3, secrets, sqs
+from infra.aws.context import AwsContext
+
+AwsBuilder = Callable[[AwsContext, Component, int, int], None]
+
+BUILDERS: dict[str, AwsBuilder] = {
+    "registry": ecr.build,
+    "secret": secrets.build,
+    "bucket": s3.build,
+    "queue": sqs.build,
+    "redis": elasticache.build,
+    "postgres": rds.build,
+    "mysql": rds.build,
+    # Last: a service picks up the statements, environment and secrets the others left in the context.
+    "service": ecs.build,
+}

@@ -1,0 +1,84 @@
+"""What small / medium / large mean on AWS, in concrete instance classes and task sizes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+# RDS picks the newest minor release of these majors; MySQL 8.4 is the current long-term release.
+DB_ENGINES: dict[str, tuple[str, str]] = {"postgres": ("postgres", "16"), "mysql": ("mysql", "8.4")}
+DB_PORTS: dict[str, int] = {"postgres": 5432, "mysql": 3306}
+
+RDS: dict[str, dict[str, Any]] = {
+    "small": {"instance_class": "db.t4g.micro", "storage_gb": 20, "multi_az": False},
+    "medium": {"instance_class": "db.m6g.large", "storage_gb": 50, "multi_az": False},
+    "large": {"instance_class": "db.m6g.2xlarge", "storage_gb": 200, "multi_az": True},
+}
+
+# Two or more nodes get automatic failover to a replica in another AZ.
+ELASTICACHE: dict[str, dict[str, Any]] = {
+    "small": {"node_type": "cache.t4g.micro", "nodes": 1},
+    "medium": {"node_type": "cache.t4g.medium", "nodes": 2},
+    "large": {"node_type": "cache.r7g.large", "nodes": 2},
+}
+
+# Fargate CPU units (1024 = 1 vCPU) and memory in MiB, in combinations Fargate accepts.
+FARGATE: dict[str, dict[str, Any]] = {
+    "small": {"cpu": 256, "memory": 512, "tasks": 1},
+    "medium": {"cpu": 1024, "memory": 2048, "tasks": 2},
+    "large": {"cpu": 2048, "memory": 4096, "tasks": 3},
+}
+
+# Usage the estimate assumes where nothing is provisioned by size.
+S3: dict[str, dict[str, Any]] = {"small": {"storage_gb": 10}, "medium": {"storage_gb": 100},
+                                 "large": {"storage_gb": 1000}}
+SQS: dict[str, dict[str, Any]] = {"small": {"requests_millions": 1}, "medium": {"requests_millions": 10},
+                                  "large": {"requests_millions": 100}}
+ECR: dict[str, dict[str, Any]] = {"small": {"storage_gb": 5}, "medium": {"storage_gb": 20},
+                                  "large": {"storage_gb": 100}}
+SECRETS: dict[str, dict[str, Any]] = {size: {"secrets": 1} for size in ("small", "medium", "large")}
+
+SIZE_TABLE: dict[str, dict[str, dict[str, Any]]] = {
+    "service": FARGATE,
+    "postgres": RDS,
+    "mysql": RDS,
+    "redis": ELASTICACHE,
+    "bucket": S3,
+    "queue": SQS,
+    "secret": SECRETS,
+    "registry": ECR,
+}
+
+
+def tier(kind: str, size: str) -> dict[str, Any]:
+    return SIZE_TABLE[kind][size]
+
+
+def backups_days(environment: str, size: str) -> int:
+    """Automated backups (point-in-time recovery): a week in prod and for Multi-AZ, one day elsewhere."""
+    return 7 if environment == "prod" or RDS[size]["multi_az"] else 1
+
+
+def describe(kind: str, size: str) -> str:
+    """One cell of the README table."""
+    t = tier(kind, size)
+    if kind in ("postgres", "mysql"):
+        ha = ", Multi-AZ" if t["multi_az"] else ""
+        return f"RDS {t['instance_class']}, {t['storage_gb']} GB gp3{ha}"
+    if kind == "redis":
+        nodes = "1 node" if t["nodes"] == 1 else f"{t['nodes']} nodes, failover"
+        return f"ElastiCache {t['node_type']}, {nodes}"
+    if kind == "service":
+        return f"Fargate {t['cpu'] / 1024:g} vCPU, {t['memory']} MiB, {t['tasks']} task(s)"
+    if kind in ("bucket", "registry"):
+        return f"~{t['storage_gb']} GB stored (estimate)"
+    if kind == "queue":
+        return f"~{t['requests_millions']}M requests/month (estimate)"
+    return "1 secret"
+
+
+def size_table_markdown() -> str:
+    lines = ["| component (AWS) | small | medium | large |", "| --- | --- | --- | --- |"]
+    for kind in SIZE_TABLE:
+        cells = " | ".join(describe(kind, size) for size in ("small", "medium", "large"))
+        lines.append(f"| {kind} | {cells} |")
+    return "\n".join(lines)
