@@ -85,7 +85,7 @@ def parse_regions(value: str | list[str]) -> list[str] | None:
     for region in regions:
         if not _REGION.match(region):
             raise PolicyConfigError(
-                f"{region!r} does not look like a region (e.g. us-central1, aws:eu-west-1)")
+                f"{region!r} does not look like a GCP region (e.g. us-central1) or an AWS one (aws:eu-west-1)")
     return regions or None
 
 

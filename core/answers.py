@@ -110,7 +110,7 @@ def list_reply(mine: list[Request]) -> Reply:
             live.pop(request.stack, None)
     lines = []
     for stack, request in sorted(latest.items(), key=lambda kv: kv[1].created_at or _NEVER, reverse=True):
-        line = f"• *{stack}*: {said(request.status)} ({describe(request.spec)}; {request.spec.location})"
+        line = f"• *{stack}*: {said(request.status)} ({describe(request.spec)}) on {request.spec.location}"
         if stack in live and live[stack] is not request:
             line += "; the earlier version is still live"
         lines.append(line)

@@ -10,6 +10,7 @@ from bots.runtime import Runtime, build_runtime
 from bots.web.app import web_thread
 from config.local_services import LocalServices
 from config.settings import Settings
+from core.flow import destroy_job
 from core.request import Request
 from tests.web_chat import card, press, say, web_client
 
@@ -58,7 +59,7 @@ async def test_aws_plan_approve_apply_outputs_destroy(
 
     assert "`shop-staging-aws`" in await say(client, "aws", "destroy shop-staging-aws")
     assert "Destroying *shop-staging-aws* now" in await say(client, "aws", "shop-staging-aws")
-    done = await card(runtime, "aws", f"destroy-{rid}", "succeeded")
+    done = await card(runtime, "aws", destroy_job(await runtime.requests.get(rid)), "succeeded")  # type: ignore[arg-type]
     assert any(r.startswith("RDS instance") for r in done["resources"]), done["resources"]
     destroyed = await runtime.requests.get(rid)
     assert destroyed is not None and destroyed.status == "destroyed"

@@ -111,7 +111,7 @@ async def test_list_and_history_show_the_users_stacks(runtime: Runtime, worker: 
     assert listed.startswith("Your apps and stacks:")
     lines = listed.splitlines()[1:]
     assert lines[0].startswith("• *blog-dev*: planning (redis)"), "most recent first"
-    assert lines[1] == "• *shop-staging*: applied (postgres, bucket)"
+    assert lines[1] == "• *shop-staging*: applied (postgres, bucket) on GCP us-central1", "list says the cloud"
     assert "secretproject" not in listed and len(lines) == 2
     await shop.say("make it medium")  # a change on top of the applied stack
     assert "the earlier version is still live" in await shop.say("list")

@@ -378,7 +378,7 @@ def test_non_create_intents_carry_no_components() -> None:
 def test_contract_shape() -> None:
     contract = parse("@infrabot create a large postgres and 2 buckets for my app shop in staging").contract()
     assert contract == {
-        "intent": "create", "app": "shop", "environment": "staging", "region": None,
+        "intent": "create", "app": "shop", "cloud": None, "environment": "staging", "region": None,
         "components": [{"kind": "postgres", "count": 1, "size": "large"},
                        {"kind": "bucket", "count": 2, "size": None}],
         "missing": [], "source": "rules",
@@ -416,10 +416,17 @@ def test_random_and_hostile_input_never_breaks() -> None:
     assert parse("-" * 50_000).intent in INTENTS  # long pasted text is cut, not choked on
 
 
-@pytest.mark.parametrize("text", ["a bucket in eu-west-1", "use us-east-2 please", "region ap-southeast-1"])
-def test_region_ids_gcp_does_not_have_are_reported(text: str) -> None:
+@pytest.mark.parametrize("text", ["a bucket in eu-west-9", "use us-east-7 please", "region ap-southeast-12"])
+def test_region_ids_no_cloud_has_are_reported(text: str) -> None:
     parsed = parse(text)
     assert parsed.region is None and parsed.region_problem and "GCP regions look like" in parsed.region_problem
+
+
+@pytest.mark.parametrize("text, region", [("a bucket in eu-west-1", "eu-west-1"), ("use us-east-2 please", "us-east-2"),
+                                          ("region ap-southeast-1", "ap-southeast-1")])
+def test_aws_region_ids_select_aws(text: str, region: str) -> None:
+    parsed = parse(text)
+    assert (parsed.cloud, parsed.region, parsed.region_problem) == ("aws", region, None)
 
 
 @pytest.mark.parametrize("text", ["a bucket in europe-west9", "deploy shop-v2 with a bucket", "a bucket for shop"])
