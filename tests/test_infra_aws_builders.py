@@ -191,3 +191,25 @@ def test_data_stores_admit_only_the_service() -> None:
     rule = db_sg.inputs["ingress"][0]
     assert rule["securityGroups"] == [app_sg.outputs["id"]] and rule["fromPort"] == 5432
     assert "cidrBlocks" not in rule
+
+
+def test_readme_has_the_aws_tables() -> None:
+    from pathlib import Path
+
+    from infra.aws import pricing
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    assert sizes.size_table_markdown() in readme
+    assert pricing.price_table_markdown() in readme
+    assert pricing.PRICES_AS_OF in readme
+
+
+def test_aws_estimate_counts_the_nat_only_with_a_service() -> None:
+    from infra.aws import pricing
+
+    data = InfraSpec(app="shop", cloud="aws", region="us-east-1", components=[Component(kind="postgres")])
+    both = data.model_copy(update={"components": [Component(kind="postgres"), Component(kind="service")]})
+    nat = pricing.NAT_HOURLY * pricing.HOURS_PER_MONTH
+    service = pricing.component_monthly_cost("service", "small")
+    assert pricing.estimate_monthly_cost(data) == round(pricing.component_monthly_cost("postgres", "small"), 2)
+    assert pricing.estimate_monthly_cost(both) == round(pricing.estimate_monthly_cost(data) + service + nat, 2)
