@@ -8,13 +8,18 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import pulumi
 import pytest
 
 from config.credentials import CLOUD_CREDENTIAL_VARS
 from config.local_services import REPO_ROOT
+from infra.errors import EngineConfigError
 from infra.mocks import Evaluation, MockedResource
+from infra.selfdeploy import up
 from infra.selfdeploy.layout import DeployConfig
 from infra.selfdeploy.preview import evaluate_offline, monthly_cost
+from tests.pulumi_cli import use_cli_env
+from tests.pulumi_programs import Bucket
 
 INFRABOT = str(REPO_ROOT / ".venv" / "bin" / "infrabot")
 PROJECT = "acme-prod"
@@ -178,25 +183,28 @@ def test_deploy_preview_text_and_refusals(tmp_path: Path) -> None:
     assert zero.returncode == 2 and "at least one instance" in zero.stderr
 
 
-def test_deploy_drives_pulumi_up_through_the_automation_api(tmp_path: Path) -> None:
-    """With the stand-in CLI (tests/standin): the program itself is not run by it, the calls around it are."""
-    standin = REPO_ROOT / "tests" / "standin"
+def _own_program() -> None:
+    """Stands in for infrabot's GCP program, which needs a provider plugin: it shows the config deploy set."""
+    gcp = pulumi.Config("gcp")
+    Bucket("state-bucket", {"location": gcp.require("region")})
+    pulumi.export("project", gcp.require("project"))
+    pulumi.export("region", gcp.require("region"))
+
+
+def test_deploy_drives_the_real_pulumi_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    use_cli_env(monkeypatch)
+    monkeypatch.chdir(tmp_path)
     state = tmp_path / "state"
     state.mkdir()
-    env = {k: v for k, v in os.environ.items() if k not in CLOUD_CREDENTIAL_VARS}
-    env |= {"DATA_DIR": str(tmp_path / "data"), "ENGINE": "offline", "PATH": f"{standin / 'bin'}:{env['PATH']}",
-            "STANDIN_PYTHON": str(REPO_ROOT / ".venv" / "bin" / "python"), "STANDIN_LOG": str(tmp_path / "calls"),
-            "STANDIN_SCENARIO": str(standin / "scenarios" / "basic.json")}
-    args = [INFRABOT, "deploy", "--project", PROJECT, "--state-url", state.as_uri()]
-    refused = subprocess.run(args, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=180)
-    assert refused.returncode == 2 and "PULUMI_CONFIG_PASSPHRASE" in refused.stderr
-    env["PULUMI_CONFIG_PASSPHRASE"] = "operator-passphrase"
-    done = subprocess.run(args, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=180)
-    assert done.returncode == 0, done.stderr
-    calls = [json.loads(line)["argv"] for line in (tmp_path / "calls").read_text().splitlines()]
-    assert ["stack", "init", "prod"] in calls
-    assert ["config", "set-all", "--stack", "prod", "--plaintext", f"gcp:project={PROJECT}",
-            "--plaintext", "gcp:region=us-central1"] in calls
-    assert any(call[:3] == ["up", "--yes", "--skip-preview"] for call in calls)
+    cfg = DeployConfig(project=PROJECT)
+    with pytest.raises(EngineConfigError, match="PULUMI_CONFIG_PASSPHRASE"):
+        up.deploy(cfg, state.as_uri(), program=_own_program)
+    monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", "operator-passphrase")
+    lines: list[str] = []
+    outputs = up.deploy(cfg, state.as_uri(), on_output=lines.append, program=_own_program)
+    assert outputs == {"project": PROJECT, "region": "us-central1"}
+    assert any("created" in line for line in lines)
     assert "Pulumi.yaml" not in os.listdir(tmp_path), "the stack's work dir is Pulumi's own temp dir"
-    assert json.loads(done.stdout[done.stdout.index("{"):])  # the stack outputs, as JSON
+    again = up.deploy(cfg, state.as_uri(), on_output=lines.append, program=_own_program)
+    assert again == outputs  # the same stack, selected again, not a second one
+    assert list((state / ".pulumi" / "stacks").rglob("prod.json")), "the stack lives in the given state URL"
