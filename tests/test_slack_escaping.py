@@ -22,7 +22,7 @@ from core.cards import StatusCard
 from core.messages import MENTION_CLOSE, MENTION_OPEN, IncomingMessage, ThreadRef, code, mention
 from core.understanding.names import check_app_name
 from tests.slack_mock import MockSlack
-from tests.slack_mock.harness import SIGNING_SECRET, SlackClient
+from tests.slack_mock.harness import slack_http, slack_settings, SIGNING_SECRET, SlackClient
 from tests.slack_mock.server import BOT_TOKEN, TEAM
 from tests.support import eventually
 from tests.test_slack_workspaces import card_of, request_in
@@ -32,21 +32,13 @@ LIVE = ("<!channel>", "<!here>", "<!everyone>", "<@U999>", "<!subteam^S1>", "<ht
 
 @pytest.fixture
 def settings(settings: Settings, mock_slack: MockSlack) -> Settings:
-    return settings.model_copy(update={
-        "slack_bot_token": SecretStr(BOT_TOKEN),
-        "slack_signing_secret": SecretStr(SIGNING_SECRET),
-        "slack_api_url": mock_slack.url,
-    })
+    return slack_settings(settings, mock_slack)
 
 
 @pytest.fixture
 async def slack(runtime: Runtime, mock_slack: MockSlack, worker: object) -> AsyncIterator[SlackClient]:
-    app = FastAPI()
-    mount(app, runtime)
-    runtime.start_relay()
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://slack.test") as http:
+    async with slack_http(runtime) as http:
         yield SlackClient(http, mock_slack)
-    await app.state.slack.sink.close()
 
 
 def sent_text(mock: MockSlack) -> str:

@@ -19,7 +19,7 @@ from bots.slack.http import mount
 from config.settings import Settings
 from core.request import Request
 from tests.slack_mock import MockSlack
-from tests.slack_mock.harness import SIGNING_SECRET, SlackClient, sign
+from tests.slack_mock.harness import slack_http, slack_settings, SIGNING_SECRET, SlackClient, sign
 from tests.slack_mock.server import BOT_TOKEN, TEAM
 from tests.support import eventually
 
@@ -28,21 +28,13 @@ REQUEST = "create a postgres database and a bucket for my app shop in staging"
 
 @pytest.fixture
 def settings(settings: Settings, mock_slack: MockSlack) -> Settings:
-    return settings.model_copy(update={
-        "slack_bot_token": SecretStr(BOT_TOKEN),
-        "slack_signing_secret": SecretStr(SIGNING_SECRET),
-        "slack_api_url": mock_slack.url,
-    })
+    return slack_settings(settings, mock_slack)
 
 
 @pytest.fixture
 async def slack(runtime: Runtime, mock_slack: MockSlack, worker: object) -> AsyncIterator[SlackClient]:
-    app = FastAPI()
-    mount(app, runtime)
-    runtime.start_relay()
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://slack.test") as http:
+    async with slack_http(runtime) as http:
         yield SlackClient(http, mock_slack)
-    await app.state.slack.sink.close()
 
 
 def thread_key(channel: str, thread: str) -> str:

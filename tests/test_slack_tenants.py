@@ -23,7 +23,7 @@ from config.settings import Settings
 from core.messages import ThreadRef
 from core.policy import Policy, Roles
 from tests.slack_mock import MockSlack
-from tests.slack_mock.harness import SIGNING_SECRET, SlackClient
+from tests.slack_mock.harness import slack_http, slack_settings, SIGNING_SECRET, SlackClient
 from tests.slack_mock.server import BOT_TOKEN, TEAM
 from tests.support import eventually
 from tests.test_slack_workspaces import card_of, request_in
@@ -34,21 +34,13 @@ STAGING = "create a bucket for my app shop in staging"
 @pytest.fixture
 def settings(settings: Settings, mock_slack: MockSlack) -> Settings:
     # The single-workspace set-up: one SLACK_BOT_TOKEN, whose workspace only Slack's auth.test can name.
-    return settings.model_copy(update={
-        "slack_bot_token": SecretStr(BOT_TOKEN),
-        "slack_signing_secret": SecretStr(SIGNING_SECRET),
-        "slack_api_url": mock_slack.url,
-    })
+    return slack_settings(settings, mock_slack)
 
 
 @pytest.fixture
 async def http(runtime: Runtime, worker: object) -> AsyncIterator[httpx.AsyncClient]:
-    app = FastAPI()
-    mount(app, runtime)
-    runtime.start_relay()
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://slack.test") as client:
+    async with slack_http(runtime) as client:
         yield client
-    await app.state.slack.sink.close()
 
 
 async def _value(value: Any) -> Any:

@@ -29,7 +29,7 @@ from core.cardsink import CardUndeliverable
 from core.messages import ThreadRef
 from core.request import Request
 from tests.slack_mock import MockSlack
-from tests.slack_mock.harness import SIGNING_SECRET, SlackClient
+from tests.slack_mock.harness import slack_http, slack_settings, SIGNING_SECRET, SlackClient
 from tests.slack_mock.server import BOT_TOKEN, BOT_USER, TEAM
 from tests.support import eventually
 
@@ -51,21 +51,13 @@ def plain_settings(mock: MockSlack, **values: Any) -> Settings:
 @pytest.fixture
 def settings(settings: Settings, mock_slack: MockSlack) -> Settings:
     # SLACK_BOT_TOKENS alone: no SLACK_BOT_TOKEN to fall back on, so any other team is a stranger.
-    return settings.model_copy(update={
-        "slack_bot_tokens": SecretStr(two_workspaces(mock_slack)),
-        "slack_signing_secret": SecretStr(SIGNING_SECRET),
-        "slack_api_url": mock_slack.url,
-    })
+    return slack_settings(settings, mock_slack, slack_bot_tokens=two_workspaces(mock_slack))
 
 
 @pytest.fixture
 async def http(runtime: Runtime, worker: object) -> AsyncIterator[httpx.AsyncClient]:
-    app = FastAPI()
-    mount(app, runtime)
-    runtime.start_relay()
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://slack.test") as client:
+    async with slack_http(runtime) as client:
         yield client
-    await app.state.slack.sink.close()
 
 
 async def request_in(runtime: Runtime, team: str, channel: str, thread: str) -> Request:

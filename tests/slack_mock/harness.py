@@ -2,21 +2,48 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import itertools
 import json
 import time
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlencode
 
 import httpx
+from fastapi import FastAPI
+from pydantic import SecretStr
 
-from tests.slack_mock.server import BOT_USER, TEAM, MockSlack
+from bots.runtime import Runtime
+from bots.slack.http import mount
+from config.settings import Settings
+from tests.slack_mock.server import BOT_TOKEN, BOT_USER, TEAM, MockSlack
 
 SIGNING_SECRET = "test-signing-secret"
 _ts = itertools.count(1)
+
+
+def slack_settings(settings: Settings, mock_slack: MockSlack, **tokens: str) -> Settings:
+    """Slack over HTTP against the stand-in: one SLACK_BOT_TOKEN, unless other token settings are given."""
+    update: dict[str, Any] = {name: SecretStr(value) for name, value in tokens.items()}
+    if not tokens:
+        update["slack_bot_token"] = SecretStr(BOT_TOKEN)
+    return settings.model_copy(update={
+        **update, "slack_signing_secret": SecretStr(SIGNING_SECRET), "slack_api_url": mock_slack.url})
+
+
+@contextlib.asynccontextmanager
+async def slack_http(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
+    """`/slack/events` mounted as `infrabot web` mounts it, with the status relay running."""
+    app = FastAPI()
+    mount(app, runtime)
+    runtime.start_relay()
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://slack.test") as client:
+        yield client
+    await app.state.slack.sink.close()
 
 
 def sign(body: str, timestamp: int, secret: str = SIGNING_SECRET) -> str:
