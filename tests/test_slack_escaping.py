@@ -8,22 +8,18 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 import pytest
-from fastapi import FastAPI
-from pydantic import SecretStr
 
 from bots.runtime import Runtime
 from bots.slack.cards import render_card
-from bots.slack.http import mount
 from bots.slack.text import slack_text
 from config.settings import Settings
 from core.cards import StatusCard
 from core.messages import MENTION_CLOSE, MENTION_OPEN, IncomingMessage, ThreadRef, code, mention
 from core.understanding.names import check_app_name
 from tests.slack_mock import MockSlack
-from tests.slack_mock.harness import slack_http, slack_settings, SIGNING_SECRET, SlackClient
-from tests.slack_mock.server import BOT_TOKEN, TEAM
+from tests.slack_mock.harness import SlackClient, slack_http, slack_settings
+from tests.slack_mock.server import TEAM
 from tests.support import eventually
 from tests.test_slack_workspaces import card_of, request_in
 

@@ -11,16 +11,13 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
-from pydantic import SecretStr
 
 from bots.runtime import Runtime
-from bots.slack.http import mount
 from config.settings import Settings
 from core.request import Request
 from tests.slack_mock import MockSlack
-from tests.slack_mock.harness import slack_http, slack_settings, SIGNING_SECRET, SlackClient, sign
-from tests.slack_mock.server import BOT_TOKEN, TEAM
+from tests.slack_mock.harness import SlackClient, sign, slack_http, slack_settings
+from tests.slack_mock.server import TEAM
 from tests.support import eventually
 
 REQUEST = "create a postgres database and a bucket for my app shop in staging"

@@ -10,20 +10,18 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from pydantic import SecretStr
 
 from bots.runtime import Runtime
 from bots.slack.authorize import REFUSAL
 from bots.slack.client import SlackClients
 from bots.slack.handlers import pressed_in
-from bots.slack.http import mount
 from bots.slack.usergroups import UserGroupRoles
 from config.settings import Settings
 from core.messages import ThreadRef
 from core.policy import Policy, Roles
 from tests.slack_mock import MockSlack
-from tests.slack_mock.harness import slack_http, slack_settings, SIGNING_SECRET, SlackClient
+from tests.slack_mock.harness import SlackClient, slack_http, slack_settings
 from tests.slack_mock.server import BOT_TOKEN, TEAM
 from tests.support import eventually
 from tests.test_slack_workspaces import card_of, request_in

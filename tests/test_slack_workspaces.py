@@ -13,13 +13,11 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from pydantic import SecretStr
 
 from bots.runtime import Runtime
 from bots.slack.authorize import REFUSAL, make_authorize
 from bots.slack.client import SlackClients, UnknownTeam
-from bots.slack.http import mount
 from bots.slack.sink import SlackStatusSink
 from config.credentials import CLOUD_CREDENTIAL_VARS
 from config.local_services import REPO_ROOT
@@ -29,7 +27,7 @@ from core.cardsink import CardUndeliverable
 from core.messages import ThreadRef
 from core.request import Request
 from tests.slack_mock import MockSlack
-from tests.slack_mock.harness import slack_http, slack_settings, SIGNING_SECRET, SlackClient
+from tests.slack_mock.harness import SlackClient, slack_http, slack_settings
 from tests.slack_mock.server import BOT_TOKEN, BOT_USER, TEAM
 from tests.support import eventually
 
