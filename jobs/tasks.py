@@ -413,6 +413,12 @@ async def _apply(deps: Deps, job_id: str, ctx: dict[str, Any]) -> str:
     if approved is None or approved.spec_fingerprint != InfraSpec(**status.spec).fingerprint():
         await give_up(deps, job_id, "the approved plan is missing or was made for another spec")
         return "failed"
+    if request.status == Status.APPLIED and request.latest_job == job_id:
+        # A run that died after recording the apply but before ending its job: the change is done, so this
+        # run ends the job as applied instead of telling the thread that nothing was applied.
+        done = ApplyResult(engine=approved.engine, simulated=approved.simulated, summary=approved.summary,
+                           outputs=request.outputs)
+        return await _applied(deps, job_id, status, request, done)
     started: list[Request] = []
 
     async def start() -> bool:
@@ -438,6 +444,10 @@ async def _apply(deps: Deps, job_id: str, ctx: dict[str, Any]) -> str:
     if isinstance(result, str):
         return result
     await deps.requests.transition(status.request_id, Status.APPLYING, Status.APPLIED, {"outputs": result.outputs})
+    return await _applied(deps, job_id, status, request, result)
+
+
+async def _applied(deps: Deps, job_id: str, status: JobStatus, request: Request, result: ApplyResult) -> str:
     ended = await _end(
         deps, job_id, phase=Phase.SUCCEEDED, message="Applied",
         result={"engine": result.engine, "simulated": result.simulated, "outputs": result.outputs,

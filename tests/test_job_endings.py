@@ -211,6 +211,21 @@ async def test_a_rerun_of_a_finished_apply_changes_nothing_and_audits_once(
     assert await _audit(runtime, request_id, "applied") == 1
 
 
+async def test_an_apply_rerun_after_a_crash_between_its_writes_ends_applied(
+    runtime: Runtime, state: FileStateStore
+) -> None:
+    request_id, job_id = await _approved(runtime, state)
+    ctx = {"deps": _deps(runtime, OfflineEngine(state))}
+    assert await tasks.apply(ctx, job_id) == "applied"
+    # The crash: the request was marked applied, the job never got its end.
+    await runtime.db.jobs.update_one({"_id": job_id}, {"$set": {"phase": "applying", "finished_at": None}})
+    assert await tasks.apply(ctx, job_id) == "applied"
+    rerun = await runtime.jobs.get(job_id)
+    assert rerun is not None and rerun.phase == Phase.SUCCEEDED and rerun.message == "Applied"
+    assert (await _status(runtime, request_id)) == "applied"
+    assert await _audit(runtime, request_id, "applied") == 1
+
+
 async def test_a_plan_rerun_after_a_crash_between_its_writes_keeps_the_plan_ready(
     runtime: Runtime, state: FileStateStore
 ) -> None:
