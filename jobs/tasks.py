@@ -290,7 +290,9 @@ async def _plan_ready(deps: Deps, status: JobStatus, plan: StoredPlan) -> str:
     ended = await _end(
         deps, job_id, phase=Phase.AWAITING_APPROVAL, plan_hash=plan.hash,
         done=len(result.resources), total=len(result.resources), message="Plan ready",
-        result={"engine": result.engine, "simulated": result.simulated, "lines": render_plan(result),
+        # A plan made because the approved one went out of date says so first, on the card that replaces it.
+        result={"engine": result.engine, "simulated": result.simulated,
+                "lines": ([status.note] if status.note else []) + render_plan(result),
                 "full_lines": render_plan(result, max_listed=None), "summary": result.summary},
     )
     if ended is None:
