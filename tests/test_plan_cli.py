@@ -111,8 +111,8 @@ def test_parse_prints_the_parse_contract(tmp_path: Path) -> None:
     done = infrabot(tmp_path, "parse", "create a postgres database and 2 buckets for my app shop in staging")
     assert done.returncode == 0, done.stderr
     body = json.loads(done.stdout)
-    assert list(body) == ["intent", "app", "environment", "region", "components", "missing", "source"]
-    assert body["source"] == "rules"
+    assert list(body) == ["intent", "app", "cloud", "environment", "region", "components", "missing", "source"]
+    assert body["source"] == "rules" and body["cloud"] is None  # no cloud said: the deployment's default applies
     assert (body["intent"], body["app"], body["environment"], body["region"]) == ("create", "shop", "staging", None)
     assert body["components"] == [{"kind": "postgres", "count": 1, "size": None},
                                   {"kind": "bucket", "count": 2, "size": None}]
