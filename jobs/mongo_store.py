@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import fields
@@ -100,9 +101,14 @@ async def backfill_live_stacks(db: AsyncDatabase[dict[str, Any]]) -> None:
     cursor = db.requests.find(query, {"stack": 1, "created_at": 1}).sort("created_at", 1)
     async for doc in cursor:
         if doc.get("stack"):
-            await db.live_stacks.replace_one({"_id": doc["stack"]}, {"request_id": doc["_id"], "updated_at": now()},
-                                             upsert=True)
-    await db.live_stacks.replace_one({"_id": _BACKFILLED}, {"at": now()}, upsert=True)
+            await _upsert_once(db.live_stacks, doc["stack"], {"request_id": doc["_id"], "updated_at": now()})
+    await _upsert_once(db.live_stacks, _BACKFILLED, {"at": now()})
+
+
+async def _upsert_once(collection: Any, doc_id: str, doc: dict[str, Any]) -> None:
+    # Replicas starting together both find nothing and both insert; the loser's write is the same backfill.
+    with contextlib.suppress(DuplicateKeyError):
+        await collection.replace_one({"_id": doc_id}, doc, upsert=True)
 
 
 def _field(doc: dict[str, Any], path: str) -> Any:

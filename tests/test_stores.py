@@ -11,7 +11,7 @@ from core.messages import ThreadRef
 from core.request import IllegalTransition, Request, Status, StoredPlan
 from core.spec import Component, InfraSpec
 from core.status import JobStatus, Phase
-from jobs.mongo_store import ensure_indexes
+from jobs.mongo_store import backfill_live_stacks, ensure_indexes
 from jobs.redis_state import RedisContextStore, RedisEventGate
 
 THREAD = ThreadRef("web", "local", "web", "stores")
@@ -133,3 +133,15 @@ async def test_live_stacks_of_a_store_written_before_the_pointers_are_backfilled
     await ensure_indexes(runtime.db)
     live = await runtime.requests.live_stack("legacy-dev")
     assert live is not None and live.id == "old1"
+
+
+async def test_replicas_starting_together_both_backfill_without_failing(runtime: Runtime) -> None:
+    """Two web processes start at once: both find no backfill marker and both write it; neither may crash."""
+    spec = InfraSpec(app="twice", components=[Component(kind="bucket")])
+    old = Request.new("old2", THREAD, "ana", "x", "old-ev2", spec).model_copy(update={"status": Status.APPLIED})
+    await runtime.db.requests.insert_one(old.to_doc())
+    for _ in range(5):
+        await runtime.db.live_stacks.delete_many({})
+        await asyncio.gather(*(backfill_live_stacks(runtime.db) for _ in range(4)))
+        live = await runtime.requests.live_stack("twice-dev")
+        assert live is not None and live.id == "old2"
