@@ -48,10 +48,13 @@ if [ -z "${MONGODB_URL:-}" ]; then
   fi
 fi
 
-# helm for the chart tests (tests/test_deploy_helm.py), cached outside the checkout.
-bash scripts/build_helm.sh >/dev/null || echo "setup: helm could not be built; the chart tests need it" >&2
+# helm for the chart tests (tests/test_deploy_helm.py), cached outside the checkout; `make run` needs none.
+if [ "$want_browser" = 1 ]; then
+  bash scripts/build_helm.sh >/dev/null || echo "setup: helm could not be built; the chart tests need it" >&2
+fi
 
 # The pulumi engine runs (and its tests drive) the real pulumi CLI: built once, cached outside the checkout.
-if [ -z "${PULUMI_COMMAND:-}" ]; then
+# `make run` uses the offline engine unless ENGINE=pulumi, so a newcomer's first run does not wait for it.
+if [ -z "${PULUMI_COMMAND:-}" ] && { [ "$want_browser" = 1 ] || [ "${ENGINE:-offline}" = pulumi ]; }; then
   bash scripts/build_pulumi.sh >/dev/null
 fi
