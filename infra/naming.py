@@ -76,3 +76,21 @@ PHYSICAL_NAME: dict[str, str] = {
     "gcp:secretmanager/secret:Secret": "secretId",
     "gcp:artifactregistry/repository:Repository": "repositoryId",
 }
+
+
+class SpecScope:
+    """What every cloud's build context derives from its spec alone; the contexts differ only in resources."""
+
+    spec: InfraSpec
+
+    @property
+    def region(self) -> str:
+        return self.spec.region
+
+    @property
+    def prod(self) -> bool:
+        return self.spec.environment == "prod"
+
+    @property
+    def prefix(self) -> str:
+        return slug(f"{self.spec.app}-{self.spec.environment}")

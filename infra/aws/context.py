@@ -26,7 +26,7 @@ class Vpc:
 
 
 @dataclass
-class AwsContext:
+class AwsContext(naming.SpecScope):
     spec: InfraSpec
     provider: aws.Provider | None = None
     # IAM statements for the service's task role, each naming this app's own resources only.
@@ -39,21 +39,9 @@ class AwsContext:
     shared: dict[str, Any] = field(default_factory=dict)
 
     @property
-    def region(self) -> str:
-        return self.spec.region
-
-    @property
-    def prod(self) -> bool:
-        return self.spec.environment == "prod"
-
-    @property
     def tags(self) -> dict[str, str]:
         # AWS tag values allow far more than GCP labels; the same cleaned values keep both clouds alike.
         return naming.labels_for(self.spec)
-
-    @property
-    def prefix(self) -> str:
-        return naming.slug(f"{self.spec.app}-{self.spec.environment}")
 
     def name(self, *parts: str) -> str:
         return "-".join([self.prefix, *parts])

@@ -45,7 +45,7 @@ class BuiltService:
 
 
 @dataclass
-class BuildContext:
+class BuildContext(naming.SpecScope):
     spec: InfraSpec
     project: str
     provider: gcp.Provider | None = None
@@ -67,20 +67,8 @@ class BuildContext:
     shared: dict[str, Any] = field(default_factory=dict)
 
     @property
-    def region(self) -> str:
-        return self.spec.region
-
-    @property
-    def prod(self) -> bool:
-        return self.spec.environment == "prod"
-
-    @property
     def labels(self) -> dict[str, str]:
         return naming.labels_for(self.spec)
-
-    @property
-    def prefix(self) -> str:
-        return naming.slug(f"{self.spec.app}-{self.spec.environment}")
 
     def name(self, *parts: str) -> str:
         """Logical (Pulumi) name: `{app}-{env}-{parts}`; also what the plan shows."""
