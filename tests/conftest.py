@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from pymongo import AsyncMongoClient
 from redis.asyncio import Redis
 
 from bots.runtime import Runtime, build_runtime
@@ -72,6 +75,11 @@ async def runtime(settings: Settings, services: LocalServices) -> AsyncIterator[
     rt = await build_runtime(settings, services.redis_url, services.mongodb_url)
     yield rt
     await rt.close()
+    # FerretDB keeps a SQLite file and connection pool per database: a thousand left behind slow every later test.
+    cleaner: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(services.mongodb_url)
+    with contextlib.suppress(Exception):
+        await cleaner.drop_database(settings.mongodb_db)
+    await cleaner.close()
 
 
 @pytest.fixture

@@ -52,6 +52,12 @@ async def test_request_plan_apply_loop(client: httpx.AsyncClient, runtime: Runti
     assert "offline engine" in plan_text, "every plan says which engine produced it"
     assert "Cloud SQL instance" in plan_text and "Storage bucket" in plan_text
 
+    async def plan_recorded() -> bool:
+        # A typed `apply` approves the plan the relay recorded as shown, which lands just after the text does.
+        request = await runtime.requests.get(request_id)
+        return request is not None and request.shown_plan_hash is not None
+
+    await eventually(plan_recorded)
     approved = await chat(client, "loop", "apply")
     assert "Applying" in approved["reply"]
 
