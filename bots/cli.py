@@ -226,7 +226,7 @@ def cmd_web(args: argparse.Namespace) -> int:
     import uvicorn
 
     from bots.runtime import build_runtime
-    from bots.web.app import create_app
+    from bots.serve import create_app
 
     settings = _chat_settings("web")
     services = _services(settings)
@@ -267,7 +267,7 @@ def cmd_slack(args: argparse.Namespace) -> int:
         print("infrabot slack: set SLACK_BOT_TOKEN (or SLACK_BOT_TOKENS) and SLACK_SIGNING_SECRET or SLACK_APP_TOKEN",
               file=sys.stderr)
         return 2
-    from bots.slack.socket import run_slack
+    from bots.serve import run_slack
 
     return _with_runtime(settings, run_slack)
 

@@ -355,7 +355,7 @@ async def test_the_web_app_serves_slack_on_a_real_server(
     """`create_app` mounts the endpoint at start-up when Slack settings are present; real HTTP, real port."""
     import uvicorn
 
-    from bots.web.app import create_app
+    from bots.serve import create_app
     from config.local_services import free_port
 
     port = free_port()

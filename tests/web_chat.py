@@ -9,7 +9,8 @@ from typing import Any
 import httpx
 
 from bots.runtime import Runtime
-from bots.web.app import create_app, web_thread
+from bots.serve import create_app
+from bots.web.app import web_thread
 from tests.support import eventually
 
 

@@ -1,4 +1,4 @@
-"""`infrabot slack`: Socket Mode when SLACK_APP_TOKEN is set (no public URL), otherwise the HTTP endpoint."""
+"""Slack over Socket Mode (SLACK_APP_TOKEN): no public URL; `infrabot slack` picks it in bots/serve.py."""
 
 from __future__ import annotations
 
@@ -27,25 +27,3 @@ async def run_socket_mode(runtime: Runtime, stop: asyncio.Event | None = None) -
     finally:
         await handler.close_async()
         await adapter.sink.close()
-
-
-async def run_http(runtime: Runtime) -> None:
-    import uvicorn
-
-    from bots.web.app import create_app
-
-    settings = runtime.settings
-    # Given a runtime, the web app leaves the relay to its owner; the Slack endpoint is mounted at start-up.
-    runtime.start_relay()
-    server = uvicorn.Server(uvicorn.Config(create_app(runtime), host=settings.host, port=settings.port))
-    log.info("slack: receiving events at http://%s:%d/slack/events", settings.host, settings.port)
-    await server.serve()
-
-
-async def run_slack(runtime: Runtime) -> None:
-    if runtime.settings.slack_bot_token is None and runtime.settings.slack_bot_tokens is None:
-        raise RuntimeError("SLACK_BOT_TOKEN or SLACK_BOT_TOKENS is not set; see the Slack section of the README")
-    if runtime.settings.slack_app_token is not None:
-        await run_socket_mode(runtime)
-    else:
-        await run_http(runtime)

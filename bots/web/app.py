@@ -7,7 +7,7 @@ import json
 import logging
 import re
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -64,7 +64,11 @@ def _reply_json(replies: list[Reply]) -> dict[str, Any]:
     }
 
 
-def create_app(runtime: Runtime | None = None, *, start: Any = None) -> FastAPI:
+# Something more to serve on the same port once the runtime exists (Slack's endpoint, see bots/serve.py).
+Mount = Callable[[FastAPI, Runtime], None]
+
+
+def create_app(runtime: Runtime | None = None, *, start: Any = None, mounts: Sequence[Mount] = ()) -> FastAPI:
     """`runtime` is given by tests; `start` is an async factory used by `infrabot web`."""
     events = ThreadEvents()
 
@@ -73,9 +77,7 @@ def create_app(runtime: Runtime | None = None, *, start: Any = None) -> FastAPI:
         rt = runtime or await start()
         app.state.runtime = rt
         rt.relay.register("web", WebSink(rt.history, events))
-        if rt.settings.slack_enabled and rt.settings.slack_signing_secret:
-            from bots.slack.http import mount
-
+        for mount in mounts:
             mount(app, rt)
         if runtime is None:
             rt.start_relay()
