@@ -30,6 +30,7 @@ _NEXT: dict[Status, str] = {
                        "approved. Tell me what you need to plan it afresh.",
     Status.EXPIRED: "Its plan is too old to approve; say `plan again` for a fresh one.",
     Status.DESTROY_REQUESTED: "The destroy is waiting for someone else's approval.",
+    Status.DESTROY_APPROVED: "Its destroy is approved and queued; say `cancel` to call it off before it starts.",
     Status.DESTROYING: "It's being destroyed now.",
     Status.DESTROYED: "Its resources are gone.",
 }
@@ -70,7 +71,8 @@ def status_reply(request: Request | None, job: JobStatus | None, draft: Draft | 
         detail = f"What failed: {request.error}. {detail}"
     revision = f", revision {request.revision}" if request.revision > 1 else ""
     # Only a built stack "has" anything: a pending request asks for it, a destroyed one had it.
-    has = {Status.APPLIED: "It has", Status.DESTROY_REQUESTED: "It has", Status.DESTROYING: "It has",
+    has = {Status.APPLIED: "It has", Status.DESTROY_REQUESTED: "It has", Status.DESTROY_APPROVED: "It has",
+           Status.DESTROYING: "It has",
            Status.DESTROYED: "It had"}.get(status, "It asks for")
     return Reply(
         f"*{spec.stack_name}*: {said(status)}{progress}{revision}. {has} {describe(spec)} "

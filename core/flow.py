@@ -17,6 +17,7 @@ from core.policy import Policy
 from core.ports import AuditLog, CostEstimate, JobQueue, JobStore, RequestStore, StackOwners
 from core.request import (
     DEFAULT_PLAN_TTL_SECONDS,
+    QUEUED,
     REVISABLE,
     RUNNING,
     VOID,
@@ -355,7 +356,7 @@ class RequestFlow:
     async def _requeue_lost(self, request: Request) -> None:
         """A process that died between winning an approval and queueing its job left the request running
         with no job; the retried approval queues it (every step of `_enqueue` is idempotent)."""
-        if request.status == Status.DESTROYING:
+        if request.status in (Status.DESTROY_APPROVED, Status.DESTROYING):
             kind, job_id, extra = "destroy", destroy_job(request), {}
         elif request.approved_plan_hash:
             plan_hash = request.approved_plan_hash
@@ -379,7 +380,8 @@ class RequestFlow:
             return None  # approve() says the plan is still being prepared
         if status in (Status.APPROVED, Status.APPLYING, Status.APPLIED) and request.approved_plan_hash == bound:
             return Reply("That plan is already approved.", ephemeral=True, request_id=request.id)
-        if status in (Status.DESTROYING, Status.DESTROYED) and bound is not None and bound == request.destroy_id:
+        if status in (Status.DESTROY_APPROVED, Status.DESTROYING, Status.DESTROYED) and bound is not None \
+                and bound == request.destroy_id:
             return Reply("That destroy is already approved.", ephemeral=True, request_id=request.id)
         if status in (Status.CANCELLED, Status.DESTROYED, Status.SUPERSEDED, Status.EXPIRED):
             # Its plan may be the latest one; what stops it is the request's own fate, so say that.
@@ -417,19 +419,10 @@ class RequestFlow:
         if elsewhere:
             return elsewhere
         if request is not None and request.status in (Status.APPLYING, Status.DESTROYING):
-            # A worker has the stack (its lease is held) and the engine may be mid-change.
-            applying = request.status == Status.APPLYING
-            after = (f"then `destroy {request.stack}` removes what it built if you no longer want it" if applying
-                     else "then ask to apply again if you want it back")
-            return Reply(
-                f"That {'apply' if applying else 'destroy'} of *{request.stack}* is already running and can't be "
-                "stopped halfway from chat: stopping Pulumi mid-change can leave resources half made. It ends on "
-                f"its own, and the status card shows the result; {after}.",
-                request_id=request.id,
-            )
-        if request is None or request.status not in (*REVISABLE, Status.DESTROY_REQUESTED, Status.APPROVED):
+            return _too_late(request)
+        if request is None or request.status not in (*REVISABLE, Status.DESTROY_REQUESTED, *QUEUED):
             return Reply("There's nothing pending to cancel here.")
-        was_destroy = request.status == Status.DESTROY_REQUESTED
+        was_destroy = request.status in (Status.DESTROY_REQUESTED, Status.DESTROY_APPROVED)
         owner = request.destroy_requested_by if was_destroy else None
         if actor.user not in (request.user, owner):
             refusal = self.policy.refuse("approve", request.spec.environment, actor.user, actor.roles,
@@ -437,17 +430,24 @@ class RequestFlow:
             if refusal:
                 await self._refused(actor, "cancel", refusal, request.spec.environment, request_id=request.id)
                 return Reply(f"Sorry, {refusal}; only the requester or an approver can cancel.", ephemeral=True)
-        # Compare-and-set: an approval that won a moment ago must not be overwritten by this cancel.
+        # Compare-and-set: an approval, or a worker starting the change, that won a moment ago must not be
+        # overwritten by this cancel.
         target = Status.APPLIED if was_destroy else Status.CANCELLED
         if await self.requests.transition(request.id, request.status, target) is None:
+            now = await self.requests.get(request.id)
+            if now is not None and now.status in (Status.APPLYING, Status.DESTROYING):
+                return _too_late(now)
             return Reply("That request changed a moment ago (approved or cancelled); check the latest status "
                          "card.", ephemeral=True, request_id=request.id)
         await self.audit.record("cancelled", request_id=request.id, **where(actor))
-        if request.status == Status.APPROVED and request.latest_job:
+        if request.status in QUEUED and request.latest_job:
             # Approved but not started (waiting for a worker or a busy stack): the worker's start is a
-            # compare-and-set from approved, so it finds the request cancelled and changes nothing.
+            # compare-and-set from the approved state, so it finds the request moved on and changes nothing.
             await self.jobs.update_open(request.latest_job, phase=Phase.CANCELLED,
                                         message=f"Cancelled by {mention(actor.user)} before it started")
+            if was_destroy:
+                return Reply(f"Cancelled the destroy of *{request.stack}* before it started. Nothing was removed; "
+                             "it stays as it is.", request_id=request.id)
             return Reply(f"Cancelled the apply of *{request.stack}* before it started. Nothing was changed.",
                          request_id=request.id)
         job = await self.jobs.get(f"plan-{request.id}-{request.revision}")
@@ -467,6 +467,9 @@ class RequestFlow:
             await self._refused(actor, "destroy", refusal, spec.environment, request_id=request.id,
                                 stack=spec.stack_name)
             return Reply(f"Sorry, {refusal}. *{spec.stack_name}* stays as it is.", request_id=request.id)
+        if request.status != Status.APPLIED:
+            return Reply(f"*{spec.stack_name}* is {said(request.status)} already; the status card follows it. "
+                         "Say `cancel` to call off a destroy that has not started yet.", request_id=request.id)
         # Its own id, carried by its Approve button: a button from an earlier destroy request never starts this one.
         destroy_id = new_destroy_id()
         if self.policy.needs_second_person(spec.environment):
@@ -485,9 +488,10 @@ class RequestFlow:
         return await self._start_destroy(actor, request, destroy_id)
 
     async def _start_destroy(self, actor: Actor, request: Request, destroy_id: str | None = None) -> Reply:
-        # Compare-and-set: of two approvers pressing at once, one starts the destroy and one is told.
-        changes = {"destroy_id": destroy_id} if destroy_id else {}
-        moved = await self.requests.transition(request.id, request.status, Status.DESTROYING, changes,
+        # Compare-and-set: of two approvers pressing at once, one queues the destroy and one is told. A worker
+        # moves it on to destroying only once it holds the stack; until then a cancel stops it.
+        changes: dict[str, Any] = {"destroy_id": destroy_id, "destroy_requested_by": actor.user} if destroy_id else {}
+        moved = await self.requests.transition(request.id, request.status, Status.DESTROY_APPROVED, changes,
                                                expect={"destroy_id": request.destroy_id})
         if moved is None:
             return Reply(f"The destroy of *{request.stack}* was started or cancelled a moment ago.",
@@ -495,5 +499,18 @@ class RequestFlow:
         await self.audit.record("destroy_approved", request_id=request.id, stack=request.stack,
                                 destroy_id=moved.destroy_id, **where(actor))
         await self._enqueue("destroy", destroy_job(moved), moved)
-        return Reply(f"Destroying *{request.stack}* now; the status card follows along.",
-                     request_id=request.id)
+        return Reply(f"Destroying *{request.stack}* now; the status card follows along. Until a worker starts "
+                     "it, `cancel` here calls it off.", request_id=request.id)
+
+
+def _too_late(request: Request) -> Reply:
+    """A worker has the stack (its lease is held) and the engine may be mid-change."""
+    applying = request.status == Status.APPLYING
+    after = (f"then `destroy {request.stack}` removes what it built if you no longer want it" if applying
+             else "then ask to apply again if you want it back")
+    return Reply(
+        f"That {'apply' if applying else 'destroy'} of *{request.stack}* is already running and can't be "
+        "stopped halfway from chat: stopping Pulumi mid-change can leave resources half made. It ends on "
+        f"its own, and the status card shows the result; {after}.",
+        request_id=request.id,
+    )

@@ -34,6 +34,7 @@ _TITLES: dict[tuple[str, Phase], str] = {
     ("destroy", Phase.APPLYING): "Destroying {stack}",
     ("destroy", Phase.SUCCEEDED): "Destroyed {stack}",
     ("destroy", Phase.FAILED): "Destroying {stack} failed",
+    ("destroy", Phase.CANCELLED): "Destroy of {stack} cancelled",
 }
 
 

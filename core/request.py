@@ -8,8 +8,9 @@
   engine found the approved plan out of date (a fresh plan is made, nothing was applied).
 * Any open request (planning, awaiting_approval, approved, expired) -> superseded when another request
   applies on the same stack, cancelled when someone cancels it.
-* applied -> destroy_requested (waiting for a second person) -> destroying -> destroyed; a cancelled
-  destroy request or a failed destroy goes back to applied.
+* applied -> destroy_requested (waiting for a second person) -> destroy_approved (queued; no worker has
+  started it) -> destroying (a worker took the destroy job and its stack) -> destroyed. A cancelled destroy
+  request, a destroy cancelled before it started, or a failed destroy goes back to applied.
 
 A thread's draft lives in its short-lived context until it is complete; a stored request starts at
 planning. Every move is one compare-and-set in the store (`RequestStore.transition`), checked against
@@ -44,6 +45,7 @@ class Status(StrEnum):
     SUPERSEDED = "superseded"
     EXPIRED = "expired"
     DESTROY_REQUESTED = "destroy_requested"
+    DESTROY_APPROVED = "destroy_approved"
     DESTROYING = "destroying"
     DESTROYED = "destroyed"
 
@@ -59,8 +61,10 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
     S.APPROVED: frozenset({S.APPLYING, S.FAILED, S.SUPERSEDED, S.CANCELLED}),
     # applying -> planning: the engine found the approved plan out of date, so a fresh one is made.
     S.APPLYING: frozenset({S.APPLIED, S.FAILED, S.PLANNING}),
-    S.APPLIED: frozenset({S.DESTROY_REQUESTED, S.DESTROYING}),
-    S.DESTROY_REQUESTED: frozenset({S.DESTROYING, S.APPLIED}),
+    S.APPLIED: frozenset({S.DESTROY_REQUESTED, S.DESTROY_APPROVED}),
+    S.DESTROY_REQUESTED: frozenset({S.DESTROY_APPROVED, S.APPLIED}),
+    # Like approved for an apply: until a worker holds the stack, the destroy can still be called off.
+    S.DESTROY_APPROVED: frozenset({S.DESTROYING, S.APPLIED}),
     # A failed destroy leaves the stack built.
     S.DESTROYING: frozenset({S.DESTROYED, S.APPLIED}),
     S.EXPIRED: frozenset({S.PLANNING, S.CANCELLED, S.SUPERSEDED}),
@@ -74,10 +78,12 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
 OPEN: frozenset[Status] = frozenset({S.PLANNING, S.AWAITING_APPROVAL})
 REVISABLE: frozenset[Status] = OPEN | {S.EXPIRED}
 # A worker is (or is about to be) changing the cloud.
-RUNNING: frozenset[Status] = frozenset({S.APPROVED, S.APPLYING, S.DESTROYING})
+RUNNING: frozenset[Status] = frozenset({S.APPROVED, S.APPLYING, S.DESTROY_APPROVED, S.DESTROYING})
 BUSY: frozenset[Status] = RUNNING | {S.DESTROY_REQUESTED}
 # The stack this request built is there.
-LIVE: frozenset[Status] = frozenset({S.APPLIED, S.DESTROY_REQUESTED})
+LIVE: frozenset[Status] = frozenset({S.APPLIED, S.DESTROY_REQUESTED, S.DESTROY_APPROVED})
+# Approved, but no worker has started it: a cancel still stops it.
+QUEUED: frozenset[Status] = frozenset({S.APPROVED, S.DESTROY_APPROVED})
 # A change to these starts a new request from their spec.
 BUILT_ON: frozenset[Status] = frozenset({S.APPLIED, S.FAILED})
 # Never ran and never will: nothing of theirs reached the cloud.

@@ -122,7 +122,7 @@ async def _engine(deps: Deps, job_id: str, run: Callable[[CoalescedProgress], Aw
 _FAILED_FROM: dict[str, tuple[tuple[Status, Status], ...]] = {
     "plan": ((Status.PLANNING, Status.FAILED),),
     "apply": ((Status.APPLYING, Status.FAILED), (Status.APPROVED, Status.FAILED)),
-    "destroy": ((Status.DESTROYING, Status.APPLIED),),
+    "destroy": ((Status.DESTROYING, Status.APPLIED), (Status.DESTROY_APPROVED, Status.APPLIED)),
 }
 
 
@@ -240,12 +240,23 @@ async def _run(ctx: dict[str, Any], job_id: str, body: Callable[[Deps, str, dict
         return "failed"
 
 
-async def _wait_turn(deps: Deps, status: JobStatus, stack: str, error: StackBusy) -> Retry:
-    """A busy stack is not a failure: the job waits in the queue, saying where it stands."""
+async def _wait_turn(deps: Deps, status: JobStatus, stack: str, error: StackBusy) -> str:
+    """A busy stack is not a failure: the job waits in the queue, saying where it stands. A job that ended
+    meanwhile (cancelled from chat, or finished by another run that held the stack) stays ended."""
     ahead = await deps.line.place(stack, status.job_id) if deps.line else 0
-    await _set(deps, status.job_id, phase=Phase.QUEUED, message=waiting_text(stack, ahead))
+    if await _end_or_none(deps, status.job_id, phase=Phase.QUEUED, message=waiting_text(stack, ahead)) is None:
+        if deps.line:
+            await deps.line.leave(stack, status.job_id)
+        return "skipped"
     log.info("job %s waits for %s (%d ahead)", status.job_id, stack, ahead)
-    return Retry(defer=BUSY_RETRY_SECONDS)
+    raise Retry(defer=BUSY_RETRY_SECONDS) from error
+
+
+async def _end_or_none(deps: Deps, job_id: str, **changes: Any) -> JobStatus | None:
+    """Changes a job only while it is open; None when it had already ended."""
+    status = await deps.jobs.update_open(job_id, **changes)
+    await deps.signal.publish(job_id)
+    return status
 
 
 async def plan(ctx: dict[str, Any], job_id: str) -> str:
@@ -267,7 +278,7 @@ async def _plan(deps: Deps, job_id: str, ctx: dict[str, Any]) -> str:
     try:
         result = await _engine(deps, job_id, lambda progress: deps.engine.preview(spec, progress))
     except StackBusy as exc:
-        raise await _wait_turn(deps, status, spec.stack_name, exc) from exc
+        return await _wait_turn(deps, status, spec.stack_name, exc)
     except asyncio.CancelledError:
         raise
     except Exception as exc:
@@ -317,7 +328,8 @@ async def _change(
             if deps.line:
                 await deps.line.leave(spec.stack_name, job_id)
             if not await start():
-                await _end(deps, job_id, phase=Phase.CANCELLED, message="No longer approved; nothing was applied")
+                undone = "removed" if status.kind == "destroy" else "applied"
+                await _end(deps, job_id, phase=Phase.CANCELLED, message=f"No longer approved; nothing was {undone}")
                 return "void"
             if not await _attempt(deps, status):
                 return "failed"
@@ -325,7 +337,7 @@ async def _change(
                        else "Applying")
             return await _engine(deps, job_id, lambda progress: run(spec, progress), lease.abandon)
     except StackBusy as exc:
-        raise await _wait_turn(deps, status, spec.stack_name, exc) from exc
+        return await _wait_turn(deps, status, spec.stack_name, exc)
     except (asyncio.CancelledError, PlanOutOfDate):
         raise
     except STORE_ERRORS:
@@ -473,8 +485,13 @@ async def _destroy(deps: Deps, job_id: str, ctx: dict[str, Any]) -> str:
         return "skipped"
 
     async def start() -> bool:
+        # Compare-and-set against a cancel from chat, as for an apply: only with the stack held does the
+        # destroy start. A re-run of a destroy that had started finds it destroying and carries on.
         current = await deps.requests.get(status.request_id)
-        return current is not None and current.status == Status.DESTROYING
+        if current is not None and current.status == Status.DESTROY_APPROVED:
+            current = await deps.requests.transition(current.id, Status.DESTROY_APPROVED, Status.DESTROYING,
+                                                     expect={"latest_job": job_id})
+        return current is not None and current.status == Status.DESTROYING and current.latest_job == job_id
 
     result = await _change(deps, status, deps.engine.destroy, start)
     if isinstance(result, str):

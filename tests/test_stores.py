@@ -120,7 +120,9 @@ async def test_the_live_stack_is_found_by_key_and_follows_the_request_status(run
     assert live is not None and live.id == request.id
     await runtime.requests.transition(request.id, Status.APPLIED, Status.DESTROY_REQUESTED)
     assert await runtime.requests.live_stack("shop-dev") is not None
-    await runtime.requests.transition(request.id, Status.DESTROY_REQUESTED, Status.DESTROYING)
+    await runtime.requests.transition(request.id, Status.DESTROY_REQUESTED, Status.DESTROY_APPROVED)
+    assert await runtime.requests.live_stack("shop-dev") is not None, "nothing was removed yet"
+    await runtime.requests.transition(request.id, Status.DESTROY_APPROVED, Status.DESTROYING)
     await runtime.requests.transition(request.id, Status.DESTROYING, Status.DESTROYED)
     assert await runtime.requests.live_stack("shop-dev") is None
 
