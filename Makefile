@@ -1,4 +1,4 @@
-.PHONY: run test bench bench-quick chaos lint setup
+.PHONY: run test test-unit bench bench-quick chaos lint setup
 
 run:
 	@bash scripts/setup.sh
@@ -8,6 +8,11 @@ test:
 	@bash scripts/setup.sh --browser
 	.venv/bin/ruff check .
 	.venv/bin/pytest -q
+
+# Pure logic on fakes of the core's ports (tests/fakes.py): no servers, seconds. `make test` runs these too.
+test-unit:
+	@bash scripts/setup.sh
+	.venv/bin/pytest -q -p no:cacheprovider -p no:simcord tests/unit
 
 bench:
 	@bash scripts/setup.sh

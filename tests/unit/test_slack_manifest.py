@@ -10,7 +10,7 @@ import yaml
 from bots.slack.app import COMMAND
 from bots.slack.http import PATH
 
-MANIFEST = Path(__file__).resolve().parent.parent / "bots" / "slack" / "manifest.yaml"
+MANIFEST = Path(__file__).resolve().parents[2] / "bots" / "slack" / "manifest.yaml"
 
 
 def load() -> dict:

@@ -93,7 +93,7 @@ def test_price_table_is_dated() -> None:
 
 
 def test_readme_tables_match_the_code() -> None:
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     assert sizes.size_table_markdown() in readme
     assert pricing.price_table_markdown() in readme
     medium_pg = pricing.component_monthly_cost("postgres", "medium")

@@ -13,7 +13,7 @@ import pytest
 from core.understanding.parser import parse
 
 CASES = [json.loads(line) for line in
-         (Path(__file__).parent / "corpus" / "approvals.jsonl").read_text(encoding="utf-8").splitlines()
+         (Path(__file__).parents[1] / "corpus" / "approvals.jsonl").read_text(encoding="utf-8").splitlines()
          if line.strip()]
 NOT_APPROVALS = [c for c in CASES if not c["approves"]]
 GO_AHEADS = [c for c in CASES if c["approves"]]

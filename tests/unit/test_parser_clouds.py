@@ -14,7 +14,7 @@ from core.spec import Component, InfraSpec
 from core.understanding.clouds import AWS_REGIONS, find_choice, region_for
 from core.understanding.parser import parse
 
-CORPUS = [json.loads(line) for line in (Path(__file__).parent / "corpus" / "clouds.jsonl").read_text().splitlines()
+CORPUS = [json.loads(line) for line in (Path(__file__).parents[1] / "corpus" / "clouds.jsonl").read_text().splitlines()
           if line.strip()]
 
 
