@@ -15,6 +15,7 @@ second person to approve.
     ROLE_RULES={"approve": {"prod": ["role:T0123ABCD/S0456EFGH", "U123"]}, "destroy": {"*": ["role:1122/3344"]}}
     MAX_MONTHLY_COST_USD=dev=500,staging=2000,prod=10000  # merged over these defaults
     MAX_COMPONENTS=20                                  # every instance of every kind, per request
+    ALLOWED_CLOUDS=prod=gcp;*=gcp,aws                  # per environment; unset: every enabled cloud
     POLICY_FILE=policy.yaml                            # the same keys in YAML or JSON; `roles` for ROLE_RULES
 """
 
@@ -57,6 +58,7 @@ _FILE_KEYS: dict[str, str] = {
     "roles": "role_rules",
     "max_monthly_cost_usd": "max_monthly_cost_usd",
     "max_components": "max_components",
+    "allowed_clouds": "allowed_clouds",
 }
 
 
@@ -141,6 +143,17 @@ def parse_allowed_components(value: str | dict[str, Any]) -> dict[str, list[str]
     return allowed
 
 
+def parse_allowed_clouds(value: str | dict[str, Any]) -> dict[str, list[str]]:
+    raw = {k: _items(v) for k, v in value.items()} if isinstance(value, dict) else _pairs(value)
+    allowed: dict[str, list[str]] = {}
+    for env, clouds in raw.items():
+        for cloud in clouds:
+            if cloud.lower() not in CLOUDS:
+                raise PolicyConfigError(f"{cloud!r} for {env} is not a cloud ({', '.join(CLOUDS)})")
+        allowed[_environment(str(env))] = [c.lower() for c in clouds]
+    return allowed
+
+
 def parse_max_monthly_cost(value: str | dict[str, Any]) -> dict[str, float]:
     raw = {k: [str(v)] for k, v in value.items()} if isinstance(value, dict) else _pairs(value)
     caps: dict[str, float] = {}
@@ -216,6 +229,7 @@ _PARSERS: dict[str, Any] = {
     "role_rules": parse_role_rules,
     "max_monthly_cost_usd": parse_max_monthly_cost,
     "max_components": parse_max_components,
+    "allowed_clouds": parse_allowed_clouds,
 }
 
 
@@ -287,6 +301,7 @@ def policy_from_settings(settings: Settings) -> Policy:
             allowed_components=values.get("allowed_components", {}),
             max_monthly_cost_usd=values.get("max_monthly_cost_usd", dict(DEFAULT_MAX_MONTHLY_COST_USD)),
             max_components=values.get("max_components", DEFAULT_MAX_COMPONENTS),
+            allowed_clouds=values.get("allowed_clouds", {}),
         ),
         roles=Roles(values.get("role_rules", {})),
         approval_environments=values.get("approval_environments", DEFAULT_APPROVAL_ENVIRONMENTS),

@@ -9,6 +9,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from infra.aws.options import PLACEHOLDER_IMAGE, ServiceOptions, check_image, parse_certificate_arns
+
 
 def _default_engine() -> str:
     return "pulumi" if shutil.which("pulumi") else "offline"
@@ -73,6 +75,12 @@ class Settings(BaseSettings):
     # A file:// backend is one machine's disk: a second worker or a new container would not see the state.
     allow_local_pulumi_state: bool = False
     gcp_project: str = "infrabot-demo"
+    # The AWS `service` kind (README, AWS): the image its tasks start with until the team deploys its own,
+    # the port that image listens on, and ACM certificates for HTTPS at the load balancer, one per region
+    # at most; a stack in a region without one is served over plain HTTP.
+    aws_service_image: str = PLACEHOLDER_IMAGE
+    aws_service_port: int = Field(default=80, ge=1, le=65535)
+    aws_certificate_arns: str = ""
 
     slack_bot_token: SecretStr | None = None
     # Several workspaces from one deployment: `T0123=xoxb-...,T0456=xoxb-...` (README, Slack section).
@@ -92,6 +100,7 @@ class Settings(BaseSettings):
     allowed_regions: str | None = None
     clouds: str = "gcp,aws"
     default_cloud: Literal["gcp", "aws"] = "gcp"
+    allowed_clouds: str | None = None
     max_size: str | None = None
     min_size: str | None = None
     allowed_components: str | None = None
@@ -110,7 +119,7 @@ class Settings(BaseSettings):
 
     @field_validator(
         "allowed_regions", "max_size", "min_size", "allowed_components", "approval_environments",
-        "role_rules", "max_monthly_cost_usd", "max_components", "policy_file",
+        "role_rules", "max_monthly_cost_usd", "max_components", "allowed_clouds", "policy_file",
     )
     @classmethod
     def _policy_parses(cls, value: str | None, info: ValidationInfo) -> str | None:
@@ -119,6 +128,22 @@ class Settings(BaseSettings):
 
         check_setting(str(info.field_name), value)
         return value
+
+    @field_validator("aws_service_image")
+    @classmethod
+    def _aws_image(cls, value: str) -> str:
+        return check_image(value)
+
+    @field_validator("aws_certificate_arns")
+    @classmethod
+    def _aws_certificates(cls, value: str) -> str:
+        parse_certificate_arns(value)
+        return value
+
+    @property
+    def aws_service(self) -> ServiceOptions:
+        return ServiceOptions(image=self.aws_service_image, port=self.aws_service_port,
+                              certificates=parse_certificate_arns(self.aws_certificate_arns))
 
     @field_validator("slack_bot_tokens", mode="before")
     @classmethod

@@ -152,7 +152,8 @@ class RequestFlow:
                      "changed.", ephemeral=True)
 
     async def start(self, actor: Actor, draft: Draft, text: str) -> tuple[str | None, Reply]:
-        spec = self.policy.fit(draft.to_spec(actor.user, self.policy.default_cloud))
+        default_cloud = self.policy.default_cloud_for(draft.environment)
+        spec = self.policy.fit(draft.to_spec(actor.user, default_cloud))
         refusal = self.policy.refuse("request", spec.environment, actor.user, actor.roles,
                                      actor.thread.platform) or self._guard(spec)
         if refusal:
@@ -169,7 +170,7 @@ class RequestFlow:
                                     spec=spec.model_dump(), **where(actor))
         if request.status == Status.PLANNING and request.revision == 1:
             await self._enqueue("plan", f"plan-{request.id}-1", request)
-        note = draft.defaults_note(self.policy.default_cloud)
+        note = draft.defaults_note(default_cloud)
         defaults = f" Using defaults: {note} (just say so to change them)." if note else ""
         return request.id, Reply(
             f"On it: planning {describe(spec)} for *{spec.app}* in {spec.environment} ({spec.location})."
@@ -181,7 +182,7 @@ class RequestFlow:
         elsewhere = await self._elsewhere(actor, request, "change")
         if elsewhere:
             return elsewhere
-        spec = self.policy.fit(draft.to_spec(request.user, self.policy.default_cloud))
+        spec = self.policy.fit(draft.to_spec(request.user, self.policy.default_cloud_for(draft.environment)))
         refusal = self.policy.refuse("request", spec.environment, actor.user, actor.roles,
                                      actor.thread.platform) or self._guard(spec)
         if refusal:

@@ -26,7 +26,8 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from core.spec import CLOUDS, DEFAULT_CLOUD, SIZES, InfraSpec
+from core.spec import CLOUDS, DEFAULT_CLOUD, DEFAULT_ENVIRONMENT, SIZES, InfraSpec
+from core.understanding.clouds import cloud_label
 
 ACTIONS: tuple[str, ...] = ("request", "approve", "apply", "destroy")
 # Platforms whose user ids are whatever the person typed: a bare id there proves nothing.
@@ -62,6 +63,8 @@ class Guardrails:
     max_monthly_cost_usd: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_MAX_MONTHLY_COST_USD))
     # Every instance of every component, across kinds: one request never builds more than this.
     max_components: int = DEFAULT_MAX_COMPONENTS
+    # Per environment, the clouds its stacks may be on (e.g. prod only on gcp); unset: every enabled cloud.
+    allowed_clouds: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -114,11 +117,37 @@ class Policy:
             components.append(component)
         return spec.model_copy(update={"components": components})
 
+    def clouds_in(self, environment: str) -> list[str]:
+        """The enabled clouds `environment`'s stacks may be on, in CLOUDS order."""
+        allowed = _per_env(self.guardrails.allowed_clouds, environment)
+        return [c for c in self.clouds if allowed is None or c in allowed]
+
+    def default_cloud_for(self, environment: str | None) -> str:
+        """DEFAULT_CLOUD, unless the environment may not use it: then the first cloud it may use, so a
+        request that names no cloud lands where it is allowed instead of being refused."""
+        usable = self.clouds_in(environment or DEFAULT_ENVIRONMENT)
+        return self.default_cloud if self.default_cloud in usable or not usable else usable[0]
+
+    def check_cloud(self, spec: InfraSpec) -> str | None:
+        """Why `spec`'s cloud may not be used, or None. The worker checks this again before any change."""
+        label = cloud_label(spec.cloud)
+        if spec.cloud not in self.clouds:
+            enabled = ", ".join(cloud_label(c) for c in self.clouds)
+            return f"{label} is not enabled here (enabled: {enabled})"
+        usable = self.clouds_in(spec.environment)
+        if spec.cloud not in usable:
+            there = " or ".join(cloud_label(c) for c in usable)
+            hint = f" (say `on {usable[0]}` to plan it there)" if usable else ""
+            return (f"{spec.environment} stacks may not be on {label} here; {spec.environment} may use "
+                    f"{there or 'no cloud'}{hint}")
+        return None
+
     def check_spec(self, spec: InfraSpec, monthly_cost_usd: float | None = None) -> str | None:
         """The first guardrail `spec` breaks, said with the figures; `monthly_cost_usd` is its estimate."""
         g = self.guardrails
-        if spec.cloud not in self.clouds:
-            return f"{spec.cloud} is not enabled here (enabled: {', '.join(self.clouds)})"
+        cloud = self.check_cloud(spec)
+        if cloud:
+            return cloud
         if g.allowed_regions:
             # `aws:eu-west-1` / `gcp:us-central1` allow a region on that cloud only; a bare id on either.
             allowed = [r.split(":", 1)[1] if r.startswith(f"{spec.cloud}:") else r for r in g.allowed_regions

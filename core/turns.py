@@ -26,7 +26,7 @@ from core.messages import Reply
 from core.ports import RequestStore
 from core.questions import UNCLEAR_APPROVAL, ask_next, hesitant, looks_like_name, name_candidate, template_answer
 from core.request import BUILT_ON, BUSY, REVISABLE, Request, Status
-from core.understanding.clouds import cloud_label
+from core.understanding.clouds import cloud_label, shaped_like, unknown_region_text
 from core.understanding.components import MAX_COUNT
 from core.understanding.fallback import LLMFallback
 from core.understanding.intents import thanks_only
@@ -245,13 +245,21 @@ class Turns:
     ) -> Reply:
         """Planning in the default region instead of the one asked for would build in the wrong place."""
         log.info("unknown region in %s", text[:80])
-        if request is not None:
-            return Reply(f"{parsed.region_problem} Nothing changed.", request_id=request.id)
         draft = Draft.from_dict(context.get("draft"))
+        problem = parsed.region_problem
+        if parsed.unknown_region:
+            # The regions of the cloud the request is for: said now, else the thread's, else the id's look.
+            cloud = (parsed.cloud or (request.spec.cloud if request else None) or draft.cloud
+                     or shaped_like(parsed.unknown_region))
+            if cloud not in self.flow.policy.clouds:
+                cloud = self.flow.policy.default_cloud
+            problem = unknown_region_text(parsed.unknown_region, cloud)
+        if request is not None:
+            return Reply(f"{problem} Nothing changed.", request_id=request.id)
         draft.merge(parsed, count_cues(text))
         context["draft"] = draft.as_dict()
         context.pop("awaiting", None)
-        return Reply(f"{parsed.region_problem} Which region should it be?")
+        return Reply(f"{problem} Which region should it be?")
 
     def _bad_name(self, parsed: Parsed, text: str, context: dict[str, Any], renaming: bool) -> Reply:
         log.info("invalid app name offered: %s", parsed.suggested_app)

@@ -18,6 +18,7 @@ from core.plan import ApplyResult, PlanOutOfDate, PlanResult, ResourceChange, su
 from core.ports import ProgressFn
 from core.spec import InfraSpec
 from infra import diffing
+from infra.aws.options import ServiceOptions
 from infra.errors import EngineFailed
 from infra.mocks import Evaluation, evaluate
 from infra.pricing import estimate_monthly_cost
@@ -72,12 +73,14 @@ class OfflineEngine:
         project: str | None = None,
         public_services: bool = False,
         step_seconds: float = 0.0,
+        aws_service: ServiceOptions | None = None,
     ) -> None:
         self.state = state
         # Time spent per resource in preview and apply (OFFLINE_STEP_SECONDS), so runs look like real ones.
         self.step_seconds = step_seconds
         self.project = project or os.environ.get("GOOGLE_CLOUD_PROJECT") or DEFAULT_GCP_PROJECT
         self.public_services = public_services
+        self.aws_service = aws_service
 
     def evaluate(self, spec: InfraSpec, *, preview: bool = True) -> Evaluation:
         """Blocking: runs the program under mocks. Use from a worker thread in async code."""
@@ -86,7 +89,7 @@ class OfflineEngine:
     def _evaluate(self, spec: InfraSpec, *, preview: bool) -> tuple[Evaluation, dict[str, str]]:
         aliases: dict[str, str] = {}
         evaluation = evaluate(
-            make_program(spec, public_services=self.public_services, aliases=aliases),
+            make_program(spec, public_services=self.public_services, aliases=aliases, aws_service=self.aws_service),
             project=self.project,
             region=spec.region,
             stack=spec.stack_name,

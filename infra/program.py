@@ -9,6 +9,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from core.spec import Component, InfraSpec
+from infra.aws.options import ServiceOptions
 from infra.components import BUILDERS
 from infra.components.context import BuildContext, alias_transformation
 
@@ -29,13 +30,15 @@ def instances(spec: InfraSpec, kind: str) -> list[Component]:
 
 
 def make_program(
-    spec: InfraSpec, *, public_services: bool = False, aliases: dict[str, str] | None = None
+    spec: InfraSpec, *, public_services: bool = False, aliases: dict[str, str] | None = None,
+    aws_service: ServiceOptions | None = None,
 ) -> Callable[[], None]:
-    """`aliases`, when given, is filled with the renamed resources (new logical name -> old one)."""
+    """`aliases`, when given, is filled with the renamed resources (new logical name -> old one).
+    `aws_service` sets up AWS services (image, port, HTTPS); the defaults when None."""
     if spec.cloud == "aws":
         from infra.aws.program import make_aws_program  # imported late: pulumi_aws is large
 
-        return make_aws_program(spec)
+        return make_aws_program(spec, aws_service or ServiceOptions())
 
     def program() -> None:
         project = gcp_project()

@@ -35,6 +35,7 @@ from infra.pulumi_cli import default_command
 
 if TYPE_CHECKING:
     from config.settings import Settings
+    from infra.aws.options import ServiceOptions
 
 __all__ = ["EngineConfigError", "EngineFailed", "PlanOutOfDate", "PulumiEngine", "StackBusy"]
 
@@ -309,6 +310,7 @@ class PulumiEngine:
         pulumi_home: str | None = None,
         program_factory: ProgramFactory | None = None,
         stack_config: StackConfig | None = None,
+        aws_service: ServiceOptions | None = None,
     ) -> None:
         """
         :param passphrase: encrypts stack secrets (PULUMI_CONFIG_PASSPHRASE); required.
@@ -321,6 +323,7 @@ class PulumiEngine:
         :param program_factory: builds the Pulumi program for a spec; None means infra.program.make_program.
         :param stack_config: extra per-stack config the program reads; secret values reach the CLI on
             stdin only, never on its command line.
+        :param aws_service: image, port and HTTPS certificates of AWS services (AWS_SERVICE_* settings).
         """
         if not passphrase:
             raise EngineConfigError(
@@ -338,6 +341,7 @@ class PulumiEngine:
         self._pulumi_home = pulumi_home
         self._program_factory = program_factory
         self._stack_config = stack_config
+        self._aws_service = aws_service
         self._command: auto.PulumiCommand | None = None
         self._command_lock = threading.Lock()
 
@@ -365,6 +369,7 @@ class PulumiEngine:
             pulumi_command=default_command(env),
             work_root=data / "pulumi-work",
             pulumi_home=env.get("PULUMI_HOME") or None,
+            aws_service=settings.aws_service,
         )
 
     def __repr__(self) -> str:
@@ -568,7 +573,7 @@ class PulumiEngine:
             return self._program_factory(spec)
         from infra.program import make_program  # imported late: the GCP program pulls in pulumi_gcp
 
-        return make_program(spec)
+        return make_program(spec, aws_service=self._aws_service)
 
     def _options(self, spec: InfraSpec) -> auto.LocalWorkspaceOptions:
         _ensure_file_backend(self.backend_url)

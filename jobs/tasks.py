@@ -23,6 +23,7 @@ from pymongo.errors import PyMongoError
 from redis.exceptions import RedisError
 
 from core.plan import ApplyResult, PlanOutOfDate
+from core.policy import Policy
 from core.ports import AuditLog, Engine, JobQueue, JobStore, ProgressFn, RequestStore, StatusSignal
 from core.request import SUPERSEDABLE, VOID, Request, Status, StoredPlan, job_for
 from core.spec import InfraSpec
@@ -78,6 +79,9 @@ class Deps:
     timeout_seconds: float = 1800.0
     lease_seconds: float = 60.0
     shutdown: Shutdown = field(default_factory=Shutdown)
+    # The worker's own reading of the cloud rules (CLOUDS, ALLOWED_CLOUDS): a request that got past the
+    # chat side under other rules, or by a bug, is still not planned or built on a cloud it may not use.
+    policy: Policy | None = None
 
 
 def _now() -> datetime:
@@ -259,6 +263,22 @@ async def _end_or_none(deps: Deps, job_id: str, **changes: Any) -> JobStatus | N
     return status
 
 
+_DONE: dict[str, str] = {"plan": "planned", "apply": "applied"}
+
+
+async def _cloud_refused(deps: Deps, status: JobStatus, spec: InfraSpec) -> bool:
+    """True (and the job failed, saying why) when the worker's rules do not allow `spec`'s cloud."""
+    refusal = deps.policy.check_cloud(spec) if deps.policy else None
+    if refusal is None:
+        return False
+    log.warning("job %s refused by the worker: %s", status.job_id, refusal)
+    await deps.audit.record("refused", once=f"refused:{status.job_id}", action=status.kind, reason=refusal,
+                            by="worker", request_id=status.request_id, job_id=status.job_id,
+                            stack=spec.stack_name, **await _job_where(deps, status))
+    await give_up(deps, status.job_id, f"{refusal}, so nothing was {_DONE.get(status.kind, 'done')}")
+    return True
+
+
 async def plan(ctx: dict[str, Any], job_id: str) -> str:
     return await _run(ctx, job_id, _plan)
 
@@ -273,6 +293,8 @@ async def _plan(deps: Deps, job_id: str, ctx: dict[str, Any]) -> str:
         # A run cut off between its two writes: the request already holds this job's plan (and may be
         # approved by now). Finish the job from it instead of planning again, which would cancel it.
         return await _plan_ready(deps, status, request.plan)
+    if await _cloud_refused(deps, status, spec):
+        return "refused"
     if not await _attempt(deps, status):
         return "failed"
     try:
@@ -427,6 +449,8 @@ async def _apply(deps: Deps, job_id: str, ctx: dict[str, Any]) -> str:
     if approved is None or approved.spec_fingerprint != InfraSpec(**status.spec).fingerprint():
         await give_up(deps, job_id, "the approved plan is missing or was made for another spec")
         return "failed"
+    if request.status != Status.APPLIED and await _cloud_refused(deps, status, InfraSpec(**status.spec)):
+        return "refused"
     if request.status == Status.APPLIED and request.latest_job == job_id:
         # A run that died after recording the apply but before ending its job: the change is done, so this
         # run ends the job as applied instead of telling the thread that nothing was applied.

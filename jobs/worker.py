@@ -12,6 +12,7 @@ from arq.connections import RedisSettings
 from arq.worker import Worker, func
 from redis.asyncio import Redis
 
+from config.policy import policy_from_settings
 from config.settings import Settings
 from core.ports import Engine
 from infra.errors import EngineConfigError
@@ -41,7 +42,7 @@ def build_engine(settings: Settings) -> Engine:
     from infra.state import FileStateStore
 
     return OfflineEngine(FileStateStore(Path(settings.data_dir) / "offline-state"), project=settings.gcp_project,
-                         step_seconds=settings.offline_step_seconds)
+                         step_seconds=settings.offline_step_seconds, aws_service=settings.aws_service)
 
 
 def _local(url: str) -> bool:
@@ -89,6 +90,7 @@ def make_worker(
             timeout_seconds=settings.job_timeout_seconds,
             lease_seconds=lease,
             shutdown=stop,
+            policy=policy_from_settings(settings),
         )
         reconciler = Reconciler(deps, jobs, ctx["redis"], every_seconds=max(lease, 1.0),
                                 deadline_seconds=settings.job_deadline_seconds)

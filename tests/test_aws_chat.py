@@ -4,6 +4,8 @@ no moving an applied stack)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 
 from bots.runtime import Runtime, build_runtime
@@ -12,6 +14,8 @@ from config.local_services import LocalServices
 from config.settings import Settings
 from core.flow import destroy_job
 from core.request import Request
+from jobs.worker import make_worker
+from tests.support import running
 from tests.web_chat import card, press, say, web_client
 
 AWS = "create a postgres database and a bucket for my app shop in staging on aws"
@@ -87,7 +91,7 @@ async def test_a_disabled_cloud_is_refused_before_planning(settings: Settings, s
     try:
         async with web_client(runtime, relay=False) as client:
             reply = await say(client, "off", AWS)
-            assert reply == "I can't plan that: aws is not enabled here (enabled: gcp)."
+            assert reply == "I can't plan that: AWS is not enabled here (enabled: GCP)."
             assert await runtime.db.requests.count_documents({}) == 0
             assert await runtime.db.jobs.count_documents({}) == 0
             assert "GCP or AWS" not in await say(client, "off", "help")
@@ -98,3 +102,89 @@ async def test_a_disabled_cloud_is_refused_before_planning(settings: Settings, s
 async def test_help_lists_both_clouds(client: httpx.AsyncClient) -> None:
     reply = await say(client, "help", "help")
     assert "GCP or AWS" in reply and "on aws" in reply
+
+
+async def test_an_environment_limited_to_gcp_refuses_aws_and_says_how_to_go_on(
+    settings: Settings, services: LocalServices
+) -> None:
+    rules = settings.model_copy(update={"allowed_clouds": "prod=gcp", "default_cloud": "aws"})
+    runtime = await build_runtime(rules, services.redis_url, services.mongodb_url)
+    try:
+        async with web_client(runtime, relay=False) as client:
+            reply = await say(client, "prod", "create a bucket for my app shop in prod on aws")
+            assert reply == ("I can't plan that: prod stacks may not be on AWS here; prod may use GCP (say "
+                             "`on gcp` to plan it there).")
+            assert await runtime.db.requests.count_documents({}) == 0
+            assert await runtime.db.jobs.count_documents({}) == 0
+            audit = await runtime.db.audit.find_one({"event": "refused"})
+            assert audit is not None and "may not be on AWS" in audit["reason"]
+
+            moved = await say(client, "prod", "ok, on gcp then")
+            assert "planning" in moved and "GCP" in moved, moved
+            request = await only_request(runtime, "prod")
+            assert (request.spec.cloud, request.stack) == ("gcp", "shop-prod")
+
+            # Naming no cloud, prod lands on the cloud it may use, staging on DEFAULT_CLOUD.
+            assert "GCP us-central1" in await say(client, "quiet", "create a bucket for my app notes in prod")
+            assert "AWS us-east-1" in await say(client, "stage", "create a bucket for my app notes in staging")
+
+            changed = await say(client, "stage", "move it to prod")
+            assert "can't change it that way" in changed and "may not be on AWS" in changed, changed
+    finally:
+        await runtime.close()
+
+
+async def _refusals(runtime: Runtime) -> list[dict[str, object]]:
+    return [doc async for doc in runtime.db.audit.find({"event": "refused", "by": "worker"})]
+
+
+async def test_the_worker_refuses_to_plan_on_a_cloud_its_rules_forbid(
+    client: httpx.AsyncClient, runtime: Runtime, settings: Settings, services: LocalServices
+) -> None:
+    strict = settings.model_copy(update={"allowed_clouds": "staging=gcp"})
+    async with running(make_worker(strict, services.redis_url, services.mongodb_url)):
+        await say(client, "plan-refused", AWS)
+        request = await only_request(runtime, "plan-refused")
+        shown = await card(runtime, "plan-refused", f"plan-{request.id}-1", "failed")
+    assert "staging stacks may not be on AWS here" in shown["text"] and "nothing was planned" in shown["text"]
+    failed = await runtime.requests.get(request.id)
+    assert failed is not None and failed.status == "failed" and failed.plan is None
+    [refused] = await _refusals(runtime)
+    assert refused["action"] == "plan" and refused["request_id"] == request.id
+
+
+async def test_the_worker_refuses_an_approved_apply_on_a_cloud_its_rules_forbid(
+    client: httpx.AsyncClient, runtime: Runtime, settings: Settings, services: LocalServices
+) -> None:
+    """The chat side approved under rules that allowed AWS; the worker's rules do not, so nothing is built."""
+    async with running(make_worker(settings, services.redis_url, services.mongodb_url)):
+        await say(client, "late", AWS)
+        request = await only_request(runtime, "late")
+        shown = await card(runtime, "late", f"plan-{request.id}-1", "awaiting_approval")
+    strict = settings.model_copy(update={"allowed_clouds": "*=gcp"})
+    async with running(make_worker(strict, services.redis_url, services.mongodb_url)):
+        [ref] = [b["request_id"] for b in shown["buttons"] if b["action"] == "approve"]
+        assert "Approved by" in await press(client, "late", ref, "ana")
+        plan_hash = (await runtime.requests.get(request.id)).plan.hash  # type: ignore[union-attr]
+        ended = await card(runtime, "late", f"apply-{request.id}-{plan_hash}", "failed")
+    assert "staging stacks may not be on AWS here" in ended["text"] and "nothing was applied" in ended["text"]
+    failed = await runtime.requests.get(request.id)
+    assert failed is not None and failed.status == "failed" and not failed.outputs
+    assert await runtime.db.audit.count_documents({"event": "applied"}) == 0
+    [refused] = await _refusals(runtime)
+    assert refused["action"] == "apply" and refused["request_id"] == request.id
+    state = Path(settings.data_dir) / "offline-state"
+    assert not any(state.rglob("*shop-staging-aws*")), "the offline engine recorded no stack"
+
+
+async def test_an_unknown_region_is_answered_with_the_requests_own_clouds_regions(client: httpx.AsyncClient) -> None:
+    asked = await say(client, "where", "create a bucket for my app shop on aws in eu-west-9")
+    assert "I don't know the region `eu-west-9`: AWS regions look like `eu-west-1` or `us-east-1`" in asked
+    assert "Which region" in asked and "europe-west1" not in asked
+    started = await say(client, "where", "ireland")
+    assert "AWS eu-west-1" in started, started
+
+    # Shaped like a GCP id, but said about a request on AWS: AWS's regions are the ones that help.
+    unchanged = await say(client, "where", "use europe-west19 instead")
+    assert "I don't know the region `europe-west19`: AWS regions look like" in unchanged, unchanged
+    assert "Nothing changed" in unchanged

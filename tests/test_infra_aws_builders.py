@@ -10,6 +10,8 @@ import pytest
 
 from core.spec import Component, InfraSpec
 from infra.aws import sizes
+from infra.aws.ecs import TLS_POLICY
+from infra.aws.options import PLACEHOLDER_IMAGE, ServiceOptions
 from infra.mocks import Evaluation, MockedResource, evaluate
 from infra.program import make_program
 
@@ -26,16 +28,24 @@ POLICY = "aws:iam/rolePolicy:RolePolicy"
 NAT = "aws:ec2/natGateway:NatGateway"
 SUBNET = "aws:ec2/subnet:Subnet"
 VPC = "aws:ec2/vpc:Vpc"
+LISTENER = "aws:lb/listener:Listener"
+TARGETS = "aws:lb/targetGroup:TargetGroup"
+SG = "aws:ec2/securityGroup:SecurityGroup"
+FROM_LB = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+CERT = "arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-4e5f"
+US_CERT = "arn:aws:acm:us-east-1:123456789012:certificate/9f8e7d6c"
 TAGS = {"app": "shop", "env": "dev", "managed-by": "infrabot", "requested-by": "bob"}
 NOT_TAGGABLE = ("routeTableAssociation", "rolePolicy", "RolePolicyAttachment", "bucketPublicAccessBlock",
                 "bucketServerSideEncryption", "bucketVersioning", "bucketLifecycle", "listener:", "redriveAllow",
                 "secretVersion", "securityGroupIngressRule", "randomPassword", "pulumi:providers")
 
 
-def run(*kinds: str, env: str = "dev", size: str = "small", region: str = "eu-west-1") -> Evaluation:
+def run(*kinds: str, env: str = "dev", size: str = "small", region: str = "eu-west-1",
+        service: ServiceOptions | None = None) -> Evaluation:
     spec = InfraSpec(app="shop", cloud="aws", environment=env, region=region, size=size,
                      components=[Component(kind=k) for k in kinds], requested_by="Bob")
-    return evaluate(make_program(spec), project="unused", region=spec.region, stack=spec.stack_name)
+    return evaluate(make_program(spec, aws_service=service), project="unused", region=spec.region,
+                    stack=spec.stack_name)
 
 
 def of_type(ev: Evaluation, token: str) -> list[MockedResource]:
@@ -132,6 +142,57 @@ def test_service_per_size(size: str) -> None:
     assert len(of_type(ev, NAT)) == 1, "tasks in private subnets reach out through one NAT gateway"
     assert not of_type(ev, POLICY) or all("task-access" not in p.name for p in of_type(ev, POLICY)), \
         "a service alone gets a task role with no permissions"
+
+
+def _ports_to_tasks(ev: Evaluation) -> set[int]:
+    """Every port the load balancer side uses to reach the tasks."""
+    lb_sg = next(r for r in of_type(ev, SG) if r.name.endswith("lb-sg"))
+    ports = {e["fromPort"] for e in lb_sg.inputs["egress"]} | {e["toPort"] for e in lb_sg.inputs["egress"]}
+    ports |= {r.inputs["fromPort"] for r in of_type(ev, FROM_LB)} | {r.inputs["toPort"] for r in of_type(ev, FROM_LB)}
+    ports |= {one(ev, TARGETS).inputs["port"], container(ev)["portMappings"][0]["containerPort"]}
+    ports |= {lb["containerPort"] for lb in one(ev, ECS).inputs["loadBalancers"]}
+    return ports
+
+
+def test_service_defaults_to_the_placeholder_on_port_80_over_http() -> None:
+    ev = run("service")
+    assert container(ev)["image"] == PLACEHOLDER_IMAGE
+    assert _ports_to_tasks(ev) == {80}
+    [listener] = of_type(ev, LISTENER)
+    assert (listener.inputs["port"], listener.inputs["protocol"]) == (80, "HTTP")
+    assert listener.inputs["defaultActions"][0]["type"] == "forward"
+    assert ev.outputs["svc_url"].startswith("http://")
+
+
+def test_service_image_and_port_come_from_the_options() -> None:
+    image = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/shop:1.4.2"
+    ev = run("service", service=ServiceOptions(image=image, port=8080))
+    assert container(ev)["image"] == image
+    assert _ports_to_tasks(ev) == {8080}, "every hop to the tasks uses the container's port, and only it"
+    lb_sg = next(r for r in of_type(ev, SG) if r.name.endswith("lb-sg"))
+    assert [i["fromPort"] for i in lb_sg.inputs["ingress"]] == [80], "the public side stays on port 80"
+
+
+def test_https_with_the_certificate_of_the_stacks_region() -> None:
+    ev = run("service", service=ServiceOptions(certificates=(US_CERT, CERT)))
+    listeners = {r.inputs["port"]: r.inputs for r in of_type(ev, LISTENER)}
+    assert set(listeners) == {80, 443}
+    https = listeners[443]
+    assert (https["protocol"], https["certificateArn"], https["sslPolicy"]) == ("HTTPS", CERT, TLS_POLICY)
+    assert https["defaultActions"][0]["type"] == "forward"
+    redirect = listeners[80]["defaultActions"][0]
+    assert redirect["type"] == "redirect" and redirect["redirect"]["protocol"] == "HTTPS"
+    assert redirect["redirect"]["statusCode"] == "HTTP_301"
+    lb_sg = next(r for r in of_type(ev, SG) if r.name.endswith("lb-sg"))
+    assert sorted(i["fromPort"] for i in lb_sg.inputs["ingress"]) == [80, 443]
+    assert ev.outputs["svc_url"].startswith("https://")
+    assert one(ev, ECS).inputs["loadBalancers"][0]["containerPort"] == 80
+
+    elsewhere = run("service", region="eu-central-1", service=ServiceOptions(certificates=(US_CERT, CERT)))
+    [plain] = of_type(elsewhere, LISTENER)
+    assert plain.inputs["protocol"] == "HTTP" and plain.inputs["defaultActions"][0]["type"] == "forward", \
+        "a certificate from another region cannot serve this load balancer"
+    assert elsewhere.outputs["svc_url"].startswith("http://")
 
 
 def test_every_taggable_resource_is_tagged() -> None:

@@ -130,6 +130,7 @@ async def test_an_unknown_region_is_said_not_replaced_by_the_default(runtime: Ru
     chat = Chat(runtime, thread="region")
     reply = await chat.say("create a bucket for my app shop in eu-west-9")
     assert "I don't know the region `eu-west-9`" in reply and "Which region" in reply
+    assert "AWS regions look like `eu-west-1`" in reply, "an AWS-shaped id gets AWS examples"
     assert await runtime.db.requests.count_documents({}) == 0, "nothing is planned in a region nobody asked for"
     started = await chat.say("frankfurt")
     assert "planning" in started.lower() and "europe-west3" in started
@@ -138,4 +139,5 @@ async def test_an_unknown_region_is_said_not_replaced_by_the_default(runtime: Ru
 
     unchanged = await chat.say("actually use us-east-7")
     assert "I don't know the region `us-east-7`" in unchanged and "Nothing changed" in unchanged
+    assert "GCP regions look like `europe-west1`" in unchanged, "the request is on GCP, whatever the id looks like"
     assert (await chat.request()).revision == 1

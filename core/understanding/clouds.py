@@ -167,3 +167,23 @@ def region_for(cloud: str, region: str | None) -> str:
 
 def cloud_label(cloud: str) -> str:
     return {"gcp": "GCP", "aws": "AWS"}.get(cloud, cloud)
+
+
+_EXAMPLES: dict[str, tuple[str, str, str, str]] = {
+    "gcp": ("europe-west1", "us-central1", "frankfurt", "tokyo"),
+    "aws": ("eu-west-1", "us-east-1", "ireland", "tokyo"),
+}
+# `eu-west-9` is shaped like an AWS region id (a hyphen before the number), `europe-west9` like a GCP one.
+_AWS_SHAPED = re.compile(r"^[a-z]+(?:-[a-z]+)+-\d+$")
+
+
+def shaped_like(region: str) -> str:
+    """The cloud whose region ids look like `region`."""
+    return "aws" if _AWS_SHAPED.match(region) else "gcp"
+
+
+def unknown_region_text(region: str, cloud: str) -> str:
+    """What to say about a region id `cloud` does not have, with that cloud's own examples."""
+    first, second, place, other = _EXAMPLES.get(cloud, _EXAMPLES["gcp"])
+    return (f"I don't know the region `{region}`: {cloud_label(cloud)} regions look like `{first}` or "
+            f"`{second}`, or name a place such as `{place}` or `{other}`.")

@@ -30,6 +30,8 @@ class Parsed(BaseModel):
     unclear_approval: bool = False
     app_problem: str | None = None
     region_problem: str | None = None
+    # The region id behind `region_problem`, so a reply can name the regions of the thread's cloud.
+    unknown_region: str | None = None
     suggested_app: str | None = None
     stack: str | None = None
     missing: list[str] = Field(default_factory=list)

@@ -8,7 +8,7 @@ See components.py for how component words are counted and when a template is mea
 
 from __future__ import annotations
 
-from core.understanding.clouds import find_aws_stack, find_choice
+from core.understanding.clouds import find_aws_stack, find_choice, shaped_like, unknown_region_text
 from core.understanding.components import find_components, leads_with_component
 from core.understanding.intents import Signals, classify
 from core.understanding.model import Parsed
@@ -73,10 +73,10 @@ class RuleParser:
 
         unknown_region = None if region or cloud.region else find_unknown_region(folded)
         parsed = Parsed(
-            region_problem=(
-                f"I don't know the region `{unknown_region}`: GCP regions look like `europe-west1` or "
-                "`us-central1`, or name a place such as `frankfurt` or `tokyo`."
-            ) if unknown_region else None,
+            # The cloud said, else the one whose ids it looks like; the thread's cloud may say more (turns.py).
+            region_problem=unknown_region_text(unknown_region, cloud.cloud or shaped_like(unknown_region))
+            if unknown_region else None,
+            unknown_region=unknown_region,
             region=region.value if region else cloud.region,
             cloud=cloud.cloud or ("aws" if aws_stack else None),
             environment=environment.value if environment else None,

@@ -12,6 +12,7 @@ import pulumi_aws as aws
 
 from core.spec import Component, InfraSpec
 from infra import naming
+from infra.aws.options import ServiceOptions
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class AwsContext(naming.SpecScope):
     secret_arns: list[pulumi.Output[str]] = field(default_factory=list)
     vpc: Vpc | None = None
     shared: dict[str, Any] = field(default_factory=dict)
+    service: ServiceOptions = field(default_factory=ServiceOptions)
 
     @property
     def tags(self) -> dict[str, str]:

@@ -19,11 +19,11 @@ from infra.aws import sizes
 from infra.aws.context import AwsContext
 from infra.aws.network import ensure_vpc
 
-PLACEHOLDER_IMAGE = "public.ecr.aws/nginx/nginx:stable"
-CONTAINER_PORT = 80
 LB_NAME_MAX = 32
 EXECUTION_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
 LOG_RETENTION_DAYS = 30
+# TLS 1.3 and 1.2 only (AWS's recommended policy for new HTTPS listeners).
+TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 ASSUME_ECS_TASKS = json.dumps({
     "Version": "2012-10-17",
     "Statement": [{"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"},
@@ -69,11 +69,13 @@ def build(ctx: AwsContext, component: Component, index: int, total: int) -> None
 
     logs = aws.cloudwatch.LogGroup(ctx.name(base, "logs"), name=f"/infrabot/{ctx.name(base)}",
                                    retention_in_days=LOG_RETENTION_DAYS, tags=ctx.tags, opts=ctx.opts())
+    port = ctx.service.port
+    certificate = ctx.service.certificate_for(ctx.region)
     container = {
         "name": "app",
-        "image": PLACEHOLDER_IMAGE,
+        "image": ctx.service.image,
         "essential": True,
-        "portMappings": [{"containerPort": CONTAINER_PORT, "protocol": "tcp"}],
+        "portMappings": [{"containerPort": port, "protocol": "tcp"}],
         "environment": [{"name": e["name"], "value": e["value"]} for e in ctx.env],
         "secrets": list(ctx.secrets),
         "logConfiguration": {"logDriver": "awslogs", "options": {
@@ -95,24 +97,33 @@ def build(ctx: AwsContext, component: Component, index: int, total: int) -> None
 
     lb_sg = aws.ec2.SecurityGroup(
         ctx.name(base, "lb-sg"), vpc_id=vpc.vpc_id, description=f"infrabot: {ctx.name(base)} load balancer",
-        ingress=[{"protocol": "tcp", "from_port": 80, "to_port": 80, "cidr_blocks": ["0.0.0.0/0"]}],
-        egress=[{"protocol": "tcp", "from_port": CONTAINER_PORT, "to_port": CONTAINER_PORT,
+        ingress=[{"protocol": "tcp", "from_port": p, "to_port": p, "cidr_blocks": ["0.0.0.0/0"]}
+                 for p in ((80, 443) if certificate else (80,))],
+        egress=[{"protocol": "tcp", "from_port": port, "to_port": port,
                  "cidr_blocks": [vpc.cidr]}],
         tags=ctx.tags, opts=ctx.opts())
     aws.vpc.SecurityGroupIngressRule(
         ctx.name(base, "from-lb"), security_group_id=vpc.app_security_group_id, ip_protocol="tcp",
-        from_port=CONTAINER_PORT, to_port=CONTAINER_PORT, referenced_security_group_id=lb_sg.id,
+        from_port=port, to_port=port, referenced_security_group_id=lb_sg.id,
         description="the load balancer", opts=ctx.opts())
     lb = aws.lb.LoadBalancer(
         ctx.name(base, "lb"), name=naming.fit(ctx.name(base), LB_NAME_MAX), load_balancer_type="application",
         internal=False, subnets=vpc.public_subnet_ids, security_groups=[lb_sg.id], drop_invalid_header_fields=True,
         enable_deletion_protection=ctx.prod, tags=ctx.tags, opts=ctx.opts())
     target = aws.lb.TargetGroup(
-        ctx.name(base, "tg"), port=CONTAINER_PORT, protocol="HTTP", target_type="ip", vpc_id=vpc.vpc_id,
+        ctx.name(base, "tg"), port=port, protocol="HTTP", target_type="ip", vpc_id=vpc.vpc_id,
         health_check={"path": "/", "matcher": "200-399"}, tags=ctx.tags, opts=ctx.opts())
-    listener = aws.lb.Listener(
+    forward = {"type": "forward", "target_group_arn": target.arn}
+    listeners: list[aws.lb.Listener] = []
+    if certificate:
+        listeners.append(aws.lb.Listener(
+            ctx.name(base, "https"), load_balancer_arn=lb.arn, port=443, protocol="HTTPS", ssl_policy=TLS_POLICY,
+            certificate_arn=certificate, default_actions=[forward], opts=ctx.opts()))
+    # With a certificate, plain HTTP only sends browsers on to HTTPS.
+    redirect = {"type": "redirect", "redirect": {"protocol": "HTTPS", "port": "443", "status_code": "HTTP_301"}}
+    listeners.append(aws.lb.Listener(
         ctx.name(base, "http"), load_balancer_arn=lb.arn, port=80, protocol="HTTP",
-        default_actions=[{"type": "forward", "target_group_arn": target.arn}], opts=ctx.opts())
+        default_actions=[redirect if certificate else forward], opts=ctx.opts()))
     aws.ecs.Service(
         ctx.name(base),
         cluster=cluster.arn,
@@ -122,12 +133,13 @@ def build(ctx: AwsContext, component: Component, index: int, total: int) -> None
         network_configuration={"subnets": vpc.private_subnet_ids, "security_groups": [vpc.app_security_group_id],
                                "assign_public_ip": False},
         load_balancers=[{"target_group_arn": target.arn, "container_name": "app",
-                         "container_port": CONTAINER_PORT}],
+                         "container_port": port}],
         propagate_tags="SERVICE",
         tags=ctx.tags,
-        opts=ctx.opts(depends_on=[listener],
+        opts=ctx.opts(depends_on=listeners,
                       # The image is the team's to deploy; re-running infrabot must not roll it back.
                       ignore_changes=["taskDefinition"]),
     )
-    ctx.export(f"{base}_url", lb.dns_name.apply(lambda host: f"http://{host}"))
+    scheme = "https" if certificate else "http"
+    ctx.export(f"{base}_url", lb.dns_name.apply(lambda host: f"{scheme}://{host}"))
     ctx.export(f"{base}_task_role", task_role.arn)

@@ -11,16 +11,17 @@ from core.spec import Component, InfraSpec
 from infra.aws.builders import BUILDERS
 from infra.aws.context import AwsContext
 from infra.aws.network import NETWORK_KINDS, ensure_vpc
+from infra.aws.options import ServiceOptions
 
 
 def instances(spec: InfraSpec, kind: str) -> list[Component]:
     return [c for c in spec.components if c.kind == kind for _ in range(c.count)]
 
 
-def make_aws_program(spec: InfraSpec) -> Callable[[], None]:
+def make_aws_program(spec: InfraSpec, service: ServiceOptions | None = None) -> Callable[[], None]:
     def program() -> None:
         provider = aws.Provider("aws", region=spec.region)
-        ctx = AwsContext(spec=spec, provider=provider)
+        ctx = AwsContext(spec=spec, provider=provider, service=service or ServiceOptions())
         if ctx.has(*NETWORK_KINDS):
             ensure_vpc(ctx)
         for kind, build in BUILDERS.items():

@@ -416,10 +416,18 @@ def test_random_and_hostile_input_never_breaks() -> None:
     assert parse("-" * 50_000).intent in INTENTS  # long pasted text is cut, not choked on
 
 
-@pytest.mark.parametrize("text", ["a bucket in eu-west-9", "use us-east-7 please", "region ap-southeast-12"])
-def test_region_ids_no_cloud_has_are_reported(text: str) -> None:
+@pytest.mark.parametrize("text, cloud", [
+    ("a bucket in eu-west-9", "aws"), ("use us-east-7 please", "aws"), ("region ap-southeast-12", "aws"),
+    ("a bucket in europe-west19", "gcp"), ("a bucket on aws in us-central9", "aws"),
+    ("a bucket on gcp in eu-west-9", "gcp"), ("a bucket in amazon's eu-south-7", "aws"),
+])
+def test_region_ids_no_cloud_has_are_reported_with_that_clouds_examples(text: str, cloud: str) -> None:
     parsed = parse(text)
-    assert parsed.region is None and parsed.region_problem and "GCP regions look like" in parsed.region_problem
+    problem = parsed.region_problem
+    assert parsed.region is None and problem and parsed.unknown_region
+    label, example, other = ("AWS", "`eu-west-1`", "europe-west1") if cloud == "aws" else (
+        "GCP", "`europe-west1`", "eu-west-1")
+    assert f"{label} regions look like {example}" in problem and other not in problem, problem
 
 
 @pytest.mark.parametrize("text, region", [("a bucket in eu-west-1", "eu-west-1"), ("use us-east-2 please", "us-east-2"),

@@ -1,0 +1,117 @@
+"""Which clouds each environment may use (ALLOWED_CLOUDS, CLOUDS, DEFAULT_CLOUD) and the AWS service
+settings (AWS_SERVICE_IMAGE, AWS_SERVICE_PORT, AWS_CERTIFICATE_ARNS): parsing, the policy's answers,
+and the settings reaching the program the worker's engine evaluates."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from config.policy import policy_from_settings
+from config.settings import Settings, SettingsError, load_settings
+from core.spec import Component, InfraSpec
+from infra.aws.options import PLACEHOLDER_IMAGE, ServiceOptions
+from jobs.worker import build_engine
+
+CERT = "arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d"
+TASKDEF = "aws:ecs/taskDefinition:TaskDefinition"
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in ("ALLOWED_CLOUDS", "CLOUDS", "DEFAULT_CLOUD", "AWS_SERVICE_IMAGE", "AWS_SERVICE_PORT",
+                 "AWS_CERTIFICATE_ARNS", "POLICY_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)  # no stray .env
+
+
+def settings(**values: str) -> Settings:
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+def spec(env: str, cloud: str, region: str | None = None) -> InfraSpec:
+    return InfraSpec(app="shop", cloud=cloud, environment=env,  # type: ignore[arg-type]
+                     region=region or ("us-east-1" if cloud == "aws" else "us-central1"),
+                     components=[Component(kind="bucket")])
+
+
+def test_allowed_clouds_per_environment() -> None:
+    policy = policy_from_settings(settings(allowed_clouds="prod=gcp;*=gcp,aws"))
+    assert policy.guardrails.allowed_clouds == {"prod": ["gcp"], "*": ["gcp", "aws"]}
+    assert policy.check_cloud(spec("prod", "gcp")) is None
+    assert policy.check_cloud(spec("staging", "aws")) is None
+    refusal = policy.check_cloud(spec("prod", "aws"))
+    assert refusal == "prod stacks may not be on AWS here; prod may use GCP (say `on gcp` to plan it there)"
+    assert policy.check_spec(spec("prod", "aws")) == refusal, "check_spec includes the cloud rules"
+
+
+def test_no_rule_means_every_enabled_cloud_and_disabled_clouds_stay_off() -> None:
+    assert policy_from_settings(settings()).check_cloud(spec("prod", "aws")) is None
+    policy = policy_from_settings(settings(clouds="gcp", allowed_clouds="dev=gcp,aws"))
+    assert policy.check_cloud(spec("dev", "aws")) == "AWS is not enabled here (enabled: GCP)"
+    assert policy.clouds_in("dev") == ["gcp"]
+
+
+def test_an_environment_allowed_no_enabled_cloud_says_so() -> None:
+    policy = policy_from_settings(settings(clouds="gcp", allowed_clouds="prod=aws"))
+    assert policy.check_cloud(spec("prod", "gcp")) == "prod stacks may not be on GCP here; prod may use no cloud"
+
+
+def test_a_request_naming_no_cloud_gets_one_its_environment_may_use() -> None:
+    policy = policy_from_settings(settings(default_cloud="aws", allowed_clouds="prod=gcp"))
+    assert policy.default_cloud_for("prod") == "gcp"
+    assert policy.default_cloud_for("staging") == "aws"
+    assert policy.default_cloud_for(None) == "aws", "no environment said means dev"
+
+
+def test_allowed_clouds_from_a_policy_file(tmp_path: Path) -> None:
+    file = tmp_path / "policy.json"
+    file.write_text(json.dumps({"allowed_clouds": {"prod": ["gcp"], "dev": "aws, gcp"}}))
+    policy = policy_from_settings(settings(policy_file=str(file)))
+    assert policy.guardrails.allowed_clouds == {"prod": ["gcp"], "dev": ["aws", "gcp"]}
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "words"),
+    [
+        ("ALLOWED_CLOUDS", "prod=azure", "'azure' for prod is not a cloud (gcp, aws)"),
+        ("ALLOWED_CLOUDS", "live=gcp", "unknown environment 'live'"),
+        ("ALLOWED_CLOUDS", "gcp", "needs an environment first"),
+        ("AWS_CERTIFICATE_ARNS", "arn:aws:iam::123456789012:role/x", "entry 1 is not an ACM certificate ARN"),
+        ("AWS_CERTIFICATE_ARNS", f"{CERT},{CERT}x", "two certificates for eu-west-1"),
+        ("AWS_SERVICE_IMAGE", "not an image", "must be a container image reference"),
+        ("AWS_SERVICE_PORT", "70000", "less than or equal to 65535"),
+    ],
+)
+def test_a_malformed_value_stops_start_up_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, words: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    line = str(caught.value)
+    assert line.startswith(f"infrabot: invalid setting {name}: ") and words in line, line
+
+
+def test_aws_service_settings() -> None:
+    assert settings().aws_service == ServiceOptions(PLACEHOLDER_IMAGE, 80, ())
+    configured = settings(aws_service_image="ghcr.io/acme/shop:2.0", aws_service_port="8080",
+                          aws_certificate_arns=f" {CERT} ")
+    assert configured.aws_service == ServiceOptions("ghcr.io/acme/shop:2.0", 8080, (CERT,))
+    assert configured.aws_service.certificate_for("eu-west-1") == CERT
+    assert configured.aws_service.certificate_for("us-east-1") is None
+
+
+def test_the_workers_engine_builds_services_from_the_settings(tmp_path: Path) -> None:
+    configured = settings(engine="offline", data_dir=str(tmp_path / "data"), aws_service_image="ghcr.io/acme/shop:2.0",
+                          aws_service_port="8080", aws_certificate_arns=CERT)
+    engine = build_engine(configured)
+    service = InfraSpec(app="shop", cloud="aws", region="eu-west-1", components=[Component(kind="service")])
+    ev = engine.evaluate(service)  # type: ignore[attr-defined]
+    [task] = [r for r in ev.resources if r.type == TASKDEF]
+    [container] = json.loads(task.inputs["containerDefinitions"])
+    assert container["image"] == "ghcr.io/acme/shop:2.0"
+    assert container["portMappings"][0]["containerPort"] == 8080
+    assert ev.outputs["svc_url"].startswith("https://")
