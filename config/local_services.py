@@ -113,14 +113,15 @@ def start_redis(data_dir: Path, port: int, log_file: Path | None = None) -> subp
 
 
 def start_ferretdb(
-    data_dir: Path, port: int, log_file: Path | None = None, bin_dir: Path | None = None
+    data_dir: Path, port: int, log_file: Path | None = None, bin_dir: Path | None = None, durable: bool = True
 ) -> subprocess.Popen[bytes]:
     binary = ferretdb_binary(bin_dir or data_dir / "bin")
     db_dir = data_dir / "ferretdb"
     db_dir.mkdir(parents=True, exist_ok=True)
     out = open(log_file, "ab") if log_file else subprocess.DEVNULL
     proc = spawn(
-        [str(binary), "-listen", f"127.0.0.1:{port}", "-data", str(db_dir.resolve())],
+        [str(binary), "-listen", f"127.0.0.1:{port}", "-data", str(db_dir.resolve()),
+         "-synchronous", "full" if durable else "normal"],
         stdout=out, stderr=subprocess.STDOUT,
     )
     _wait_for_port(port, proc, "ferretdb")
@@ -135,6 +136,7 @@ def ensure_services(
     mongo_port: int = 27027,
     log_dir: Path | None = None,
     bin_dir: Path | None = None,
+    durable: bool = True,
 ) -> LocalServices:
     """Uses the given URLs; starts local servers only for the ones not given."""
     services = LocalServices(redis_url or "", mongodb_url or "")
@@ -147,7 +149,7 @@ def ensure_services(
         if not mongodb_url:
             if not port_open(mongo_port):
                 log_file = log_dir / "ferretdb.log" if log_dir else None
-                services.processes.append(start_ferretdb(data_dir, mongo_port, log_file, bin_dir))
+                services.processes.append(start_ferretdb(data_dir, mongo_port, log_file, bin_dir, durable))
             services.mongodb_url = f"mongodb://127.0.0.1:{mongo_port}/"
     except Exception:
         services.stop()

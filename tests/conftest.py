@@ -19,7 +19,7 @@ from config.local_services import REPO_ROOT, LocalServices, ensure_services, fre
 from config.settings import Settings
 from jobs.worker import make_worker
 from tests.slack_mock import MockSlack
-from tests.support import running
+from tests.support import bounded, running
 from tests.web_chat import web_client
 
 
@@ -49,6 +49,7 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServices
         mongo_port=free_port(),
         log_dir=data,
         bin_dir=REPO_ROOT / ".data" / "bin",
+        durable=False,
     )
     yield started
     started.stop()
@@ -74,7 +75,7 @@ async def runtime(settings: Settings, services: LocalServices) -> AsyncIterator[
     await flush.aclose()
     rt = await build_runtime(settings, services.redis_url, services.mongodb_url)
     yield rt
-    await rt.close()
+    await bounded(rt.close(), 30, "the runtime's shutdown")
     # FerretDB keeps a SQLite file and connection pool per database: a thousand left behind slow every later test.
     cleaner: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(services.mongodb_url)
     with contextlib.suppress(Exception):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
+import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TypeVar
@@ -25,6 +27,18 @@ async def eventually(probe: Callable[[], Awaitable[T]], within: float = 20.0, ev
     return value
 
 
+async def bounded(step: Awaitable[None], within: float, what: str) -> None:
+    """A teardown step that may not hang the run: past `within` s it fails, printing every task's stack."""
+    try:
+        await asyncio.wait_for(step, within)
+    except TimeoutError:
+        dump = io.StringIO()
+        for task in asyncio.all_tasks():
+            task.print_stack(limit=12, file=dump)
+        print(f"{what} did not finish within {within}s; tasks still running:\n{dump.getvalue()}", file=sys.stderr)
+        raise AssertionError(f"{what} did not finish within {within}s (task stacks on stderr)") from None
+
+
 @contextlib.asynccontextmanager
 async def running(worker: Worker) -> AsyncIterator[Worker]:
     """Runs a real arq worker in this process for the duration of the block."""
@@ -39,7 +53,7 @@ async def running(worker: Worker) -> AsyncIterator[Worker]:
             await asyncio.wait(in_flight, timeout=10)
         try:
             with contextlib.suppress(asyncio.CancelledError):
-                await worker.close()
+                await bounded(worker.close(), 30, "the worker's shutdown")
         finally:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

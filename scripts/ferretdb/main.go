@@ -19,8 +19,13 @@ import (
 func main() {
 	addr := flag.String("listen", "127.0.0.1:27017", "TCP address to listen on")
 	dir := flag.String("data", ".data/ferretdb", "directory for the SQLite files")
+	// Throwaway test data need not wait for the disk on every commit; WAL keeps it consistent either way.
+	sync := flag.String("synchronous", "full", "SQLite synchronous pragma: full, or normal for throwaway data")
 	flag.Parse()
 
+	if *sync != "full" && *sync != "normal" {
+		fail(fmt.Errorf("-synchronous must be full or normal, not %q", *sync))
+	}
 	abs, err := filepath.Abs(*dir)
 	if err != nil {
 		fail(err)
@@ -33,7 +38,7 @@ func main() {
 	f, err := ferretdb.New(&ferretdb.Config{
 		Listener:  ferretdb.ListenerConfig{TCP: *addr},
 		Handler:   "sqlite",
-		SQLiteURL: "file:" + abs + "/",
+		SQLiteURL: "file:" + abs + "/?_pragma=synchronous(" + *sync + ")",
 		Logger:    logger,
 	})
 	if err != nil {

@@ -21,6 +21,7 @@ from bots.runtime import Runtime
 from bots.slack.http import mount
 from config.settings import Settings
 from tests.slack_mock.server import BOT_TOKEN, BOT_USER, TEAM, MockSlack
+from tests.support import bounded
 
 SIGNING_SECRET = "test-signing-secret"
 _ts = itertools.count(1)
@@ -43,7 +44,7 @@ async def slack_http(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
     runtime.start_relay()
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://slack.test") as client:
         yield client
-    await app.state.slack.sink.close()
+    await bounded(app.state.slack.sink.close(), 30, "the Slack sink's shutdown")
 
 
 def sign(body: str, timestamp: int, secret: str = SIGNING_SECRET) -> str:
