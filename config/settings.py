@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from infra.aws.options import PLACEHOLDER_IMAGE, ServiceOptions, check_image, parse_certificate_arns
+from config.aws_service import PLACEHOLDER_IMAGE, ServiceOptions, check_image, parse_certificate_arns
 
 
 def _default_engine() -> str:

@@ -14,11 +14,11 @@ import os
 from datetime import UTC, datetime
 from typing import Any
 
+from config.aws_service import ServiceOptions
 from core.plan import ApplyResult, PlanOutOfDate, PlanResult, ResourceChange, summarize
 from core.ports import ProgressFn
 from core.spec import InfraSpec
 from infra import diffing
-from infra.aws.options import ServiceOptions
 from infra.errors import EngineFailed
 from infra.mocks import Evaluation, evaluate
 from infra.pricing import estimate_monthly_cost

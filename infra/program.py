@@ -8,8 +8,8 @@ from collections.abc import Callable
 import pulumi
 import pulumi_gcp as gcp
 
+from config.aws_service import ServiceOptions
 from core.spec import Component, InfraSpec
-from infra.aws.options import ServiceOptions
 from infra.components import BUILDERS
 from infra.components.context import BuildContext, alias_transformation
 

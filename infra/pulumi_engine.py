@@ -34,8 +34,8 @@ from infra.errors import EngineConfigError, EngineFailed, StackBusy
 from infra.pulumi_cli import default_command
 
 if TYPE_CHECKING:
+    from config.aws_service import ServiceOptions
     from config.settings import Settings
-    from infra.aws.options import ServiceOptions
 
 __all__ = ["EngineConfigError", "EngineFailed", "PlanOutOfDate", "PulumiEngine", "StackBusy"]
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from config.aws_service import PLACEHOLDER_IMAGE, ServiceOptions
 from config.policy import policy_from_settings
 from config.settings import Settings, SettingsError, load_settings
 from core.spec import Component, InfraSpec
-from infra.aws.options import PLACEHOLDER_IMAGE, ServiceOptions
 from jobs.worker import build_engine
 
 CERT = "arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d"

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
+from config.aws_service import PLACEHOLDER_IMAGE, ServiceOptions
 from core.spec import Component, InfraSpec
 from infra.aws import sizes
 from infra.aws.ecs import TLS_POLICY
-from infra.aws.options import PLACEHOLDER_IMAGE, ServiceOptions
 from infra.mocks import Evaluation, MockedResource, evaluate
 from infra.program import make_program
 

@@ -10,9 +10,9 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from config.aws_service import ServiceOptions
 from core.spec import Component, InfraSpec
 from infra import naming
-from infra.aws.options import ServiceOptions
 
 
 @dataclass(frozen=True)

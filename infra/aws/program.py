@@ -7,11 +7,11 @@ from collections.abc import Callable
 import pulumi
 import pulumi_aws as aws
 
+from config.aws_service import ServiceOptions
 from core.spec import Component, InfraSpec
 from infra.aws.builders import BUILDERS
 from infra.aws.context import AwsContext
 from infra.aws.network import NETWORK_KINDS, ensure_vpc
-from infra.aws.options import ServiceOptions
 
 
 def instances(spec: InfraSpec, kind: str) -> list[Component]:

@@ -1,5 +1,5 @@
 """How the AWS `service` kind is set up, from settings (AWS_SERVICE_IMAGE, AWS_SERVICE_PORT,
-AWS_CERTIFICATE_ARNS). Kept free of pulumi_aws so settings can check values without loading it."""
+AWS_CERTIFICATE_ARNS); the AWS program (infra/aws/ecs.py) builds from it."""
 
 from __future__ import annotations
 
