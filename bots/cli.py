@@ -100,12 +100,14 @@ def cmd_plan(args: argparse.Namespace) -> int:
               "secret, registry) or a template (web app, api, worker, static site)", file=sys.stderr)
         return 2
     draft.app = draft.app or "app"
-    from config.policy import parse_clouds
+    from config.policy import policy_from_settings
 
-    enabled = parse_clouds(settings.clouds)
-    spec = draft.to_spec(os.environ.get("USER", "cli"), settings.default_cloud)
-    if spec.cloud not in enabled:
-        print(f"infrabot plan: {spec.cloud} is not enabled here (CLOUDS={','.join(enabled)})", file=sys.stderr)
+    # The same cloud rules as chat (CLOUDS, DEFAULT_CLOUD, ALLOWED_CLOUDS); the other guardrails are chat's.
+    policy = policy_from_settings(settings)
+    spec = draft.to_spec(os.environ.get("USER", "cli"), policy.default_cloud_for(draft.environment))
+    refusal = policy.check_cloud(spec)
+    if refusal:
+        print(f"infrabot plan: {refusal}", file=sys.stderr)
         return 2
     engine = build_engine(settings)
     if args.json:

@@ -41,3 +41,14 @@ def test_parse_prints_the_cloud(tmp_path: Path) -> None:
     assert (body["cloud"], body["region"], body["app"]) == ("aws", "eu-west-1", "shop")
     plain = json.loads(infrabot(tmp_path, "parse", SENTENCE).stdout)
     assert plain["cloud"] is None
+
+
+def test_plan_keeps_the_cloud_rules_of_chat(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("ALLOWED_CLOUDS=staging=gcp\nDEFAULT_CLOUD=aws\n")
+    refused = infrabot(tmp_path, "plan", f"{SENTENCE} on aws", "--json")
+    assert refused.returncode == 2 and not refused.stdout
+    assert refused.stderr.strip() == ("infrabot plan: staging stacks may not be on AWS here; staging may use GCP "
+                                      "(say `on gcp` to plan it there)")
+    body = plan(tmp_path, SENTENCE)
+    assert "gcp:storage/bucket:Bucket" in {r["type"] for r in body["resources"]}, \
+        "naming no cloud, staging gets the cloud it may use rather than DEFAULT_CLOUD"

@@ -1,5 +1,6 @@
 """An AWS request over Slack HTTP, end to end: a signed mention, the plan card naming AWS resources and the
-engine, a signed Approve click, and the same card ending done once the worker really applied it."""
+engine, a signed Approve click, the same card ending done once the worker really applied it, then
+outputs and a destroy typed in the thread."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from bots.runtime import Runtime
 from config.settings import Settings
 from tests.slack_mock import MockSlack
 from tests.slack_mock.harness import SlackClient, slack_http, slack_settings
+from tests.support import eventually
 from tests.test_slack_http import card_of, card_text, has_buttons, replies_in, request_in
 
 AWS = "create a postgres database and a bucket for my app shop in staging on aws"
@@ -59,10 +61,32 @@ async def test_aws_plan_card_approve_click_and_done_card(
     applied = await runtime.requests.get(request.id)
     assert applied is not None and applied.status == "applied"
     assert applied.outputs["bucket_arn"].startswith("arn:aws:s3:::shop-staging-")
-    assert applied.outputs["pg_endpoint"].endswith(".rds.amazonaws.com:5432") or \
-        ".rds.amazonaws.com" in applied.outputs["pg_endpoint"]
+    assert ".rds.amazonaws.com" in applied.outputs["pg_endpoint"]
     audit = await runtime.db.audit.find_one({"event": "applied", "request_id": request.id})
     assert audit is not None
     assert (audit["engine"], audit["approved_by"], audit["platform"], audit["stack"]) == (
         "offline", "U1", "slack", "shop-staging-aws")
     assert audit["plan_hash"] == planned.plan.hash
+
+    async def reply_to(text: str) -> str:
+        before = len(replies_in(mock_slack, "C1", thread))
+        await slack.message(text, user="U1", thread_ts=thread)
+
+        async def answered() -> list[dict[str, object]]:
+            return replies_in(mock_slack, "C1", thread)[before:]
+
+        return str((await eventually(answered))[0]["text"])
+
+    outputs = await reply_to("outputs")
+    assert "shop-staging-aws" in outputs and "AWS us-east-1" in outputs and ".rds.amazonaws.com" in outputs
+    assert "`shop-staging-aws`" in await reply_to("destroy shop-staging-aws")
+    confirmed = await reply_to("shop-staging-aws")
+    assert confirmed.startswith("Destroying") and "shop-staging-aws" in confirmed, confirmed
+
+    async def destroyed() -> dict[str, object] | None:
+        return await runtime.db.audit.find_one({"event": "destroyed", "request_id": request.id})
+
+    gone = await eventually(destroyed)
+    assert any(r["type"] == "aws:rds/instance:Instance" for r in gone["removed"])  # type: ignore[attr-defined]
+    ended = await runtime.requests.get(request.id)
+    assert ended is not None and ended.status == "destroyed"
