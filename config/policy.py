@@ -13,6 +13,7 @@ second person to approve.
     ALLOWED_COMPONENTS=prod=service,postgres,bucket;staging=service,postgres,bucket,redis
     APPROVAL_ENVIRONMENTS=prod                         # where the approver must not be the requester
     ROLE_RULES={"approve": {"prod": ["role:T0123ABCD/S0456EFGH", "U123"]}, "destroy": {"*": ["role:1122/3344"]}}
+    # ROLE_RULES environments may name a cloud: {"approve": {"aws:prod": ["role:T0123ABCD/S0999AWSOPS"]}}
     MAX_MONTHLY_COST_USD=dev=500,staging=2000,prod=10000  # merged over these defaults
     MAX_COMPONENTS=20                                  # every instance of every kind, per request
     ALLOWED_CLOUDS=prod=gcp;*=gcp,aws                  # per environment; unset: every enabled cloud
@@ -72,6 +73,16 @@ def _environment(name: str, *, wildcard: bool = True) -> str:
         return env
     allowed = ", ".join((*ENVIRONMENTS, ANY_ENV) if wildcard else ENVIRONMENTS)
     raise PolicyConfigError(f"unknown environment {name.strip()!r} (use {allowed})")
+
+
+def _rule_scope(name: str) -> str:
+    """A role rule's environment, optionally on one cloud: `prod`, `*`, `aws:prod`, `gcp:*`."""
+    cloud, sep, env = name.strip().lower().rpartition(":")
+    if not sep:
+        return _environment(env)
+    if cloud not in CLOUDS:
+        raise PolicyConfigError(f"unknown cloud {cloud!r} in {name.strip()!r} (use {', '.join(CLOUDS)})")
+    return f"{cloud}:{_environment(env)}"
 
 
 def _items(value: str | list[Any] | tuple[Any, ...]) -> list[str]:
@@ -216,7 +227,7 @@ def parse_role_rules(value: str | dict[str, Any]) -> dict[str, dict[str, list[st
                         f"{action}.{env}: {name!r}: roles are matched by id within their workspace; write "
                         "role:WORKSPACE_ID/ROLE_ID, e.g. role:T0123ABCD/S0456EFGH for a Slack user group "
                         "or role:GUILD_ID/ROLE_ID for a Discord role")
-            rules[action][_environment(str(env))] = names
+            rules[action][_rule_scope(str(env))] = names
     return rules
 
 

@@ -155,7 +155,7 @@ class RequestFlow:
         default_cloud = self.policy.default_cloud_for(draft.environment)
         spec = self.policy.fit(draft.to_spec(actor.user, default_cloud))
         refusal = self.policy.refuse("request", spec.environment, actor.user, actor.roles,
-                                     actor.thread.platform) or self._guard(spec)
+                                     actor.thread.platform, spec.cloud) or self._guard(spec)
         if refusal:
             await self._refused(actor, "request", refusal, spec.environment, stack=spec.stack_name)
             return None, Reply(f"I can't plan that: {refusal}.")
@@ -184,7 +184,7 @@ class RequestFlow:
             return elsewhere
         spec = self.policy.fit(draft.to_spec(request.user, self.policy.default_cloud_for(draft.environment)))
         refusal = self.policy.refuse("request", spec.environment, actor.user, actor.roles,
-                                     actor.thread.platform) or self._guard(spec)
+                                     actor.thread.platform, spec.cloud) or self._guard(spec)
         if refusal:
             await self._refused(actor, "request", refusal, spec.environment, request_id=request.id,
                                 stack=spec.stack_name)
@@ -284,7 +284,7 @@ class RequestFlow:
         else:
             authors, owner = authors_of(request), request.user
         refusal = self.policy.refuse_approval(action, spec.environment, actor.user, actor.roles, authors,
-                                              actor.thread.platform, owner=owner)
+                                              actor.thread.platform, owner=owner, cloud=spec.cloud)
         if refusal is None and not destroying:
             # The rules may have changed since planning; an approval never bypasses today's guardrails.
             refusal = self._guard(spec, request.plan.monthly_cost_usd if request.plan else None)
@@ -427,7 +427,7 @@ class RequestFlow:
         owner = request.destroy_requested_by if was_destroy else None
         if actor.user not in (request.user, owner):
             refusal = self.policy.refuse("approve", request.spec.environment, actor.user, actor.roles,
-                                         actor.thread.platform)
+                                         actor.thread.platform, request.spec.cloud)
             if refusal:
                 await self._refused(actor, "cancel", refusal, request.spec.environment, request_id=request.id)
                 return Reply(f"Sorry, {refusal}; only the requester or an approver can cancel.", ephemeral=True)
@@ -463,7 +463,7 @@ class RequestFlow:
             return elsewhere
         spec = request.spec
         refusal = self.policy.refuse("destroy", spec.environment, actor.user, actor.roles,
-                                     actor.thread.platform)
+                                     actor.thread.platform, spec.cloud)
         if refusal:
             await self._refused(actor, "destroy", refusal, spec.environment, request_id=request.id,
                                 stack=spec.stack_name)

@@ -11,6 +11,9 @@ Actions, each granted per environment (or "*" for any environment without its ow
 * ``destroy``: ask to destroy a stack. In a second-person environment the destroy then waits for
   someone else, who needs ``destroy`` and ``approve``.
 
+A rule may also name a cloud, `aws:prod` or `gcp:*`; the most specific one applies, in the order
+cloud:environment, environment, cloud:*, *.
+
 An action with no rules, or an environment without a rule, is open to everyone. A principal is
 "*", a platform user id ("U123", or "slack:U123" to match on one platform only) or
 "role:WORKSPACE/ROLE" (a Slack user group or Discord role, by id, within the Slack team or Discord
@@ -47,6 +50,14 @@ def _per_env(table: dict[str, T], environment: str) -> T | None:
     return table.get(environment, table.get(ANY_ENVIRONMENT))
 
 
+def _rule_for(table: dict[str, T], environment: str, cloud: str) -> T | None:
+    """Role rules may name a cloud (`aws:prod`, `gcp:*`): the most specific rule wins, in the order
+    cloud:environment, environment, cloud:*, *."""
+    keys = [f"{cloud}:{environment}", environment, f"{cloud}:{ANY_ENVIRONMENT}", ANY_ENVIRONMENT] if cloud else [
+        environment, ANY_ENVIRONMENT]
+    return next((table[k] for k in keys if k in table), None)
+
+
 # Kinds whose smallest sizes are unfit for production: shared-core Cloud SQL, BASIC (no HA) Redis.
 FLOOR_KINDS: tuple[str, ...] = ("postgres", "mysql", "redis")
 DEFAULT_MAX_MONTHLY_COST_USD: dict[str, float] = {"dev": 500.0, "staging": 2000.0, "prod": 10000.0}
@@ -74,12 +85,12 @@ class Roles:
     rules: dict[str, dict[str, list[str]]] = field(default_factory=dict)
 
     def allows(
-        self, action: str, environment: str, user: str, roles: tuple[str, ...], platform: str = ""
+        self, action: str, environment: str, user: str, roles: tuple[str, ...], platform: str = "", cloud: str = ""
     ) -> bool:
         by_env = self.rules.get(action)
         if not by_env:
             return True
-        principals = _per_env(by_env, environment)
+        principals = _rule_for(by_env, environment, cloud)
         if principals is None:
             return True
         wanted = {p for p in principals if p.startswith("role:")}
@@ -178,11 +189,15 @@ class Policy:
         return None
 
     def refuse(
-        self, action: str, environment: str, user: str, roles: tuple[str, ...], platform: str = ""
+        self, action: str, environment: str, user: str, roles: tuple[str, ...], platform: str = "", cloud: str = ""
     ) -> str | None:
-        if self.roles.allows(action, environment, user, roles, platform):
+        if self.roles.allows(action, environment, user, roles, platform, cloud):
             return None
-        return f"you are not allowed to {_WHAT.get(action, action)} in {environment}"
+        where = f"{environment} on {cloud_label(cloud)}" if cloud and self._per_cloud(action) else environment
+        return f"you are not allowed to {_WHAT.get(action, action)} in {where}"
+
+    def _per_cloud(self, action: str) -> bool:
+        return any(":" in key for key in self.roles.rules.get(action, {}))
 
     def needs_second_person(self, environment: str) -> bool:
         return environment in self.approval_environments
@@ -196,13 +211,14 @@ class Policy:
         authors: Collection[str],
         platform: str = "",
         owner: str | None = None,
+        cloud: str = "",
     ) -> str | None:
         """Pressing Approve: `action` is "apply" for a plan, "destroy" for a pending destroy.
 
         `authors` (the requester and anyone whose words changed it) may never be the second person;
         only `owner` (the original requester; every author when not given) approves without `approve`.
         """
-        refusal = self.refuse(action, environment, user, roles, platform)
+        refusal = self.refuse(action, environment, user, roles, platform, cloud)
         if refusal:
             return refusal
         second = self.needs_second_person(environment)
@@ -211,5 +227,5 @@ class Policy:
             return f"{environment} changes need approval from someone other than {who}"
         owns = user == owner if owner is not None else user in authors
         if second or not owns:
-            return self.refuse("approve", environment, user, roles, platform)
+            return self.refuse("approve", environment, user, roles, platform, cloud)
         return None

@@ -188,3 +188,28 @@ async def test_an_unknown_region_is_answered_with_the_requests_own_clouds_region
     unchanged = await say(client, "where", "use europe-west19 instead")
     assert "I don't know the region `europe-west19`: AWS regions look like" in unchanged, unchanged
     assert "Nothing changed" in unchanged
+
+
+async def test_role_rules_for_one_cloud_hold_in_chat(settings: Settings, services: LocalServices) -> None:
+    rules = settings.model_copy(update={"role_rules": '{"apply": {"aws:staging": ["web:boss"]}}'})
+    runtime = await build_runtime(rules, services.redis_url, services.mongodb_url)
+    try:
+        async with web_client(runtime) as client, running(make_worker(rules, services.redis_url,
+                                                                      services.mongodb_url)):
+            await say(client, "roles", AWS)
+            request = await only_request(runtime, "roles")
+            shown = await card(runtime, "roles", f"plan-{request.id}-1", "awaiting_approval")
+            [ref] = [b["request_id"] for b in shown["buttons"] if b["action"] == "approve"]
+            refused = await press(client, "roles", ref, "ana")
+            assert refused == "Sorry, you are not allowed to apply plans in staging on AWS. Nothing was changed."
+            assert (await runtime.requests.get(request.id)).status == "awaiting_approval"  # type: ignore[union-attr]
+            assert "Approved by" in await press(client, "roles", ref, "boss")
+
+            # The same person and environment on GCP: no rule names it, so it is open.
+            await say(client, "gcp", "create a bucket for my app notes in staging")
+            gcp = await only_request(runtime, "gcp")
+            shown = await card(runtime, "gcp", f"plan-{gcp.id}-1", "awaiting_approval")
+            [ref] = [b["request_id"] for b in shown["buttons"] if b["action"] == "approve"]
+            assert "Approved by" in await press(client, "gcp", ref, "ana")
+    finally:
+        await runtime.close()

@@ -115,3 +115,28 @@ def test_the_workers_engine_builds_services_from_the_settings(tmp_path: Path) ->
     assert container["image"] == "ghcr.io/acme/shop:2.0"
     assert container["portMappings"][0]["containerPort"] == 8080
     assert ev.outputs["svc_url"].startswith("https://")
+
+
+def test_role_rules_may_name_a_cloud() -> None:
+    rules = {"approve": {"aws:prod": ["U_AWS"], "prod": ["U_GCP"], "gcp:*": ["U_G"]}}
+    policy = policy_from_settings(settings(role_rules=json.dumps(rules)))
+    assert policy.roles.rules["approve"] == {"aws:prod": ["U_AWS"], "prod": ["U_GCP"], "gcp:*": ["U_G"]}
+    assert policy.refuse("approve", "prod", "U_AWS", (), "slack", "aws") is None
+    assert policy.refuse("approve", "prod", "U_GCP", (), "slack", "aws") == (
+        "you are not allowed to approve other people's plans in prod on AWS")
+    assert policy.refuse("approve", "prod", "U_GCP", (), "slack", "gcp") is None, "prod is more specific than gcp:*"
+    assert policy.refuse("approve", "prod", "U_G", (), "slack", "gcp") is not None
+    assert policy.refuse("approve", "staging", "U_G", (), "slack", "gcp") is None
+    assert policy.refuse("approve", "staging", "U_AWS", (), "slack", "gcp") is not None
+    assert policy.refuse("approve", "staging", "anyone", (), "slack", "aws") is None, "no rule for AWS staging"
+
+
+@pytest.mark.parametrize(("value", "words"), [
+    ('{"approve": {"azure:prod": ["U1"]}}', "unknown cloud 'azure'"),
+    ('{"approve": {"aws:qa": ["U1"]}}', "unknown environment 'qa'"),
+])
+def test_a_malformed_cloud_in_role_rules_stops_start_up(monkeypatch: pytest.MonkeyPatch, value: str,
+                                                        words: str) -> None:
+    monkeypatch.setenv("ROLE_RULES", value)
+    with pytest.raises(SettingsError, match=f"^infrabot: invalid setting ROLE_RULES: .*{words}"):
+        load_settings()
