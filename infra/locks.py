@@ -5,15 +5,20 @@ find out before it starts, and tell the person they are next instead of failing.
 
 Waiting policy: `hold(..., wait=0)` (the default) refuses at once with `StackBusy`, so an arq job can
 `Retry` later instead of tying up a worker slot; `wait=N` polls for up to N seconds first.
+
+Besides the lease itself, every holder keeps a heartbeat record of its own for the stack (a sorted set
+of holder tokens scored by when each expires), renewed for as long as its hold lasts, even after it lost
+the lease. It answers the one question the lease cannot after Redis restarted empty: is a holder that
+lost its lease with the keyspace still running? (see `alone` and infra/stale_locks.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import time
-import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -21,25 +26,43 @@ from dataclasses import dataclass, field
 from redis.asyncio import Redis
 
 from infra import errors
+from infra.lease import Grant, RedisLease, owner_of
 
 log = logging.getLogger(__name__)
 
 KEY_PREFIX = "infrabot:stack-lock:"
+ALIVE_PREFIX = "infrabot:stack-alive:"
+# When this Redis keyspace began, by Redis's clock (ms): set by the first lease call after Redis started
+# empty, so `alone` can tell "nobody else is here" from "nobody had time to come back yet".
+EPOCH_KEY = "infrabot:lease-epoch"
 
-# Only the holder of the token may extend or drop the lease: a worker whose lease expired while it
-# was stalled must not delete the lease a newer worker now holds.
-_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-    return redis.call('DEL', KEYS[1])
-end
-return 0
+_NOW_MS = """
+local now = redis.call('TIME')
+local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+redis.call('SET', KEYS[2], string.format('%.0f', ms), 'NX')
 """
-_RENEW = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-    return redis.call('PEXPIRE', KEYS[1], ARGV[2])
-end
-return 0
+_BEAT = _NOW_MS + """
+redis.call('ZADD', KEYS[1], string.format('%.0f', ms + tonumber(ARGV[2])), ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1
 """
+# 1: no other holder of the stack is alive, and the keyspace is at least a lease old, so a holder that
+# lost its lease when Redis came back empty has had a full lease to beat again; 0: another holder is
+# alive; -1: too soon after Redis came back empty to tell.
+_ALONE = _NOW_MS + """
+if ms - tonumber(redis.call('GET', KEYS[2])) < tonumber(ARGV[2]) then
+    return -1
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ms)
+for _, member in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+    if member ~= ARGV[1] then
+        return 0
+    end
+end
+return 1
+"""
+
+_ASK_TIMEOUT_SECONDS = 10.0
 
 
 class StackBusy(errors.StackBusy):
@@ -58,6 +81,10 @@ class Lease:
     lost: bool = False
     acquired_at: float = field(default_factory=time.time)
     abandoned: bool = False
+    fence: int = 0
+    # Asked from the engine's thread: True only when no other holder of this stack is alive (see _ALONE).
+    # Unset means nobody can say, which never lets a lock count as stale.
+    alone: Callable[[], bool] | None = None
 
     def abandon(self) -> None:
         """Leave the lease to expire on its own instead of releasing it: the change it guards may still
@@ -71,26 +98,20 @@ class Lease:
 current_lease: ContextVar[Lease | None] = ContextVar("infrabot_stack_lease", default=None)
 
 
-def _text(value: bytes | str | None) -> str | None:
-    if isinstance(value, bytes):
-        return value.decode()
-    return value
-
-
-def owner_of(token: str | None) -> str | None:
-    """Tokens are `<owner>|<nonce>`: the owner is readable, the nonce makes each hold unique."""
-    if token is None:
-        return None
-    return token.rsplit("|", 1)[0]
-
-
 class StackLock:
     def __init__(self, redis: Redis, *, prefix: str = KEY_PREFIX) -> None:
         self._redis = redis
         self._prefix = prefix
+        # A worker holding a stack through a long Pulumi run takes back a lease that vanished with Redis.
+        self._leases = RedisLease(redis, prefix, retake=True)
+        self._beat = redis.register_script(_BEAT)
+        self._alone = redis.register_script(_ALONE)
 
     def key(self, stack: str) -> str:
-        return f"{self._prefix}{stack}"
+        return self._leases.key(stack)
+
+    def _alive_key(self, stack: str) -> str:
+        return f"{ALIVE_PREFIX}{stack}"
 
     async def acquire(self, stack: str, owner: str, ttl: float) -> str | None:
         """One attempt; returns the lease token, or None if someone else holds the stack.
@@ -98,18 +119,27 @@ class StackLock:
         A second run of the same job gets a fresh token and is refused too: two copies of one job
         must not both drive Pulumi.
         """
-        token = f"{owner}|{uuid.uuid4().hex}"
-        ok = await self._redis.set(self.key(stack), token, nx=True, px=_ms(ttl))
-        return token if ok else None
+        grant = await self._leases.acquire(stack, owner, ttl)
+        return grant.token if grant else None
 
     async def renew(self, stack: str, token: str, ttl: float) -> bool:
-        return bool(await self._redis.eval(_RENEW, 1, self.key(stack), token, _ms(ttl)))
+        return await self._leases.renew(self._grant(stack, token, ttl))
 
     async def release(self, stack: str, token: str) -> bool:
-        return bool(await self._redis.eval(_RELEASE, 1, self.key(stack), token))
+        return await self._leases.release(self._grant(stack, token, 0.0))
 
     async def holder(self, stack: str) -> str | None:
-        return owner_of(_text(await self._redis.get(self.key(stack))))
+        return await self._leases.holder(stack)
+
+    def _grant(self, stack: str, token: str, ttl: float) -> Grant:
+        return Grant(key=self.key(stack), token=token, fence=0, ttl=ttl, valid_until=0.0)
+
+    async def _beat_alive(self, stack: str, token: str, ttl: float) -> None:
+        await self._beat(keys=[self._alive_key(stack), EPOCH_KEY], args=[token, _ms(ttl)])
+
+    async def is_alone(self, stack: str, token: str, ttl: float) -> int:
+        """1, 0 or -1 as _ALONE says."""
+        return int(await self._alone(keys=[self._alive_key(stack), EPOCH_KEY], args=[token, _ms(ttl)]))
 
     @asynccontextmanager
     async def hold(
@@ -121,15 +151,28 @@ class StackLock:
         """
         deadline = time.monotonic() + wait
         while True:
-            token = await self.acquire(stack, owner, ttl)
-            if token is not None:
+            grant = await self._leases.acquire(stack, owner, ttl)
+            if grant is not None:
                 break
             if time.monotonic() >= deadline:
                 raise StackBusy(stack, await self.holder(stack))
             await asyncio.sleep(min(poll, max(deadline - time.monotonic(), 0.01)))
 
-        lease = Lease(stack=stack, owner=owner, token=token)
-        heartbeat = asyncio.create_task(self._heartbeat(lease, ttl))
+        await self._beat_alive(stack, grant.token, ttl)
+        lease = Lease(stack=stack, owner=owner, token=grant.token, fence=grant.fence,
+                      alone=self._asker(stack, grant.token, ttl))
+
+        def lost(_: Grant) -> None:
+            # The lease expired (e.g. the loop was blocked longer than the TTL) and may now be someone
+            # else's: say so, since the running Pulumi process cannot be stopped from here.
+            lease.lost = True
+            log.error("lost the lease on stack %s held by %s", stack, owner)
+
+        async def beat(g: Grant) -> None:
+            # Beats on after losing the lease: this holder's Pulumi may still be running.
+            await self._beat_alive(stack, g.token, ttl)
+
+        heartbeat = asyncio.create_task(self._leases.keep(grant, on_lost=lost, on_beat=beat))
         held = current_lease.set(lease)
         try:
             yield lease
@@ -139,29 +182,30 @@ class StackLock:
             with suppress(asyncio.CancelledError):
                 await heartbeat
             if not lease.abandoned:
-                await self.release(stack, token)
+                await self._leases.release(grant)
+                with suppress(Exception):
+                    await self._redis.zrem(self._alive_key(stack), grant.token)
 
-    async def _heartbeat(self, lease: Lease, ttl: float) -> None:
-        interval = max(ttl / 3, 0.05)
-        while True:
-            await asyncio.sleep(interval)
+    def _asker(self, stack: str, token: str, ttl: float) -> Callable[[], bool]:
+        """`Lease.alone` for the engine's thread, answered on this event loop."""
+        loop = asyncio.get_running_loop()
+
+        def alone() -> bool:
+            future = asyncio.run_coroutine_threadsafe(self.is_alone(stack, token, ttl), loop)
             try:
-                renewed = await self.renew(lease.stack, lease.token, ttl)
-            except Exception:  # a Redis blip must not kill the change in progress; try again next beat
-                log.warning("could not renew the lease on %s", lease.stack, exc_info=True)
-                continue
-            if not renewed and await self._redis.set(self.key(lease.stack), lease.token, nx=True, px=_ms(ttl)):
-                # The key vanished (Redis restarted empty or was flushed) rather than passing to someone
-                # else: take it back before another worker sees the stack as free.
-                log.warning("re-took the lease on stack %s after it vanished", lease.stack)
-                continue
-            if not renewed:
-                # The lease expired (e.g. the loop was blocked longer than the TTL) and may now be
-                # someone else's: say so, since the running Pulumi process cannot be stopped from here.
-                lease.lost = True
-                log.error("lost the lease on stack %s held by %s", lease.stack, lease.owner)
-                return
+                answer = future.result(_ASK_TIMEOUT_SECONDS)
+            except (concurrent.futures.TimeoutError, Exception):
+                log.warning("could not tell whether another holder of %s is alive", stack, exc_info=True)
+                return False
+            if answer < 0:
+                log.info("stack %s: too soon after Redis came back empty to call a lock stale", stack)
+            return answer == 1
+
+        return alone
 
 
 def _ms(seconds: float) -> int:
     return max(int(seconds * 1000), 1)
+
+
+__all__ = ["Lease", "StackBusy", "StackLock", "current_lease", "owner_of"]

@@ -5,7 +5,13 @@ CLI refuses every later update with "the stack is currently locked". The stack l
 says who may drive a stack: a Pulumi lock found while this task holds that lease was made by a holder
 that has since lost it, i.e. is dead, unless the lock itself says otherwise:
   - made on this host by a process that still runs -> live (a CLI outliving its cancelled task);
-  - made after this lease was taken -> not an infrabot worker's (they need the lease) -> live.
+  - made after this lease was taken -> not an infrabot worker's (they need the lease) -> live;
+  - another holder of the stack is still alive, or Redis came back empty less than a lease ago -> live.
+    A flush (or failover to an empty Redis) drops the lease of a worker whose Pulumi still runs; until
+    its heartbeat takes it back, another worker can take the stack and would see that worker's lock as
+    older than its own lease. Every holder beats a record of its own for as long as its hold lasts, and
+    a lock counts as stale only when no other holder's record is alive and the keyspace is at least a
+    lease old, i.e. every live holder has had a full lease to beat again (infra/locks.py, `Lease.alone`).
 Anything else is cleared with `pulumi cancel`, which for DIY (file://, gs://) backends deletes the
 stack's lock files and for Pulumi Cloud cancels the update in progress.
 """
@@ -77,7 +83,9 @@ def stale(stack_name: str, stderr: str, lease: Lease | None, hostname: str | Non
     if lease is None or lease.stack != stack_name or lease.lost:
         return False
     hostname = hostname or socket.gethostname()
-    return all(is_stale(h, lease, hostname) for h in holders(stderr))
+    if not all(is_stale(h, lease, hostname) for h in holders(stderr)):
+        return False
+    return lease.alone is not None and lease.alone()
 
 
 def clear_if_stale(stack: auto.Stack, stderr: str) -> bool:

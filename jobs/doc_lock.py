@@ -1,50 +1,49 @@
-"""Per-document mutual exclusion in Redis.
+"""Per-document mutual exclusion in Redis, fenced.
 
 FerretDB v1 applies an update by reading the document, changing it and writing it back whole, with no
 isolation between concurrent updates: two processes updating different fields of one document can lose
 one of the changes (50 concurrent `$inc`s end at 9). Every update in the MongoDB adapters goes through
 this lock, which also makes conditional updates ("only if still awaiting approval") real compare-and-set.
 
-The lease is renewed while the lock is held, so a slow MongoDB call does not let a second writer in, and
-a writer confirms it still holds the lock right before it writes (`Held.confirm`): one whose lease lapsed
-anyway (its process was frozen longer than the lease) gives up instead of overwriting the newer writer.
+The lease (infra/lease.py) is renewed while the lock is held, so a slow MongoDB call does not let a second
+writer in. A writer that stalls past its lease (a frozen process, a long pause) must not write after
+someone else took the lock, and checking right before the write is not enough: it can freeze between the
+check and the write. So each write is fenced twice:
+
+- by time: `Held.write()` runs the write under a PyMongo deadline at the end of the lease as this holder
+  knows it (counted from before its last renewal was sent, less a margin). PyMongo refuses to send a
+  command whose deadline has passed, and gives the server the rest as `maxTimeMS`, so a holder that wakes
+  up after its lease ran out never sends the write;
+- by token: every grant has a fencing token larger than any before it, stored in the document it writes
+  (`_fence`); a holder that reads a document stamped by a later holder refuses to go on (`Held.check`).
+  The stamp goes on with the write itself. FerretDB v1 only looks a document up by index when the filter is
+  the `_id` alone (anything more scans the whole collection), so the token is compared on the read the
+  compare-and-set does anyway rather than in the write's filter.
+
+A lease that vanished with the whole keyspace (Redis restarted empty) is lost, not taken back: what this
+holder read under it may be stale, so the write is refused and the caller tries again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import time
-import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from typing import Any
 
+import pymongo
+from pymongo.errors import PyMongoError
 from redis.asyncio import Redis
 
-_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-    return redis.call('DEL', KEYS[1])
-end
-return 0
-"""
+from infra.lease import Grant, RedisLease
 
-
-# Renews the holder's lease; a lease that vanished with the whole keyspace (Redis restarted empty) is
-# taken back, since nobody else holds it; one that another writer holds now is lost.
-_RENEW = """
-local current = redis.call('GET', KEYS[1])
-if current == ARGV[1] then
-    return redis.call('PEXPIRE', KEYS[1], ARGV[2])
-end
-if not current then
-    redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-    return 1
-end
-return 0
-"""
-
-log = logging.getLogger("infrabot.doclock")
+PREFIX = "infrabot:doclock:"
+FENCE_FIELD = "_fence"
+# The part of the lease kept in hand when a write is sent: covers a renewal's round trip and clocks that
+# run at slightly different rates.
+MARGIN = 0.2
 
 
 class DocLockTimeout(TimeoutError):
@@ -52,28 +51,50 @@ class DocLockTimeout(TimeoutError):
 
 
 class DocLockLost(DocLockTimeout):
-    """The lease lapsed while held: another writer may have the document now."""
+    """The lease lapsed while held, or a later holder wrote the document: this writer must not."""
 
 
 class Held:
-    def __init__(self, locks: DocLocks, name: str, token: str) -> None:
-        self.locks, self.name, self.token = locks, name, token
+    def __init__(self, locks: DocLocks, grant: Grant) -> None:
+        self.locks, self.grant = locks, grant
+
+    @property
+    def name(self) -> str:
+        return self.grant.key
+
+    @property
+    def fence(self) -> int:
+        return self.grant.fence
+
+    def check(self, doc: Mapping[str, Any] | None) -> None:
+        """Raises DocLockLost if `doc` was written under a later grant than this one."""
+        if doc is not None and int(doc.get(FENCE_FIELD) or 0) > self.fence:
+            raise DocLockLost(f"{self.name} was written by a later holder (fence {doc.get(FENCE_FIELD)} > "
+                              f"{self.fence})")
+
+    def stamp(self, update: dict[str, Any]) -> dict[str, Any]:
+        """`update` with this holder's fencing token added (never lowering a later one)."""
+        return {**update, "$max": {**update.get("$max", {}), FENCE_FIELD: self.fence}}
 
     async def confirm(self) -> None:
         """Raises DocLockLost unless this holder still has the lock; call right before writing."""
-        if not await self.locks._renew(keys=[self.name], args=[self.token, self.locks.lease_ms]):
+        if not await self.locks.leases.renew(self.grant):
             raise DocLockLost(f"lost the lock on {self.name} before writing")
 
-    async def keep(self) -> None:
-        while True:
-            await asyncio.sleep(self.locks.lease_ms / 3000)
-            try:
-                renewed = await self.locks._renew(keys=[self.name], args=[self.token, self.locks.lease_ms])
-            except Exception:
-                log.warning("could not renew %s; trying again", self.name, exc_info=True)
-                continue
-            if not renewed:
-                return  # confirm() will refuse the write
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[None]:
+        """Confirms the lock, then runs the block's MongoDB calls under a deadline at the end of the lease."""
+        await self.confirm()
+        remaining = self.grant.remaining(MARGIN)
+        if remaining <= 0:
+            raise DocLockLost(f"the lease on {self.name} ran out before the write")
+        try:
+            with pymongo.timeout(remaining):
+                yield
+        except PyMongoError as exc:
+            if exc.timeout and self.grant.remaining(MARGIN) <= 0:
+                raise DocLockLost(f"the lease on {self.name} ran out before the write was made") from exc
+            raise
 
 
 class DocLocks:
@@ -81,26 +102,24 @@ class DocLocks:
         self.redis = redis
         self.lease_ms = lease_ms
         self.wait_seconds = wait_seconds
-        self._release = redis.register_script(_RELEASE)
-        self._renew = redis.register_script(_RENEW)
+        self.leases = RedisLease(redis, PREFIX)
 
     @asynccontextmanager
     async def hold(self, key: str) -> AsyncIterator[Held]:
-        name = f"infrabot:doclock:{key}"
-        token = uuid.uuid4().hex
+        ttl = self.lease_ms / 1000
         deadline = time.monotonic() + self.wait_seconds
         pause = 0.001
-        while not await self.redis.set(name, token, nx=True, px=self.lease_ms):
+        while (grant := await self.leases.acquire(key, "doc", ttl)) is None:
             if time.monotonic() > deadline:
                 raise DocLockTimeout(f"document {key} stayed locked for {self.wait_seconds}s")
             await asyncio.sleep(pause)
             pause = min(pause * 2, 0.02)
-        held = Held(self, name, token)
-        renewing = asyncio.create_task(held.keep())
+        held = Held(self, grant)
+        renewing = asyncio.create_task(self.leases.keep(grant))
         try:
             yield held
         finally:
             renewing.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await renewing
-            await self._release(keys=[name], args=[token])
+            await self.leases.release(grant)

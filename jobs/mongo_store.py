@@ -16,7 +16,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 from core.messages import HistoryEntry, ThreadRef
 from core.request import LIVE, IllegalTransition, Request, Status, check_transition, encode
 from core.status import TERMINAL, JobStatus, Phase
-from jobs.doc_lock import DocLocks
+from jobs.doc_lock import FENCE_FIELD, DocLocks
 
 _JOB_FIELDS = {f.name for f in fields(JobStatus)}
 # Everything the relay and the worker read of a job; the change log stays on disk.
@@ -177,15 +177,16 @@ class MongoRequests:
     async def _set(self, request_id: str, changes: dict[str, Any], expect: dict[str, Any]) -> Request | None:
         async with self.locks.hold(f"requests:{request_id}") as held:
             doc = await self.col.find_one({"_id": request_id})
+            held.check(doc)
             if doc is None or any(_field(doc, k) != encode(v) for k, v in expect.items()):
                 return None
             was_live = doc.get("status") in LIVE
             encoded = {k: encode(v) for k, v in changes.items()}
-            await held.confirm()
-            doc = await self.col.find_one_and_update(
-                {"_id": request_id}, {"$set": {**encoded, "updated_at": now()}},
-                return_document=ReturnDocument.AFTER,
-            )
+            async with held.write():
+                doc = await self.col.find_one_and_update(
+                    {"_id": request_id}, held.stamp({"$set": {**encoded, "updated_at": now()}}),
+                    return_document=ReturnDocument.AFTER,
+                )
             if doc is None:
                 return None
             # Only moves into or out of the live states touch the pointer: most status changes don't.
@@ -301,22 +302,22 @@ class MongoJobs:
         }
         logged = "phase" in changes or changes.get("error")
         async with self.locks.hold(f"jobs:{job_id}") as held:
-            if logged or only_open:
-                current = await self.col.find_one({"_id": job_id}, {"version": 1, "phase": 1})
-                if current is None:
-                    return None
-                # Checked here rather than in the update's filter: FerretDB scans for anything but `_id`.
-                if only_open and current.get("phase") not in _OPEN_PHASES:
-                    return None
-                if logged:
-                    update["$push"] = {"events": {
-                        "ts": now(), "version": int(current.get("version", 0)) + 1, "phase": changes.get("phase"),
-                        "message": changes.get("message", ""), "error": changes.get("error"),
-                    }}
-            await held.confirm()
-            doc = await self.col.find_one_and_update(
-                {"_id": job_id}, update, return_document=ReturnDocument.AFTER  # FerretDB v1: no projection here
-            )
+            current = await self.col.find_one({"_id": job_id}, {"version": 1, "phase": 1, FENCE_FIELD: 1})
+            held.check(current)
+            if current is None:
+                return None
+            # Checked here rather than in the update's filter: FerretDB scans for anything but `_id`.
+            if only_open and current.get("phase") not in _OPEN_PHASES:
+                return None
+            if logged:
+                update["$push"] = {"events": {
+                    "ts": now(), "version": int(current.get("version", 0)) + 1, "phase": changes.get("phase"),
+                    "message": changes.get("message", ""), "error": changes.get("error"),
+                }}
+            async with held.write():
+                # FerretDB v1: no projection here
+                doc = await self.col.find_one_and_update({"_id": job_id}, held.stamp(update),
+                                                         return_document=ReturnDocument.AFTER)
         if doc and self.on_change:
             await self.on_change(job_id)
         return _to_status(doc) if doc else None

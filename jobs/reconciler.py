@@ -25,6 +25,7 @@ from arq.connections import ArqRedis
 from arq.constants import job_key_prefix, result_key_prefix
 from arq.jobs import Job
 
+from infra.lease import Grant, RedisLease
 from jobs import tasks
 from jobs.mongo_store import MongoJobs
 from jobs.queue import QUEUE_NAME, ArqQueue
@@ -32,13 +33,9 @@ from jobs.recovery import LEASE_PREFIX
 
 log = logging.getLogger("infrabot.reconciler")
 
-LEADER_KEY = "infrabot:reconciler-leader"
-_RENEW = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-    return redis.call('PEXPIRE', KEYS[1], ARGV[2])
-end
-return 0
-"""
+LEADER_PREFIX = "infrabot:"
+LEADER_NAME = "reconciler-leader"
+LEADER_KEY = LEADER_PREFIX + LEADER_NAME
 
 
 class Reconciler:
@@ -51,15 +48,17 @@ class Reconciler:
         self.queue = ArqQueue(redis)
         self.every = every_seconds
         self.deadline = timedelta(seconds=deadline_seconds)
-        self.token = uuid.uuid4().hex
+        self.token = f"reconciler|{uuid.uuid4().hex}"
+        self.leader = RedisLease(redis, LEADER_PREFIX)
+        self._grant: Grant | None = None
         self._suspects: set[str] = set()
 
     async def lead(self) -> bool:
         """Holds (or takes) the leader lease for a little over two passes."""
-        ttl_ms = int(self.every * 2500)
-        if await self.redis.set(LEADER_KEY, self.token, nx=True, px=ttl_ms):
+        if self._grant is not None and await self.leader.renew(self._grant):
             return True
-        return bool(await self.redis.eval(_RENEW, 1, LEADER_KEY, self.token, ttl_ms))
+        self._grant = await self.leader.acquire(LEADER_NAME, "reconciler", self.every * 2.5, token=self.token)
+        return self._grant is not None
 
     async def reconcile(self) -> dict[str, list[str]]:
         """One pass; returns what it did, by action."""

@@ -17,50 +17,50 @@ from typing import Any
 from arq.constants import in_progress_key_prefix
 from redis.asyncio import Redis
 
+from infra.lease import Grant, RedisLease
+
 log = logging.getLogger("infrabot.recovery")
 
 LEASE_PREFIX = "infrabot:job-lease:"
 
 
 class JobLeases:
-    """arq `on_job_start` / `on_job_end` hooks that keep a heartbeat lease per running job."""
+    """arq `on_job_start` / `on_job_end` hooks that keep a heartbeat lease per running job (infra/lease.py).
+
+    A lease that vanished with Redis's keyspace is taken back, since the job is still running here; one
+    that another run of the same job holds is left to it (arq runs a job at least once, not at most)."""
 
     def __init__(self, redis: Redis, ttl_seconds: float = 30.0) -> None:
-        self.redis = redis
-        self.ttl_ms = int(ttl_seconds * 1000)
-        self._beats: dict[str, asyncio.Task[None]] = {}
-
-    async def _beat(self, key: str) -> None:
-        while True:
-            await asyncio.sleep(self.ttl_ms / 3000)
-            try:
-                await self.redis.set(key, "1", px=self.ttl_ms)
-            except Exception:
-                # One failed renewal must not end the heartbeat: the lease would lapse and the reaper would
-                # hand a job that is still running to a second worker.
-                log.warning("could not renew the lease %s; trying again", key, exc_info=True)
+        self.leases = RedisLease(redis, LEASE_PREFIX, retake=True)
+        self.ttl = ttl_seconds
+        self._held: dict[str, tuple[Grant, asyncio.Task[None]]] = {}
 
     async def started(self, ctx: dict[str, Any]) -> None:
-        key = LEASE_PREFIX + ctx["job_id"]
-        await self.redis.set(key, "1", px=self.ttl_ms)
-        self._beats[ctx["job_id"]] = asyncio.create_task(self._beat(key))
+        job_id = ctx["job_id"]
+        grant = await self.leases.acquire(job_id, "worker", self.ttl)
+        if grant is None:
+            log.warning("job %s already has a lease: another run of it holds it", job_id)
+            return
+        self._held[job_id] = (grant, asyncio.create_task(self.leases.keep(grant)))
 
     async def stop(self) -> None:
-        beats = list(self._beats.values())
-        self._beats.clear()
-        for beat in beats:
+        held = list(self._held.values())
+        self._held.clear()
+        for _, beat in held:
             beat.cancel()
-        for beat in beats:
+        for _, beat in held:
             with contextlib.suppress(asyncio.CancelledError):
                 await beat
 
     async def ended(self, ctx: dict[str, Any]) -> None:
-        beat = self._beats.pop(ctx["job_id"], None)
-        if beat:
-            beat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await beat
-        await self.redis.delete(LEASE_PREFIX + ctx["job_id"])
+        held = self._held.pop(ctx["job_id"], None)
+        if held is None:
+            return
+        grant, beat = held
+        beat.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await beat
+        await self.leases.release(grant)
 
 
 async def reap(redis: Redis, queue_name: str, suspects: set[str]) -> tuple[list[str], set[str]]:

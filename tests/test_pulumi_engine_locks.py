@@ -8,6 +8,7 @@ import socket
 import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 
 import pytest
 from redis.asyncio import Redis
@@ -181,8 +182,12 @@ def _dead_pid() -> int:
     return proc.pid
 
 
+def _alone() -> bool:
+    return True
+
+
 def test_when_a_pulumi_lock_is_stale() -> None:
-    lease = Lease(stack="shop-dev", owner="job-b", token="t", acquired_at=1_800_000_000.0)
+    lease = Lease(stack="shop-dev", owner="job-b", token="t", acquired_at=1_800_000_000.0, alone=_alone)
     old, new = "2027-01-15T07:59:00Z", "2027-01-15T08:00:00Z"  # one minute before the lease / at it
     dead, alive = _dead_pid(), subprocess.Popen(["sleep", "30"])
     try:
@@ -197,10 +202,54 @@ def test_when_a_pulumi_lock_is_stale() -> None:
         assert not stale_locks.stale("shop-dev", _locked_by("other-box", 41, new), lease, hostname="box")
         # No lease, another stack's lease, or a lease this worker lost: never clear.
         assert not stale_locks.stale("shop-dev", _locked_by("other-box", 41, old), None, hostname="box")
-        other = Lease(stack="shop-prod", owner="job-b", token="t", acquired_at=lease.acquired_at)
+        other = Lease(stack="shop-prod", owner="job-b", token="t", acquired_at=lease.acquired_at, alone=_alone)
         assert not stale_locks.stale("shop-dev", _locked_by("other-box", 41, old), other, hostname="box")
-        lost = Lease(stack="shop-dev", owner="job-b", token="t", lost=True, acquired_at=lease.acquired_at)
+        lost = Lease(stack="shop-dev", owner="job-b", token="t", lost=True, acquired_at=lease.acquired_at,
+                     alone=_alone)
         assert not stale_locks.stale("shop-dev", _locked_by("other-box", 41, old), lost, hostname="box")
+        # Another holder may be alive (or nobody can tell): never clear.
+        for unsure in (None, lambda: False):
+            crowded = Lease(stack="shop-dev", owner="job-b", token="t", acquired_at=lease.acquired_at, alone=unsure)
+            assert not stale_locks.stale("shop-dev", _locked_by("other-box", 41, old), crowded, hostname="box")
     finally:
         alive.kill()
         alive.wait()
+
+
+def _old_lock(lease: Lease) -> str:
+    """A Pulumi lock another host made a minute before `lease` was taken."""
+    made = datetime.fromtimestamp(lease.acquired_at - 60, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _locked_by("other-box", 41, made)
+
+
+async def test_after_redis_comes_back_empty_a_live_holders_pulumi_lock_is_not_taken_as_stale(
+    lock: StackLock, redis: Redis
+) -> None:
+    """The window: a flush drops worker A's lease while its Pulumi runs; B takes the stack before A's
+    heartbeat takes the lease back and finds A's lock, older than its own lease. B must leave it alone."""
+    ttl = 0.6
+    async with lock.hold("shop-dev", "job-a", ttl=ttl) as a:
+        await redis.flushall()
+        async with lock.hold("shop-dev", "job-b", ttl=ttl) as b:
+            assert b.fence > a.fence, "fencing tokens keep growing across a flush"
+            # Asked as the engine asks it, from its own thread.
+            assert not await asyncio.to_thread(stale_locks.stale, "shop-dev", _old_lock(b), b, "box"), \
+                "too soon after the flush to tell"
+            await asyncio.sleep(ttl * 1.5)
+            assert a.lost, "B has the lease, so A's heartbeat could not take it back"
+            assert not await asyncio.to_thread(stale_locks.stale, "shop-dev", _old_lock(b), b, "box"), \
+                "A still beats: its update is live"
+            # A dies without a word (OOM): its record runs out a lease later, and only then is its lock stale.
+            a.abandon()
+    async with lock.hold("shop-dev", "job-c", ttl=ttl) as c:
+        assert not await asyncio.to_thread(stale_locks.stale, "shop-dev", _old_lock(c), c, "box")
+        await asyncio.sleep(ttl * 1.5)
+        assert await asyncio.to_thread(stale_locks.stale, "shop-dev", _old_lock(c), c, "box")
+
+
+async def test_a_dead_holders_lock_is_stale_once_the_keyspace_is_a_lease_old(lock: StackLock, redis: Redis) -> None:
+    ttl = 0.5
+    async with lock.hold("shop-dev", "job-b", ttl=ttl) as b:
+        assert not await asyncio.to_thread(stale_locks.stale, "shop-dev", _old_lock(b), b, "box")
+        await asyncio.sleep(ttl * 1.2)
+        assert await asyncio.to_thread(stale_locks.stale, "shop-dev", _old_lock(b), b, "box")
