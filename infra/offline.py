@@ -11,13 +11,14 @@ import asyncio
 import hashlib
 import json
 import os
+import threading
 from datetime import UTC, datetime
 from typing import Any
 
 from config.aws_service import ServiceOptions
 from core.plan import ApplyResult, PlanOutOfDate, PlanResult, ResourceChange, summarize
 from core.ports import ProgressFn
-from core.spec import InfraSpec
+from core.spec import KINDS, Component, InfraSpec
 from infra import diffing
 from infra.errors import EngineFailed
 from infra.mocks import Evaluation, evaluate
@@ -62,6 +63,10 @@ def check_approved(
         )
 
 
+_WARMING = threading.Lock()
+_WARMED = threading.Event()
+
+
 class OfflineEngine:
     name = "offline"
     simulated = True
@@ -81,6 +86,16 @@ class OfflineEngine:
         self.project = project or os.environ.get("GOOGLE_CLOUD_PROJECT") or DEFAULT_GCP_PROJECT
         self.public_services = public_services
         self.aws_service = aws_service
+
+    def warm(self) -> None:
+        """Blocking, once per process: the first evaluation imports the provider SDK's modules (seconds of CPU),
+        which would otherwise be paid by whoever asks for the first plan."""
+        with _WARMING:
+            if _WARMED.is_set():
+                return
+            self._evaluate(InfraSpec(app="warmup", environment="dev", components=[
+                Component(kind=kind) for kind in KINDS]), preview=True)
+            _WARMED.set()
 
     def evaluate(self, spec: InfraSpec, *, preview: bool = True) -> Evaluation:
         """Blocking: runs the program under mocks. Use from a worker thread in async code."""

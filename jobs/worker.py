@@ -98,6 +98,9 @@ def make_worker(
             asyncio.create_task(reaper(redis, QUEUE_NAME, lease / 2)),
             asyncio.create_task(reconciler.run()),
         ]
+        warm = getattr(deps.engine, "warm", None)
+        if warm is not None:
+            ctx["background"].append(asyncio.create_task(asyncio.to_thread(warm)))
         if metrics_port is not None:
             ctx["probes"] = await start_probe_server(metrics_port, *_probes(redis, db))
         log.info("worker ready (engine: %s)", ctx["deps"].engine.name)

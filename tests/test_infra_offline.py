@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from pathlib import Path
 
 import pytest
 
 from core.ports import Engine
-from core.spec import Component, InfraSpec
+from core.spec import KINDS, Component, InfraSpec
 from infra import mocks
 from infra.offline import DeletionProtectedError, OfflineEngine
 from infra.state import FileStateStore
+from tests.support import eventually
 
 FULL = ("service", "postgres", "redis", "bucket", "queue", "secret", "registry")
 KNOWN_PASSWORD = "generated-Pa55word-for-the-test"
@@ -174,3 +176,34 @@ def test_file_state_store_roundtrip(tmp_path: Path) -> None:
     store.delete("shop/dev")
     store.delete("shop/dev")
     assert store.get("shop/dev") is None
+
+
+def test_warm_up_evaluates_once_per_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    from infra import offline
+
+    monkeypatch.setattr(offline, "_WARMED", threading.Event())
+    calls: list[InfraSpec] = []
+    engine = OfflineEngine()
+    real = engine._evaluate
+
+    def counted(spec: InfraSpec, *, preview: bool) -> tuple[mocks.Evaluation, dict[str, str]]:
+        calls.append(spec)
+        return real(spec, preview=preview)
+
+    monkeypatch.setattr(engine, "_evaluate", counted)
+    engine.warm()
+    engine.warm()
+    OfflineEngine().warm()
+    assert len(calls) == 1 and offline._WARMED.is_set()
+    assert {c.kind for c in calls[0].components} == set(KINDS), "every kind's modules are loaded"
+
+
+async def test_a_worker_warms_its_engine_in_the_background(worker: object) -> None:
+    from arq.worker import Worker
+
+    assert isinstance(worker, Worker)
+
+    async def warming() -> list[asyncio.Task[None]]:
+        return [t for t in worker.ctx.get("background", []) if "to_thread" in repr(t.get_coro())]
+
+    assert await eventually(warming), "the worker starts the engine's warm-up without waiting for it"
