@@ -252,6 +252,9 @@ class MockSlack:
         mock = self
 
         class Handler(BaseHTTPRequestHandler):
+            # A client cut off mid-request (its event loop stopped at teardown) must not pin a thread forever.
+            timeout = 10
+
             def log_message(self, format: str, *args: Any) -> None:  # quiet test output
                 return
 
