@@ -158,7 +158,11 @@ class StackLock:
                 raise StackBusy(stack, await self.holder(stack))
             await asyncio.sleep(min(poll, max(deadline - time.monotonic(), 0.01)))
 
-        await self._beat_alive(stack, grant.token, ttl)
+        try:
+            await self._beat_alive(stack, grant.token, ttl)
+        except BaseException:
+            await self._leases.release(grant)
+            raise
         lease = Lease(stack=stack, owner=owner, token=grant.token, fence=grant.fence,
                       alone=self._asker(stack, grant.token, ttl))
 

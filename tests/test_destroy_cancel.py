@@ -35,7 +35,7 @@ from jobs.doc_lock import DocLocks
 from jobs.mongo_store import MongoAudit, MongoJobs, MongoRequests
 from jobs.redis_state import RedisStatusSignal
 from jobs.waitline import WaitLine
-from tests.web_chat import card, say
+from tests.web_chat import card, chat, press, say
 
 THREAD = ThreadRef("web", "local", "web", "destroy-cancel")
 
@@ -272,3 +272,34 @@ async def test_typing_cancel_in_the_thread_stops_a_queued_destroy_and_its_card_s
     shown = await card(runtime, "t", job_id, "cancelled")
     assert shown["title"] == "Destroy of shop-dev cancelled"
     assert "applied" in await say(client, "t", "status")
+
+
+async def test_the_cancel_button_of_a_prod_destroy_stops_it_after_the_second_person_approved(
+    client: httpx.AsyncClient, runtime: Runtime, state: FileStateStore
+) -> None:
+    deps = tasks.Deps(jobs=runtime.jobs, requests=runtime.requests, audit=runtime.audit,
+                      signal=RedisStatusSignal(runtime.redis), engine=CountingDestroy(state),
+                      lock=StackLock(runtime.redis))
+    await say(client, "p", "create a bucket for my app shop in prod")
+    [doc] = [d async for d in runtime.db.requests.find({})]
+    request_id = str(doc["_id"])
+    assert await tasks.plan({"deps": deps}, f"plan-{request_id}-1") == "planned"
+    shown = await card(runtime, "p", f"plan-{request_id}-1", "awaiting_approval")
+    [ref] = [b["request_id"] for b in shown["buttons"] if b["action"] == "approve"]
+    assert "Approved by" in await press(client, "p", ref, "bob")
+    plan_hash = (await runtime.requests.get(request_id)).approved_plan_hash  # type: ignore[union-attr]
+    assert await tasks.apply({"deps": deps}, f"apply-{request_id}-{plan_hash}") == "applied"
+
+    await say(client, "p", "destroy shop-prod")
+    waiting = await chat(client, "p", "shop-prod")
+    assert "needs approval from someone else" in waiting["reply"]
+    buttons = {b["action"]: b["request_id"] for r in waiting["replies"] for b in r["buttons"]}
+    assert "Destroying *shop-prod* now" in await press(client, "p", buttons["approve"], "bob")
+    assert (await runtime.requests.get(request_id)).status == Status.DESTROY_APPROVED  # type: ignore[union-attr]
+
+    cancelled = await press(client, "p", buttons["cancel"], "ana", action="cancel")
+    assert "Cancelled the destroy of *shop-prod* before it started" in cancelled, cancelled
+    job_id = destroy_job(await runtime.requests.get(request_id))  # type: ignore[arg-type]
+    assert await tasks.destroy({"deps": deps}, job_id) == "skipped"
+    assert deps.engine.calls == 0  # type: ignore[attr-defined]
+    assert (await runtime.requests.get(request_id)).status == Status.APPLIED  # type: ignore[union-attr]
