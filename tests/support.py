@@ -15,7 +15,7 @@ from arq.worker import Worker
 T = TypeVar("T")
 
 
-async def eventually(probe: Callable[[], Awaitable[T]], within: float = 20.0, every: float = 0.05) -> T:
+async def eventually(probe: Callable[[], Awaitable[T]], within: float = 45.0, every: float = 0.05) -> T:
     """Polls until `probe` returns something truthy; fails the test with the last value otherwise."""
     deadline = time.monotonic() + within
     value = await probe()

@@ -55,7 +55,7 @@ async def card_of(runtime: Runtime, mock: MockSlack, request_id: str, phase_text
         # A snapshot: the mock edits its stored message in place on every chat.update.
         return copy.deepcopy(message) if message and phase_text in card_text(message) else None
 
-    return await eventually(probe, within=30)
+    return await eventually(probe, within=60)
 
 
 def card_text(message: dict[str, Any]) -> str:
