@@ -142,8 +142,9 @@ async def test_request_store_moves_by_compare_and_set(real: Runtime | None) -> N
 async def test_request_store_queries(real: Runtime | None) -> None:
     requests = real.requests if real else fakes.FakeRequests()
     older, _ = await requests.create(_request())
-    await asyncio.sleep(0.01)  # created_at orders them on the real side
+    await asyncio.sleep(0.01)  # created_at (milliseconds in MongoDB) orders them on the real side
     newer, _ = await requests.create(_request())
+    await asyncio.sleep(0.01)
     elsewhere, _ = await requests.create(_request(thread=OTHER, app="blog"))
     assert [r.id for r in await requests.for_user("slack", "T1", "U1")] == [older.id, newer.id, elsewhere.id]
     assert await requests.for_user("slack", "T2", "U1") == []
@@ -199,7 +200,13 @@ async def test_job_store(real: Runtime | None) -> None:
 
 
 async def test_relay_work(real: Runtime | None) -> None:
-    work: Any = RedisRelayWork(real.redis, lease_seconds=0.3) if real else fakes.FakeRelayWork(lease_seconds=0.3)
+    # Long enough that a loaded machine never lets a lease lapse between two lines; the fake's clock is moved.
+    lease = 2.0
+    clock = [1000.0]
+    if real:
+        work: Any = RedisRelayWork(real.redis, lease_seconds=lease)
+    else:
+        work = fakes.FakeRelayWork(lease_seconds=lease, clock=lambda: clock[0])
     assert not await work.synced()
     await work.mark("j1")
     await work.mark("j1")
@@ -216,7 +223,10 @@ async def test_relay_work(real: Runtime | None) -> None:
     assert sorted(await work.claim(["slack"], 10)) == ["j3", "j5"]
     assert await work.claim(["discord"], 10) == ["j4"]
     # A claimer that dies without `done`: its lease runs out and the job comes back.
-    await asyncio.sleep(0.4)
+    if real:
+        await asyncio.sleep(lease + 0.1)
+    else:
+        clock[0] += lease + 0.1
     assert await work.claim(["slack"], 2) == ["j3", "j4"]  # equal scores: in id order
     assert await work.claim(["slack"], 2) == ["j5"]
 
