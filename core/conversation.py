@@ -85,11 +85,13 @@ class Conversation:
             log.exception("failed to handle event %s", key)
             await self._release(key)
             return [Reply(texts.ERROR)]
+        return replies
+
+    async def _settle(self, key: str) -> None:
         try:
             await self.gate.settle(key)
         except Exception:
             log.warning("could not settle event %s; a late redelivery may be answered again", key, exc_info=True)
-        return replies
 
     async def _release(self, key: str) -> None:
         try:
@@ -141,7 +143,6 @@ class Conversation:
 
     async def _turn(self, message: IncomingMessage) -> list[Reply]:
         thread = message.thread
-        key = message.event_key()
         text = clean(message.text)
         incoming = self._incoming(message)
         try:
@@ -154,7 +155,20 @@ class Conversation:
             else:
                 lock = self._locks.setdefault(thread.key(), asyncio.Lock())
                 async with lock:
-                    replies = await self._understood(message, text)
+                    replies, context = await self._understood(message, text)
+                    # The context and the history go in parallel (two stores, one wait), still inside the
+                    # thread's lock so the thread's next turn loads this one's context.
+                    saved, written, _ = await asyncio.gather(
+                        self.contexts.save(thread, context), self._record(incoming, replies),
+                        self._settle(message.event_key()), return_exceptions=True,
+                    )
+                    if isinstance(written, BaseException):
+                        raise written
+                    if isinstance(saved, BaseException):
+                        raise saved
+                return replies
+        except _NotSaved:
+            raise
         except Exception:
             # The user's words are kept even when the turn failed, before the error reply goes out.
             try:
@@ -162,23 +176,30 @@ class Conversation:
             except Exception as exc:
                 raise _NotSaved() from exc
             raise
+        await asyncio.gather(self._record(incoming, replies), self._settle(message.event_key()))
+        return replies
+
+    async def _record(self, incoming: HistoryEntry, replies: list[Reply]) -> None:
+        """One round trip for the message and its replies, and before any reply is sent: the words are
+        durable before the bot answers them. Anything the turn itself made durable (a request, a job) was
+        written by the turn, before this."""
         lines = [incoming]
+        key = incoming.key.removeprefix("in:")
         for i, reply in enumerate(replies):
             reply.text = texts.fit(reply.text, texts.MAX_LONG_CHARS if reply.long else texts.MAX_REPLY_CHARS)
-            lines.append(HistoryEntry(thread, "bot", reply.text, f"out:{key}:{i}", {"request_id": reply.request_id}))
-        # One round trip for the message and its replies, and before any reply is sent: the words are
-        # durable before the bot answers them. Anything the turn itself made durable (a request, a job) was
-        # written by the turn, before this.
+            lines.append(HistoryEntry(incoming.thread, "bot", reply.text, f"out:{key}:{i}",
+                                      {"request_id": reply.request_id}))
         try:
             await self.history.append_many(lines)
         except Exception as exc:
             raise _NotSaved() from exc
-        return replies
 
-    async def _understood(self, message: IncomingMessage, text: str) -> list[Reply]:
+    async def _understood(self, message: IncomingMessage, text: str) -> tuple[list[Reply], dict[str, Any]]:
         thread = message.thread
-        loaded = await self.contexts.load(thread)
-        expired = loaded is None and await self.contexts.known(thread)
+        # Both asked at once: the marker only matters when the context is gone, but waiting for the first
+        # answer before asking would cost a second round trip on every new thread.
+        loaded, known = await asyncio.gather(self.contexts.load(thread), self.contexts.known(thread))
+        expired = loaded is None and known
         context = loaded or {}
         replies = []
         if expired:
@@ -187,8 +208,7 @@ class Conversation:
             await self._recover(thread, context)
         actor = Actor(thread, message.user, message.roles, message.event_key())
         replies.append(await self.turns.route(actor, text, context, expired=expired))
-        await self.contexts.save(thread, context)
-        return replies
+        return replies, context
 
     async def _recover(self, thread: ThreadRef, context: dict[str, Any]) -> None:
         """After the context expired, the thread's latest request is still the one people mean."""

@@ -6,6 +6,7 @@ through `RequestStore.transition`.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -165,11 +166,14 @@ class RequestFlow:
         fresh = Request.new(new_request_id(), actor.thread, actor.user, text, actor.event_key, spec)
         # A redelivered event finds the request its first delivery made, under that request's id.
         request, created = await self.requests.create(fresh)
+        # Independent durable steps go together: the reply waits for all of them, but only once.
+        steps = []
         if created:
-            await self.audit.record("requested", request_id=request.id, stack=spec.stack_name,
-                                    spec=spec.model_dump(), **where(actor))
+            steps.append(self.audit.record("requested", request_id=request.id, stack=spec.stack_name,
+                                           spec=spec.model_dump(), **where(actor)))
         if request.status == Status.PLANNING and request.revision == 1:
-            await self._enqueue("plan", f"plan-{request.id}-1", request)
+            steps.append(self._enqueue("plan", f"plan-{request.id}-1", request))
+        await asyncio.gather(*steps)
         note = draft.defaults_note(default_cloud)
         defaults = f" Using defaults: {note} (just say so to change them)." if note else ""
         return request.id, Reply(
@@ -199,6 +203,7 @@ class RequestFlow:
         authors = authors_of(request)
         if actor.user not in authors and spec.fingerprint() != request.spec.fingerprint():
             authors.append(actor.user)
+        job_id = f"plan-{request.id}-{revision}"
         changes = {
             "authors": authors,
             "spec": spec,
@@ -207,6 +212,9 @@ class RequestFlow:
             "plan": None,
             "approved_plan_hash": None,
             "shown_plan_hash": None,
+            # Pointed at its job in the same write (as `create` does): a separate update would cost another
+            # locked read-modify-write in the turn. `_enqueue` creates the job right after.
+            "latest_job": job_id,
         }
         # Compare-and-set on the status (and revision) read: an Approve pressed meanwhile (a button, maybe in
         # another process) has started an apply of the old plan, which this change must not overwrite.
@@ -221,10 +229,12 @@ class RequestFlow:
                                                        changes, expect={"revision": request.revision})
         if moved is None:
             return await self._not_revised(request)
-        await self.audit.record("revised", request_id=request.id, revision=revision, spec=spec.model_dump(),
-                                **where(actor))
-        await self._supersede(moved)
-        await self._enqueue("plan", f"plan-{moved.id}-{revision}", moved)
+        await asyncio.gather(
+            self.audit.record("revised", request_id=request.id, revision=revision, spec=spec.model_dump(),
+                              **where(actor)),
+            self._supersede(moved),
+            self._enqueue("plan", job_id, moved),
+        )
         return Reply(
             f"Updated: {describe(spec)} for *{spec.app}* in {spec.environment} ({spec.location}, size "
             f"{spec.size}). Any earlier approval no longer applies; re-planning now.",
@@ -301,16 +311,20 @@ class RequestFlow:
         plan_hash = request.plan_hash or ""
         approval = Approval(user=actor.user, plan_hash=plan_hash, ts=datetime.now(UTC),
                             thread=actor.thread.as_dict())
+        job_id = f"apply-{request.id}-{plan_hash}"
         approved = await self.requests.transition(request.id, Status.AWAITING_APPROVAL, Status.APPROVED, {
             "approved_plan_hash": plan_hash,
             "approvals": [*request.approvals, approval],
+            "latest_job": job_id,
         }, expect={"plan.hash": plan_hash})
         if approved is None:
             return Reply("That plan changed or was approved a moment ago; check the latest status card.",
                          ephemeral=True, request_id=request.id)
-        await self.audit.record("approved", request_id=request.id, plan_hash=plan_hash, requested_by=request.user,
-                                engine=request.plan.engine if request.plan else None, **where(actor))
-        await self._enqueue("apply", f"apply-{request.id}-{plan_hash}", approved, plan_hash=plan_hash)
+        await asyncio.gather(
+            self.audit.record("approved", request_id=request.id, plan_hash=plan_hash, requested_by=request.user,
+                              engine=request.plan.engine if request.plan else None, **where(actor)),
+            self._enqueue("apply", job_id, approved, plan_hash=plan_hash),
+        )
         return Reply(f"Approved by {mention(actor.user)}. Applying now; the status card follows along.",
                      request_id=request.id)
 

@@ -28,6 +28,11 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+def _stored_time(at: datetime) -> datetime:
+    """`at` as BSON keeps it: to the millisecond."""
+    return at.replace(microsecond=at.microsecond // 1000 * 1000)
+
+
 def connect(url: str, db_name: str) -> tuple[AsyncMongoClient[dict[str, Any]], AsyncDatabase[dict[str, Any]]]:
     # Every call has an upper bound: a half-open connection fails the call instead of hanging a turn
     # that holds a lock. The socket timeout outlasts a brief stall of the server (a failover, a pause).
@@ -141,14 +146,16 @@ class MongoRequests:
                 claimed = await self.keys.find_one({"_id": request.event_key})
                 request_id = str((claimed or {}).get("request_id") or request.id)
         fresh = request.model_copy(update={"id": request_id, "latest_job": f"plan-{request_id}-1"})
+        stamp = _stored_time(now())
+        doc = {**fresh.to_doc(), "created_at": stamp, "updated_at": stamp}
         try:
-            await self.col.insert_one({**fresh.to_doc(), "created_at": now(), "updated_at": now()})
-            created = True
+            await self.col.insert_one(doc)
         except DuplicateKeyError:
-            created = False
-        stored = await self.get(request_id)
-        assert stored is not None, f"request {request_id} vanished right after it was stored"
-        return stored, created
+            stored = await self.get(request_id)
+            assert stored is not None, f"request {request_id} vanished right after it was stored"
+            return stored, False
+        # What was just inserted is what a read would return; reading it back would cost the turn a round trip.
+        return Request.from_doc(doc), True
 
     async def get(self, request_id: str) -> Request | None:
         doc = await self.col.find_one({"_id": request_id})
