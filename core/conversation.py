@@ -59,33 +59,44 @@ class Conversation:
 
     async def handle_message(self, message: IncomingMessage) -> list[Reply]:
         key = message.event_key()
-        try:
-            claimed = await self.gate.claim(key)
-        except Exception:
-            # With the gate down a redelivery might get through too; silence would be worse. Answer, and keep
-            # the words if the history store still takes them (its insert is once per event anyway).
-            log.exception("event gate unavailable for %s", key)
+        lock = self._locks.setdefault(message.thread.key(), asyncio.Lock())
+        async with lock:
+            # The claim and the thread's context are asked for at once: one wait instead of two on every
+            # turn. The context is read under the thread's lock, so it is the one its last turn saved.
+            claim, context = await asyncio.gather(
+                self.gate.claim(key), self._context(message.thread), return_exceptions=True
+            )
+            if isinstance(claim, BaseException):
+                if not isinstance(claim, Exception):
+                    raise claim
+                # With the gate down a redelivery might get through too; silence would be worse. Answer, and
+                # keep the words if the history store still takes them (its insert is once per event anyway).
+                log.error("event gate unavailable for %s", key, exc_info=claim)
+                try:
+                    await self.history.append_many([self._incoming(message)])
+                except Exception:
+                    log.exception("could not save message %s either", key)
+                    return [Reply(texts.NOT_SAVED)]
+                return [Reply(texts.ERROR)]
+            if not claim:
+                log.info("duplicate event dropped: %s", key)
+                return []
             try:
-                await self.history.append_many([self._incoming(message)])
-            except Exception:
-                log.exception("could not save message %s either", key)
+                return await self._turn(message, context)
+            except _NotSaved:
+                log.exception("failed to handle event %s and to save it", key)
+                await self._release(key)
                 return [Reply(texts.NOT_SAVED)]
-            return [Reply(texts.ERROR)]
-        if not claimed:
-            log.info("duplicate event dropped: %s", key)
-            return []
-        try:
-            replies = await self._turn(message)
-        except _NotSaved:
-            log.exception("failed to handle event %s and to save it", key)
-            await self._release(key)
-            return [Reply(texts.NOT_SAVED)]
-        except Exception:
-            # Releasing lets the platform's own retry through; the user's words are already stored.
-            log.exception("failed to handle event %s", key)
-            await self._release(key)
-            return [Reply(texts.ERROR)]
-        return replies
+            except Exception:
+                # Releasing lets the platform's own retry through; the user's words are already stored.
+                log.exception("failed to handle event %s", key)
+                await self._release(key)
+                return [Reply(texts.ERROR)]
+
+    async def _context(self, thread: ThreadRef) -> tuple[dict[str, Any] | None, bool]:
+        """The thread's context, and whether the thread was a conversation before (its marker outlives it)."""
+        loaded, known = await asyncio.gather(self.contexts.load(thread), self.contexts.known(thread))
+        return loaded, known
 
     async def _settle(self, key: str) -> None:
         try:
@@ -141,7 +152,10 @@ class Conversation:
             await self._release(key)
             return [Reply(texts.ACTION_ERROR, ephemeral=True)]
 
-    async def _turn(self, message: IncomingMessage) -> list[Reply]:
+    async def _turn(
+        self, message: IncomingMessage, context: tuple[dict[str, Any] | None, bool] | BaseException
+    ) -> list[Reply]:
+        """Runs under the thread's lock, so the context saved here is the one the thread's next turn loads."""
         thread = message.thread
         text = clean(message.text)
         incoming = self._incoming(message)
@@ -153,19 +167,18 @@ class Conversation:
                 log.info("oversized message (%d chars) in %s", len(text), thread.key())
                 replies = [Reply(texts.too_long(len(text), self.max_chars))]
             else:
-                lock = self._locks.setdefault(thread.key(), asyncio.Lock())
-                async with lock:
-                    replies, context = await self._understood(message, text)
-                    # The context and the history go in parallel (two stores, one wait), still inside the
-                    # thread's lock so the thread's next turn loads this one's context.
-                    saved, written, _ = await asyncio.gather(
-                        self.contexts.save(thread, context), self._record(incoming, replies),
-                        self._settle(message.event_key()), return_exceptions=True,
-                    )
-                    if isinstance(written, BaseException):
-                        raise written
-                    if isinstance(saved, BaseException):
-                        raise saved
+                if isinstance(context, BaseException):
+                    raise context
+                replies, saved_context = await self._understood(message, text, *context)
+                # The context, the history and the claim's settling go in parallel (two stores, one wait).
+                saved, written, _ = await asyncio.gather(
+                    self.contexts.save(thread, saved_context), self._record(incoming, replies),
+                    self._settle(message.event_key()), return_exceptions=True,
+                )
+                if isinstance(written, BaseException):
+                    raise written
+                if isinstance(saved, BaseException):
+                    raise saved
                 return replies
         except _NotSaved:
             raise
@@ -194,11 +207,10 @@ class Conversation:
         except Exception as exc:
             raise _NotSaved() from exc
 
-    async def _understood(self, message: IncomingMessage, text: str) -> tuple[list[Reply], dict[str, Any]]:
+    async def _understood(
+        self, message: IncomingMessage, text: str, loaded: dict[str, Any] | None, known: bool
+    ) -> tuple[list[Reply], dict[str, Any]]:
         thread = message.thread
-        # Both asked at once: the marker only matters when the context is gone, but waiting for the first
-        # answer before asking would cost a second round trip on every new thread.
-        loaded, known = await asyncio.gather(self.contexts.load(thread), self.contexts.known(thread))
         expired = loaded is None and known
         context = loaded or {}
         replies = []

@@ -194,7 +194,9 @@ class RequestFlow:
                                 stack=spec.stack_name)
             return Reply(f"I can't change it that way: {refusal}. The request stays as it was.",
                          request_id=request.id)
-        taken = await self._taken(actor, spec)
+        # A request's stack was claimed for its workspace when the request got that name; only a new name
+        # needs asking about.
+        taken = None if spec.stack_name == request.stack else await self._taken(actor, spec)
         if taken:
             return taken
         if request.status not in REVISABLE:

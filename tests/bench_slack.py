@@ -352,7 +352,7 @@ async def seed(db: Any, jobs: int, messages: int) -> float:
 
     start = time.monotonic()
     old = datetime.now(UTC) - timedelta(days=30)
-    batch = 1000
+    batch = 250  # shorter write transactions keep the live processes' writes waiting less
     for base in range(0, jobs, batch):
         requests, docs = [], []
         for i in range(base, min(base + batch, jobs)):
@@ -367,15 +367,45 @@ async def seed(db: Any, jobs: int, messages: int) -> float:
                          "done": 10, "total": 10, "created_at": old, "finished_at": old, "engine": "offline",
                          "events": [{"ts": old, "phase": None, "message": f"step {s}", "done": s, "total": 10}
                                     for s in range(10)]})
-        await db.requests.insert_many(requests, ordered=False)
-        await db.jobs.insert_many(docs, ordered=False)
+        await insert_patiently(db.requests, requests)
+        await insert_patiently(db.jobs, docs)
     for base in range(0, messages, batch):
-        await db.messages.insert_many([
+        await insert_patiently(db.messages, [
             {"_id": f"seed-m{i}", "thread_key": f"slack:T0001:CSEED:1700000000.{i % jobs:06d}", "role": "user",
              "text": "create a bucket for my app", "ts": old, "order": i, "meta": {}}
             for i in range(base, min(base + batch, messages))
-        ], ordered=False)
+        ])
     return time.monotonic() - start
+
+
+async def insert_patiently(collection: Any, docs: list[dict[str, Any]], attempts: int = 8) -> None:
+    """Inserts while infrabot and its worker write too: FerretDB's SQLite answers SQLITE_BUSY when another
+    writer holds the database, so a batch is retried with backoff. A retried batch may find some of its
+    documents already stored by the attempt that failed; those duplicates are expected."""
+    from pymongo.errors import BulkWriteError, PyMongoError
+
+    delay = 0.05
+    for attempt in range(attempts):
+        try:
+            await collection.insert_many(docs, ordered=False)
+            return
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if all(err.get("code") == 11000 for err in errors):
+                return  # everything not inserted now was inserted by an earlier attempt
+            if attempt == attempts - 1 or not all(err.get("code") == 11000 or _busy(err.get("errmsg"))
+                                                  for err in errors):
+                raise
+        except PyMongoError as exc:
+            if attempt == attempts - 1 or not _busy(str(exc)):
+                raise
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 2.0)
+
+
+def _busy(message: object) -> bool:
+    text = str(message or "")
+    return "SQLITE_BUSY" in text or "database is locked" in text
 
 
 async def settle(db: Any, within: float = 60) -> None:
