@@ -22,18 +22,18 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
-from arq.connections import RedisSettings, create_pool
-from arq.worker import func
 
 from config.local_services import REPO_ROOT, LocalServices, ensure_services, free_port, port_open
-from config.settings import Settings
-from jobs.queue import QUEUE_NAME
-from jobs.worker import make_worker
 from tests.bench_slack import print_slack, run_slack
-from tests.support import running
+
+if TYPE_CHECKING:
+    from config.settings import Settings
+
+# The Slack comparison's stand-in and floor are spawned processes that import this module again, so what
+# only the web and pick-up figures need (the worker, arq, settings) is imported where it is used.
 
 CONVERSATIONS = 50
 TURNS = 6
@@ -106,6 +106,13 @@ async def bench_replies(base: str) -> tuple[list[float], list[float], dict[str, 
 
 
 async def bench_pickup(settings: Settings, redis_url: str, mongodb_url: str) -> list[float]:
+    from arq.connections import RedisSettings, create_pool
+    from arq.worker import func
+
+    from jobs.queue import QUEUE_NAME
+    from jobs.worker import make_worker
+    from tests.support import running
+
     started: dict[str, float] = {}
     arrived = asyncio.Event()
 
@@ -195,6 +202,8 @@ async def main(quick: bool = False) -> None:
 
 
 async def web_and_pickup(services: LocalServices, data: Path) -> None:
+    from config.settings import Settings
+
     port = free_port()
     web = start_web(services, data, port)
     try:

@@ -22,13 +22,18 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from config.local_services import REPO_ROOT, port_open
-from tests.slack_mock.harness import SIGNING_SECRET, SlackClient
-from tests.slack_mock.server import BOT_TOKEN, MockSlack
+from tests.slack_mock.server import BOT_TOKEN, SIGNING_SECRET, MockSlack
+
+if TYPE_CHECKING:
+    from tests.slack_mock.harness import SlackClient
+
+# The stand-in and the floor run in spawned processes, which import this module (and the benchmark's main
+# module) again: the harness, which pulls in all of infrabot, is imported only where it is used.
 
 TURNS = [
     "create a bucket and a postgres database for my app shop{n} in dev",
@@ -219,6 +224,8 @@ async def drive(
     base: str, api_url: str, replies: Replies, *, conversations: int, turns: int, think: tuple[float, float],
     senders: int, closed_seconds: float, label: str
 ) -> Figures:
+    from tests.slack_mock.harness import SlackClient
+
     figures = Figures()
     limits = httpx.Limits(max_connections=conversations + senders + 5)
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as http:
@@ -271,33 +278,36 @@ def standin() -> Iterator[tuple[str, Any]]:
             proc.kill()
 
 
-@contextlib.contextmanager
-def floor(port: int, api_url: str) -> Iterator[Any]:
-    proc = mp.get_context("spawn").Process(target=_floor_main, args=(port, api_url), daemon=True)
-    proc.start()
-    try:
-        wait_port(proc, port, "the bare Bolt app")
-        yield proc
-    finally:
+def _stop(procs: list[Any], within: float = 5.0) -> None:
+    """A benchmark needs no graceful stop: what is still running after `within` seconds is killed."""
+    for proc in procs:
         proc.terminate()
-        proc.join(timeout=5)
+    deadline = time.monotonic() + within
+    for proc in procs:
+        alive = proc.is_alive if hasattr(proc, "is_alive") else (lambda p=proc: p.poll() is None)
+        while alive() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if alive():
+            proc.kill()
+        if hasattr(proc, "join"):
+            proc.join(timeout=5)
+        else:
+            proc.wait(timeout=5)
 
 
 @contextlib.contextmanager
-def infrabot(env: dict[str, str], port: int) -> Iterator[subprocess.Popen[bytes]]:
+def both_apps(floor_port: int, api_url: str, env: dict[str, str], port: int) -> Iterator[tuple[Any, Any]]:
+    """The bare Bolt app and infrabot (web and worker), started together so their start-ups overlap."""
+    floor_proc = mp.get_context("spawn").Process(target=_floor_main, args=(floor_port, api_url), daemon=True)
+    floor_proc.start()
     web = subprocess.Popen([sys.executable, "-m", "bots.cli", "web"], env=env, cwd=REPO_ROOT)
     worker = subprocess.Popen([sys.executable, "-m", "bots.cli", "worker"], env=env, cwd=REPO_ROOT)
     try:
+        wait_port(floor_proc, floor_port, "the bare Bolt app")
         wait_port(web, port, "infrabot web")
-        yield web
+        yield floor_proc, web
     finally:
-        for proc in (web, worker):
-            proc.terminate()
-        for proc in (web, worker):
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        _stop([floor_proc, web, worker])
 
 
 def rss_mb(pid: int) -> float:
@@ -471,29 +481,30 @@ async def run_slack(
         replies = Replies(arrivals)
         replies.start()
         try:
-            port = free_port()
-            with floor(port, api_url):
-                floor_figures = await drive(f"http://127.0.0.1:{port}", api_url, replies, label="floor", **kw)
-            port = free_port()
+            floor_port, port = free_port(), free_port()
             env = infrabot_env(redis_url, mongodb_url, db_name, data, api_url, port)
             mongo, db = connect(mongodb_url, db_name)
             redis = Redis.from_url(redis_url)
             try:
-                with infrabot(env, port) as web, profiled(web.pid):
-                    replies.cards.clear()
-                    empty = await drive(f"http://127.0.0.1:{port}", api_url, replies, label="infrabot", **kw)
-                    await settle(db)
-                    cards_empty = await card_latencies(db, replies.cards)
-                    contexts, per_context = await context_bytes(redis)
-                    seeded = cards_seeded = None
-                    seed_seconds = 0.0
-                    if seed_jobs or seed_messages:
-                        seed_seconds = await seed(db, seed_jobs, seed_messages)
+                with both_apps(floor_port, api_url, env, port) as (_, web):
+                    # infrabot idles meanwhile (its worker polls the queue, its relay wakes every 2 s).
+                    floor_figures = await drive(f"http://127.0.0.1:{floor_port}", api_url, replies, label="floor",
+                                                **kw)
+                    with profiled(web.pid):
                         replies.cards.clear()
-                        seeded = await drive(f"http://127.0.0.1:{port}", api_url, replies, label="seeded", **kw)
+                        empty = await drive(f"http://127.0.0.1:{port}", api_url, replies, label="infrabot", **kw)
                         await settle(db)
-                        cards_seeded = await card_latencies(db, replies.cards)
-                    rss = rss_mb(web.pid)
+                        cards_empty = await card_latencies(db, replies.cards)
+                        contexts, per_context = await context_bytes(redis)
+                        seeded = cards_seeded = None
+                        seed_seconds = 0.0
+                        if seed_jobs or seed_messages:
+                            seed_seconds = await seed(db, seed_jobs, seed_messages)
+                            replies.cards.clear()
+                            seeded = await drive(f"http://127.0.0.1:{port}", api_url, replies, label="seeded", **kw)
+                            await settle(db)
+                            cards_seeded = await card_latencies(db, replies.cards)
+                        rss = rss_mb(web.pid)
             finally:
                 await redis.aclose()
                 await mongo.close()

@@ -20,10 +20,9 @@ from pydantic import SecretStr
 from bots.runtime import Runtime
 from bots.slack.http import mount
 from config.settings import Settings
-from tests.slack_mock.server import BOT_TOKEN, BOT_USER, TEAM, MockSlack
+from tests.slack_mock.server import BOT_TOKEN, BOT_USER, SIGNING_SECRET, TEAM, MockSlack
 from tests.support import bounded
 
-SIGNING_SECRET = "test-signing-secret"
 _ts = itertools.count(1)
 
 

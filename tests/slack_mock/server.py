@@ -22,6 +22,7 @@ APP_TOKEN = "xapp-test-token"
 BOT_USER = "UBOT"
 BOT_ID = "BBOT"
 TEAM = "T0001"
+SIGNING_SECRET = "test-signing-secret"
 
 
 @dataclass
