@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable, Callable, Collection
@@ -51,6 +52,7 @@ async def ensure_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
     await db.jobs.create_index([("phase", ASCENDING)])
     await db.audit.create_index([("request_id", ASCENDING)])
     await backfill_live_stacks(db)
+    await backfill_thread_latest(db)
 
 
 class MongoHistory:
@@ -116,6 +118,22 @@ async def _upsert_once(collection: Any, doc_id: str, doc: dict[str, Any]) -> Non
         await collection.replace_one({"_id": doc_id}, doc, upsert=True)
 
 
+async def backfill_thread_latest(db: AsyncDatabase[dict[str, Any]]) -> None:
+    """Once per database: points each thread at its newest request, for stores written before the pointers."""
+    if await db.thread_latest.find_one({"_id": _BACKFILLED}):
+        return
+    latest: dict[str, str] = {}
+    async for doc in db.requests.find({}, {"thread_key": 1, "created_at": 1}).sort("created_at", 1):
+        if doc.get("thread_key"):
+            latest[str(doc["thread_key"])] = doc["_id"]
+    pointers = [{"_id": key, "request_id": request_id} for key, request_id in latest.items()]
+    for start in range(0, len(pointers), 500):
+        # A pointer a create wrote meanwhile is newer than the backfill's: the duplicate is left as it is.
+        with contextlib.suppress(BulkWriteError):
+            await db.thread_latest.insert_many(pointers[start:start + 500], ordered=False)
+    await _upsert_once(db.thread_latest, _BACKFILLED, {"at": now()})
+
+
 def _field(doc: dict[str, Any], path: str) -> Any:
     value: Any = doc
     for part in path.split("."):
@@ -130,6 +148,8 @@ class MongoRequests:
         self.col = db.requests
         self.live = db.live_stacks
         self.keys = db.request_keys
+        # latest_in_thread() reads this pointer by _id: FerretDB answers a thread_key query by scanning requests.
+        self.thread_latest = db.thread_latest
         self.locks = locks
 
     async def create(self, request: Request) -> tuple[Request, bool]:
@@ -148,9 +168,17 @@ class MongoRequests:
         fresh = request.model_copy(update={"id": request_id, "latest_job": f"plan-{request_id}-1"})
         stamp = _stored_time(now())
         doc = {**fresh.to_doc(), "created_at": stamp, "updated_at": stamp}
-        try:
-            await self.col.insert_one(doc)
-        except DuplicateKeyError:
+        # The thread's pointer goes with the insert (whole-document replace, nothing to lose to a race): a
+        # redelivered event writes the same id again, and a failed insert leaves a pointer readers skip.
+        inserted, pointed = await asyncio.gather(
+            self.col.insert_one(doc),
+            _upsert_once(self.thread_latest, fresh.thread_key, {"request_id": request_id}),
+            return_exceptions=True,
+        )
+        for outcome in (inserted, pointed):
+            if isinstance(outcome, BaseException) and not isinstance(outcome, DuplicateKeyError):
+                raise outcome  # the event's retry finds the request stored and writes the pointer again
+        if isinstance(inserted, DuplicateKeyError):
             stored = await self.get(request_id)
             assert stored is not None, f"request {request_id} vanished right after it was stored"
             return stored, False
@@ -213,7 +241,14 @@ class MongoRequests:
         return [Request.from_doc(doc) async for doc in cursor]
 
     async def latest_in_thread(self, thread: ThreadRef) -> Request | None:
-        return await self._latest({"thread_key": thread.key()})
+        pointer = await self.thread_latest.find_one({"_id": thread.key()})
+        if pointer is not None:
+            request = await self.get(str(pointer["request_id"]))
+            if request is not None:
+                return request
+        elif await self.thread_latest.find_one({"_id": _BACKFILLED}):
+            return None  # every request made since the backfill left a pointer: this thread has none
+        return await self._latest({"thread_key": thread.key()})  # a store not backfilled yet
 
     async def live_stack(self, stack: str) -> Request | None:
         """The request whose apply built this stack and which was not destroyed since."""

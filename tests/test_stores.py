@@ -147,3 +147,25 @@ async def test_replicas_starting_together_both_backfill_without_failing(runtime:
         await asyncio.gather(*(backfill_live_stacks(runtime.db) for _ in range(4)))
         live = await runtime.requests.live_stack("twice-dev")
         assert live is not None and live.id == "old2"
+
+
+async def test_the_latest_request_of_a_thread_is_read_by_key_and_backfilled_for_older_stores(
+    runtime: Runtime,
+) -> None:
+    spec = InfraSpec(app="shop", components=[Component(kind="bucket")])
+    await runtime.requests.create(Request.new("tl1", THREAD, "ana", "x", "tl-ev1", spec))
+    await asyncio.sleep(0.01)
+    second, _ = await runtime.requests.create(Request.new("tl2", THREAD, "ana", "y", "tl-ev2", spec))
+    assert await runtime.db.thread_latest.find_one({"_id": THREAD.key()}) == {"_id": THREAD.key(), "request_id": "tl2"}
+    latest = await runtime.requests.latest_in_thread(THREAD)
+    assert latest is not None and latest.id == second.id
+    quiet = ThreadRef("slack", "T1", "C9", "999.1")
+    assert await runtime.requests.latest_in_thread(quiet) is None
+
+    # A store written before the pointers existed: the backfill at start-up points each thread at its newest.
+    await runtime.db.thread_latest.delete_many({})
+    latest = await runtime.requests.latest_in_thread(THREAD)
+    assert latest is not None and latest.id == second.id, "without a backfill the thread's requests are searched"
+    await ensure_indexes(runtime.db)
+    assert await runtime.db.thread_latest.find_one({"_id": THREAD.key()}) == {"_id": THREAD.key(), "request_id": "tl2"}
+    assert await runtime.requests.latest_in_thread(quiet) is None
