@@ -305,9 +305,30 @@ def both_apps(floor_port: int, api_url: str, env: dict[str, str], port: int) -> 
     try:
         wait_port(floor_proc, floor_port, "the bare Bolt app")
         wait_port(web, port, "infrabot web")
+        # The floor is measured with infrabot idle: its worker may still be importing after the web listens.
+        wait_idle([web.pid, worker.pid])
         yield floor_proc, web
     finally:
         _stop([floor_proc, web, worker])
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wait_idle(pids: list[int], share: float = 0.05, window: float = 0.5, within: float = 60.0) -> None:
+    """Waits until the processes together use under `share` of a core over `window` seconds."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            before = sum(cpu_seconds(p) for p in pids)
+            time.sleep(window)
+            used = sum(cpu_seconds(p) for p in pids) - before
+        except (OSError, IndexError, ValueError):
+            return  # not Linux, or a process is gone: nothing to wait for
+        if used < share * window:
+            return
 
 
 def rss_mb(pid: int) -> float:
