@@ -200,46 +200,15 @@ class StatusRelay:
         await self.work.done(status.job_id)
         observe.dead_letter(ThreadRef.from_dict(status.thread).platform)
 
-    async def run(self, max_running: int = 50) -> None:
-        """Relays on every wake-up, and every few seconds anyway so a lost signal costs little.
-
-        Unlike `pump`, a pass does not wait for the cards it started: a job that changes meanwhile is claimed
-        and shown at once, not after the slowest card of the batch before it. Claimed jobs stay leased until
-        done, so no two passes take the same version, and the sinks' card lock orders the rare overlap.
-        """
-        running: set[asyncio.Task[int]] = set()
-        try:
-            while True:
-                self.wakeup.clear()
-                try:
-                    more = await self._start_some(running, max_running)
-                except Exception:
-                    log.exception("status relay pass failed")
-                    more = False
-                if more:
-                    continue
-                try:
-                    await asyncio.wait_for(self.wakeup.wait(), timeout=self.poll_seconds)
-                except TimeoutError:
-                    pass
-        finally:
-            for task in running:
-                task.cancel()
-            if running:
-                await asyncio.gather(*running, return_exceptions=True)
-
-    async def _start_some(self, running: set[asyncio.Task[int]], max_running: int) -> bool:
-        """Claims what is due and starts showing it; True when more may be due right away."""
-        if not self.sinks:
-            return False
-        if len(running) >= max_running:
-            await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
-            return True
-        async with self._lock:
-            await self._resync()
-            ids = await self.work.claim(list(self.sinks), min(self.batch, max_running - len(running)))
-        for job_id in ids:
-            task = asyncio.create_task(self._relay(job_id), name=f"relay:{job_id}")
-            running.add(task)
-            task.add_done_callback(running.discard)
-        return len(ids) == self.batch
+    async def run(self) -> None:
+        """Relays on every wake-up, and every few seconds anyway so a lost signal costs little."""
+        while True:
+            try:
+                await self.pump()
+            except Exception:
+                log.exception("status relay pass failed")
+            try:
+                await asyncio.wait_for(self.wakeup.wait(), timeout=self.poll_seconds)
+            except TimeoutError:
+                pass
+            self.wakeup.clear()
