@@ -10,6 +10,7 @@ from bots.runtime import Runtime
 from bots.web.app import web_thread
 from core.flow import destroy_job
 from core.request import Request
+from tests.support import eventually
 from tests.web_chat import card, chat, press, say
 
 DEV = "create a postgres database and a bucket for my app shop"
@@ -97,8 +98,12 @@ async def test_prod_destroy_needs_a_second_person_and_deletion_protection_says_s
     assert "nothing was removed: deletion protection is on for" in failed["text"]
     assert failed["text"].count("deletion protection is on") == 1, failed["text"]
     assert "Cloud SQL instance" in failed["error"]
-    request = await runtime.requests.get(rid)
-    assert request is not None and request.status == "applied", "the stack is still there"
+    # The worker ends the job (the card above) and then moves the request back: one write behind the card.
+    async def back_to_applied() -> Request | None:
+        found = await runtime.requests.get(rid)
+        return found if found is not None and found.status == "applied" else None
+
+    assert await eventually(back_to_applied), "the stack is still there"
     assert await runtime.requests.live_stack("shop-prod") is not None
 
     rows = await runtime.audit.list(request_id=rid)
