@@ -285,6 +285,9 @@ class MongoJobs:
         on_change: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
         self.col = db.jobs
+        # The jobs not finished yet, keyed by job id: the reconciler reads this small collection instead of
+        # querying `phase`, which FerretDB answers by scanning every job (and its change log) ever run.
+        self.open = db.open_jobs
         self.locks = locks
         # Puts the job on the relay's work list; MongoDB's `relay_pending` stays the truth it is rebuilt from.
         self.on_change = on_change
@@ -297,13 +300,24 @@ class MongoJobs:
         doc["relay_pending"] = True
         doc["events"] = [{"ts": now(), "version": status.version, "phase": str(status.phase),
                           "message": status.message}]
-        try:
-            await self.col.insert_one(doc)
-        except DuplicateKeyError:
+        inserted, listed = await asyncio.gather(
+            self.col.insert_one(doc), self._track_open(status.job_id, doc["phase"], doc["created_at"]),
+            return_exceptions=True,
+        )
+        for outcome in (inserted, listed):
+            if isinstance(outcome, BaseException) and not isinstance(outcome, DuplicateKeyError):
+                raise outcome  # the caller's retry finds the job stored and lists it again
+        if isinstance(inserted, DuplicateKeyError):
             return False
         if self.on_change:
             await self.on_change(status.job_id)
         return True
+
+    async def _track_open(self, job_id: str, phase: str, created_at: datetime | None) -> None:
+        if phase in _OPEN_PHASES:
+            await _upsert_once(self.open, job_id, {"created_at": created_at or now()})
+        else:
+            await self.open.delete_one({"_id": job_id})
 
     async def get(self, job_id: str) -> JobStatus | None:
         doc = await self.col.find_one({"_id": job_id}, _NO_EVENTS)
@@ -329,9 +343,32 @@ class MongoJobs:
         return await self._update(job_id, changes, only_open=True)
 
     async def open_jobs(self, limit: int = 500) -> list[JobStatus]:
-        """Jobs not finished yet, oldest first; for the reconciler, off the chat path."""
-        cursor = self.col.find({"phase": {"$in": _OPEN_PHASES}}, _NO_EVENTS).sort("created_at", ASCENDING)
-        return [_to_status(doc) async for doc in cursor.limit(limit)]
+        """Jobs not finished yet, oldest first; for the reconciler, off the chat path.
+
+        Read through the open-jobs list, each job then by `_id`; the job document stays the truth, so an
+        entry whose job has finished (its writer stopped between the two writes) is dropped here.
+        """
+        if not await self.open.find_one({"_id": _BACKFILLED}):
+            await self._backfill_open()
+        listed = [doc async for doc in self.open.find({}).sort("created_at", ASCENDING).limit(limit + 1)]
+        ids = [str(doc["_id"]) for doc in listed if doc["_id"] != _BACKFILLED][:limit]
+        docs = await asyncio.gather(*(self.col.find_one({"_id": job_id}, _NO_EVENTS) for job_id in ids))
+        found: list[JobStatus] = []
+        for job_id, doc in zip(ids, docs, strict=True):
+            if doc is None or doc.get("phase") not in _OPEN_PHASES:
+                await self.open.delete_one({"_id": job_id})
+            else:
+                found.append(_to_status(doc))
+        return found
+
+    async def _backfill_open(self) -> None:
+        """Once per database: lists the open jobs of a store written before the list existed."""
+        cursor = self.col.find({"phase": {"$in": _OPEN_PHASES}}, {"created_at": 1})
+        entries = [{"_id": doc["_id"], "created_at": doc.get("created_at") or now()} async for doc in cursor]
+        for start in range(0, len(entries), 500):
+            with contextlib.suppress(BulkWriteError):  # entries a create wrote meanwhile are the same
+                await self.open.insert_many(entries[start:start + 500], ordered=False)
+        await _upsert_once(self.open, _BACKFILLED, {"created_at": datetime.min.replace(tzinfo=UTC)})
 
     async def _update(self, job_id: str, changes: dict[str, Any], *, only_open: bool) -> JobStatus | None:
         """Bumps the version; phase changes and errors also go to the job's change log, progress steps don't:
@@ -360,8 +397,11 @@ class MongoJobs:
                 # FerretDB v1: no projection here
                 doc = await self.col.find_one_and_update({"_id": job_id}, held.stamp(update),
                                                          return_document=ReturnDocument.AFTER)
-        if doc and self.on_change:
-            await self.on_change(job_id)
+        if doc:
+            steps = [self.on_change(job_id)] if self.on_change else []
+            if "phase" in changes:
+                steps.append(self._track_open(job_id, str(doc.get("phase")), doc.get("created_at")))
+            await asyncio.gather(*steps)
         return _to_status(doc) if doc else None
 
     async def unrelayed(self, platforms: list[str], limit: int = 100) -> list[JobStatus]:

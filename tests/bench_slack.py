@@ -355,7 +355,11 @@ async def card_latencies(db: Any, cards: list[Arrival]) -> tuple[list[float], li
         shown.setdefault(job, []).append((int(version), a.wall))
     settled: list[float] = []
     every: list[float] = []
-    async for doc in db.jobs.find({"_id": {"$in": list(shown)}}, {"events": 1}):
+    # Each by `_id`: FerretDB would answer `$in` by scanning every job, seeded ones included.
+    docs = await asyncio.gather(*(db.jobs.find_one({"_id": job}, {"events": 1}) for job in shown))
+    for doc in docs:
+        if doc is None:
+            continue
         for event in doc.get("events") or []:
             times = [wall for version, wall in shown[doc["_id"]] if version >= int(event.get("version", 0))]
             if not times:
@@ -439,12 +443,21 @@ def _busy(message: object) -> bool:
     return "SQLITE_BUSY" in text or "database is locked" in text
 
 
-async def settle(db: Any, within: float = 60) -> None:
-    """Waits until every job of the run is finished and its card caught up (or `within` seconds passed)."""
-    busy = {"_id": {"$not": {"$regex": "^apply-seed"}},
-            "$or": [{"phase": {"$in": ["queued", "running", "applying"]}}, {"relay_pending": True}]}
+async def settle(db: Any, redis: Any, within: float = 60) -> None:
+    """Waits until every job of the run is finished and its card caught up (or `within` seconds passed).
+
+    Reads only keyed, small lists (the open jobs, the relay's work list): a query on `phase` would make
+    FerretDB scan every seeded job on each poll and slow the very processes being measured.
+    """
+    from jobs.relay_work import PREFIX, SYNCED
+
     for _ in range(int(within / 0.5)):
-        if not await db.jobs.count_documents(busy):
+        open_jobs = await db.open_jobs.count_documents({"_id": {"$ne": "__backfilled__"}})
+        waiting = 0
+        async for key in redis.scan_iter(f"{PREFIX}:*"):
+            if key.decode() != SYNCED:
+                waiting += await redis.zcard(key)
+        if not open_jobs and not waiting:
             break
         await asyncio.sleep(0.5)
     await asyncio.sleep(0.5)  # the stand-in's report of the last edit
@@ -514,7 +527,7 @@ async def run_slack(
                     with profiled(web.pid):
                         replies.cards.clear()
                         empty = await drive(f"http://127.0.0.1:{port}", api_url, replies, label="infrabot", **kw)
-                        await settle(db)
+                        await settle(db, redis)
                         cards_empty = await card_latencies(db, replies.cards)
                         contexts, per_context = await context_bytes(redis)
                         seeded = cards_seeded = None
@@ -523,7 +536,7 @@ async def run_slack(
                             seed_seconds = await seed(db, seed_jobs, seed_messages)
                             replies.cards.clear()
                             seeded = await drive(f"http://127.0.0.1:{port}", api_url, replies, label="seeded", **kw)
-                            await settle(db)
+                            await settle(db, redis)
                             cards_seeded = await card_latencies(db, replies.cards)
                         rss = rss_mb(web.pid)
             finally:

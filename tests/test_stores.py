@@ -169,3 +169,27 @@ async def test_the_latest_request_of_a_thread_is_read_by_key_and_backfilled_for_
     await ensure_indexes(runtime.db)
     assert await runtime.db.thread_latest.find_one({"_id": THREAD.key()}) == {"_id": THREAD.key(), "request_id": "tl2"}
     assert await runtime.requests.latest_in_thread(quiet) is None
+
+
+async def test_open_jobs_are_listed_by_key_until_they_finish_and_backfilled_for_older_stores(
+    runtime: Runtime,
+) -> None:
+    jobs = runtime.jobs
+    for n in (1, 2, 3):
+        assert await jobs.create(JobStatus(f"plan-o{n}-1", "plan", f"o{n}", THREAD.as_dict(), Phase.QUEUED, 1))
+    await jobs.update("plan-o1-1", phase=Phase.RUNNING, done=1)
+    await jobs.update("plan-o2-1", phase=Phase.AWAITING_APPROVAL)
+    assert [s.job_id for s in await jobs.open_jobs()] == ["plan-o1-1", "plan-o3-1"]
+    assert await runtime.db.open_jobs.count_documents({"_id": "plan-o2-1"}) == 0, "a finished job leaves the list"
+
+    # A job that finished while its entry stayed (its writer stopped between the two writes) is dropped.
+    await runtime.db.jobs.update_one({"_id": "plan-o3-1"}, {"$set": {"phase": "failed"}})
+    assert [s.job_id for s in await jobs.open_jobs()] == ["plan-o1-1"]
+    assert await runtime.db.open_jobs.count_documents({"_id": "plan-o3-1"}) == 0
+
+    # A store written before the list existed: its open jobs are found once by a search, then by key.
+    await runtime.db.open_jobs.delete_many({})
+    await runtime.db.jobs.insert_one({"_id": "plan-old-1", "kind": "plan", "request_id": "old", "phase": "queued",
+                                      "thread": THREAD.as_dict(), "version": 1})
+    assert sorted(s.job_id for s in await jobs.open_jobs()) == ["plan-o1-1", "plan-old-1"]
+    assert await runtime.db.open_jobs.count_documents({"_id": {"$in": ["plan-o1-1", "plan-old-1"]}}) == 2
