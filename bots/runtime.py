@@ -21,6 +21,7 @@ from core.flow import RequestFlow
 from core.policy import Policy
 from core.relay import StatusRelay
 from core.understanding.fallback import LLMFallback
+from infra.redis_keys import EVENT_PENDING_SECONDS
 from jobs.connections import arq_client, redis_client
 from jobs.doc_lock import DocLocks
 from jobs.mongo_store import (
@@ -143,7 +144,7 @@ async def build_runtime(settings: Settings, redis_url: str, mongodb_url: str) ->
     core = observed.ObservedConversation(
         # Long enough to drop the platform's quick re-sends while a turn runs, short enough that a retry
         # minutes later gets through when the process handling the first delivery died.
-        gate=RedisEventGate(redis, pending_seconds=60),
+        gate=RedisEventGate(redis, pending_seconds=EVENT_PENDING_SECONDS),
         contexts=observed.ObservedContexts(contexts),
         history=history,
         requests=seen_requests,

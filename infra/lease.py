@@ -25,9 +25,10 @@ from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
 
+from infra.redis_keys import LEASE_FENCE_KEY
+
 log = logging.getLogger("infrabot.lease")
 
-FENCE_KEY = "infrabot:lease-fence"
 
 _ACQUIRE = """
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
@@ -112,7 +113,7 @@ class RedisLease:
         so a second copy of the same holder (a job run twice) is refused too."""
         token = token or f"{owner}|{uuid.uuid4().hex}"
         sent = time.monotonic()
-        fence = int(await self._acquire(keys=[self.key(name), FENCE_KEY], args=[token, _ms(ttl)]))
+        fence = int(await self._acquire(keys=[self.key(name), LEASE_FENCE_KEY], args=[token, _ms(ttl)]))
         if not fence:
             return None
         return Grant(key=self.key(name), token=token, fence=fence, ttl=ttl, valid_until=sent + ttl)

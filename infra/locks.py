@@ -27,14 +27,10 @@ from redis.asyncio import Redis
 
 from infra import errors
 from infra.lease import Grant, RedisLease, owner_of
+from infra.redis_keys import LEASE_EPOCH_KEY, STACK_ALIVE_PREFIX, STACK_LOCK_PREFIX, STACK_LOCK_TTL_SECONDS
 
 log = logging.getLogger(__name__)
 
-KEY_PREFIX = "infrabot:stack-lock:"
-ALIVE_PREFIX = "infrabot:stack-alive:"
-# When this Redis keyspace began, by Redis's clock (ms): set by the first lease call after Redis started
-# empty, so `alone` can tell "nobody else is here" from "nobody had time to come back yet".
-EPOCH_KEY = "infrabot:lease-epoch"
 
 _NOW_MS = """
 local now = redis.call('TIME')
@@ -99,7 +95,7 @@ current_lease: ContextVar[Lease | None] = ContextVar("infrabot_stack_lease", def
 
 
 class StackLock:
-    def __init__(self, redis: Redis, *, prefix: str = KEY_PREFIX) -> None:
+    def __init__(self, redis: Redis, *, prefix: str = STACK_LOCK_PREFIX) -> None:
         self._redis = redis
         self._prefix = prefix
         # A worker holding a stack through a long Pulumi run takes back a lease that vanished with Redis.
@@ -111,7 +107,7 @@ class StackLock:
         return self._leases.key(stack)
 
     def _alive_key(self, stack: str) -> str:
-        return f"{ALIVE_PREFIX}{stack}"
+        return f"{STACK_ALIVE_PREFIX}{stack}"
 
     async def acquire(self, stack: str, owner: str, ttl: float) -> str | None:
         """One attempt; returns the lease token, or None if someone else holds the stack.
@@ -135,15 +131,15 @@ class StackLock:
         return Grant(key=self.key(stack), token=token, fence=0, ttl=ttl, valid_until=0.0)
 
     async def _beat_alive(self, stack: str, token: str, ttl: float) -> None:
-        await self._beat(keys=[self._alive_key(stack), EPOCH_KEY], args=[token, _ms(ttl)])
+        await self._beat(keys=[self._alive_key(stack), LEASE_EPOCH_KEY], args=[token, _ms(ttl)])
 
     async def is_alone(self, stack: str, token: str, ttl: float) -> int:
         """1, 0 or -1 as _ALONE says."""
-        return int(await self._alone(keys=[self._alive_key(stack), EPOCH_KEY], args=[token, _ms(ttl)]))
+        return int(await self._alone(keys=[self._alive_key(stack), LEASE_EPOCH_KEY], args=[token, _ms(ttl)]))
 
     @asynccontextmanager
     async def hold(
-        self, stack: str, owner: str, ttl: float = 60.0, *, wait: float = 0.0, poll: float = 0.5
+        self, stack: str, owner: str, ttl: float = STACK_LOCK_TTL_SECONDS, *, wait: float = 0.0, poll: float = 0.5
     ) -> AsyncIterator[Lease]:
         """Hold the stack for the duration of the block, renewing the lease every ttl/3.
 

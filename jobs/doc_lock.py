@@ -38,8 +38,8 @@ from pymongo.errors import PyMongoError
 from redis.asyncio import Redis
 
 from infra.lease import Grant, RedisLease
+from infra.redis_keys import DOC_LOCK_PREFIX, DOC_LOCK_TTL_MS
 
-PREFIX = "infrabot:doclock:"
 FENCE_FIELD = "_fence"
 # The part of the lease kept in hand when a write is sent: covers a renewal's round trip and clocks that
 # run at slightly different rates.
@@ -98,11 +98,11 @@ class Held:
 
 
 class DocLocks:
-    def __init__(self, redis: Redis, lease_ms: int = 10_000, wait_seconds: float = 15.0) -> None:
+    def __init__(self, redis: Redis, lease_ms: int = DOC_LOCK_TTL_MS, wait_seconds: float = 15.0) -> None:
         self.redis = redis
         self.lease_ms = lease_ms
         self.wait_seconds = wait_seconds
-        self.leases = RedisLease(redis, PREFIX)
+        self.leases = RedisLease(redis, DOC_LOCK_PREFIX)
 
     @asynccontextmanager
     async def hold(self, key: str) -> AsyncIterator[Held]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from arq.connections import ArqRedis
 
-QUEUE_NAME = "infrabot:queue"
+from infra.redis_keys import QUEUE_NAME
 
 
 class ArqQueue:

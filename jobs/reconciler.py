@@ -26,16 +26,12 @@ from arq.constants import job_key_prefix, result_key_prefix
 from arq.jobs import Job
 
 from infra.lease import Grant, RedisLease
+from infra.redis_keys import JOB_LEASE_PREFIX, LEADER_NAME, LEADER_PREFIX, QUEUE_NAME
 from jobs import tasks
 from jobs.mongo_store import MongoJobs
-from jobs.queue import QUEUE_NAME, ArqQueue
-from jobs.recovery import LEASE_PREFIX
+from jobs.queue import ArqQueue
 
 log = logging.getLogger("infrabot.reconciler")
-
-LEADER_PREFIX = "infrabot:"
-LEADER_NAME = "reconciler-leader"
-LEADER_KEY = LEADER_PREFIX + LEADER_NAME
 
 
 class Reconciler:
@@ -67,7 +63,7 @@ class Reconciler:
         suspects: set[str] = set()
         for status in await self.jobs.open_jobs():
             job_id = status.job_id
-            if await self.redis.exists(LEASE_PREFIX + job_id):
+            if await self.redis.exists(JOB_LEASE_PREFIX + job_id):
                 continue
             if status.created_at and now - status.created_at > self.deadline:
                 hours = self.deadline.total_seconds() / 3600

@@ -18,10 +18,9 @@ from arq.constants import in_progress_key_prefix
 from redis.asyncio import Redis
 
 from infra.lease import Grant, RedisLease
+from infra.redis_keys import JOB_LEASE_PREFIX, JOB_LEASE_TTL_SECONDS
 
 log = logging.getLogger("infrabot.recovery")
-
-LEASE_PREFIX = "infrabot:job-lease:"
 
 
 class JobLeases:
@@ -30,8 +29,8 @@ class JobLeases:
     A lease that vanished with Redis's keyspace is taken back, since the job is still running here; one
     that another run of the same job holds is left to it (arq runs a job at least once, not at most)."""
 
-    def __init__(self, redis: Redis, ttl_seconds: float = 30.0) -> None:
-        self.leases = RedisLease(redis, LEASE_PREFIX, retake=True)
+    def __init__(self, redis: Redis, ttl_seconds: float = JOB_LEASE_TTL_SECONDS) -> None:
+        self.leases = RedisLease(redis, JOB_LEASE_PREFIX, retake=True)
         self.ttl = ttl_seconds
         self._held: dict[str, tuple[Grant, asyncio.Task[None]]] = {}
 
@@ -70,7 +69,7 @@ async def reap(redis: Redis, queue_name: str, suspects: set[str]) -> tuple[list[
     for raw in await redis.zrange(queue_name, 0, -1):
         job_id = raw.decode() if isinstance(raw, bytes) else str(raw)
         running = await redis.exists(in_progress_key_prefix + job_id)
-        if not running or await redis.exists(LEASE_PREFIX + job_id):
+        if not running or await redis.exists(JOB_LEASE_PREFIX + job_id):
             continue
         if job_id in suspects:
             await redis.delete(in_progress_key_prefix + job_id)

@@ -10,9 +10,15 @@ from typing import Any
 from redis.asyncio import Redis
 
 from core.messages import ThreadRef
-from jobs.relay_work import NEW as RELAY_NEW
-
-STATUS_CHANNEL = "infrabot:status"
+from infra.redis_keys import (
+    CONTEXT_PREFIX,
+    EVENT_PREFIX,
+    EVENT_TTL_SECONDS,
+    RELAY_NEW,
+    STATUS_CHANNEL,
+    THREAD_MARKER_PREFIX,
+    THREAD_MARKER_TTL_SECONDS,
+)
 
 
 class RedisEventGate:
@@ -23,38 +29,38 @@ class RedisEventGate:
     instead of dropping the event for a day.
     """
 
-    def __init__(self, redis: Redis, ttl_seconds: int = 24 * 3600, pending_seconds: int | None = None) -> None:
+    def __init__(self, redis: Redis, ttl_seconds: int = EVENT_TTL_SECONDS, pending_seconds: int | None = None) -> None:
         self.redis = redis
         self.ttl = ttl_seconds
         self.pending = pending_seconds or ttl_seconds
 
     async def claim(self, key: str) -> bool:
-        return bool(await self.redis.set(f"infrabot:event:{key}", "1", nx=True, ex=self.pending))
+        return bool(await self.redis.set(EVENT_PREFIX + key, "1", nx=True, ex=self.pending))
 
     async def settle(self, key: str) -> None:
         if self.pending != self.ttl:
-            await self.redis.expire(f"infrabot:event:{key}", self.ttl)
+            await self.redis.expire(EVENT_PREFIX + key, self.ttl)
 
     async def release(self, key: str) -> None:
-        await self.redis.delete(f"infrabot:event:{key}")
+        await self.redis.delete(EVENT_PREFIX + key)
 
 
 class RedisContextStore:
     """The context expires after `ttl_seconds`; a lighter marker remembers for much longer that the
     thread is a conversation, so a reply there needs no new mention and the bot can say it started over."""
 
-    def __init__(self, redis: Redis, ttl_seconds: int, remember_seconds: int = 90 * 24 * 3600) -> None:
+    def __init__(self, redis: Redis, ttl_seconds: int, remember_seconds: int = THREAD_MARKER_TTL_SECONDS) -> None:
         self.redis = redis
         self.ttl = ttl_seconds
         self.remember = max(remember_seconds, ttl_seconds)
 
     @staticmethod
     def _key(thread: ThreadRef) -> str:
-        return f"infrabot:ctx:{thread.key()}"
+        return CONTEXT_PREFIX + thread.key()
 
     @staticmethod
     def _marker(thread: ThreadRef) -> str:
-        return f"infrabot:thread:{thread.key()}"
+        return THREAD_MARKER_PREFIX + thread.key()
 
     async def load(self, thread: ThreadRef) -> dict[str, Any] | None:
         raw = await self.redis.get(self._key(thread))

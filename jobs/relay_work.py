@@ -12,10 +12,14 @@ import time
 
 from redis.asyncio import Redis
 
-PREFIX = "infrabot:relay"
-NEW = f"{PREFIX}:new"  # marked by whoever changed the job; the platform is not known yet
-INFLIGHT = f"{PREFIX}:inflight"  # claimed, scored by when the claim runs out
-SYNCED = f"{PREFIX}:synced"
+from infra.redis_keys import (
+    RELAY_CLAIM_SECONDS,
+    RELAY_INFLIGHT,
+    RELAY_NEW,
+    RELAY_PREFIX,
+    RELAY_SYNCED,
+    relay_platform_key,
+)
 
 _CLAIM = """
 local now, lease, limit = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
@@ -38,49 +42,45 @@ return out
 """
 
 
-def platform_key(platform: str) -> str:
-    return f"{PREFIX}:p:{platform}"
-
-
 class RedisRelayWork:
-    def __init__(self, redis: Redis, lease_seconds: float = 60.0) -> None:
+    def __init__(self, redis: Redis, lease_seconds: float = RELAY_CLAIM_SECONDS) -> None:
         self.redis = redis
         self.lease = lease_seconds
         self._claim = redis.register_script(_CLAIM)
 
     async def mark(self, job_id: str) -> None:
         # NX: a job already waiting (or backing off after a failure) keeps its place.
-        await self.redis.zadd(NEW, {job_id: time.time()}, nx=True)
+        await self.redis.zadd(RELAY_NEW, {job_id: time.time()}, nx=True)
 
     async def claim(self, platforms: list[str], limit: int) -> list[str]:
-        keys = [INFLIGHT, NEW, *(platform_key(p) for p in platforms)]
+        keys = [RELAY_INFLIGHT, RELAY_NEW, *(relay_platform_key(p) for p in platforms)]
         ids = await self._claim(keys=keys, args=[time.time(), self.lease, limit])
         return [i.decode() if isinstance(i, bytes) else str(i) for i in ids]
 
     async def done(self, job_id: str) -> None:
-        await self.redis.zrem(INFLIGHT, job_id)
+        await self.redis.zrem(RELAY_INFLIGHT, job_id)
 
     async def later(self, job_id: str, delay: float, platform: str | None = None) -> None:
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.zrem(INFLIGHT, job_id)
-            pipe.zadd(platform_key(platform) if platform else NEW, {job_id: time.time() + delay})
+            pipe.zrem(RELAY_INFLIGHT, job_id)
+            pipe.zadd(relay_platform_key(platform) if platform else RELAY_NEW, {job_id: time.time() + delay})
             await pipe.execute()
 
     async def synced(self) -> bool:
-        return bool(await self.redis.exists(SYNCED))
+        return bool(await self.redis.exists(RELAY_SYNCED))
 
     async def rebuild(self, pending: list[tuple[str, str]]) -> None:
         now = time.time()
         async with self.redis.pipeline(transaction=False) as pipe:
             for job_id, platform in pending:
-                pipe.zadd(platform_key(platform) if platform else NEW, {job_id: now}, nx=True)
-            pipe.set(SYNCED, "1")
+                pipe.zadd(relay_platform_key(platform) if platform else RELAY_NEW, {job_id: now}, nx=True)
+            pipe.set(RELAY_SYNCED, "1")
             await pipe.execute()
 
     async def size(self) -> int:
-        keys = [k async for k in self.redis.scan_iter(f"{PREFIX}:*")]
+        keys = [k async for k in self.redis.scan_iter(f"{RELAY_PREFIX}:*")]
         total = 0
         for key in keys:
-            if key.decode() != SYNCED:
+            if key.decode() != RELAY_SYNCED:
                 total += await self.redis.zcard(key)
         return total

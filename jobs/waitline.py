@@ -11,17 +11,17 @@ import time
 
 from redis.asyncio import Redis
 
-PREFIX = "infrabot:stack-line:"
+from infra.redis_keys import STACK_LINE_PREFIX, STACK_LINE_STALE_SECONDS
 
 
 class WaitLine:
-    def __init__(self, redis: Redis, stale_seconds: float = 60.0) -> None:
+    def __init__(self, redis: Redis, stale_seconds: float = STACK_LINE_STALE_SECONDS) -> None:
         self.redis = redis
         self.stale = stale_seconds
 
     async def place(self, stack: str, job_id: str) -> int:
         """Joins (or stays in) the line and returns how many jobs wait ahead of this one."""
-        line, seen = PREFIX + stack, PREFIX + stack + ":seen"
+        line, seen = STACK_LINE_PREFIX + stack, STACK_LINE_PREFIX + stack + ":seen"
         now = time.time()
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.zadd(line, {job_id: now}, nx=True)
@@ -37,8 +37,8 @@ class WaitLine:
         return int(rank or 0)
 
     async def leave(self, stack: str, job_id: str) -> None:
-        await self.redis.zrem(PREFIX + stack, job_id)
-        await self.redis.zrem(PREFIX + stack + ":seen", job_id)
+        await self.redis.zrem(STACK_LINE_PREFIX + stack, job_id)
+        await self.redis.zrem(STACK_LINE_PREFIX + stack + ":seen", job_id)
 
 
 def waiting_text(stack: str, ahead: int) -> str:

@@ -18,10 +18,10 @@ from core.spec import Component, InfraSpec
 from core.status import Phase
 from infra.locks import StackLock
 from infra.offline import OfflineEngine
+from infra.redis_keys import JOB_LEASE_PREFIX
 from infra.state import FileStateStore
 from jobs import tasks
 from jobs.reconciler import Reconciler
-from jobs.recovery import LEASE_PREFIX
 from jobs.redis_state import RedisStatusSignal
 from jobs.worker import make_worker
 from tests.support import eventually, running
@@ -67,7 +67,7 @@ async def test_a_job_redis_lost_is_queued_again_on_the_second_look(runtime: Runt
 async def test_a_live_lease_is_left_alone(runtime: Runtime, tmp_path: Path) -> None:
     _, job_id = await _queued_plan(runtime)
     await runtime.redis.flushall()
-    await runtime.redis.set(LEASE_PREFIX + job_id, "1", ex=60)
+    await runtime.redis.set(JOB_LEASE_PREFIX + job_id, "1", ex=60)
     reconciler = _reconciler(runtime, tmp_path)
     for _ in range(3):
         assert await reconciler.reconcile() == {"requeued": [], "failed": [], "suspect": []}

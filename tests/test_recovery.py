@@ -14,8 +14,9 @@ from core.flow import Actor
 from core.messages import ThreadRef
 from core.spec import Component, InfraSpec
 from core.status import Phase
+from infra.redis_keys import JOB_LEASE_PREFIX
 from jobs.queue import QUEUE_NAME
-from jobs.recovery import LEASE_PREFIX, JobLeases, reap
+from jobs.recovery import JobLeases, reap
 from jobs.worker import make_worker
 from tests.support import eventually, running
 
@@ -53,7 +54,7 @@ async def test_a_dead_workers_job_is_released_and_finished(
 async def test_a_live_lease_keeps_the_job_where_it_is(runtime: Runtime) -> None:
     job_id = await _queued_plan(runtime)
     await runtime.redis.set(in_progress_key_prefix + job_id, b"1", ex=60)
-    await runtime.redis.set(LEASE_PREFIX + job_id, b"1", ex=60)
+    await runtime.redis.set(JOB_LEASE_PREFIX + job_id, b"1", ex=60)
     suspects: set[str] = set()
     for _ in range(3):
         freed, suspects = await reap(runtime.redis, QUEUE_NAME, suspects)
@@ -78,9 +79,9 @@ async def test_a_running_job_renews_its_lease_and_drops_it_when_done(runtime: Ru
     ctx = {"job_id": "plan-lease-1"}
     await leases.started(ctx)
     await asyncio.sleep(0.9)  # three lease lifetimes: only the heartbeat keeps it alive
-    assert await runtime.redis.exists(LEASE_PREFIX + "plan-lease-1")
+    assert await runtime.redis.exists(JOB_LEASE_PREFIX + "plan-lease-1")
     await leases.ended(ctx)
-    assert not await runtime.redis.exists(LEASE_PREFIX + "plan-lease-1")
+    assert not await runtime.redis.exists(JOB_LEASE_PREFIX + "plan-lease-1")
 
 
 async def test_stopping_the_leases_ends_every_heartbeat(runtime: Runtime) -> None:
@@ -89,4 +90,4 @@ async def test_stopping_the_leases_ends_every_heartbeat(runtime: Runtime) -> Non
     await leases.started({"job_id": "plan-stop-2"})
     await leases.stop()
     await asyncio.sleep(0.5)
-    assert not await runtime.redis.exists(LEASE_PREFIX + "plan-stop-1", LEASE_PREFIX + "plan-stop-2")
+    assert not await runtime.redis.exists(JOB_LEASE_PREFIX + "plan-stop-1", JOB_LEASE_PREFIX + "plan-stop-2")

@@ -8,7 +8,8 @@ from typing import Any
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from bots.runtime import Runtime
-from jobs.recovery import LEASE_PREFIX, JobLeases
+from infra.redis_keys import JOB_LEASE_PREFIX
+from jobs.recovery import JobLeases
 
 
 async def test_the_lease_is_renewed_after_a_failed_renewal(runtime: Runtime) -> None:
@@ -29,7 +30,7 @@ async def test_the_lease_is_renewed_after_a_failed_renewal(runtime: Runtime) -> 
     try:
         await asyncio.sleep(0.9)  # several renewal periods, longer than the lease itself
         assert failures == 1
-        assert await runtime.redis.exists(LEASE_PREFIX + "job-flaky")
+        assert await runtime.redis.exists(JOB_LEASE_PREFIX + "job-flaky")
     finally:
         await leases.ended(ctx)
-    assert not await runtime.redis.exists(LEASE_PREFIX + "job-flaky")
+    assert not await runtime.redis.exists(JOB_LEASE_PREFIX + "job-flaky")

@@ -33,7 +33,7 @@ def custom_id(action: str, request_id: str) -> str:
 
 class ActionButton(
     discord.ui.DynamicItem[discord.ui.Button[Any]],
-    template=r"infrabot:(?P<action>[a-z_]+):(?P<request_id>.+)",
+    template=rf"{CUSTOM_ID_PREFIX}:(?P<action>[a-z_]+):(?P<request_id>.+)",
 ):
     def __init__(self, action: str, request_id: str, label: str = "", style: str = "default") -> None:
         super().__init__(
