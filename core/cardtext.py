@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from core.cards import StatusCard
+from core.status import phase_label
 
 
 def format_elapsed(seconds: float) -> str:
@@ -17,7 +18,7 @@ def format_elapsed(seconds: float) -> str:
 
 
 def progress_text(card: StatusCard) -> str:
-    parts = [card.phase.replace("_", " ")]
+    parts = [phase_label(card.phase)]
     if card.total:
         parts.append(f"{card.done} of {card.total} resources")
     parts.append(format_elapsed(card.elapsed_seconds))

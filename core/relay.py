@@ -16,33 +16,14 @@ from core.messages import ThreadRef
 from core.ports import JobStore, RelayWork, RequestStore
 from core.request import Request, Status
 from core.spec import DEFAULT_CLOUD
-from core.status import JobStatus, Phase
+from core.status import JobStatus, Phase, card_title
 
 log = logging.getLogger("infrabot.relay")
-
-_TITLES: dict[tuple[str, Phase], str] = {
-    ("plan", Phase.QUEUED): "Queued: planning {stack}",
-    ("plan", Phase.RUNNING): "Planning {stack}",
-    ("plan", Phase.AWAITING_APPROVAL): "Plan ready for {stack}: waiting for approval",
-    ("plan", Phase.FAILED): "Planning {stack} failed",
-    ("plan", Phase.CANCELLED): "Plan for {stack} cancelled",
-    ("apply", Phase.QUEUED): "Approved: {stack} is queued to apply",
-    ("apply", Phase.APPLYING): "Applying {stack}",
-    ("apply", Phase.SUCCEEDED): "Done: {stack} is ready",
-    ("apply", Phase.FAILED): "Applying {stack} failed",
-    ("destroy", Phase.QUEUED): "Queued: destroying {stack}",
-    ("destroy", Phase.APPLYING): "Destroying {stack}",
-    ("destroy", Phase.SUCCEEDED): "Destroyed {stack}",
-    ("destroy", Phase.FAILED): "Destroying {stack} failed",
-    ("destroy", Phase.CANCELLED): "Destroy of {stack} cancelled",
-}
-
 
 def build_card(status: JobStatus, request: Request | None) -> StatusCard:
     stack = request.stack if request else status.spec.get("app", "?")
     if request is not None and request.spec.cloud != DEFAULT_CLOUD:
         stack = f"{stack} ({request.spec.location})"  # GCP cards read as they did before AWS existed
-    title = _TITLES.get((status.kind, status.phase), "{stack}: " + status.phase.replace("_", " "))
     start = status.started_at or status.created_at
     end = status.finished_at or datetime.now(UTC)
     elapsed = (end - start).total_seconds() if start else 0.0
@@ -57,7 +38,7 @@ def build_card(status: JobStatus, request: Request | None) -> StatusCard:
         request_id=status.request_id,
         job_id=status.job_id,
         phase=str(status.phase),
-        title=title.format(stack=stack),
+        title=card_title(status.kind, status.phase, stack),
         engine=status.engine or result.get("engine", ""),
         simulated=bool(result.get("simulated", status.engine == "offline")),
         done=status.done,

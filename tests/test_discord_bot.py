@@ -87,7 +87,7 @@ async def relay(env: simcord.Env, runtime: Runtime) -> None:
     await env.settle()
 
 
-_JOB_PHASE = {"awaiting approval": "awaiting_approval", "Done": "succeeded", "Cancelled": "cancelled"}
+_JOB_PHASE = {"waiting for approval": "awaiting_approval", "Done": "succeeded", "Cancelled": "cancelled"}
 
 
 async def card_reaches(env: simcord.Env, runtime: Runtime, thread: simcord.ChannelHandle,
@@ -119,7 +119,7 @@ async def planned_thread(env: simcord.Env, channel: simcord.ChannelHandle,
                          text: str = REQUEST) -> tuple[simcord.ChannelHandle, discord.Message]:
     await user.send(channel, f"{bot_of(env).user.mention} {text}")  # type: ignore[union-attr]
     thread = channel.threads[0]
-    card = await card_reaches(env, runtime, thread, "awaiting approval")
+    card = await card_reaches(env, runtime, thread, "waiting for approval")
     return thread, card
 
 
@@ -139,7 +139,7 @@ async def test_mention_opens_a_thread_and_the_conversation_continues_there(
     [request] = await requests_in(runtime, thread.id)
     assert request.thread.channel == str(channel.id) and request.user == str(alice.id)
 
-    card = await card_reaches(env, runtime, thread, "awaiting approval")
+    card = await card_reaches(env, runtime, thread, "waiting for approval")
     assert field(card, "Engine").startswith("offline engine (simulated")
     approve, cancel = button_ids(card)
     # The approve id also names the plan it approves, so a stale button can't approve a newer plan.
@@ -180,7 +180,7 @@ async def test_direct_message_conversation(env: simcord.Env, runtime: Runtime) -
     assert "planning" in dm.history()[-1].content.lower()
     [request] = await requests_in(runtime, dm.id)
     assert request.thread.workspace == f"dm-{alice.id}", "each person's DMs are their own workspace"
-    card = await card_reaches(env, runtime, dm, "awaiting approval")
+    card = await card_reaches(env, runtime, dm, "waiting for approval")
     assert card.channel.id == dm.id
 
 
@@ -196,7 +196,7 @@ async def test_slash_command_defers_then_answers_in_a_new_thread(env: simcord.En
     assert "planning" in thread.history()[0].content.lower()
     [request] = await requests_in(runtime, thread.id)
     assert request.thread.channel == str(channel.id)
-    await card_reaches(env, runtime, thread, "awaiting approval")
+    await card_reaches(env, runtime, thread, "waiting for approval")
 
 
 async def test_slash_command_inside_a_thread_follows_up_there(env: simcord.Env, runtime: Runtime) -> None:
@@ -455,7 +455,7 @@ async def test_a_second_dm_user_can_neither_destroy_nor_plan_over_the_first_user
     bob = guild.add_member(env.create_user("bob"))
     await alice.send_dm("create a bucket for my app shop in staging")
     dm_a = alice.user.dm_channel
-    await card_reaches(env, runtime, dm_a, "awaiting approval")
+    await card_reaches(env, runtime, dm_a, "waiting for approval")
     await alice.send_dm("apply")
     await card_reaches(env, runtime, dm_a, "Done")
 
@@ -552,7 +552,7 @@ async def test_no_message_the_bot_sends_or_edits_can_ping_anyone(env: simcord.En
 
     await alice.send(channel, f"{bot.user.mention} {loud}")  # type: ignore[union-attr]
     thread = channel.threads[0]
-    card = await card_reaches(env, runtime, thread, "awaiting approval")
+    card = await card_reaches(env, runtime, thread, "waiting for approval")
     await alice.send(thread, f"{bot.user.mention} what is @everyone doing", reply_to=card)  # type: ignore[union-attr]
     await alice.slash(channel, "infra", text=f"@everyone {REQUEST.replace('shop', 'blog')}")
     await alice.click(card, label="Approve")

@@ -10,6 +10,8 @@ import discord
 from core.cards import StatusCard
 from core.cardtext import format_elapsed
 from core.messages import render_text
+from core.status import Phase, as_phase, phase_label
+from core.textfit import clip, pack_lines
 
 MESSAGE_LIMIT = 2000
 EMBED_TITLE = 256
@@ -20,22 +22,31 @@ EMBED_FIELD_VALUE = 1024
 EMBED_FOOTER = 2048
 EMBED_TOTAL = 6000
 
-_ELLIPSIS = "…"
 _FENCE = "```"
 _FENCE_CLOSE = "\n```"
 
 # The core writes Slack-style *bold*; Discord reads single asterisks as italics.
 _SLACK_BOLD = re.compile(r"(?<![*\w])\*(?=\S)([^*\n]+?)(?<=\S)\*(?![*\w])")
 
-PHASE_STYLE: dict[str, tuple[str, discord.Colour]] = {
-    "queued": ("⏳ Queued", discord.Colour.light_grey()),
-    "running": ("🔄 Planning", discord.Colour.blurple()),
-    "awaiting_approval": ("📝 Plan ready: awaiting approval", discord.Colour.gold()),
-    "applying": ("🚧 Applying", discord.Colour.blurple()),
-    "succeeded": ("✅ Done", discord.Colour.green()),
-    "failed": ("❌ Failed", discord.Colour.red()),
-    "cancelled": ("🚫 Cancelled", discord.Colour.dark_grey()),
+# Discord's look for each phase; the words are core's (core/status.py:PHASE_LABELS).
+PHASE_STYLE: dict[Phase, tuple[str, discord.Colour]] = {
+    Phase.QUEUED: ("⏳", discord.Colour.light_grey()),
+    Phase.RUNNING: ("🔄", discord.Colour.blurple()),
+    Phase.AWAITING_APPROVAL: ("📝", discord.Colour.gold()),
+    Phase.APPLYING: ("🚧", discord.Colour.blurple()),
+    Phase.SUCCEEDED: ("✅", discord.Colour.green()),
+    Phase.FAILED: ("❌", discord.Colour.red()),
+    Phase.CANCELLED: ("🚫", discord.Colour.dark_grey()),
 }
+
+
+def phase_style(phase: str) -> tuple[str, discord.Colour]:
+    """The phase's field text (emoji and label) and the embed's colour."""
+    known = as_phase(phase)
+    if known is None:
+        return phase_label(phase), discord.Colour.default()
+    emoji, colour = PHASE_STYLE[known]
+    return f"{emoji} {phase_label(phase)}", colour
 
 
 def _mention(user: str) -> str:
@@ -52,10 +63,6 @@ def to_discord_markdown(text: str) -> str:
     """The core's text for Discord. Nothing is escaped: every send and edit goes out with no allowed
     mentions (replies.NO_MENTIONS), so a typed `@everyone` or `<@…>` is shown but pings nobody."""
     return _SLACK_BOLD.sub(r"**\1**", render_text(text, str, _mention))
-
-
-def clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - len(_ELLIPSIS)] + _ELLIPSIS
 
 
 def chunk_text(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
@@ -91,24 +98,13 @@ def chunk_text(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
 
 def _fields_from_lines(name: str, lines: list[str]) -> list[tuple[str, str]]:
     """Packs lines into as few fields as the 1,024-character value limit allows."""
-    fields: list[tuple[str, str]] = []
-    current = ""
-    for line in lines:
-        line = clip(line, EMBED_FIELD_VALUE)
-        candidate = f"{current}\n{line}" if current else line
-        if len(candidate) > EMBED_FIELD_VALUE:
-            fields.append((name if not fields else f"{name} (cont.)", current))
-            current = line
-        else:
-            current = candidate
-    if current:
-        fields.append((name if not fields else f"{name} (cont.)", current))
-    return fields
+    packed = pack_lines(lines, EMBED_FIELD_VALUE)
+    return [(name if i == 0 else f"{name} (cont.)", value) for i, value in enumerate(packed)]
 
 
 def card_embed(card: StatusCard) -> discord.Embed:
     """One embed per request: phase, progress n of m, elapsed, engine; trimmed to Discord's limits."""
-    label, colour = PHASE_STYLE.get(card.phase, (card.phase, discord.Colour.default()))
+    label, colour = phase_style(card.phase)
     embed = discord.Embed(
         title=clip(to_discord_markdown(card.title) or "infrabot request", EMBED_TITLE),
         colour=colour,

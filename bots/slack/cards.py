@@ -9,6 +9,8 @@ from bots.slack.text import slack_text
 from core.cards import StatusCard
 from core.cardtext import format_elapsed
 from core.messages import Button
+from core.status import Phase, as_phase, phase_label
+from core.textfit import clip, pack_lines
 
 MAX_BLOCKS = 50
 MAX_SECTION_CHARS = 3000
@@ -17,44 +19,30 @@ MAX_RESOURCES_SHOWN = 20
 MAX_OUTPUT_SECTIONS = 5
 ACTION_PREFIX = "infrabot_"
 
-PHASES: dict[str, tuple[str, str]] = {
-    "queued": (":hourglass_flowing_sand:", "Queued"),
-    "running": (":gear:", "Working"),
-    "awaiting_approval": (":raised_hand:", "Plan ready, waiting for approval"),
-    "applying": (":building_construction:", "Applying"),
-    "succeeded": (":white_check_mark:", "Done"),
-    "failed": (":x:", "Failed"),
-    "cancelled": (":no_entry_sign:", "Cancelled"),
+# Slack's look for each phase; the words are core's (core/status.py:PHASE_LABELS).
+PHASE_EMOJI: dict[Phase, str] = {
+    Phase.QUEUED: ":hourglass_flowing_sand:",
+    Phase.RUNNING: ":gear:",
+    Phase.AWAITING_APPROVAL: ":raised_hand:",
+    Phase.APPLYING: ":building_construction:",
+    Phase.SUCCEEDED: ":white_check_mark:",
+    Phase.FAILED: ":x:",
+    Phase.CANCELLED: ":no_entry_sign:",
 }
 
 
-def phase_label(phase: str) -> tuple[str, str]:
-    return PHASES.get(phase, (":grey_question:", phase.replace("_", " ").capitalize()))
-
-
-def clip(text: str, limit: int = MAX_SECTION_CHARS) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def phase_emoji(phase: str) -> str:
+    known = as_phase(phase)
+    return PHASE_EMOJI[known] if known else ":grey_question:"
 
 
 def section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": clip(text)}}
+    return {"type": "section", "text": {"type": "mrkdwn", "text": clip(text, MAX_SECTION_CHARS)}}
 
 
 def chunk_lines(lines: list[str], limit: int = MAX_SECTION_CHARS) -> list[str]:
-    """Packs lines into as few section texts as fit, never splitting a line unless it alone is too long."""
-    chunks: list[str] = []
-    current = ""
-    for line in lines:
-        line = clip(line, limit)
-        candidate = f"{current}\n{line}" if current else line
-        if len(candidate) > limit:
-            chunks.append(current)
-            current = line
-        else:
-            current = candidate
-    if current:
-        chunks.append(current)
-    return chunks
+    """As few section texts as fit (core/textfit.py:pack_lines at Slack's section limit)."""
+    return pack_lines(lines, limit)
 
 
 def action_id(action: str) -> str:
@@ -86,8 +74,7 @@ def resource_lines(resources: list[str], limit: int = MAX_RESOURCES_SHOWN) -> li
 
 
 def progress_text(card: StatusCard) -> str:
-    emoji, label = phase_label(card.phase)
-    parts = [f"{emoji} *{label}*"]
+    parts = [f"{phase_emoji(card.phase)} *{phase_label(card.phase)}*"]
     if card.total:
         parts.append(f"{card.done} of {card.total} resources")
     parts.append(format_elapsed(card.elapsed_seconds))
@@ -96,8 +83,7 @@ def progress_text(card: StatusCard) -> str:
 
 def fallback_text(card: StatusCard) -> str:
     """What notifications and screen readers show; kept short and meaningful on its own."""
-    _, label = phase_label(card.phase)
-    text = f"{card.title}: {label}"
+    text = f"{card.title}: {phase_label(card.phase)}"
     if card.total:
         text += f" ({card.done} of {card.total})"
     if card.error:

@@ -78,7 +78,7 @@ def test_slack_style_bold_becomes_discord_bold() -> None:
 def test_card_embed_shows_phase_progress_elapsed_and_engine() -> None:
     embed = card_embed(_card())
     fields = {f.name: f.value for f in embed.fields}
-    assert "awaiting approval" in fields["Phase"]
+    assert "waiting for approval" in fields["Phase"]
     assert fields["Progress"] == "3 of 5"
     assert fields["Elapsed"] == "1m 05s"
     assert "simulated" in fields["Engine"]
