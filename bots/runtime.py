@@ -16,6 +16,7 @@ from redis.asyncio import Redis
 
 from config.settings import Settings
 from core import observe
+from core.chat import StatusSink
 from core.conversation import Conversation
 from core.flow import RequestFlow
 from core.policy import Policy
@@ -62,9 +63,19 @@ class Runtime:
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     # Adapters' own clean-up (pending cards, HTTP sessions), run in order before the stores close.
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    _relaying: bool = field(default=False, init=False, repr=False)
+
+    def attach(self, platform: str, sink: StatusSink) -> None:
+        """The one place a chat adapter's status sink joins the relay: adapters build their sink and hand
+        it here, never reaching into the relay themselves."""
+        self.relay.register(platform, sink)
 
     def start_relay(self) -> None:
-        """Relays status in the background, woken by worker signals."""
+        """Relays status in the background, woken by worker signals. Once per process: a second call (two
+        adapters in one process, or an adapter and its host) is a no-op, so no card is relayed twice."""
+        if self._relaying:
+            return
+        self._relaying = True
         self.tasks.append(asyncio.create_task(self.relay.run(), name="relay"))
         self.tasks.append(asyncio.create_task(self._listen(), name="status-wakeups"))
 
@@ -92,6 +103,7 @@ class Runtime:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self.tasks.clear()
+        self._relaying = False
         for closer in self.closers:
             with contextlib.suppress(Exception):
                 await closer()

@@ -58,7 +58,7 @@ class InfraBot(commands.Bot):
         self.add_dynamic_items(ActionButton)
         await self.add_cog(Conversation(self))
         await self.sync_commands()
-        self.runtime.relay.register(PLATFORM, self.sink)
+        self.runtime.attach(PLATFORM, self.sink)
         if not self.guild_ids:
             log.warning("discord: DISCORD_GUILD_IDS is empty, so nothing is answered: every server and DM gets "
                         "a refusal until a server's id is listed")

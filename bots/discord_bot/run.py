@@ -11,8 +11,8 @@ from bots.runtime import Runtime
 log = logging.getLogger("infrabot.discord")
 
 
-async def run_discord(runtime: Runtime, *, start_relay: bool = True) -> None:
-    """Runs until cancelled. `start_relay=False` when another adapter in this process already runs it."""
+async def run_discord(runtime: Runtime) -> None:
+    """Runs until cancelled."""
     token = runtime.settings.discord_token
     if token is None:
         raise SystemExit("infrabot: DISCORD_TOKEN is not set")
@@ -22,8 +22,7 @@ async def run_discord(runtime: Runtime, *, start_relay: bool = True) -> None:
             await bot.login(token.get_secret_value())
             if bot.application_id:
                 log.info("discord: invite the bot with %s", invite_url(bot.application_id))
-            if start_relay:
-                runtime.start_relay()
+            runtime.start_relay()
             await bot.connect(reconnect=True)
     finally:
         await bot.sink.flush()

@@ -67,7 +67,7 @@ def build_adapter(runtime: Runtime, *, socket_mode: bool = False) -> SlackAdapte
         logger=logging.getLogger("infrabot.slack.bolt"),
     )
     register_listeners(app, handlers)
-    runtime.relay.register(PLATFORM, sink)
+    runtime.attach(PLATFORM, sink)
     runtime.closers += [sink.close, clients.aclose]
     return SlackAdapter(app=app, handlers=handlers, sink=sink)
 

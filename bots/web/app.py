@@ -76,7 +76,7 @@ def create_app(runtime: Runtime | None = None, *, start: Any = None, mounts: Seq
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         rt = runtime or await start()
         app.state.runtime = rt
-        rt.relay.register("web", WebSink(rt.history, events))
+        rt.attach("web", WebSink(rt.history, events))
         for mount in mounts:
             mount(app, rt)
         if runtime is None:
@@ -93,7 +93,7 @@ def create_app(runtime: Runtime | None = None, *, start: Any = None, mounts: Seq
     app.add_middleware(WebGuard, settings_of=lambda: app.state.runtime.settings)
     if runtime is not None:
         app.state.runtime = runtime
-        runtime.relay.register("web", WebSink(runtime.history, events))
+        runtime.attach("web", WebSink(runtime.history, events))
 
     def rt_of(request: Request) -> Runtime:
         return request.app.state.runtime  # type: ignore[no-any-return]

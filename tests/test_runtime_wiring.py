@@ -1,0 +1,21 @@
+"""The relay runs once per process however many adapters (or their hosts) ask for it."""
+
+from __future__ import annotations
+
+from bots.runtime import Runtime
+from core.cards import StatusCard
+from core.messages import ThreadRef
+
+
+class _Sink:
+    async def show(self, thread: ThreadRef, card: StatusCard) -> None:
+        return None
+
+
+async def test_the_relay_starts_once_however_many_adapters_ask(runtime: Runtime) -> None:
+    runtime.attach("web", _Sink())
+    runtime.start_relay()
+    runtime.start_relay()
+    names = [task.get_name() for task in runtime.tasks]
+    assert names.count("relay") == 1 and names.count("status-wakeups") == 1, names
+    assert list(runtime.relay.sinks) == ["web"]
