@@ -8,9 +8,9 @@ A platform supplies only `post`, `edit` and `classify`; this base owns the rest:
 - **Never backwards.** The card record in the store keeps the job and version it shows. A write goes out
   only if its card is newer, so a slower process holding an older version changes nothing.
 - **Coalesced.** Progress inside `interval` of the last write waits; the newest one goes out when the
-  window ends. A new phase (running, applying) and the settled states (plan ready, done, failed,
-  cancelled) go out at once, before `show` returns, and a failure raises, so the relay keeps them pending;
-  they are few per card, and a 429 is retried after its Retry-After by the platform client.
+  window ends. Settled states (plan ready, done, failed, cancelled) go out at once, before `show` returns,
+  and a failure raises, so the relay keeps them pending; they are few per card, and a 429 is retried after
+  its Retry-After by the platform client.
 - **Gives up cleanly.** An error the platform says no retry can fix raises `CardUndeliverable`, which the
   relay dead-letters. A card whose message is gone is posted again in its thread.
 - **Bounded.** Per-card bookkeeping is dropped once a card is final or has been idle for `idle_seconds`.
@@ -76,7 +76,6 @@ class _State:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     sent: tuple[float, int] | None = None
     sent_at: float = float("-inf")
-    sent_phase: str | None = None
     touched: float = field(default_factory=time.monotonic)
     pending: tuple[ThreadRef, StatusCard] | None = None
     flusher: asyncio.Task[None] | None = None
@@ -137,9 +136,7 @@ class CardSink(ABC):
         if state.pending and order(card) < order(state.pending[1]):
             return
         wait = state.sent_at + self.interval - now
-        # Only steps within one phase wait: someone watching the card sees each phase as it begins.
-        progress = card.phase not in SETTLED and card.phase == state.sent_phase
-        if progress and (wait > 0 or (state.flusher and not state.flusher.done())):
+        if card.phase not in SETTLED and (wait > 0 or (state.flusher and not state.flusher.done())):
             state.pending = (thread, card)
             if state.flusher is None or state.flusher.done():
                 state.flusher = asyncio.create_task(self._flush_later(card.request_id, state, max(wait, 0)))
@@ -213,7 +210,7 @@ class CardSink(ABC):
                 ref = await self._post_or_edit(thread, card, ref)
                 await self.refs.put(card.request_id, self.platform, ref, job_started=card.job_started,
                                     version=card.version)
-            state.sent, state.sent_at, state.sent_phase = order(card), time.monotonic(), card.phase
+            state.sent, state.sent_at = order(card), time.monotonic()
             state.final = card.phase in FINAL
 
     async def _post_or_edit(self, thread: ThreadRef, card: StatusCard, ref: dict[str, Any] | None) -> dict[str, Any]:

@@ -6,7 +6,6 @@ through `RequestStore.transition`.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -166,14 +165,13 @@ class RequestFlow:
         fresh = Request.new(new_request_id(), actor.thread, actor.user, text, actor.event_key, spec)
         # A redelivered event finds the request its first delivery made, under that request's id.
         request, created = await self.requests.create(fresh)
-        # Independent durable steps go together: the reply waits for all of them, but only once.
-        steps = []
+        # One write after another: FerretDB's SQLite takes one writer at a time, and a second write sent
+        # alongside waits in SQLite's busy back-off, which is slower than waiting its turn here.
         if created:
-            steps.append(self.audit.record("requested", request_id=request.id, stack=spec.stack_name,
-                                           spec=spec.model_dump(), **where(actor)))
+            await self.audit.record("requested", request_id=request.id, stack=spec.stack_name,
+                                    spec=spec.model_dump(), **where(actor))
         if request.status == Status.PLANNING and request.revision == 1:
-            steps.append(self._enqueue("plan", f"plan-{request.id}-1", request))
-        await asyncio.gather(*steps)
+            await self._enqueue("plan", f"plan-{request.id}-1", request)
         note = draft.defaults_note(default_cloud)
         defaults = f" Using defaults: {note} (just say so to change them)." if note else ""
         return request.id, Reply(
@@ -231,12 +229,10 @@ class RequestFlow:
                                                        changes, expect={"revision": request.revision})
         if moved is None:
             return await self._not_revised(request)
-        await asyncio.gather(
-            self.audit.record("revised", request_id=request.id, revision=revision, spec=spec.model_dump(),
-                              **where(actor)),
-            self._supersede(moved),
-            self._enqueue("plan", job_id, moved),
-        )
+        await self.audit.record("revised", request_id=request.id, revision=revision, spec=spec.model_dump(),
+                                **where(actor))
+        await self._supersede(moved)
+        await self._enqueue("plan", job_id, moved)
         return Reply(
             f"Updated: {describe(spec)} for *{spec.app}* in {spec.environment} ({spec.location}, size "
             f"{spec.size}). Any earlier approval no longer applies; re-planning now.",
@@ -322,11 +318,9 @@ class RequestFlow:
         if approved is None:
             return Reply("That plan changed or was approved a moment ago; check the latest status card.",
                          ephemeral=True, request_id=request.id)
-        await asyncio.gather(
-            self.audit.record("approved", request_id=request.id, plan_hash=plan_hash, requested_by=request.user,
-                              engine=request.plan.engine if request.plan else None, **where(actor)),
-            self._enqueue("apply", job_id, approved, plan_hash=plan_hash),
-        )
+        await self.audit.record("approved", request_id=request.id, plan_hash=plan_hash, requested_by=request.user,
+                                engine=request.plan.engine if request.plan else None, **where(actor))
+        await self._enqueue("apply", job_id, approved, plan_hash=plan_hash)
         return Reply(f"Approved by {mention(actor.user)}. Applying now; the status card follows along.",
                      request_id=request.id)
 

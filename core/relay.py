@@ -161,8 +161,8 @@ class StatusRelay:
                         job_id, status.version, attempts, delay, exc)
             await self.work.later(job_id, delay, platform)
             return 0
-        # Two documents, two locks: neither write waits for the other.
-        await asyncio.gather(self._record_shown(status, request), self.jobs.mark_relayed(job_id, status.version))
+        await self._record_shown(status, request)
+        await self.jobs.mark_relayed(job_id, status.version)
         await self.work.done(job_id)
         return 1
 

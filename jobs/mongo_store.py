@@ -168,17 +168,15 @@ class MongoRequests:
         fresh = request.model_copy(update={"id": request_id, "latest_job": f"plan-{request_id}-1"})
         stamp = _stored_time(now())
         doc = {**fresh.to_doc(), "created_at": stamp, "updated_at": stamp}
-        # The thread's pointer goes with the insert (whole-document replace, nothing to lose to a race): a
-        # redelivered event writes the same id again, and a failed insert leaves a pointer readers skip.
-        inserted, pointed = await asyncio.gather(
-            self.col.insert_one(doc),
-            _upsert_once(self.thread_latest, fresh.thread_key, {"request_id": request_id}),
-            return_exceptions=True,
-        )
-        for outcome in (inserted, pointed):
-            if isinstance(outcome, BaseException) and not isinstance(outcome, DuplicateKeyError):
-                raise outcome  # the event's retry finds the request stored and writes the pointer again
-        if isinstance(inserted, DuplicateKeyError):
+        try:
+            await self.col.insert_one(doc)
+            created = True
+        except DuplicateKeyError:
+            created = False
+        # The thread's pointer (a whole-document replace, nothing to lose to a race) follows the insert, also
+        # on a redelivery, whose retry so finishes what a failed first delivery left undone.
+        await _upsert_once(self.thread_latest, fresh.thread_key, {"request_id": request_id})
+        if not created:
             stored = await self.get(request_id)
             assert stored is not None, f"request {request_id} vanished right after it was stored"
             return stored, False
@@ -300,14 +298,14 @@ class MongoJobs:
         doc["relay_pending"] = True
         doc["events"] = [{"ts": now(), "version": status.version, "phase": str(status.phase),
                           "message": status.message}]
-        inserted, listed = await asyncio.gather(
-            self.col.insert_one(doc), self._track_open(status.job_id, doc["phase"], doc["created_at"]),
-            return_exceptions=True,
-        )
-        for outcome in (inserted, listed):
-            if isinstance(outcome, BaseException) and not isinstance(outcome, DuplicateKeyError):
-                raise outcome  # the caller's retry finds the job stored and lists it again
-        if isinstance(inserted, DuplicateKeyError):
+        try:
+            await self.col.insert_one(doc)
+            created = True
+        except DuplicateKeyError:
+            created = False
+        # Listed after the insert, also when the job was there already: a retry lists what a failed run did not.
+        await self._track_open(status.job_id, doc["phase"], doc["created_at"])
+        if not created:
             return False
         if self.on_change:
             await self.on_change(status.job_id)
