@@ -397,7 +397,8 @@ class MongoJobs:
                                                          return_document=ReturnDocument.AFTER)
         if doc:
             steps = [self.on_change(job_id)] if self.on_change else []
-            if "phase" in changes:
+            # Only a move between open and finished touches the list (queued -> running writes nothing more).
+            if "phase" in changes and (current.get("phase") in _OPEN_PHASES) != (doc.get("phase") in _OPEN_PHASES):
                 steps.append(self._track_open(job_id, str(doc.get("phase")), doc.get("created_at")))
             await asyncio.gather(*steps)
         return _to_status(doc) if doc else None
