@@ -449,13 +449,13 @@ async def settle(db: Any, redis: Any, within: float = 60) -> None:
     Reads only keyed, small lists (the open jobs, the relay's work list): a query on `phase` would make
     FerretDB scan every seeded job on each poll and slow the very processes being measured.
     """
-    from jobs.relay_work import PREFIX, SYNCED
+    from infra.redis_keys import RELAY_PREFIX, RELAY_SYNCED
 
     for _ in range(int(within / 0.5)):
         open_jobs = await db.open_jobs.count_documents({"_id": {"$ne": "__backfilled__"}})
         waiting = 0
-        async for key in redis.scan_iter(f"{PREFIX}:*"):
-            if key.decode() != SYNCED:
+        async for key in redis.scan_iter(f"{RELAY_PREFIX}:*"):
+            if key.decode() != RELAY_SYNCED:
                 waiting += await redis.zcard(key)
         if not open_jobs and not waiting:
             break
