@@ -9,7 +9,8 @@ import asyncio
 import logging
 import re
 import weakref
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 from core import texts
 from core.flow import Actor, RequestFlow, parse_button_ref, where
@@ -18,6 +19,9 @@ from core.ports import ContextStore, EventGate, HistoryStore, RequestStore
 from core.turns import Turns
 from core.understanding.fallback import LLMFallback
 from core.understanding.model import Planner
+
+A = TypeVar("A")
+B = TypeVar("B")
 
 log = logging.getLogger("infrabot.conversation")
 
@@ -63,9 +67,7 @@ class Conversation:
         async with lock:
             # The claim and the thread's context are asked for at once: one wait instead of two on every
             # turn. The context is read under the thread's lock, so it is the one its last turn saved.
-            claim, context = await asyncio.gather(
-                self.gate.claim(key), self._context(message.thread), return_exceptions=True
-            )
+            claim, context = await _together(self.gate.claim(key), self._context(message.thread))
             if isinstance(claim, BaseException):
                 if not isinstance(claim, Exception):
                     raise claim
@@ -95,7 +97,11 @@ class Conversation:
 
     async def _context(self, thread: ThreadRef) -> tuple[dict[str, Any] | None, bool]:
         """The thread's context, and whether the thread was a conversation before (its marker outlives it)."""
-        loaded, known = await asyncio.gather(self.contexts.load(thread), self.contexts.known(thread))
+        known, loaded = await _together(self.contexts.known(thread), self.contexts.load(thread))
+        if isinstance(known, Exception):
+            raise known
+        if isinstance(loaded, Exception):
+            raise loaded
         return loaded, known
 
     async def _settle(self, key: str) -> None:
@@ -227,3 +233,23 @@ class Conversation:
         latest = await self.requests.latest_in_thread(thread)
         if latest:
             context["request_id"] = latest.id
+
+
+async def _together(side: Awaitable[A], main: Awaitable[B]) -> tuple[A | Exception, B | Exception]:
+    """Both at once, like gather(return_exceptions=True), except that `main` runs in the calling task: what
+    it sets in context variables (the turn's log fields, say) stays with the turn, where a gathered child's
+    would be dropped."""
+    aside = asyncio.ensure_future(side)
+    try:
+        try:
+            second: B | Exception = await main
+        except Exception as exc:
+            second = exc
+        try:
+            first: A | Exception = await aside
+        except Exception as exc:
+            first = exc
+    except BaseException:
+        aside.cancel()
+        raise
+    return first, second
