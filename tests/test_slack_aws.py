@@ -4,29 +4,14 @@ outputs and a destroy typed in the thread."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
-
 from bots.runtime import Runtime
-from config.settings import Settings
 from tests.slack_mock import MockSlack
-from tests.slack_mock.harness import SlackClient, slack_http, slack_settings
+from tests.slack_mock.fixtures import slack_client_fixture, slack_settings_fixture  # noqa: F401
+from tests.slack_mock.harness import SlackClient
 from tests.support import eventually
 from tests.test_slack_http import card_of, card_text, has_buttons, replies_in, request_in
 
 AWS = "create a postgres database and a bucket for my app shop in staging on aws"
-
-
-@pytest.fixture
-def settings(settings: Settings, mock_slack: MockSlack) -> Settings:
-    return slack_settings(settings, mock_slack)
-
-
-@pytest.fixture
-async def slack(runtime: Runtime, mock_slack: MockSlack, worker: object) -> AsyncIterator[SlackClient]:
-    async with slack_http(runtime) as http:
-        yield SlackClient(http, mock_slack)
 
 
 async def test_aws_plan_card_approve_click_and_done_card(

@@ -5,36 +5,22 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from typing import Any
-
-import pytest
 
 from bots.runtime import Runtime
 from bots.slack.cards import render_card
 from bots.slack.text import slack_text
-from config.settings import Settings
 from core.cards import StatusCard
 from core.messages import MENTION_CLOSE, MENTION_OPEN, IncomingMessage, ThreadRef, code, mention
 from core.understanding.names import check_app_name
 from tests.slack_mock import MockSlack
-from tests.slack_mock.harness import SlackClient, slack_http, slack_settings
+from tests.slack_mock.fixtures import slack_client_fixture, slack_settings_fixture  # noqa: F401
+from tests.slack_mock.harness import SlackClient
 from tests.slack_mock.server import TEAM
 from tests.support import eventually
 from tests.test_slack_workspaces import card_of, request_in
 
 LIVE = ("<!channel>", "<!here>", "<!everyone>", "<@U999>", "<!subteam^S1>", "<https://evil.example|x>")
-
-
-@pytest.fixture
-def settings(settings: Settings, mock_slack: MockSlack) -> Settings:
-    return slack_settings(settings, mock_slack)
-
-
-@pytest.fixture
-async def slack(runtime: Runtime, mock_slack: MockSlack, worker: object) -> AsyncIterator[SlackClient]:
-    async with slack_http(runtime) as http:
-        yield SlackClient(http, mock_slack)
 
 
 def sent_text(mock: MockSlack) -> str:

@@ -6,32 +6,20 @@ from __future__ import annotations
 import asyncio
 import copy
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 
 from bots.runtime import Runtime
-from config.settings import Settings
 from core.request import Request
 from tests.slack_mock import MockSlack
-from tests.slack_mock.harness import SlackClient, sign, slack_http, slack_settings
+from tests.slack_mock.fixtures import slack_client_fixture, slack_settings_fixture  # noqa: F401
+from tests.slack_mock.harness import SlackClient, sign
 from tests.slack_mock.server import TEAM
 from tests.support import eventually
 
 REQUEST = "create a postgres database and a bucket for my app shop in staging"
-
-
-@pytest.fixture
-def settings(settings: Settings, mock_slack: MockSlack) -> Settings:
-    return slack_settings(settings, mock_slack)
-
-
-@pytest.fixture
-async def slack(runtime: Runtime, mock_slack: MockSlack, worker: object) -> AsyncIterator[SlackClient]:
-    async with slack_http(runtime) as http:
-        yield SlackClient(http, mock_slack)
 
 
 def thread_key(channel: str, thread: str) -> str:
