@@ -16,6 +16,7 @@ from config.settings import Settings, SettingsError, load_settings
 from core.messages import ActionEvent, IncomingMessage, ThreadRef
 from core.policy import Policy, Roles
 from core.spec import Component, InfraSpec
+from tests.test_cloud_rules import CERT
 
 INFRABOT = str(REPO_ROOT / ".venv" / "bin" / "infrabot")
 POLICY_VARS = ("ALLOWED_REGIONS", "MAX_SIZE", "ALLOWED_COMPONENTS", "APPROVAL_ENVIRONMENTS", "ROLE_RULES",
@@ -100,6 +101,13 @@ def test_wildcard_environment_applies_where_no_own_rule_exists() -> None:
         ("ROLE_RULES", '{"approve": {"prod": ["role:platform-admins"]}}', "write role:WORKSPACE_ID/ROLE_ID"),
         ("ROLE_RULES", '{"approve": {"prod": ["role:T01/S01/x"]}}', "role:WORKSPACE_ID/ROLE_ID"),
         ("POLICY_FILE", "missing.yaml", "cannot read missing.yaml"),
+        ("ALLOWED_CLOUDS", "prod=azure", "'azure' for prod is not a cloud (gcp, aws)"),
+        ("ALLOWED_CLOUDS", "live=gcp", "unknown environment 'live'"),
+        ("ALLOWED_CLOUDS", "gcp", "needs an environment first"),
+        ("AWS_CERTIFICATE_ARNS", "arn:aws:iam::123456789012:role/x", "entry 1 is not an ACM certificate ARN"),
+        ("AWS_CERTIFICATE_ARNS", f"{CERT},{CERT}x", "two certificates for eu-west-1"),
+        ("AWS_SERVICE_IMAGE", "not an image", "must be a container image reference"),
+        ("AWS_SERVICE_PORT", "70000", "less than or equal to 65535"),
     ],
 )
 def test_a_malformed_value_stops_start_up_with_one_line_naming_the_variable(
