@@ -82,7 +82,7 @@ def cmd_parse(args: argparse.Namespace) -> int:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    from core.dialog import Draft
+    from core.draft import Draft
     from core.understanding.parser import RuleParser
     from infra.plan_cli import plan_json
     from infra.summary import render_plan

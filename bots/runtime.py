@@ -16,11 +16,11 @@ from redis.asyncio import Redis
 
 from config.settings import Settings
 from core import observe
-from core.chat import StatusSink
-from core.conversation import Conversation
-from core.flow import RequestFlow
+from core.chat_service import ChatService
 from core.policy import Policy
+from core.ports import StatusSink
 from core.relay import StatusRelay
+from core.requests import RequestFlow
 from core.understanding.fallback import LLMFallback
 from infra.redis_keys import EVENT_PENDING_SECONDS
 from jobs.connections import arq_client, redis_client
@@ -58,7 +58,7 @@ class Runtime:
     audit: MongoAudit
     cards: MongoCardRefs
     contexts: RedisContextStore
-    core: Conversation
+    core: ChatService
     relay: StatusRelay
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     # Adapters' own clean-up (pending cards, HTTP sessions), run in order before the stores close.
@@ -92,7 +92,7 @@ class Runtime:
 
     async def drain(self, within: float) -> int:
         """Lets turns in flight finish (up to `within` s); returns how many were cut off."""
-        if isinstance(self.core, observed.ObservedConversation):
+        if isinstance(self.core, observed.ObservedChatService):
             return await self.core.drain(within)
         return 0
 
@@ -153,7 +153,7 @@ async def build_runtime(settings: Settings, redis_url: str, mongodb_url: str) ->
         build_policy(settings), settings.engine, MongoStackOwners(db),
         estimate=estimate_monthly_cost, plan_ttl_seconds=settings.plan_ttl_seconds,
     )
-    core = observed.ObservedConversation(
+    core = observed.ObservedChatService(
         # Long enough to drop the platform's quick re-sends while a turn runs, short enough that a retry
         # minutes later gets through when the process handling the first delivery died.
         gate=RedisEventGate(redis, pending_seconds=EVENT_PENDING_SECONDS),

@@ -29,9 +29,9 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from core.cards import StatusCard
 from core.messages import ThreadRef
 from core.ports import CardRefStore
+from core.status_card import StatusCard
 
 log = logging.getLogger("infrabot.cards")
 

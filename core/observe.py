@@ -6,11 +6,7 @@ metrics (telemetry/). Until one is installed they do nothing, so tests and tools
 
 from __future__ import annotations
 
-from typing import Protocol
-
-
-class Observer(Protocol):
-    def dead_letter(self, platform: str) -> None: ...
+from core.ports import Observer
 
 
 class _Nobody:

@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Collection
 from typing import Any, Protocol
 
-from core.messages import HistoryEntry, ThreadRef
+from core.job import JobStatus
+from core.messages import ActionEvent, HistoryEntry, IncomingMessage, Reply, ThreadRef
 from core.plan import ApplyResult, PlanResult
 from core.request import Request, Status
 from core.spec import InfraSpec
-from core.status import JobStatus
+from core.status_card import StatusCard
+from core.understanding.model import Parsed
 
 ProgressFn = Callable[[int, int, str], Awaitable[None]]
 # A monthly cost estimate for a spec, in USD (None when it can't be told), known before any planning.
@@ -150,3 +152,30 @@ class CardRefStore(Protocol):
     async def put(
         self, request_id: str, platform: str, ref: dict[str, Any], *, job_started: float = 0.0, version: int = -1
     ) -> None: ...
+
+
+class ChatCore(Protocol):
+    async def handle_message(self, message: IncomingMessage) -> list[Reply]: ...
+    async def handle_action(self, action: ActionEvent) -> list[Reply]: ...
+
+
+class StatusSink(Protocol):
+    """Implemented per platform: post the request's card the first time, edit it afterwards."""
+
+    async def show(self, thread: ThreadRef, card: StatusCard) -> None: ...
+
+
+class Observer(Protocol):
+    def dead_letter(self, platform: str) -> None: ...
+
+
+class Planner(Protocol):
+    """Deterministic today; a language-model planner can implement the same call later."""
+
+    def parse(self, text: str) -> Parsed: ...
+
+
+class ChatCompletion(Protocol):
+    """An OpenAI-compatible chat-completions endpoint: messages in, the reply's text out."""
+
+    async def complete(self, messages: list[dict[str, str]]) -> str: ...

@@ -5,55 +5,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from datetime import UTC, datetime
 
 from core import observe
-from core.cards import StatusCard
 from core.cardsink import CardUndeliverable
-from core.chat import StatusSink
-from core.flow import plan_buttons
+from core.job import JobStatus, Phase
 from core.messages import ThreadRef
-from core.ports import JobStore, RelayWork, RequestStore
+from core.ports import JobStore, RelayWork, RequestStore, StatusSink
 from core.request import Request, Status
-from core.spec import DEFAULT_CLOUD
-from core.status import JobStatus, Phase, card_title
+from core.status_card import build_card
 
 log = logging.getLogger("infrabot.relay")
-
-def build_card(status: JobStatus, request: Request | None) -> StatusCard:
-    stack = request.stack if request else status.spec.get("app", "?")
-    if request is not None and request.spec.cloud != DEFAULT_CLOUD:
-        stack = f"{stack} ({request.spec.location})"  # GCP cards read as they did before AWS existed
-    start = status.started_at or status.created_at
-    end = status.finished_at or datetime.now(UTC)
-    elapsed = (end - start).total_seconds() if start else 0.0
-    waiting = (
-        status.kind == "plan"
-        and status.phase == Phase.AWAITING_APPROVAL
-        and request is not None
-        and request.status == Status.AWAITING_APPROVAL
-    )
-    result = status.result or {}
-    return StatusCard(
-        request_id=status.request_id,
-        job_id=status.job_id,
-        phase=str(status.phase),
-        title=card_title(status.kind, status.phase, stack),
-        engine=status.engine or result.get("engine", ""),
-        simulated=bool(result.get("simulated", status.engine == "offline")),
-        done=status.done,
-        total=status.total,
-        elapsed_seconds=max(elapsed, 0.0),
-        # A failure's message is its error, which the card shows once on its own line.
-        lines=list(result.get("lines", []))
-        or ([status.message] if status.message not in ("", status.error) else []),
-        resources=list(result.get("resource_lines", [])),
-        outputs=dict(result.get("outputs", {})),
-        error=status.error,
-        buttons=plan_buttons(status.request_id, status.plan_hash) if waiting else [],
-        version=status.version,
-        job_started=status.created_at.timestamp() if status.created_at else 0.0,
-    )
 
 
 class StatusRelay:

@@ -28,10 +28,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from core.job import JobStatus, Phase
 from core.messages import ThreadRef
 from core.plan import PlanResult
 from core.spec import InfraSpec
-from core.status import JobStatus, Phase
 
 
 class Status(StrEnum):

@@ -60,3 +60,12 @@ class InfraSpec(BaseModel):
         body["components"] = sorted(body["components"], key=lambda c: (c["kind"], c["count"], c["size"] or ""))
         raw = json.dumps(body, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(raw.encode()).hexdigest()[:16]
+
+
+def describe(spec: InfraSpec) -> str:
+    parts = []
+    for c in spec.components:
+        count = f"{c.count}× " if c.count > 1 else ""
+        size = f" ({c.size})" if c.size else ""
+        parts.append(f"{count}{c.kind}{size}")
+    return ", ".join(parts)

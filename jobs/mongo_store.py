@@ -14,9 +14,9 @@ from pymongo import ASCENDING, AsyncMongoClient, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+from core.job import TERMINAL, JobStatus, Phase
 from core.messages import HistoryEntry, ThreadRef
 from core.request import LIVE, IllegalTransition, Request, Status, check_transition, encode
-from core.status import TERMINAL, JobStatus, Phase
 from jobs.doc_lock import FENCE_FIELD, DocLocks
 
 _JOB_FIELDS = {f.name for f in fields(JobStatus)}

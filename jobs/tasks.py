@@ -22,12 +22,12 @@ from arq import Retry
 from pymongo.errors import PyMongoError
 from redis.exceptions import RedisError
 
+from core.job import JobStatus, Phase
 from core.plan import ApplyResult, PlanOutOfDate
 from core.policy import Policy
 from core.ports import AuditLog, Engine, JobQueue, JobStore, ProgressFn, RequestStore, StatusSignal
 from core.request import SUPERSEDABLE, VOID, Request, Status, StoredPlan, job_for
 from core.spec import InfraSpec
-from core.status import JobStatus, Phase
 from infra.errors import EngineFailed, StackBusy
 from infra.locks import StackLock
 from infra.summary import describe, render_plan

@@ -38,7 +38,7 @@ RELAY_DEAD_LETTERS = Counter(
 REFUSALS = Counter("infrabot_refusals_total", "Requests, approvals, cancels and destroys refused, by reason",
                    ["action", "reason"])
 
-# First match wins; the texts are core/policy.py's and core/flow.py's refusal reasons.
+# First match wins; the texts are core/policy.py's and core/requests.py's refusal reasons.
 _REASONS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("region", re.compile(r"\bregion\b")),
     ("component", re.compile(r"is not allowed in")),

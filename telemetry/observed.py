@@ -1,7 +1,7 @@
 """Port wrappers that count and label what passes through them; behaviour is the wrapped adapter's.
 
 Hooking here rather than inside core/ keeps the metrics out of the conversation and job logic: a turn is
-timed around the Conversation, intents are read off the Planner, refusals off the audit log, job phases
+timed around the ChatService, intents are read off the Planner, refusals off the audit log, job phases
 off the job store.
 """
 
@@ -15,14 +15,13 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from core.chat import StatusSink
-from core.conversation import Conversation
+from core.chat_service import ChatService
+from core.job import TERMINAL, JobStatus, Phase
 from core.messages import ActionEvent, IncomingMessage, Reply, ThreadRef
-from core.ports import AuditLog, ContextStore, JobStore, RequestStore
+from core.ports import AuditLog, ContextStore, JobStore, Planner, RequestStore, StatusSink
 from core.relay import StatusRelay
 from core.request import Request
-from core.status import TERMINAL, JobStatus, Phase
-from core.understanding.model import Parsed, Planner
+from core.understanding.model import Parsed
 from telemetry import logs, metrics
 
 
@@ -34,7 +33,7 @@ class _Turn:
 _turn: contextvars.ContextVar[_Turn | None] = contextvars.ContextVar("infrabot_turn", default=None)
 
 
-class ObservedConversation(Conversation):
+class ObservedChatService(ChatService):
     """Counts messages by platform and intent, times replies, and labels every log line of a turn.
 
     It also knows how many turns are in flight, so a stopping process can let them finish.

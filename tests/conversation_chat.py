@@ -6,10 +6,10 @@ import itertools
 from typing import Any
 
 from bots.runtime import Runtime
-from core.cards import StatusCard
+from core.job import JobStatus
 from core.messages import IncomingMessage, Reply, ThreadRef
 from core.request import Request
-from core.status import JobStatus
+from core.status_card import StatusCard
 from core.texts import MAX_LONG_CHARS, MAX_REPLY_CHARS
 from tests.support import eventually
 

@@ -16,12 +16,14 @@ from dataclasses import fields, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from core.messages import HistoryEntry, ThreadRef
+from core.job import TERMINAL, JobStatus, Phase
+from core.messages import ActionEvent, HistoryEntry, IncomingMessage, Reply, ThreadRef
 from core.plan import ApplyResult, PlanOutOfDate, PlanResult, ResourceChange, summarize
 from core.ports import ProgressFn
 from core.request import LIVE, IllegalTransition, Request, Status, check_transition, encode
 from core.spec import InfraSpec
-from core.status import TERMINAL, JobStatus, Phase
+from core.status_card import StatusCard
+from core.understanding.model import Parsed
 
 _JOB_FIELDS = {f.name for f in fields(JobStatus)}
 
@@ -419,3 +421,60 @@ class FakeEngine:
                 for name in self.built.pop(spec.stack_name, [])]
         await progress(len(gone), len(gone), "destroyed")
         return ApplyResult(engine=self.name, summary=summarize(gone), simulated=True, removed=gone)
+
+
+class FakeChatCore:
+    """Records what an adapter hands the core and answers with the replies queued for it."""
+
+    def __init__(self, replies: list[Reply] | None = None) -> None:
+        self.messages: list[IncomingMessage] = []
+        self.actions: list[ActionEvent] = []
+        self.replies = list(replies or [])
+
+    async def handle_message(self, message: IncomingMessage) -> list[Reply]:
+        self.messages.append(message)
+        return list(self.replies)
+
+    async def handle_action(self, action: ActionEvent) -> list[Reply]:
+        self.actions.append(action)
+        return list(self.replies)
+
+
+class FakeStatusSink:
+    """Keeps every card shown, per thread, in order."""
+
+    def __init__(self) -> None:
+        self.shown: list[tuple[ThreadRef, StatusCard]] = []
+
+    async def show(self, thread: ThreadRef, card: StatusCard) -> None:
+        self.shown.append((thread, card))
+
+
+class FakeObserver:
+    def __init__(self) -> None:
+        self.dead_letters: list[str] = []
+
+    def dead_letter(self, platform: str) -> None:
+        self.dead_letters.append(platform)
+
+
+class FakePlanner:
+    """Answers each text with the parse given for it, and `unknown` otherwise."""
+
+    def __init__(self, answers: dict[str, Parsed] | None = None) -> None:
+        self.answers = dict(answers or {})
+
+    def parse(self, text: str) -> Parsed:
+        return self.answers.get(text, Parsed())
+
+
+class FakeChatCompletion:
+    """A chat-completions endpoint that returns its canned answer and keeps the prompts it was sent."""
+
+    def __init__(self, answer: str = "{}") -> None:
+        self.answer = answer
+        self.sent: list[list[dict[str, str]]] = []
+
+    async def complete(self, messages: list[dict[str, str]]) -> str:
+        self.sent.append(messages)
+        return self.answer

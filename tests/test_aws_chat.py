@@ -12,8 +12,8 @@ from bots.runtime import Runtime, build_runtime
 from bots.web.app import web_thread
 from config.local_services import LocalServices
 from config.settings import Settings
-from core.flow import destroy_job
 from core.request import Request
+from core.requests import destroy_job
 from jobs.worker import make_worker
 from tests.support import running
 from tests.web_chat import card, press, say, web_client

@@ -14,13 +14,14 @@ import httpx
 from bots.runtime import Runtime
 from bots.web.app import web_thread
 from config.settings import Settings
-from core.dialog import Draft
-from core.flow import Actor, button_ref
+from core.draft import Draft
+from core.job import Phase
 from core.messages import ActionEvent, IncomingMessage, ThreadRef
 from core.policy import Guardrails, Policy, Roles
 from core.request import Request, Status
+from core.requests import Actor
 from core.spec import Component, InfraSpec
-from core.status import Phase
+from core.status_card import button_ref
 from infra.locks import StackLock
 from infra.offline import OfflineEngine
 from infra.state import FileStateStore

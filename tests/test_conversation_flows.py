@@ -12,10 +12,9 @@ import pytest
 from bots.runtime import Runtime, build_runtime
 from config.local_services import LocalServices
 from config.settings import Settings
-from core.flow import button_ref
+from core.job import Phase
 from core.messages import ActionEvent
-from core.relay import build_card
-from core.status import Phase
+from core.status_card import build_card, button_ref
 from infra.locks import StackLock
 from infra.offline import OfflineEngine
 from infra.state import FileStateStore

@@ -19,14 +19,14 @@ from redis.asyncio import Redis
 from bots.runtime import Runtime
 from config.local_services import LocalServices
 from config.settings import Settings
-from core.dialog import Draft
-from core.flow import Actor, destroy_job
+from core.draft import Draft
+from core.job import Phase
 from core.messages import ThreadRef
 from core.plan import ApplyResult
 from core.ports import ProgressFn
 from core.request import Status
+from core.requests import Actor, destroy_job
 from core.spec import Component, InfraSpec
-from core.status import Phase
 from infra.locks import StackLock
 from infra.offline import OfflineEngine
 from infra.state import FileStateStore

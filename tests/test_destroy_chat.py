@@ -8,8 +8,8 @@ import httpx
 
 from bots.runtime import Runtime
 from bots.web.app import web_thread
-from core.flow import destroy_job
 from core.request import Request
+from core.requests import destroy_job
 from tests.support import eventually
 from tests.web_chat import card, chat, press, say
 

@@ -21,12 +21,11 @@ from bots.discord_bot.replies import send_replies
 from bots.runtime import Runtime, build_runtime
 from config.local_services import LocalServices
 from config.settings import Settings
-from core.cards import StatusCard
 from core.cardsink import CardUndeliverable
-from core.flow import plan_buttons
 from core.messages import Reply
 from core.policy import Policy, Roles
 from core.request import Request
+from core.status_card import StatusCard, plan_buttons
 from tests.support import eventually
 
 REQUEST = "create a postgres database and a bucket for my app shop in staging"

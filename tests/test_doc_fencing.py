@@ -18,10 +18,10 @@ from redis.asyncio import Redis
 from bots.runtime import Runtime
 from config.local_services import LocalServices
 from config.settings import Settings
-from core.dialog import Draft
-from core.flow import Actor
+from core.draft import Draft
 from core.messages import ThreadRef
 from core.request import Status
+from core.requests import Actor
 from core.spec import Component, InfraSpec
 from infra.lease import RedisLease
 from jobs.doc_lock import FENCE_FIELD, DocLockLost, DocLocks

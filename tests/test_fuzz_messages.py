@@ -17,8 +17,7 @@ from pathlib import Path
 import httpx
 
 from core import texts
-from core.dialog import count_cues
-from core.questions import hesitant, looks_like_name, name_candidate
+from core.draft import count_cues, hesitant, looks_like_name, name_candidate
 from core.understanding.intents import thanks_only
 from core.understanding.normalize import fold, strip_chat_formatting
 from core.understanding.parser import RuleParser

@@ -10,13 +10,13 @@ import pytest
 from arq import Retry
 
 from bots.runtime import Runtime
-from core.dialog import Draft
-from core.flow import Actor
+from core.draft import Draft
+from core.job import Phase
 from core.messages import ThreadRef
 from core.plan import ApplyResult, PlanResult
 from core.ports import ProgressFn
+from core.requests import Actor
 from core.spec import Component, InfraSpec
-from core.status import Phase
 from infra.locks import StackLock
 from infra.offline import OfflineEngine
 from infra.state import FileStateStore

@@ -10,10 +10,10 @@ from arq import Retry
 from redis.asyncio import Redis
 
 from bots.runtime import Runtime
-from core.flow import Actor
+from core.job import Phase
 from core.messages import ThreadRef
+from core.requests import Actor
 from core.spec import Component, InfraSpec
-from core.status import Phase
 from infra.locks import StackLock
 from infra.offline import OfflineEngine
 from infra.state import FileStateStore
@@ -34,7 +34,7 @@ def ctx(runtime: Runtime, tmp_path: Path) -> dict[str, Any]:
 
 
 async def _request(runtime: Runtime, event: str = "e1") -> str:
-    from core.dialog import Draft
+    from core.draft import Draft
 
     spec = InfraSpec(app="shop", environment="staging", components=[Component(kind="postgres"),
                                                                     Component(kind="bucket")])

@@ -10,7 +10,7 @@ from pymongo import AsyncMongoClient
 from bots.runtime import Runtime
 from config.local_services import free_port
 from core import texts
-from core.conversation import Conversation
+from core.chat_service import ChatService
 from core.messages import IncomingMessage, ThreadRef
 from jobs.connections import redis_client
 from jobs.mongo_store import MongoHistory
@@ -23,11 +23,11 @@ def _message(event: str) -> IncomingMessage:
     return IncomingMessage(thread=THREAD, user="ana", text="create a bucket for my app shop", event_id=event)
 
 
-def _conversation(runtime: Runtime, **ports: object) -> Conversation:
+def _conversation(runtime: Runtime, **ports: object) -> ChatService:
     core = runtime.core
     defaults: dict[str, object] = {"gate": core.gate, "contexts": core.contexts, "history": core.history,
-                                   "requests": core.requests, "flow": core.flow, "planner": core.planner}
-    return Conversation(**{**defaults, **ports})  # type: ignore[arg-type]
+                                   "requests": core.requests, "flow": core.requests, "planner": core.planner}
+    return ChatService(**{**defaults, **ports})  # type: ignore[arg-type]
 
 
 @pytest.fixture

@@ -12,11 +12,12 @@ import pytest
 from bots.runtime import Runtime, build_runtime
 from config.local_services import LocalServices
 from config.settings import Settings
-from core.dialog import Draft
-from core.flow import Actor, button_ref
+from core.draft import Draft
 from core.messages import ActionEvent, IncomingMessage, ThreadRef, mention
 from core.request import Request
+from core.requests import Actor
 from core.spec import Component, InfraSpec
+from core.status_card import button_ref
 from jobs.worker import make_worker
 from tests.support import eventually, running
 from tests.web_chat import card, press, say

@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 
 from bots.runtime import Runtime
+from core.job import JobStatus, Phase
 from core.messages import HistoryEntry, ThreadRef
 from core.plan import PlanOutOfDate
 from core.request import TRANSITIONS, IllegalTransition, Request, Status, new_request_id
 from core.spec import Component, InfraSpec
-from core.status import JobStatus, Phase
 from infra.offline import OfflineEngine
 from infra.state import FileStateStore
 from jobs.mongo_store import MongoStackOwners

@@ -6,8 +6,8 @@ import pytest
 
 from bots.runtime import Runtime
 from core import texts
-from core.flow import button_ref
 from core.messages import ActionEvent
+from core.status_card import button_ref
 from core.understanding.parser import parse
 from tests.conversation_chat import Chat, kinds
 

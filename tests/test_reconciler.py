@@ -11,11 +11,11 @@ from redis.asyncio import Redis
 from bots.runtime import Runtime
 from config.local_services import LocalServices
 from config.settings import Settings
-from core.dialog import Draft
-from core.flow import Actor
+from core.draft import Draft
+from core.job import Phase
 from core.messages import ThreadRef
+from core.requests import Actor
 from core.spec import Component, InfraSpec
-from core.status import Phase
 from infra.locks import StackLock
 from infra.offline import OfflineEngine
 from infra.redis_keys import JOB_LEASE_PREFIX

@@ -9,11 +9,11 @@ from arq.constants import in_progress_key_prefix
 from bots.runtime import Runtime
 from config.local_services import LocalServices
 from config.settings import Settings
-from core.dialog import Draft
-from core.flow import Actor
+from core.draft import Draft
+from core.job import Phase
 from core.messages import ThreadRef
+from core.requests import Actor
 from core.spec import Component, InfraSpec
-from core.status import Phase
 from infra.redis_keys import JOB_LEASE_PREFIX
 from jobs.queue import QUEUE_NAME
 from jobs.recovery import JobLeases, reap

@@ -15,10 +15,10 @@ from bots.slack.client import SlackClients
 from bots.slack.sink import SlackStatusSink
 from config.local_services import LocalServices
 from config.settings import Settings
+from core.job import JobStatus, Phase
 from core.messages import ThreadRef
 from core.request import Request
 from core.spec import Component, InfraSpec
-from core.status import JobStatus, Phase
 from jobs.doc_lock import DocLocks
 from telemetry.metrics import RELAY_DEAD_LETTERS
 from tests.slack_mock import MockSlack

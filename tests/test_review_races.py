@@ -8,14 +8,14 @@ from typing import Any
 import pytest
 
 from bots.runtime import Runtime
-from core.dialog import Draft
-from core.flow import Actor
+from core.draft import Draft
+from core.job import Phase
 from core.messages import ThreadRef
 from core.plan import PlanResult
 from core.ports import ProgressFn
 from core.request import Status
+from core.requests import Actor
 from core.spec import Component, InfraSpec
-from core.status import Phase
 from infra.errors import EngineFailed
 from infra.locks import StackLock
 from infra.offline import OfflineEngine

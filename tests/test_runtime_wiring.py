@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from bots.runtime import Runtime
-from core.cards import StatusCard
 from core.messages import ThreadRef
+from core.status_card import StatusCard
 
 
 class _Sink:

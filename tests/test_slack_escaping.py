@@ -10,8 +10,8 @@ from typing import Any
 from bots.runtime import Runtime
 from bots.slack.cards import render_card
 from bots.slack.text import slack_text
-from core.cards import StatusCard
 from core.messages import MENTION_CLOSE, MENTION_OPEN, IncomingMessage, ThreadRef, code, mention
+from core.status_card import StatusCard
 from core.understanding.names import check_app_name
 from tests.slack_mock import MockSlack
 from tests.slack_mock.fixtures import slack_client_fixture, slack_settings_fixture  # noqa: F401

@@ -14,10 +14,10 @@ from bots.runtime import Runtime
 from bots.slack.client import SlackClients
 from bots.slack.sink import CardLock, SlackStatusSink
 from config.settings import Settings
-from core.cards import StatusCard
 from core.cardsink import CardUndeliverable
 from core.messages import ThreadRef
 from core.ports import CardRefStore
+from core.status_card import StatusCard
 from jobs.doc_lock import DocLocks
 from tests.slack_mock import MockSlack
 from tests.slack_mock.server import BOT_TOKEN, TEAM

@@ -22,10 +22,10 @@ from bots.slack.sink import SlackStatusSink
 from config.credentials import CLOUD_CREDENTIAL_VARS
 from config.local_services import REPO_ROOT
 from config.settings import Settings, SettingsError, load_settings
-from core.cards import StatusCard
 from core.cardsink import CardUndeliverable
 from core.messages import ThreadRef
 from core.request import Request
+from core.status_card import StatusCard
 from tests.slack_mock import MockSlack
 from tests.slack_mock.harness import SlackClient, slack_http, slack_settings
 from tests.slack_mock.server import BOT_TOKEN, BOT_USER, TEAM

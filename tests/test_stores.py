@@ -7,10 +7,10 @@ import asyncio
 import pytest
 
 from bots.runtime import Runtime
+from core.job import JobStatus, Phase
 from core.messages import ThreadRef
 from core.request import IllegalTransition, Request, Status, StoredPlan
 from core.spec import Component, InfraSpec
-from core.status import JobStatus, Phase
 from jobs.mongo_store import backfill_live_stacks, ensure_indexes
 from jobs.redis_state import RedisContextStore, RedisEventGate
 

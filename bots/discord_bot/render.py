@@ -7,10 +7,9 @@ import re
 
 import discord
 
-from core.cards import StatusCard
-from core.cardtext import format_elapsed
+from core.job import Phase, as_phase, phase_label
 from core.messages import render_text
-from core.status import Phase, as_phase, phase_label
+from core.status_card import StatusCard, format_elapsed
 from core.textfit import clip, pack_lines
 
 MESSAGE_LIMIT = 2000
@@ -28,7 +27,7 @@ _FENCE_CLOSE = "\n```"
 # The core writes Slack-style *bold*; Discord reads single asterisks as italics.
 _SLACK_BOLD = re.compile(r"(?<![*\w])\*(?=\S)([^*\n]+?)(?<=\S)\*(?![*\w])")
 
-# Discord's look for each phase; the words are core's (core/status.py:PHASE_LABELS).
+# Discord's look for each phase; the words are core's (core/job.py:PHASE_LABELS).
 PHASE_STYLE: dict[Phase, tuple[str, discord.Colour]] = {
     Phase.QUEUED: ("⏳", discord.Colour.light_grey()),
     Phase.RUNNING: ("🔄", discord.Colour.blurple()),

@@ -15,10 +15,10 @@ from bots.discord_bot.buttons import buttons_view
 from bots.discord_bot.places import PLATFORM, destination, guild_id_of
 from bots.discord_bot.render import card_embed, card_footer
 from bots.discord_bot.replies import SAFE_MENTIONS
-from core.cards import StatusCard
 from core.cardsink import CardLock, CardSink, Failure, local_lock
 from core.messages import ThreadRef
 from core.ports import CardRefStore
+from core.status_card import StatusCard
 
 log = logging.getLogger("infrabot.discord.sink")
 

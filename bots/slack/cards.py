@@ -6,10 +6,9 @@ import dataclasses
 from typing import Any
 
 from bots.slack.text import slack_text
-from core.cards import StatusCard
-from core.cardtext import format_elapsed
+from core.job import Phase, as_phase, phase_label
 from core.messages import Button
-from core.status import Phase, as_phase, phase_label
+from core.status_card import StatusCard, format_elapsed
 from core.textfit import clip, pack_lines
 
 MAX_BLOCKS = 50
@@ -19,7 +18,7 @@ MAX_RESOURCES_SHOWN = 20
 MAX_OUTPUT_SECTIONS = 5
 ACTION_PREFIX = "infrabot_"
 
-# Slack's look for each phase; the words are core's (core/status.py:PHASE_LABELS).
+# Slack's look for each phase; the words are core's (core/job.py:PHASE_LABELS).
 PHASE_EMOJI: dict[Phase, str] = {
     Phase.QUEUED: ":hourglass_flowing_sand:",
     Phase.RUNNING: ":gear:",

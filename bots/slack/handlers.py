@@ -15,9 +15,8 @@ from bots.slack.replies import ReplySender
 from bots.slack.text import escape
 from bots.slack.threads import DM_THREAD, thread_ref
 from core import texts
-from core.chat import ChatCore
 from core.messages import ActionEvent, IncomingMessage, Reply, ThreadRef
-from core.ports import EventGate
+from core.ports import ChatCore, EventGate
 from core.texts import HELP
 
 log = logging.getLogger(__name__)

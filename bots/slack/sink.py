@@ -13,10 +13,10 @@ from slack_sdk.errors import SlackApiError
 from bots.slack.cards import render_card
 from bots.slack.client import SlackClients, UnknownTeam
 from bots.slack.threads import PLATFORM, thread_ts
-from core.cards import StatusCard
 from core.cardsink import CardLock, CardSink, Failure, local_lock
 from core.messages import ThreadRef
 from core.ports import CardRefStore
+from core.status_card import StatusCard
 
 __all__ = ["CardLock", "SlackStatusSink"]
 

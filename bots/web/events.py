@@ -7,10 +7,9 @@ import dataclasses
 from collections import defaultdict
 from typing import Any
 
-from core.cards import StatusCard
-from core.cardtext import card_text
 from core.messages import ThreadRef, render_text
 from core.ports import HistoryStore
+from core.status_card import StatusCard, card_text
 
 
 def web_text(text: str) -> str:

@@ -11,10 +11,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from typing import Literal, Protocol
+from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
+from core.ports import ChatCompletion
 from core.spec import Component
 from core.understanding.model import Parsed
 from core.understanding.names import check_app_name
@@ -26,12 +27,6 @@ TIMEOUT_SECONDS = 2.0
 # What the model may conclude. apply, cancel and destroy are absent on purpose.
 ALLOWED_INTENTS = ("create", "plan", "status", "list", "outputs", "history", "help", "unknown")
 Kind = Literal["service", "postgres", "mysql", "redis", "bucket", "queue", "secret", "registry"]
-
-
-class ChatCompletion(Protocol):
-    """An OpenAI-compatible chat-completions endpoint: messages in, the reply's text out."""
-
-    async def complete(self, messages: list[dict[str, str]]) -> str: ...
 
 
 class _Component(BaseModel):

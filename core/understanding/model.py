@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -52,8 +52,3 @@ class Parsed(BaseModel):
             "source": self.source,
         }
 
-
-class Planner(Protocol):
-    """Deterministic today; a language-model planner can implement the same call later."""
-
-    def parse(self, text: str) -> Parsed: ...

@@ -9,11 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from core.dialog import Draft
-from core.flow import Actor, RequestFlow
+from core.draft import Draft
 from core.messages import ThreadRef
 from core.policy import Policy
 from core.request import Request, Status, StoredPlan
+from core.requests import Actor, RequestFlow
 from tests.fakes import FakeAudit, FakeEngine, FakeJobs, FakeQueue, FakeRequests, FakeStackOwners
 
 THREAD = ThreadRef("slack", "T1", "C1", "100.1")

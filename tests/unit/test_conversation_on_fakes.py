@@ -1,4 +1,4 @@
-"""The order of durable steps around a turn (core/conversation.py), on fakes: claim once, store the words
+"""The order of durable steps around a turn (core/chat_service.py), on fakes: claim once, store the words
 before answering, and let the platform's retry through when a turn fails."""
 
 from __future__ import annotations
@@ -6,10 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from core import texts
-from core.conversation import Conversation
-from core.flow import RequestFlow
+from core.chat_service import ChatService
 from core.messages import ActionEvent, IncomingMessage, ThreadRef
 from core.policy import Policy
+from core.requests import RequestFlow
 from core.understanding.model import Parsed
 from core.understanding.parser import RuleParser
 from tests.fakes import (
@@ -42,12 +42,12 @@ class BrokenPlanner:
         raise RuntimeError("the parser hit a bug")
 
 
-def conversation(**ports: Any) -> Conversation:
+def conversation(**ports: Any) -> ChatService:
     requests = ports.pop("requests", FakeRequests())
     flow = RequestFlow(requests, FakeJobs(), FakeQueue(), FakeAudit(), Policy(), "fake", FakeStackOwners())
     defaults: dict[str, Any] = dict(gate=FakeEventGate(), contexts=FakeContextStore(), history=FakeHistory(),
                                     requests=requests, flow=flow, planner=RuleParser())
-    return Conversation(**(defaults | ports))
+    return ChatService(**(defaults | ports))
 
 
 def said(text: str, event: str = "e1", user: str = "ana") -> IncomingMessage:

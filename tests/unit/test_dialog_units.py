@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.dialog import CountCues, Draft, count_cues
-from core.questions import ask_next, looks_like_name, name_candidate, template_answer
+from core.draft import CountCues, Draft, ask_next, count_cues, looks_like_name, name_candidate, template_answer
 from core.texts import MAX_REPLY_CHARS, fit
 from core.understanding.parser import parse
 

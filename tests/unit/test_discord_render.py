@@ -19,7 +19,7 @@ from bots.discord_bot.render import (
     embed_fits,
     to_discord_markdown,
 )
-from core.cards import StatusCard
+from core.status_card import StatusCard
 
 
 def _card(**overrides: object) -> StatusCard:

@@ -22,6 +22,11 @@ FAKES: dict[str, type] = {
     "StatusSignal": fakes.FakeStatusSignal,
     "Engine": fakes.FakeEngine,
     "CardRefStore": fakes.FakeCardRefs,
+    "ChatCore": fakes.FakeChatCore,
+    "StatusSink": fakes.FakeStatusSink,
+    "Observer": fakes.FakeObserver,
+    "Planner": fakes.FakePlanner,
+    "ChatCompletion": fakes.FakeChatCompletion,
 }
 
 

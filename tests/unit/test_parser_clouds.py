@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from core.dialog import Draft
+from core.draft import Draft
 from core.spec import Component, InfraSpec
 from core.understanding.clouds import AWS_REGIONS, find_choice, region_for
 from core.understanding.parser import parse

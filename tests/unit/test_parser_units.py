@@ -8,8 +8,9 @@ import random
 
 import pytest
 
+from core.ports import Planner
 from core.spec import KINDS
-from core.understanding.model import INTENTS, Parsed, Planner
+from core.understanding.model import INTENTS, Parsed
 from core.understanding.names import MAX_APP_LENGTH, check_app_name, is_valid_app_name, suggest_app_name
 from core.understanding.normalize import fold, strip_chat_formatting
 from core.understanding.parser import RuleParser, parse

@@ -1,4 +1,4 @@
-"""A job phase has one name, core's (core/status.py:PHASE_LABELS): Slack, Discord and the web show that
+"""A job phase has one name, core's (core/job.py:PHASE_LABELS): Slack, Discord and the web show that
 name and add only their own emoji or colour; the text-fitting helpers are one copy (core/textfit.py)."""
 
 from __future__ import annotations
@@ -8,9 +8,8 @@ import pytest
 
 from bots.discord_bot.render import PHASE_STYLE, card_embed
 from bots.slack.cards import PHASE_EMOJI, fallback_text, render_card
-from core.cards import StatusCard
-from core.cardtext import card_text
-from core.status import CARD_TITLES, PHASE_LABELS, Phase, card_title, phase_label
+from core.job import CARD_TITLES, PHASE_LABELS, Phase, card_title, phase_label
+from core.status_card import StatusCard, card_text
 from core.textfit import clip, pack_lines
 
 

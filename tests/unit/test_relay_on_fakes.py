@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from core.cards import StatusCard
 from core.cardsink import CardUndeliverable
+from core.job import JobStatus, Phase
 from core.messages import ThreadRef
 from core.relay import StatusRelay
 from core.request import Request, Status, StoredPlan
 from core.spec import Component, InfraSpec
-from core.status import JobStatus, Phase
+from core.status_card import StatusCard
 from tests.fakes import FakeJobs, FakeRelayWork, FakeRequests
 
 THREAD = ThreadRef("slack", "T1", "C1", "1.1")

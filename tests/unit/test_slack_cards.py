@@ -7,10 +7,8 @@ import json
 from bots.slack.cards import MAX_BLOCKS, MAX_SECTION_CHARS, render_card
 from bots.slack.handlers import mentions, plain_text
 from bots.slack.replies import reply_blocks, split_text, to_markdown
-from core.cards import StatusCard
-from core.cardtext import format_elapsed
-from core.flow import plan_buttons
 from core.messages import Reply
+from core.status_card import StatusCard, format_elapsed, plan_buttons
 
 
 def card(**changes: object) -> StatusCard:

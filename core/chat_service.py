@@ -1,6 +1,6 @@
 """The chat pipeline every adapter calls: validate, de-duplicate, remember, understand, answer.
 
-What a turn means is decided in core/turns.py; this module owns the order of durable steps around it.
+What a turn means is decided in core/router.py; this module owns the order of durable steps around it.
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ from collections.abc import Awaitable
 from typing import Any, TypeVar
 
 from core import texts
-from core.flow import Actor, RequestFlow, parse_button_ref, where
 from core.messages import ActionEvent, HistoryEntry, IncomingMessage, Reply, ThreadRef
-from core.ports import ContextStore, EventGate, HistoryStore, RequestStore
-from core.turns import Turns
+from core.ports import ContextStore, EventGate, HistoryStore, Planner, RequestStore
+from core.requests import Actor, RequestFlow, where
+from core.router import Turns
+from core.status_card import parse_button_ref
 from core.understanding.fallback import LLMFallback
-from core.understanding.model import Planner
 
 A = TypeVar("A")
 B = TypeVar("B")
@@ -36,7 +36,7 @@ class _NotSaved(Exception):
     """The user's words could not be stored, so the error reply must not claim they were."""
 
 
-class Conversation:
+class ChatService:
     def __init__(
         self,
         *,

@@ -8,11 +8,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from core import texts
-from core.dialog import Draft
-from core.flow import describe
+from core.draft import Draft
+from core.job import JobStatus, Phase
 from core.messages import Reply
 from core.request import LIVE, VOID, Request, Status, said
-from core.status import JobStatus, Phase
+from core.spec import describe
 
 MAX_LINES = 15
 _NEVER = datetime.min.replace(tzinfo=UTC)

@@ -19,18 +19,27 @@ import logging
 import re
 from typing import Any
 
-from core import answers, texts
-from core.dialog import CountCues, Draft, count_cues
-from core.flow import Actor, RequestFlow, workspace_of
+from core import texts, views
+from core.draft import (
+    UNCLEAR_APPROVAL,
+    CountCues,
+    Draft,
+    ask_next,
+    count_cues,
+    hesitant,
+    looks_like_name,
+    name_candidate,
+    template_answer,
+)
 from core.messages import Reply
-from core.ports import RequestStore
-from core.questions import UNCLEAR_APPROVAL, ask_next, hesitant, looks_like_name, name_candidate, template_answer
+from core.ports import Planner, RequestStore
 from core.request import BUILT_ON, BUSY, REVISABLE, Request, Status
+from core.requests import Actor, RequestFlow, workspace_of
 from core.understanding.clouds import cloud_label, shaped_like, unknown_region_text
 from core.understanding.components import MAX_COUNT
 from core.understanding.fallback import LLMFallback
 from core.understanding.intents import thanks_only
-from core.understanding.model import Parsed, Planner
+from core.understanding.model import Parsed
 from core.understanding.normalize import fold, strip_chat_formatting
 
 log = logging.getLogger("infrabot.conversation")
@@ -130,13 +139,13 @@ class Turns:
             latest_job = request.latest_job if request else None
             job = await self.flow.jobs.get(latest_job) if latest_job else None
             draft = Draft.from_dict(context["draft"]) if context.get("draft") else None
-            return answers.status_reply(request, job, draft, self._question(context) if draft else "")
+            return views.status_reply(request, job, draft, self._question(context) if draft else "")
         if intent == "outputs":
-            return answers.outputs_reply(request)
+            return views.outputs_reply(request)
         if intent in ("list", "history"):
             t = actor.thread
             mine = await self.requests.for_user(t.platform, t.workspace, actor.user)
-            return answers.list_reply(mine) if intent == "list" else answers.history_reply(mine)
+            return views.list_reply(mine) if intent == "list" else views.history_reply(mine)
         if intent == "destroy":
             return await self._destroy(actor, parsed, request, context)
         log.warning("intent %r has no handler", intent)
@@ -194,7 +203,7 @@ class Turns:
         if request is not None and status in REVISABLE:
             return _capped(await self._revise(actor, request, parsed, cues), parsed, text)
         if request is not None and status in BUSY:
-            return Reply(f"*{request.stack}* is {answers.said(status or '')} right now; tell me the "
+            return Reply(f"*{request.stack}* is {views.said(status or '')} right now; tell me the "
                          "change again once that has finished.", request_id=request.id)
         if request is not None and status in BUILT_ON:
             before = Draft.from_spec(request.spec)
@@ -326,7 +335,7 @@ class Turns:
         if status == Status.APPLIED:
             return Reply(f"*{request.stack}* is already built as planned. Tell me a change (e.g. `add a "
                          "redis`) and I'll plan it.", request_id=request.id)
-        return Reply(f"That request is {answers.said(status)}, so there's nothing to plan. "
+        return Reply(f"That request is {views.said(status)}, so there's nothing to plan. "
                      + texts.EXAMPLE_HINT, request_id=request.id)
 
     async def _live(self, actor: Actor, stack: str) -> Request | None:

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from core.dialog import Draft
-from core.messages import Button, Reply, ThreadRef, mention
+from core.draft import Draft
+from core.job import Phase
+from core.messages import Reply, ThreadRef, mention
 from core.policy import Policy
 from core.ports import AuditLog, CostEstimate, JobQueue, JobStore, RequestStore, StackOwners
 from core.request import (
@@ -29,8 +30,8 @@ from core.request import (
     new_request_id,
     said,
 )
-from core.spec import InfraSpec
-from core.status import Phase
+from core.spec import InfraSpec, describe
+from core.status_card import plan_buttons
 
 log = logging.getLogger("infrabot.flow")
 
@@ -45,32 +46,6 @@ class Actor:
 
 def workspace_of(thread: ThreadRef) -> str:
     return f"{thread.platform}:{thread.workspace}"
-
-
-def describe(spec: InfraSpec) -> str:
-    parts = []
-    for c in spec.components:
-        count = f"{c.count}× " if c.count > 1 else ""
-        size = f" ({c.size})" if c.size else ""
-        parts.append(f"{count}{c.kind}{size}")
-    return ", ".join(parts)
-
-
-def button_ref(request_id: str, plan_hash: str | None = None) -> str:
-    """What an Approve button carries: the request and, for a plan, the hash the press approves."""
-    return f"{request_id}.{plan_hash}" if plan_hash else request_id
-
-
-def parse_button_ref(ref: str) -> tuple[str, str | None]:
-    request_id, _, plan_hash = ref.partition(".")
-    return request_id, plan_hash or None
-
-
-def plan_buttons(request_id: str, plan_hash: str | None = None) -> list[Button]:
-    return [
-        Button("approve", "Approve", button_ref(request_id, plan_hash), style="primary"),
-        Button("cancel", "Cancel", request_id, style="danger"),
-    ]
 
 
 def authors_of(request: Request) -> list[str]:
