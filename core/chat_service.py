@@ -16,7 +16,7 @@ from core import texts
 from core.messages import ActionEvent, HistoryEntry, IncomingMessage, Reply, ThreadRef
 from core.ports import ContextStore, EventGate, HistoryStore, Planner, RequestStore
 from core.requests import Actor, RequestFlow, where
-from core.router import Turns
+from core.router import Router
 from core.status_card import parse_button_ref
 from core.understanding.fallback import LLMFallback
 
@@ -56,7 +56,7 @@ class ChatService:
         self.flow = flow
         self.planner = planner
         self.max_chars = max_chars
-        self.turns = Turns(requests, flow, planner, fallback)
+        self.turns = Router(requests, flow, planner, fallback)
         # Two messages in one thread at once would each load the context and the later save would drop the
         # other's change; turns of a thread take turns within a process (locks vanish when unused).
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()

@@ -80,7 +80,7 @@ def _shown(request: Request | None) -> str | None:
     return request.destroy_id if request.status == Status.DESTROY_REQUESTED else request.shown_plan_hash
 
 
-class Turns:
+class Router:
     def __init__(self, requests: RequestStore, flow: RequestFlow, planner: Planner,
                  fallback: LLMFallback | None = None) -> None:
         self.requests = requests
