@@ -86,7 +86,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from core.understanding.parser import RuleParser
     from infra.plan_cli import plan_json
     from infra.summary import render_plan
-    from jobs.worker import build_engine
+    from jobs.worker.main import build_engine
 
     settings = load_settings()
     parsed = RuleParser().parse(args.text)
@@ -248,7 +248,7 @@ def cmd_web(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from jobs.worker import build_engine, make_worker, refuse_local_state
+    from jobs.worker.main import build_engine, make_worker, refuse_local_state
 
     settings = _worker_settings()
     _setup_logging(settings)

@@ -23,9 +23,9 @@ from core.relay import StatusRelay
 from core.requests import RequestFlow
 from core.understanding.fallback import LLMFallback
 from infra.redis_keys import EVENT_PENDING_SECONDS
-from jobs.connections import arq_client, redis_client
-from jobs.doc_lock import DocLocks
-from jobs.mongo_store import (
+from jobs.stores.connections import arq_client, redis_client
+from jobs.stores.doc_lock import DocLocks
+from jobs.stores.mongo import (
     MongoAudit,
     MongoCardRefs,
     MongoHistory,
@@ -35,9 +35,9 @@ from jobs.mongo_store import (
     connect,
     ensure_indexes,
 )
-from jobs.queue import ArqQueue
-from jobs.redis_state import RedisContextStore, RedisEventGate, status_wakeups
-from jobs.relay_work import RedisRelayWork
+from jobs.stores.queue import ArqQueue
+from jobs.stores.redis_state import RedisContextStore, RedisEventGate, status_wakeups
+from jobs.stores.relay_work import RedisRelayWork
 from telemetry import observed
 
 log = logging.getLogger("infrabot.runtime")

@@ -1,7 +1,7 @@
 """Leases in Redis: one holder per name at a time, renewed while held, each grant with a fencing token.
 
-The one mechanism behind the stack lease (infra/locks.py), the document locks (jobs/doc_lock.py) and the
-reconciler's leader lease (jobs/reconciler.py).
+The one mechanism behind the stack lease (infra/locks.py), the document locks (jobs/stores/doc_lock.py) and the
+reconciler's leader lease (jobs/worker/reconciler.py).
 
 - A holder's token (`<owner>|<nonce>`) is the key's value: only that holder renews or releases it, so a
   holder whose lease lapsed while it was stalled cannot drop (or extend) the lease of whoever has it now.

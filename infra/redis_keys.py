@@ -32,7 +32,7 @@ CONTEXT_PREFIX = f"{NAMESPACE}ctx:"
 THREAD_MARKER_PREFIX = f"{NAMESPACE}thread:"
 THREAD_MARKER_TTL_SECONDS = 90 * 24 * 3600
 
-# The relay's work list (jobs/relay_work.py): sorted sets of job ids, no TTL; MongoDB's `relay_pending`
+# The relay's work list (jobs/stores/relay_work.py): sorted sets of job ids, no TTL; MongoDB's `relay_pending`
 # flag rebuilds them. A claim lasts RELAY_CLAIM_SECONDS (a score in INFLIGHT, not a key TTL).
 RELAY_PREFIX = f"{NAMESPACE}relay"
 RELAY_NEW = f"{RELAY_PREFIX}:new"  # marked by whoever changed the job; the platform is not known yet
@@ -56,7 +56,7 @@ STACK_LINE_STALE_SECONDS = 60.0
 STACK_LOCK_PREFIX = f"{NAMESPACE}stack-lock:"  # one Pulumi run per stack
 STACK_LOCK_TTL_SECONDS = 60.0
 STACK_ALIVE_PREFIX = f"{NAMESPACE}stack-alive:"  # the stack lock's holders' heartbeats; same TTL
-DOC_LOCK_PREFIX = f"{NAMESPACE}doclock:"  # one writer per MongoDB document (jobs/doc_lock.py)
+DOC_LOCK_PREFIX = f"{NAMESPACE}doclock:"  # one writer per MongoDB document (jobs/stores/doc_lock.py)
 DOC_LOCK_TTL_MS = 10_000
 JOB_LEASE_PREFIX = f"{NAMESPACE}job-lease:"  # a running job's heartbeat: gone means its worker died
 JOB_LEASE_TTL_SECONDS = 30.0

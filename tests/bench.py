@@ -109,8 +109,8 @@ async def bench_pickup(settings: Settings, redis_url: str, mongodb_url: str) -> 
     from arq.connections import RedisSettings, create_pool
     from arq.worker import func
 
-    from jobs.queue import QUEUE_NAME
-    from jobs.worker import make_worker
+    from jobs.stores.queue import QUEUE_NAME
+    from jobs.worker.main import make_worker
     from tests.support import running
 
     started: dict[str, float] = {}

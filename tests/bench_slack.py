@@ -507,7 +507,7 @@ async def run_slack(
 ) -> SlackRun:
     from redis.asyncio import Redis
 
-    from jobs.mongo_store import connect
+    from jobs.stores.mongo import connect
 
     db_name = f"bench_slack_{uuid.uuid4().hex[:8]}"
     kw = dict(conversations=conversations, turns=turns, think=think, senders=senders, closed_seconds=closed_seconds)

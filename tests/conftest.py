@@ -17,7 +17,7 @@ from redis.asyncio import Redis
 from bots.runtime import Runtime, build_runtime
 from config.local_services import REPO_ROOT, LocalServices, ensure_services, free_port
 from config.settings import Settings
-from jobs.worker import make_worker
+from jobs.worker.main import make_worker
 from tests.slack_mock import MockSlack
 from tests.support import bounded, running
 from tests.web_chat import web_client

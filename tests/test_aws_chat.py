@@ -14,7 +14,7 @@ from config.local_services import LocalServices
 from config.settings import Settings
 from core.request import Request
 from core.requests import destroy_job
-from jobs.worker import make_worker
+from jobs.worker.main import make_worker
 from tests.support import running
 from tests.web_chat import card, press, say, web_client
 

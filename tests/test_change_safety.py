@@ -25,8 +25,8 @@ from core.status_card import button_ref
 from infra.locks import StackLock
 from infra.offline import OfflineEngine
 from infra.state import FileStateStore
-from jobs import tasks
-from jobs.redis_state import RedisStatusSignal
+from jobs.stores.redis_state import RedisStatusSignal
+from jobs.worker import tasks
 from tests.conversation_chat import Chat
 from tests.support import eventually
 from tests.web_chat import card, press, say

@@ -13,7 +13,7 @@ from config.aws_service import PLACEHOLDER_IMAGE, ServiceOptions
 from config.policy import policy_from_settings
 from config.settings import Settings, SettingsError, load_settings
 from core.spec import Component, InfraSpec
-from jobs.worker import build_engine
+from jobs.worker.main import build_engine
 
 CERT = "arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d"
 TASKDEF = "aws:ecs/taskDefinition:TaskDefinition"

@@ -18,8 +18,8 @@ from core.status_card import build_card, button_ref
 from infra.locks import StackLock
 from infra.offline import OfflineEngine
 from infra.state import FileStateStore
-from jobs import tasks
-from jobs.redis_state import RedisStatusSignal
+from jobs.stores.redis_state import RedisStatusSignal
+from jobs.worker import tasks
 from tests.conversation_chat import Chat, kinds
 
 EXAMPLE = "create a postgres database and a bucket for my app shop in staging"

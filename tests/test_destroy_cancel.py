@@ -30,11 +30,11 @@ from core.spec import Component, InfraSpec
 from infra.locks import StackLock
 from infra.offline import OfflineEngine
 from infra.state import FileStateStore
-from jobs import tasks
-from jobs.doc_lock import DocLocks
-from jobs.mongo_store import MongoAudit, MongoJobs, MongoRequests
-from jobs.redis_state import RedisStatusSignal
-from jobs.waitline import WaitLine
+from jobs.stores.doc_lock import DocLocks
+from jobs.stores.mongo import MongoAudit, MongoJobs, MongoRequests
+from jobs.stores.redis_state import RedisStatusSignal
+from jobs.worker import tasks
+from jobs.worker.waitline import WaitLine
 from tests.web_chat import card, chat, press, say
 
 THREAD = ThreadRef("web", "local", "web", "destroy-cancel")

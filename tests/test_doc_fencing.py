@@ -24,8 +24,8 @@ from core.request import Status
 from core.requests import Actor
 from core.spec import Component, InfraSpec
 from infra.lease import RedisLease
-from jobs.doc_lock import FENCE_FIELD, DocLockLost, DocLocks
-from jobs.mongo_store import MongoRequests
+from jobs.stores.doc_lock import FENCE_FIELD, DocLockLost, DocLocks
+from jobs.stores.mongo import MongoRequests
 
 THREAD = ThreadRef("web", "local", "web", "fencing")
 

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from bots.runtime import Runtime
-from jobs.doc_lock import DocLockLost, DocLocks, DocLockTimeout
+from jobs.stores.doc_lock import DocLockLost, DocLocks, DocLockTimeout
 
 
 async def test_a_lock_held_longer_than_its_lease_keeps_others_out(runtime: Runtime) -> None:

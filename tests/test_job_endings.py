@@ -20,9 +20,9 @@ from core.spec import Component, InfraSpec
 from infra.locks import StackLock
 from infra.offline import OfflineEngine
 from infra.state import FileStateStore
-from jobs import tasks
-from jobs.redis_state import RedisStatusSignal
-from jobs.waitline import WaitLine
+from jobs.stores.redis_state import RedisStatusSignal
+from jobs.worker import tasks
+from jobs.worker.waitline import WaitLine
 
 
 async def _status(runtime: Runtime, request_id: str) -> str | None:

@@ -17,8 +17,8 @@ from core.spec import Component, InfraSpec
 from infra.locks import StackLock
 from infra.offline import OfflineEngine
 from infra.state import FileStateStore
-from jobs import tasks
-from jobs.redis_state import RedisStatusSignal
+from jobs.stores.redis_state import RedisStatusSignal
+from jobs.worker import tasks
 
 THREAD = ThreadRef("web", "local", "web", "jobs")
 

@@ -16,7 +16,7 @@ from redis.asyncio import Redis
 from bots.runtime import Runtime
 from config.local_services import LocalServices, free_port
 from config.settings import Settings
-from jobs.worker import _probes, make_worker
+from jobs.worker.main import _probes, make_worker
 from telemetry import logs
 from telemetry.metrics import refusal_reason
 from telemetry.probe_server import start_probe_server
@@ -141,7 +141,7 @@ async def test_stuck_applying_job_shows_in_the_oldest_job_gauge(runtime: Runtime
 
 
 async def test_queue_depth_counts_jobs_no_worker_took_yet(runtime: Runtime) -> None:
-    from jobs.queue import QUEUE_NAME, ArqQueue
+    from jobs.stores.queue import QUEUE_NAME, ArqQueue
     from telemetry import gauges, metrics
 
     await gauges.refresh_queue(runtime.redis, QUEUE_NAME)

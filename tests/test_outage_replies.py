@@ -12,9 +12,9 @@ from config.local_services import free_port
 from core import texts
 from core.chat_service import ChatService
 from core.messages import IncomingMessage, ThreadRef
-from jobs.connections import redis_client
-from jobs.mongo_store import MongoHistory
-from jobs.redis_state import RedisEventGate
+from jobs.stores.connections import redis_client
+from jobs.stores.mongo import MongoHistory
+from jobs.stores.redis_state import RedisEventGate
 
 THREAD = ThreadRef("web", "local", "web", "outage")
 

@@ -18,7 +18,7 @@ from core.request import Request
 from core.requests import Actor
 from core.spec import Component, InfraSpec
 from core.status_card import button_ref
-from jobs.worker import make_worker
+from jobs.worker.main import make_worker
 from tests.support import eventually, running
 from tests.web_chat import card, press, say
 

@@ -23,10 +23,10 @@ from core.request import TRANSITIONS, IllegalTransition, Request, Status, new_re
 from core.spec import Component, InfraSpec
 from infra.offline import OfflineEngine
 from infra.state import FileStateStore
-from jobs.mongo_store import MongoStackOwners
-from jobs.queue import ArqQueue
-from jobs.redis_state import RedisEventGate, RedisStatusSignal
-from jobs.relay_work import RedisRelayWork
+from jobs.stores.mongo import MongoStackOwners
+from jobs.stores.queue import ArqQueue
+from jobs.stores.redis_state import RedisEventGate, RedisStatusSignal
+from jobs.stores.relay_work import RedisRelayWork
 from tests import fakes
 
 THREAD = ThreadRef("slack", "T1", "C1", "100.1")

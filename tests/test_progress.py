@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from jobs.progress import CoalescedProgress
+from jobs.worker.progress import CoalescedProgress
 
 
 class Writes:

@@ -20,10 +20,10 @@ from infra.locks import StackLock
 from infra.offline import OfflineEngine
 from infra.redis_keys import JOB_LEASE_PREFIX
 from infra.state import FileStateStore
-from jobs import tasks
-from jobs.reconciler import Reconciler
-from jobs.redis_state import RedisStatusSignal
-from jobs.worker import make_worker
+from jobs.stores.redis_state import RedisStatusSignal
+from jobs.worker import tasks
+from jobs.worker.main import make_worker
+from jobs.worker.reconciler import Reconciler
 from tests.support import eventually, running
 
 

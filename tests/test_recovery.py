@@ -15,9 +15,9 @@ from core.messages import ThreadRef
 from core.requests import Actor
 from core.spec import Component, InfraSpec
 from infra.redis_keys import JOB_LEASE_PREFIX
-from jobs.queue import QUEUE_NAME
-from jobs.recovery import JobLeases, reap
-from jobs.worker import make_worker
+from jobs.stores.queue import QUEUE_NAME
+from jobs.worker.main import make_worker
+from jobs.worker.recovery import JobLeases, reap
 from tests.support import eventually, running
 
 THREAD = ThreadRef("web", "local", "web", "recovery")

@@ -19,7 +19,7 @@ from core.job import JobStatus, Phase
 from core.messages import ThreadRef
 from core.request import Request
 from core.spec import Component, InfraSpec
-from jobs.doc_lock import DocLocks
+from jobs.stores.doc_lock import DocLocks
 from telemetry.metrics import RELAY_DEAD_LETTERS
 from tests.slack_mock import MockSlack
 from tests.slack_mock.server import BOT_TOKEN, TEAM

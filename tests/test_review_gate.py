@@ -7,7 +7,7 @@ import asyncio
 
 from bots.runtime import Runtime
 from core.messages import IncomingMessage, ThreadRef
-from jobs.redis_state import RedisEventGate
+from jobs.stores.redis_state import RedisEventGate
 
 THREAD = ThreadRef("web", "local", "web", "review-gate")
 

@@ -9,7 +9,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from bots.runtime import Runtime
 from infra.redis_keys import JOB_LEASE_PREFIX
-from jobs.recovery import JobLeases
+from jobs.worker.recovery import JobLeases
 
 
 async def test_the_lease_is_renewed_after_a_failed_renewal(runtime: Runtime) -> None:

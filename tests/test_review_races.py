@@ -20,8 +20,8 @@ from infra.errors import EngineFailed
 from infra.locks import StackLock
 from infra.offline import OfflineEngine
 from infra.state import FileStateStore
-from jobs import tasks
-from jobs.redis_state import RedisStatusSignal
+from jobs.stores.redis_state import RedisStatusSignal
+from jobs.worker import tasks
 
 THREAD = ThreadRef("web", "local", "web", "review-races")
 

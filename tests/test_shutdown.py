@@ -13,7 +13,7 @@ from bots.runtime import Runtime
 from config.local_services import LocalServices
 from config.settings import Settings
 from core.messages import IncomingMessage, Reply, ThreadRef
-from jobs.worker import make_worker
+from jobs.worker.main import make_worker
 
 
 def message(event: str) -> IncomingMessage:

@@ -18,7 +18,7 @@ from core.cardsink import CardUndeliverable
 from core.messages import ThreadRef
 from core.ports import CardRefStore
 from core.status_card import StatusCard
-from jobs.doc_lock import DocLocks
+from jobs.stores.doc_lock import DocLocks
 from tests.slack_mock import MockSlack
 from tests.slack_mock.server import BOT_TOKEN, TEAM
 

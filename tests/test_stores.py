@@ -11,8 +11,8 @@ from core.job import JobStatus, Phase
 from core.messages import ThreadRef
 from core.request import IllegalTransition, Request, Status, StoredPlan
 from core.spec import Component, InfraSpec
-from jobs.mongo_store import backfill_live_stacks, ensure_indexes
-from jobs.redis_state import RedisContextStore, RedisEventGate
+from jobs.stores.mongo import backfill_live_stacks, ensure_indexes
+from jobs.stores.redis_state import RedisContextStore, RedisEventGate
 
 THREAD = ThreadRef("web", "local", "web", "stores")
 

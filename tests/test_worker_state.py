@@ -12,7 +12,7 @@ from config.credentials import CLOUD_CREDENTIAL_VARS
 from config.local_services import REPO_ROOT
 from config.settings import Settings
 from infra.errors import EngineConfigError
-from jobs.worker import refuse_local_state
+from jobs.worker.main import refuse_local_state
 
 INFRABOT = str(REPO_ROOT / ".venv" / "bin" / "infrabot")
 

@@ -18,7 +18,7 @@ from bots.discord_bot.sink import DiscordStatusSink
 from bots.runtime import Runtime
 from core.messages import ActionEvent, Reply
 from core.texts import ACTION_ERROR
-from jobs.doc_lock import DocLocks
+from jobs.stores.doc_lock import DocLocks
 
 log = logging.getLogger("infrabot.discord")
 

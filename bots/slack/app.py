@@ -27,8 +27,8 @@ from bots.slack.replies import ReplySender
 from bots.slack.sink import SlackStatusSink
 from bots.slack.threads import PLATFORM
 from bots.slack.usergroups import UserGroupRoles
-from jobs.doc_lock import DocLocks
-from jobs.redis_state import RedisEventGate
+from jobs.stores.doc_lock import DocLocks
+from jobs.stores.redis_state import RedisEventGate
 
 log = logging.getLogger("infrabot.slack")
 

@@ -35,7 +35,7 @@ class Setup:
                                 FakeStackOwners())
 
     async def planned(self, draft: Draft = DEV, user: str = "ana", event: str = "ev1") -> Request:
-        """A request whose plan the worker stored, as jobs/tasks.py stores it."""
+        """A request whose plan the worker stored, as jobs/worker/tasks.py stores it."""
         request_id, _ = await self.flow.start(actor(user, event=event), draft, "a bucket for shop")
         assert request_id is not None
         request = await self.requests.get(request_id)

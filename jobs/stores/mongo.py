@@ -17,7 +17,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 from core.job import TERMINAL, JobStatus, Phase
 from core.messages import HistoryEntry, ThreadRef
 from core.request import LIVE, IllegalTransition, Request, Status, check_transition, encode
-from jobs.doc_lock import FENCE_FIELD, DocLocks
+from jobs.stores.doc_lock import FENCE_FIELD, DocLocks
 
 _JOB_FIELDS = {f.name for f in fields(JobStatus)}
 # Everything the relay and the worker read of a job; the change log stays on disk.

@@ -17,15 +17,15 @@ from config.settings import Settings
 from core.ports import Engine
 from infra.errors import EngineConfigError
 from infra.locks import StackLock
-from jobs import tasks
-from jobs.connections import arq_client, redis_client
-from jobs.doc_lock import DocLocks
-from jobs.mongo_store import MongoAudit, MongoJobs, MongoRequests, connect, ensure_indexes
-from jobs.queue import QUEUE_NAME, ArqQueue
-from jobs.reconciler import Reconciler
-from jobs.recovery import JobLeases, reaper
-from jobs.redis_state import RedisStatusSignal
-from jobs.waitline import WaitLine
+from jobs.stores.connections import arq_client, redis_client
+from jobs.stores.doc_lock import DocLocks
+from jobs.stores.mongo import MongoAudit, MongoJobs, MongoRequests, connect, ensure_indexes
+from jobs.stores.queue import QUEUE_NAME, ArqQueue
+from jobs.stores.redis_state import RedisStatusSignal
+from jobs.worker import tasks
+from jobs.worker.reconciler import Reconciler
+from jobs.worker.recovery import JobLeases, reaper
+from jobs.worker.waitline import WaitLine
 from telemetry import gauges, logs, probes
 from telemetry.observed import ObservedAudit, ObservedJobs
 from telemetry.probe_server import Checks, Refresh, start_probe_server

@@ -27,9 +27,9 @@ from arq.jobs import Job
 
 from infra.lease import Grant, RedisLease
 from infra.redis_keys import JOB_LEASE_PREFIX, LEADER_NAME, LEADER_PREFIX, QUEUE_NAME
-from jobs import tasks
-from jobs.mongo_store import MongoJobs
-from jobs.queue import ArqQueue
+from jobs.stores.mongo import MongoJobs
+from jobs.stores.queue import ArqQueue
+from jobs.worker import tasks
 
 log = logging.getLogger("infrabot.reconciler")
 

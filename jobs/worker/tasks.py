@@ -3,7 +3,7 @@
 Every way out of a task leaves the job where a person can read what happened: finished (succeeded,
 failed with its reason, timed out, cancelled), waiting its turn for a busy stack, or, when its worker is
 stopping, handed back to the queue for another worker. What still slips through (arq giving up without
-calling the task, a Redis that lost the queue) is caught by jobs/reconciler.py.
+calling the task, a Redis that lost the queue) is caught by jobs/worker/reconciler.py.
 
 A job's end is written only while the job is still open (a user's cancel or another run's result stays),
 and audit records are written once per job, so a re-run converges.
@@ -31,10 +31,10 @@ from core.spec import InfraSpec
 from infra.errors import EngineFailed, StackBusy
 from infra.locks import StackLock
 from infra.summary import describe, render_plan
-from jobs.doc_lock import DocLockTimeout
-from jobs.progress import CoalescedProgress
-from jobs.queue import ArqQueue
-from jobs.waitline import WaitLine, waiting_text
+from jobs.stores.doc_lock import DocLockTimeout
+from jobs.stores.queue import ArqQueue
+from jobs.worker.progress import CoalescedProgress
+from jobs.worker.waitline import WaitLine, waiting_text
 
 log = logging.getLogger("infrabot.jobs")
 
