@@ -48,7 +48,7 @@ if [ -z "${MONGODB_URL:-}" ]; then
   fi
 fi
 
-# helm for the chart tests (tests/test_deploy_helm.py), cached outside the checkout; `make run` needs none.
+# helm for the chart tests (tests/integration/test_deploy_helm.py), cached outside the checkout; `make run` needs none.
 if [ "$want_browser" = 1 ]; then
   bash scripts/build_helm.sh >/dev/null || echo "setup: helm could not be built; the chart tests need it" >&2
 fi

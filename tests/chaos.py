@@ -6,7 +6,7 @@ signed Slack events, alternating between the web processes), approves them all a
 SIGKILLs a worker, FLUSHALLs Redis, freezes FerretDB for 6 s and SIGKILLs a web process. Then it waits for
 every request to end and reports what happened: `check()` lists what is wrong (nothing, when all is well).
 
-Run it with `make chaos` (or `python -m tests.chaos`); the suite runs it too (tests/test_chaos.py).
+Run it with `make chaos` (or `python -m tests.chaos`); the suite runs it too (tests/e2e/test_chaos.py).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """In-memory stand-ins for the core's ports (core/ports.py), for pure-logic unit tests only.
 
 Each fake keeps the promise its port makes and nothing more: no expiry, no cross-process races. The
-same assertions run against each fake and its real adapter in tests/test_port_contracts.py,
+same assertions run against each fake and its real adapter in tests/integration/test_port_contracts.py,
 so a fake that drifts from what Redis/MongoDB really do fails there. Store and queue behaviour itself is
 tested against the real servers, never against these.
 """

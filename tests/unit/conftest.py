@@ -7,4 +7,4 @@ import pytest
 
 @pytest.fixture(scope="session")
 def services() -> None:
-    pytest.fail("tests/unit uses fakes only; a test that needs redis-server or FerretDB belongs in tests/")
+    pytest.fail("tests/unit uses fakes only; a test that needs redis-server or FerretDB belongs in tests/integration/")

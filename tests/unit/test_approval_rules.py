@@ -1,7 +1,7 @@
 """Who may approve what, and what an approval sets going: RequestFlow's rules on fakes of its ports.
 
-The same paths run end to end on the real servers in tests/test_change_safety.py; here each rule is
-one small case, and the fakes are held to the real adapters by tests/test_port_contracts.py.
+The same paths run end to end on the real servers in tests/integration/test_change_safety.py; here each rule is
+one small case, and the fakes are held to the real adapters by tests/integration/test_port_contracts.py.
 """
 
 from __future__ import annotations

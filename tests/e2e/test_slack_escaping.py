@@ -13,12 +13,12 @@ from bots.slack.text import slack_text
 from core.messages import MENTION_CLOSE, MENTION_OPEN, IncomingMessage, ThreadRef, code, mention
 from core.status_card import StatusCard
 from core.understanding.names import check_app_name
+from tests.e2e.test_slack_workspaces import card_of, request_in
 from tests.slack_mock import MockSlack
 from tests.slack_mock.fixtures import slack_client_fixture, slack_settings_fixture  # noqa: F401
 from tests.slack_mock.harness import SlackClient
 from tests.slack_mock.server import TEAM
 from tests.support import eventually
-from tests.test_slack_workspaces import card_of, request_in
 
 LIVE = ("<!channel>", "<!here>", "<!everyone>", "<@U999>", "<!subteam^S1>", "<https://evil.example|x>")
 

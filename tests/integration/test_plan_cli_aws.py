@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bots import cli
-from tests.test_plan_cli import OPS, infrabot, plan
+from tests.integration.test_plan_cli import OPS, infrabot, plan
 
 SENTENCE = "create a postgres database and a bucket for my app shop in staging"
 AWS_TOKEN = re.compile(r"^(aws|random):[a-z0-9]+/[a-zA-Z0-9]+:[A-Z][A-Za-z0-9]+$")

@@ -29,7 +29,7 @@ END_TO_END = 150
 LOOP_BUDGET_S = 0.020
 
 _CORPUS = [json.loads(line)["text"] for line in
-           (Path(__file__).parent / "corpus" / "utterances.jsonl").read_text(encoding="utf-8").splitlines()
+           (Path(__file__).parent.parent / "corpus" / "utterances.jsonl").read_text(encoding="utf-8").splitlines()
            if line.strip()]
 _MARKUP = ["**", "__", "*", "_", "~~", "~", "||", "`", "```", "```py\n", "> ", ">>> ", "<@U024BE7LH>",
            "<@!123>", "<#C01|general>", "<!here>", "<!subteam^S1|@team>", "<https://x.io/a|docs>",

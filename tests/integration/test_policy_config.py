@@ -16,7 +16,7 @@ from config.settings import Settings, SettingsError, load_settings
 from core.messages import ActionEvent, IncomingMessage, ThreadRef
 from core.policy import Policy, Roles
 from core.spec import Component, InfraSpec
-from tests.test_cloud_rules import CERT
+from tests.integration.test_cloud_rules import CERT
 
 INFRABOT = str(REPO_ROOT / ".venv" / "bin" / "infrabot")
 POLICY_VARS = ("ALLOWED_REGIONS", "MAX_SIZE", "ALLOWED_COMPONENTS", "APPROVAL_ENVIRONMENTS", "ROLE_RULES",

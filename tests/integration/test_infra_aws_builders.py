@@ -259,7 +259,7 @@ def test_readme_has_the_aws_tables() -> None:
 
     from infra.aws import pricing
 
-    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
     assert sizes.size_table_markdown() in readme
     assert pricing.price_table_markdown() in readme
     assert pricing.PRICES_AS_OF in readme

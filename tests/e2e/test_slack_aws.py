@@ -5,11 +5,11 @@ outputs and a destroy typed in the thread."""
 from __future__ import annotations
 
 from bots.runtime import Runtime
+from tests.e2e.test_slack_http import card_of, card_text, has_buttons, replies_in, request_in
 from tests.slack_mock import MockSlack
 from tests.slack_mock.fixtures import slack_client_fixture, slack_settings_fixture  # noqa: F401
 from tests.slack_mock.harness import SlackClient
 from tests.support import eventually
-from tests.test_slack_http import card_of, card_text, has_buttons, replies_in, request_in
 
 AWS = "create a postgres database and a bucket for my app shop in staging on aws"
 

@@ -20,11 +20,11 @@ from bots.slack.usergroups import UserGroupRoles
 from config.settings import Settings
 from core.messages import ThreadRef
 from core.policy import Policy, Roles
+from tests.e2e.test_slack_workspaces import card_of, request_in
 from tests.slack_mock import MockSlack
 from tests.slack_mock.harness import SlackClient, slack_http, slack_settings
 from tests.slack_mock.server import BOT_TOKEN, TEAM
 from tests.support import eventually
-from tests.test_slack_workspaces import card_of, request_in
 
 STAGING = "create a bucket for my app shop in staging"
 
