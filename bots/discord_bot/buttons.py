@@ -13,7 +13,7 @@ import discord
 from core.messages import Button
 
 if TYPE_CHECKING:
-    from bots.discord_bot.bot import InfraBot
+    from bots.discord_bot.app import InfraBot
 
 CUSTOM_ID_PREFIX = "infrabot"
 CUSTOM_ID_LIMIT = 100

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from bots.discord_bot.bot import InfraBot
+from bots.discord_bot.app import InfraBot
 from bots.discord_bot.permissions import invite_url
 from bots.runtime import Runtime
 

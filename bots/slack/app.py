@@ -20,12 +20,12 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 
 from bots.runtime import Runtime
 from bots.slack.authorize import REFUSAL, make_authorize
-from bots.slack.cards import ACTION_PREFIX
 from bots.slack.client import SlackClients
 from bots.slack.handlers import COMMAND_HELP, SlackHandlers
+from bots.slack.places import PLATFORM
+from bots.slack.render import ACTION_PREFIX
 from bots.slack.replies import ReplySender
 from bots.slack.sink import SlackStatusSink
-from bots.slack.threads import PLATFORM
 from bots.slack.usergroups import UserGroupRoles
 from jobs.stores.doc_lock import DocLocks
 from jobs.stores.redis_state import RedisEventGate

@@ -16,7 +16,7 @@ from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.errors import SlackApiError
 
 from bots.slack.client import SlackClients
-from bots.slack.threads import PLATFORM
+from bots.slack.places import PLATFORM
 from core.ports import AuditLog
 
 log = logging.getLogger("infrabot.slack")

@@ -9,11 +9,11 @@ from typing import Any, Protocol
 
 from slack_sdk.errors import SlackApiError
 
-from bots.slack.cards import ACTION_PREFIX
 from bots.slack.client import SlackClients
+from bots.slack.places import DM_THREAD, thread_ref
+from bots.slack.render import ACTION_PREFIX
 from bots.slack.replies import ReplySender
 from bots.slack.text import escape
-from bots.slack.threads import DM_THREAD, thread_ref
 from core import texts
 from core.messages import ActionEvent, IncomingMessage, Reply, ThreadRef
 from core.ports import ChatCore, EventGate

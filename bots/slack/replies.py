@@ -9,10 +9,10 @@ from typing import Any
 
 from slack_sdk.errors import SlackApiError, SlackRequestError
 
-from bots.slack.cards import MAX_BLOCKS, buttons_block, chunk_lines, section
 from bots.slack.client import SlackClients
+from bots.slack.places import thread_ts
+from bots.slack.render import MAX_BLOCKS, buttons_block, chunk_lines, section
 from bots.slack.text import slack_text
-from bots.slack.threads import thread_ts
 from core.messages import Reply, ThreadRef
 
 log = logging.getLogger(__name__)

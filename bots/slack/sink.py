@@ -10,9 +10,9 @@ from typing import Any
 
 from slack_sdk.errors import SlackApiError
 
-from bots.slack.cards import render_card
 from bots.slack.client import SlackClients, UnknownTeam
-from bots.slack.threads import PLATFORM, thread_ts
+from bots.slack.places import PLATFORM, thread_ts
+from bots.slack.render import render_card
 from core.cardsink import CardLock, CardSink, Failure, local_lock
 from core.messages import ThreadRef
 from core.ports import CardRefStore

@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 from bots.runtime import Runtime
-from bots.slack.cards import render_card
+from bots.slack.render import render_card
 from bots.slack.text import slack_text
 from core.messages import MENTION_CLOSE, MENTION_OPEN, IncomingMessage, ThreadRef, code, mention
 from core.status_card import StatusCard

@@ -7,7 +7,7 @@ import discord
 import pytest
 
 from bots.discord_bot.render import PHASE_STYLE, card_embed
-from bots.slack.cards import PHASE_EMOJI, fallback_text, render_card
+from bots.slack.render import PHASE_EMOJI, fallback_text, render_card
 from core.job import CARD_TITLES, PHASE_LABELS, Phase, card_title, phase_label
 from core.status_card import StatusCard, card_text
 from core.textfit import clip, pack_lines

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from bots.slack.cards import MAX_BLOCKS, MAX_SECTION_CHARS, render_card
 from bots.slack.handlers import mentions, plain_text
+from bots.slack.render import MAX_BLOCKS, MAX_SECTION_CHARS, render_card
 from bots.slack.replies import reply_blocks, split_text, to_markdown
 from core.messages import Reply
 from core.status_card import StatusCard, format_elapsed, plan_buttons

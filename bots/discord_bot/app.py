@@ -10,7 +10,7 @@ import discord
 from discord.ext import commands
 
 from bots.discord_bot.buttons import ActionButton
-from bots.discord_bot.conversation import Conversation
+from bots.discord_bot.handlers import ChatCog
 from bots.discord_bot.permissions import make_intents
 from bots.discord_bot.places import DM_REFUSAL, GUILD_REFUSAL, PLATFORM, dm_workspace, principals, thread_ref
 from bots.discord_bot.replies import SAFE_MENTIONS, send_followups
@@ -56,7 +56,7 @@ class InfraBot(commands.Bot):
     async def setup_hook(self) -> None:
         # Buttons on cards posted by an earlier process are matched by custom id from now on.
         self.add_dynamic_items(ActionButton)
-        await self.add_cog(Conversation(self))
+        await self.add_cog(ChatCog(self))
         await self.sync_commands()
         self.runtime.attach(PLATFORM, self.sink)
         if not self.guild_ids:

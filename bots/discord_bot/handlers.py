@@ -22,7 +22,7 @@ from core.expiring import ExpiringSet
 from core.messages import IncomingMessage, Reply, ThreadRef
 
 if TYPE_CHECKING:
-    from bots.discord_bot.bot import InfraBot
+    from bots.discord_bot.app import InfraBot
 
 log = logging.getLogger("infrabot.discord")
 
@@ -41,7 +41,7 @@ NO_THREAD = (
 )
 
 
-class Conversation(commands.Cog):
+class ChatCog(commands.Cog):
     def __init__(self, bot: InfraBot) -> None:
         self.bot = bot
         # Once per thread per day is enough, and the set must not grow with every thread ever seen.
