@@ -192,7 +192,7 @@ def _chat_probes(runtime: Runtime) -> tuple[Checks, Refresh]:
         return {"redis": await probes.redis_ok(runtime.redis), "mongodb": await probes.mongo_ok(runtime.db)}
 
     async def refresh() -> None:
-        await gauges.refresh_relay(runtime.db, list(runtime.relay.sinks))
+        await gauges.refresh_relay(runtime.relay.work, list(runtime.relay.sinks))
 
     return checks, refresh
 

@@ -5,8 +5,9 @@ Reading at scrape time keeps them exact without a background loop; each read is 
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from pymongo.asynchronous.database import AsyncDatabase
 from redis.asyncio import Redis
@@ -46,12 +47,15 @@ async def refresh_jobs(db: AsyncDatabase[dict[str, Any]]) -> None:
         metrics.JOB_OLDEST_SECONDS.labels(kind, phase).set(oldest[(kind, phase)])
 
 
-async def refresh_relay(db: AsyncDatabase[dict[str, Any]], platforms: list[str]) -> None:
-    """How far this process's cards are behind: the oldest status change not yet relayed."""
-    lag = 0.0
-    if platforms:
-        doc = await db.jobs.find_one({"relay_pending": True, "thread.platform": {"$in": platforms}},
-                                     {"updated_at": 1, "created_at": 1}, sort=[("updated_at", 1)])
-        if doc:
-            lag = _age(doc.get("updated_at") or doc.get("created_at"), datetime.now(UTC))
-    metrics.RELAY_LAG_SECONDS.set(lag)
+class WaitingWork(Protocol):
+    async def oldest(self, platforms: list[str]) -> float | None: ...
+
+
+async def refresh_relay(work: WaitingWork, platforms: list[str]) -> None:
+    """How far this process's cards are behind: the oldest status change waiting on the relay's work list.
+
+    Read from the Redis list, not from MongoDB: a query on `relay_pending` makes FerretDB scan every job ever
+    run, on every scrape. A failed card waiting for its retry counts from when the retry is due.
+    """
+    oldest = await work.oldest(platforms) if platforms else None
+    metrics.RELAY_LAG_SECONDS.set(max(time.time() - oldest, 0.0) if oldest is not None else 0.0)

@@ -31,6 +31,11 @@ QUEUE_DEPTH = Gauge("infrabot_queue_depth", "Jobs in the arq queue: waiting, def
 RELAY_LAG_SECONDS = Gauge(
     "infrabot_relay_lag_seconds", "Age of the oldest job status change not yet shown on its card (0 when none)",
 )
+RELAY_PASS_SECONDS = Histogram(
+    "infrabot_relay_pass_seconds", "Time of one status relay pass, by whether it showed any card",
+    ["shown"], buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+RELAY_CARDS_SHOWN = Counter("infrabot_relay_cards_shown_total", "Status card edits the relay delivered")
 RELAY_FAILURES = Counter("infrabot_relay_failures_total", "Failed attempts to show a status card", ["platform"])
 RELAY_DEAD_LETTERS = Counter(
     "infrabot_relay_dead_letters_total", "Status cards given up on: the platform will never show them", ["platform"],

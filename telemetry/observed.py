@@ -230,10 +230,17 @@ class ObservedSink:
 
 
 class ObservedRelay(StatusRelay):
-    """Every sink an adapter registers is watched."""
+    """Every sink an adapter registers is watched, and every pass timed (its cost must not grow with history)."""
 
     def register(self, platform: str, sink: StatusSink) -> None:
         super().register(platform, ObservedSink(platform, sink))
+
+    async def pump(self) -> int:
+        start = time.perf_counter()
+        shown = await super().pump()
+        metrics.RELAY_PASS_SECONDS.labels("yes" if shown else "no").observe(time.perf_counter() - start)
+        metrics.RELAY_CARDS_SHOWN.inc(shown)
+        return shown
 
 
 class PrometheusObserver:

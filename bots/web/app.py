@@ -192,7 +192,7 @@ def create_app(runtime: Runtime | None = None, *, start: Any = None, mounts: Seq
     async def scrape(request: Request) -> Response:
         rt = rt_of(request)
         try:
-            await gauges.refresh_relay(rt.db, list(rt.relay.sinks))
+            await gauges.refresh_relay(rt.relay.work, list(rt.relay.sinks))
         except Exception:
             log.warning("metrics: could not refresh the relay lag", exc_info=True)
         body, content_type = metrics.exposition()

@@ -10,7 +10,7 @@ from dataclasses import fields
 from datetime import UTC, datetime
 from typing import Any
 
-from pymongo import ASCENDING, AsyncMongoClient, ReturnDocument
+from pymongo import ASCENDING, AsyncMongoClient, ReturnDocument, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
@@ -53,6 +53,7 @@ async def ensure_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
     await db.audit.create_index([("request_id", ASCENDING)])
     await backfill_live_stacks(db)
     await backfill_thread_latest(db)
+    await backfill_request_lists(db)
 
 
 class MongoHistory:
@@ -134,6 +135,52 @@ async def backfill_thread_latest(db: AsyncDatabase[dict[str, Any]]) -> None:
     await _upsert_once(db.thread_latest, _BACKFILLED, {"at": now()})
 
 
+# A user's list and history read this many of their newest requests, each by `_id`.
+USER_RECENT = 50
+# Reads by `_id` in flight at once: FerretDB answers a burst of new connections far slower than a few reused ones.
+_READ_AHEAD = 8
+
+
+def _user_list(user_key: str) -> str:
+    return f"user:{user_key}"
+
+
+def _stack_list(stack: str) -> str:
+    return f"stack:{stack}"
+
+
+async def _add_to_lists(collection: Any, entries: dict[str, list[str]]) -> None:
+    """Adds request ids to keyed lists (one round trip). Lists only grow; a reader checks each request."""
+    ops = [UpdateOne({"_id": key}, {"$addToSet": {"ids": {"$each": ids}}}, upsert=True)
+           for key, ids in entries.items() if ids]
+    if not ops:
+        return
+    for attempt in (1, 2):
+        try:
+            await collection.bulk_write(ops, ordered=False)
+            return
+        except BulkWriteError as exc:
+            # Two writers creating one new list at once: the loser's second try finds the list and adds to it.
+            if attempt == 2 or any(err.get("code") != 11000 for err in exc.details.get("writeErrors", [])):
+                raise
+
+
+async def backfill_request_lists(db: AsyncDatabase[dict[str, Any]]) -> None:
+    """Once per database: lists each user's and each stack's requests, for stores written before the lists."""
+    if await db.request_lists.find_one({"_id": _BACKFILLED}):
+        return
+    entries: dict[str, list[str]] = {}
+    cursor = db.requests.find({}, {"user_key": 1, "stack": 1, "created_at": 1}).sort("created_at", 1)
+    async for doc in cursor:
+        for key in (_user_list(str(doc.get("user_key") or "")), _stack_list(str(doc.get("stack") or ""))):
+            if not key.endswith(":"):
+                entries.setdefault(key, []).append(doc["_id"])
+    keys = list(entries)
+    for start in range(0, len(keys), 500):
+        await _add_to_lists(db.request_lists, {k: entries[k] for k in keys[start:start + 500]})
+    await _upsert_once(db.request_lists, _BACKFILLED, {"at": now()})
+
+
 def _field(doc: dict[str, Any], path: str) -> Any:
     value: Any = doc
     for part in path.split("."):
@@ -150,6 +197,8 @@ class MongoRequests:
         self.keys = db.request_keys
         # latest_in_thread() reads this pointer by _id: FerretDB answers a thread_key query by scanning requests.
         self.thread_latest = db.thread_latest
+        # for_user() and on_stack() read these lists of request ids by _id, for the same reason.
+        self.lists = db.request_lists
         self.locks = locks
 
     async def create(self, request: Request) -> tuple[Request, bool]:
@@ -166,6 +215,10 @@ class MongoRequests:
                 claimed = await self.keys.find_one({"_id": request.event_key})
                 request_id = str((claimed or {}).get("request_id") or request.id)
         fresh = request.model_copy(update={"id": request_id, "latest_job": f"plan-{request_id}-1"})
+        # Listed before the insert: an entry whose request never got stored is skipped by the readers, while a
+        # stored request missing from its lists would be missing from `list` and from the stack's checks.
+        await _add_to_lists(self.lists, {_user_list(fresh.user_key): [request_id],
+                                         _stack_list(fresh.stack): [request_id]})
         stamp = _stored_time(now())
         doc = {**fresh.to_doc(), "created_at": stamp, "updated_at": stamp}
         try:
@@ -215,6 +268,9 @@ class MongoRequests:
                 return None
             was_live = doc.get("status") in LIVE
             encoded = {k: encode(v) for k, v in changes.items()}
+            if encoded.get("stack") and encoded["stack"] != doc.get("stack"):
+                # A renamed request joins its new stack's list first (the old list's entry is skipped on read).
+                await _add_to_lists(self.lists, {_stack_list(str(encoded["stack"])): [request_id]})
             async with held.write():
                 doc = await self.col.find_one_and_update(
                     {"_id": request_id}, held.stamp({"$set": {**encoded, "updated_at": now()}}),
@@ -235,8 +291,14 @@ class MongoRequests:
             await self.live.delete_one({"_id": stack, "request_id": request_id})
 
     async def for_user(self, platform: str, workspace: str, user: str) -> list[Request]:
-        cursor = self.col.find({"user_key": f"{platform}:{workspace}:{user}"}).sort("created_at", ASCENDING)
-        return [Request.from_doc(doc) async for doc in cursor]
+        """The user's newest requests (at most USER_RECENT), oldest first."""
+        user_key = f"{platform}:{workspace}:{user}"
+        ids = await self._listed(_user_list(user_key))
+        if ids is None:  # a store not backfilled yet
+            cursor = self.col.find({"user_key": user_key}).sort("created_at", ASCENDING)
+            return [Request.from_doc(doc) async for doc in cursor][-USER_RECENT:]
+        found = await self._by_ids(ids[-USER_RECENT:])
+        return [r for r in found if r.user_key == user_key]
 
     async def latest_in_thread(self, thread: ThreadRef) -> Request | None:
         pointer = await self.thread_latest.find_one({"_id": thread.key()})
@@ -257,8 +319,28 @@ class MongoRequests:
         return request if request and request.status in LIVE else None
 
     async def on_stack(self, stack: str, statuses: Collection[Status]) -> list[Request]:
-        cursor = self.col.find({"stack": stack, "status": {"$in": [str(s) for s in statuses]}})
-        return [Request.from_doc(doc) async for doc in cursor.sort("created_at", ASCENDING)]
+        ids = await self._listed(_stack_list(stack))
+        if ids is None:  # a store not backfilled yet
+            cursor = self.col.find({"stack": stack, "status": {"$in": [str(s) for s in statuses]}})
+            return [Request.from_doc(doc) async for doc in cursor.sort("created_at", ASCENDING)]
+        wanted = {Status(s) for s in statuses}
+        return [r for r in await self._by_ids(ids) if r.stack == stack and r.status in wanted]
+
+    async def _listed(self, key: str) -> list[str] | None:
+        """The ids on a keyed list; None when the store has no lists yet (not backfilled)."""
+        doc = await self.lists.find_one({"_id": key})
+        if doc is not None:
+            return [str(i) for i in doc.get("ids") or []]
+        # Every request made since the backfill is listed: no list means none.
+        return [] if await self.lists.find_one({"_id": _BACKFILLED}) else None
+
+    async def _by_ids(self, ids: list[str]) -> list[Request]:
+        """Each by `_id` (FerretDB scans for `$in`), a few at a time, oldest first."""
+        docs: list[dict[str, Any] | None] = []
+        for start in range(0, len(ids), _READ_AHEAD):
+            docs += await asyncio.gather(*(self.col.find_one({"_id": i}) for i in ids[start:start + _READ_AHEAD]))
+        found = [Request.from_doc(doc) for doc in docs if doc is not None]
+        return sorted(found, key=lambda r: r.created_at or datetime.min.replace(tzinfo=UTC))
 
     async def _latest(self, query: dict[str, Any]) -> Request | None:
         cursor = self.col.find(query).sort("created_at", -1).limit(1)
@@ -414,12 +496,18 @@ class MongoJobs:
         return [(doc["_id"], str((doc.get("thread") or {}).get("platform", ""))) async for doc in cursor]
 
     async def mark_relayed(self, job_id: str, version: int) -> None:
-        # Only the version that was shown is cleared; a newer change keeps the flag for the next pass.
-        async with self.locks.hold(f"jobs:{job_id}"):
-            await self.col.update_one(
-                {"_id": job_id, "version": version},
-                {"$set": {"relay_pending": False, "relayed_version": version, "relay_attempts": 0}},
-            )
+        # Only the version that was shown is cleared; a newer change keeps the flag for the next pass. The
+        # version is compared here, under the job's lock, not in the update's filter: FerretDB v1 answers a
+        # filter of anything but `_id` alone by scanning every job ever run, on every card edit.
+        async with self.locks.hold(f"jobs:{job_id}") as held:
+            current = await self.col.find_one({"_id": job_id}, {"version": 1})
+            if current is None or int(current.get("version", 0)) != version:
+                return
+            async with held.write():  # a lease that ran out meanwhile must not clear a newer version's flag
+                await self.col.update_one(
+                    {"_id": job_id},
+                    {"$set": {"relay_pending": False, "relayed_version": version, "relay_attempts": 0}},
+                )
 
     async def relay_failed(self, job_id: str) -> int:
         async with self.locks.hold(f"jobs:{job_id}"):

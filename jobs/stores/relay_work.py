@@ -77,6 +77,19 @@ class RedisRelayWork:
             pipe.set(RELAY_SYNCED, "1")
             await pipe.execute()
 
+    async def oldest(self, platforms: list[str]) -> float | None:
+        """When the longest-waiting change on the list was marked (epoch seconds), None when nothing waits.
+
+        A job still waiting for its platform to be known (the shared list) counts too; a claimed one does not.
+        """
+        keys = [RELAY_NEW, *(relay_platform_key(p) for p in platforms)]
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.zrange(key, 0, 0, withscores=True)
+            firsts = await pipe.execute()
+        scores = [float(score) for first in firsts for _, score in first]
+        return min(scores) if scores else None
+
     async def size(self) -> int:
         keys = [k async for k in self.redis.scan_iter(f"{RELAY_PREFIX}:*")]
         total = 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
 import pytest
 
@@ -193,3 +194,69 @@ async def test_open_jobs_are_listed_by_key_until_they_finish_and_backfilled_for_
                                       "thread": THREAD.as_dict(), "version": 1})
     assert sorted(s.job_id for s in await jobs.open_jobs()) == ["plan-o1-1", "plan-old-1"]
     assert await runtime.db.open_jobs.count_documents({"_id": {"$in": ["plan-o1-1", "plan-old-1"]}}) == 2
+
+
+async def test_a_users_and_a_stacks_requests_are_read_from_keyed_lists_and_backfilled_for_older_stores(
+    runtime: Runtime,
+) -> None:
+    """FerretDB answers a `user_key` or `stack` query by scanning every request: both are read by `_id`."""
+    spec = InfraSpec(app="kl", components=[Component(kind="bucket")])
+    first, _ = await runtime.requests.create(Request.new("kl1", THREAD, "ana", "x", "kl-ev1", spec))
+    await asyncio.sleep(0.01)
+    second, _ = await runtime.requests.create(Request.new("kl2", THREAD, "ana", "y", "kl-ev2", spec))
+    # Stored without going through create(): no list names it, so a query would find it and the lists don't.
+    hidden = Request.new("kl3", THREAD, "ana", "z", "kl-ev3", spec).model_copy(update={"status": Status.APPLIED})
+    await asyncio.sleep(0.01)
+    await runtime.db.requests.insert_one({**hidden.to_doc(), "created_at": datetime.now(UTC)})
+    assert [r.id for r in await runtime.requests.for_user("web", "local", "ana")] == [first.id, second.id]
+    assert [r.id for r in await runtime.requests.on_stack("kl-dev", [Status.PLANNING])] == [first.id, second.id]
+    assert await runtime.requests.on_stack("kl-dev", [Status.APPLIED]) == []
+    assert await runtime.requests.for_user("web", "local", "nobody") == []
+
+    # A rename moves a request to another stack: it is found there, and no longer on the old one.
+    renamed = InfraSpec(app="kl-new", components=[Component(kind="bucket")])
+    assert await runtime.requests.update(second.id, {"spec": renamed, "stack": renamed.stack_name})
+    assert [r.id for r in await runtime.requests.on_stack("kl-new-dev", [Status.PLANNING])] == [second.id]
+    assert [r.id for r in await runtime.requests.on_stack("kl-dev", [Status.PLANNING])] == [first.id]
+
+    # A store written before the lists: they are built once at start-up, from every stored request.
+    await runtime.db.request_lists.delete_many({})
+    assert [r.id for r in await runtime.requests.for_user("web", "local", "ana")] == [first.id, second.id, hidden.id]
+    await ensure_indexes(runtime.db)
+    assert [r.id for r in await runtime.requests.for_user("web", "local", "ana")] == [first.id, second.id, hidden.id]
+    assert [r.id for r in await runtime.requests.on_stack("kl-dev", [Status.APPLIED])] == [hidden.id]
+    assert await runtime.db.request_lists.find_one({"_id": "user:web:local:ana"}) is not None
+
+
+async def test_a_relayed_version_is_cleared_by_id_and_only_while_it_is_the_newest(runtime: Runtime) -> None:
+    status = JobStatus("plan-mr-1", "plan", "mr", THREAD.as_dict(), Phase.QUEUED, version=1)
+    await runtime.jobs.create(status)
+    await runtime.jobs.update("plan-mr-1", phase=Phase.RUNNING)
+    await runtime.jobs.mark_relayed("plan-mr-1", 1)
+    found = await runtime.jobs.relay_state("plan-mr-1")
+    assert found is not None and found[1]["relay_pending"], "version 2 was not shown yet"
+    await runtime.jobs.mark_relayed("plan-mr-1", 2)
+    found = await runtime.jobs.relay_state("plan-mr-1")
+    assert found is not None and not found[1]["relay_pending"]
+    await runtime.jobs.mark_relayed("plan-gone-1", 1)  # a job that is not there: nothing to clear, no error
+
+
+async def test_the_relay_lag_is_read_from_the_work_list(runtime: Runtime) -> None:
+    import time
+
+    from infra.redis_keys import RELAY_NEW
+    from jobs.relay_work import RedisRelayWork
+    from telemetry import gauges, metrics
+
+    work = RedisRelayWork(runtime.redis)
+    assert await work.oldest(["slack"]) is None
+    await gauges.refresh_relay(work, ["slack"])
+    assert metrics.RELAY_LAG_SECONDS._value.get() == 0.0
+    await runtime.redis.zadd(RELAY_NEW, {"plan-lag-1": time.time() - 30})
+    await work.mark("plan-lag-2")
+    oldest = await work.oldest(["slack"])
+    assert oldest is not None and time.time() - oldest >= 30
+    await gauges.refresh_relay(work, ["slack"])
+    assert metrics.RELAY_LAG_SECONDS._value.get() >= 30
+    assert await work.claim(["slack"], 10)
+    assert await work.oldest(["slack"]) is None, "a claimed job is being shown, not waiting"
