@@ -245,7 +245,7 @@ async def test_the_relay_lag_is_read_from_the_work_list(runtime: Runtime) -> Non
     import time
 
     from infra.redis_keys import RELAY_NEW
-    from jobs.relay_work import RedisRelayWork
+    from jobs.stores.relay_work import RedisRelayWork
     from telemetry import gauges, metrics
 
     work = RedisRelayWork(runtime.redis)
