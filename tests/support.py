@@ -5,12 +5,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import signal
+import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TypeVar
 
 from arq.worker import Worker
+
+from core.job import Phase
+from core.ports import JobStore
 
 T = TypeVar("T")
 
@@ -25,6 +30,31 @@ async def eventually(probe: Callable[[], Awaitable[T]], within: float = 45.0, ev
         await asyncio.sleep(every)
         value = await probe()
     return value
+
+
+async def phase_reached(jobs: JobStore, job_id: str, phase: Phase, within: float = 45.0) -> None:
+    """Waits until the job's durable status is in `phase`."""
+
+    async def reached() -> bool:
+        status = await jobs.get(job_id)
+        return bool(status and status.phase == phase)
+
+    await eventually(reached, within=within)
+
+
+async def resolved(value: T) -> T:
+    """`value` as an awaitable, for `eventually` on state that a callback fills in (`lambda: resolved(x)`)."""
+    return value
+
+
+def interrupt(proc: subprocess.Popen[bytes] | subprocess.Popen[str], within: float = 15) -> None:
+    """Ctrl-C for a child process, then a kill if it has not stopped `within` seconds later."""
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=within)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 async def bounded(step: Awaitable[None], within: float, what: str) -> None:

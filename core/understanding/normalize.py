@@ -11,6 +11,7 @@ import bisect
 import html
 import re
 import unicodedata
+from collections.abc import Callable
 
 # Requests are a sentence or two, with some context at most; past this it is a pasted log, and reading it
 # only costs time (every message is read in the event loop). Output is capped too: emoji become words.
@@ -93,35 +94,35 @@ def _angle(match: re.Match[str]) -> str:
     return " " if _ANGLE_TOKEN_BODY.fullmatch(body) else match.group(0)
 
 
-def _unfence(text: str) -> str:
-    """```code``` keeps its content (minus a language tag line), like ||spoilers||."""
+def _each_pair(text: str, mark: str, replace: Callable[[str], str], gap: int = 0) -> str:
+    """Replaces every `mark`…`mark` span (its content at least `gap` long) by `replace(content)`, in one
+    left-to-right pass: no regex, so no backtracking however many unpaired marks a message holds."""
     out: list[str] = []
     at = 0
     while True:
-        start = text.find("```", at)
-        end = text.find("```", start + 3) if start >= 0 else -1
+        start = text.find(mark, at)
+        end = text.find(mark, start + len(mark) + gap) if start >= 0 else -1
         if end < 0:
             out.append(text[at:])
             return "".join(out)
-        body = text[start + 3:end]
-        first, newline, rest = body.partition("\n")
-        if newline and all(ch.isalnum() or ch in "_+-" for ch in first):
-            body = rest
-        out.append(f"{text[at:start]} {body} ")
-        at = end + 3
+        out.append(text[at:start] + replace(text[start + len(mark):end]))
+        at = end + len(mark)
+
+
+def _code_body(body: str) -> str:
+    first, newline, rest = body.partition("\n")
+    if newline and all(ch.isalnum() or ch in "_+-" for ch in first):
+        body = rest
+    return f" {body} "
+
+
+def _unfence(text: str) -> str:
+    """```code``` keeps its content (minus a language tag line), like ||spoilers||."""
+    return _each_pair(text, "```", _code_body)
 
 
 def _unspoil(text: str) -> str:
-    out: list[str] = []
-    at = 0
-    while True:
-        start = text.find("||", at)
-        end = text.find("||", start + 3) if start >= 0 else -1
-        if end < 0:
-            out.append(text[at:])
-            return "".join(out)
-        out.append(text[at:start] + text[start + 2:end])
-        at = end + 2
+    return _each_pair(text, "||", lambda body: body, gap=1)
 
 
 def _is_word(ch: str) -> bool:

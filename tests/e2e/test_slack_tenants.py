@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
 
 import httpx
 import pytest
@@ -24,7 +23,7 @@ from tests.e2e.test_slack_workspaces import card_of, request_in
 from tests.slack_mock import MockSlack
 from tests.slack_mock.harness import SlackClient, slack_http, slack_settings
 from tests.slack_mock.server import BOT_TOKEN, TEAM
-from tests.support import eventually
+from tests.support import eventually, resolved
 
 STAGING = "create a bucket for my app shop in staging"
 
@@ -39,10 +38,6 @@ def settings(settings: Settings, mock_slack: MockSlack) -> Settings:
 async def http(runtime: Runtime, worker: object) -> AsyncIterator[httpx.AsyncClient]:
     async with slack_http(runtime) as client:
         yield client
-
-
-async def _value(value: Any) -> Any:
-    return value
 
 
 async def test_another_workspace_reaching_the_single_token_deployment_gets_nothing_acted_on(
@@ -60,7 +55,7 @@ async def test_another_workspace_reaching_the_single_token_deployment_gets_nothi
     await stranger.message("status", channel="DX", channel_type="im", user="UX")
     command = await stranger.command(STAGING, channel="CX", user="UX")
     assert command.status_code == 200
-    answer = await eventually(lambda: _value(mock_slack.responses))
+    answer = await eventually(lambda: resolved(mock_slack.responses))
     assert answer[0]["text"] == REFUSAL
 
     await asyncio.sleep(0.5)
@@ -92,7 +87,7 @@ async def test_a_user_group_grants_approve_and_nothing_else_does(
 
     # In a group, but not that one; and in that one's disabled twin: neither grants approve.
     await slack.click("approve", card, user="UBOB")
-    refusal = await eventually(lambda: _value(mock_slack.ephemeral))
+    refusal = await eventually(lambda: resolved(mock_slack.ephemeral))
     assert "not allowed to approve" in refusal[0]["text"] and refusal[0]["user"] == "UBOB"
     assert (await runtime.requests.get(request.id)).status == "awaiting_approval"  # type: ignore[union-attr]
 

@@ -29,7 +29,7 @@ from core.status_card import StatusCard
 from tests.slack_mock import MockSlack
 from tests.slack_mock.harness import SlackClient, slack_http, slack_settings
 from tests.slack_mock.server import BOT_TOKEN, BOT_USER, TEAM
-from tests.support import eventually
+from tests.support import eventually, resolved
 
 SECOND_TEAM, SECOND_TOKEN, SECOND_BOT = "T0002", "xoxb-second-workspace", "UBOT2"
 STRANGER_TEAM = "T0666"
@@ -79,10 +79,6 @@ def calls_in(mock: MockSlack, channel: str) -> list[Any]:
     return [c for c in mock.calls if c.params.get("channel") == channel]
 
 
-async def _value(value: Any) -> Any:
-    return value
-
-
 async def test_two_workspaces_are_each_answered_with_their_own_token_only(
     http: httpx.AsyncClient, runtime: Runtime, mock_slack: MockSlack, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -100,14 +96,14 @@ async def test_two_workspaces_are_each_answered_with_their_own_token_only(
     card_b = await card_of(runtime, mock_slack, request_b.id, "waiting for approval")
 
     await second.click("approve", card_b, user="U1")
-    refusal = await eventually(lambda: _value(mock_slack.ephemeral))
+    refusal = await eventually(lambda: resolved(mock_slack.ephemeral))
     assert refusal[0]["channel"] == "CB"
     await second.click("approve", card_b, user="U2")
     await card_of(runtime, mock_slack, request_b.id, "Done")
     await second.command("create a bucket for my app blog in staging", channel="CB2")
-    opener = await eventually(lambda: _value([m for m in mock_slack.messages.values() if m["channel"] == "CB2"]))
+    opener = await eventually(lambda: resolved([m for m in mock_slack.messages.values() if m["channel"] == "CB2"]))
     await request_in(runtime, SECOND_TEAM, "CB2", opener[0]["ts"])
-    await eventually(lambda: _value([c for c in calls_in(mock_slack, "CB2") if c.method == "chat.stopStream"]))
+    await eventually(lambda: resolved([c for c in calls_in(mock_slack, "CB2") if c.method == "chat.stopStream"]))
 
     for channel, token in (("CA", BOT_TOKEN), ("CB", SECOND_TOKEN), ("CB2", SECOND_TOKEN)):
         calls = calls_in(mock_slack, channel)
@@ -133,7 +129,7 @@ async def test_the_bot_mention_of_each_workspace_is_stripped(
     second = SlackClient(http, mock_slack, team=SECOND_TEAM, bot_user=SECOND_BOT)
     thread, _ = await second.mention("help", channel="CB")
     # "help" alone only reads as a help request once `<@UBOT2>` is recognised as this workspace's bot.
-    reply = await eventually(lambda: _value([m for m in mock_slack.thread_messages("CB", thread)
+    reply = await eventually(lambda: resolved([m for m in mock_slack.thread_messages("CB", thread)
                                              if m["ts"] != thread]))
     assert "postgres" in reply[0]["text"]
     assert SECOND_BOT not in reply[0]["text"]
@@ -151,7 +147,7 @@ async def test_a_workspace_without_a_token_is_refused_without_a_reply(
     command = await stranger.command(REQUEST, channel="CX")
     assert command.status_code == 200
     # The person who typed /infra is told privately, through the command's response_url (no token needed).
-    answer = await eventually(lambda: _value(mock_slack.responses))
+    answer = await eventually(lambda: resolved(mock_slack.responses))
     assert answer[0]["text"] == REFUSAL
 
     await asyncio.sleep(0.5)

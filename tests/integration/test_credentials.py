@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ from config.credentials import (
 )
 from config.local_services import REPO_ROOT, LocalServices, free_port, port_open
 from config.settings import Settings, load_settings
+from tests.support import interrupt
 
 INFRABOT = str(REPO_ROOT / ".venv" / "bin" / "infrabot")
 KEY_PATH = "/secrets/deployer-key-0d1f.json"
@@ -84,12 +84,7 @@ def test_without_credentials_the_web_process_starts_and_serves(tmp_path: Path, s
                 time.sleep(0.2)
         assert status == 200, proc.stderr.read() if proc.poll() is not None and proc.stderr else status
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        interrupt(proc)
 
 
 def test_refusal_names_every_variable_found_and_only_non_empty_ones() -> None:
@@ -211,12 +206,7 @@ def test_infrabot_worker_started_with_chat_tokens_drops_them_from_its_process(
         for name, value in CHAT_TOKENS.items():
             assert name.encode() not in environ and value.encode() not in environ
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        interrupt(proc)
     assert proc.stderr is not None
     err = proc.stderr.read()
     assert "dropping chat tokens from its environment (DISCORD_TOKEN, SLACK_APP_TOKEN" in err

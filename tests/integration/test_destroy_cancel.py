@@ -245,18 +245,25 @@ async def test_cancel_racing_two_workers_starting_the_destroy_has_one_consistent
     assert set(won) == {"cancelled", "destroyed"}, won
 
 
+async def planned_in_chat(
+    client: httpx.AsyncClient, runtime: Runtime, state: FileStateStore, thread: str, text: str
+) -> tuple[tasks.Deps, str, dict[str, Any]]:
+    """The thread's one request, asked for in chat and planned by running its job here; with the card then shown."""
+    deps = tasks.Deps(jobs=runtime.jobs, requests=runtime.requests, audit=runtime.audit,
+                      signal=RedisStatusSignal(runtime.redis), engine=CountingDestroy(state),
+                      lock=StackLock(runtime.redis))
+    await say(client, thread, text)
+    [doc] = [d async for d in runtime.db.requests.find({})]
+    request_id = str(doc["_id"])
+    assert await tasks.plan({"deps": deps}, f"plan-{request_id}-1") == "planned"
+    return deps, request_id, await card(runtime, thread, f"plan-{request_id}-1", "awaiting_approval")
+
+
 async def test_typing_cancel_in_the_thread_stops_a_queued_destroy_and_its_card_says_so(
     client: httpx.AsyncClient, runtime: Runtime, state: FileStateStore
 ) -> None:
     """No worker runs here: the test runs each job itself, so the destroy stays queued until the typed cancel."""
-    deps = tasks.Deps(jobs=runtime.jobs, requests=runtime.requests, audit=runtime.audit,
-                      signal=RedisStatusSignal(runtime.redis), engine=CountingDestroy(state),
-                      lock=StackLock(runtime.redis))
-    await say(client, "t", "create a bucket for my app shop")
-    [doc] = [d async for d in runtime.db.requests.find({})]
-    request_id = str(doc["_id"])
-    assert await tasks.plan({"deps": deps}, f"plan-{request_id}-1") == "planned"
-    await card(runtime, "t", f"plan-{request_id}-1", "awaiting_approval")
+    deps, request_id, _ = await planned_in_chat(client, runtime, state, "t", "create a bucket for my app shop")
     assert "Approved by" in await say(client, "t", "apply", user="bo")
     plan_hash = (await runtime.requests.get(request_id)).approved_plan_hash  # type: ignore[union-attr]
     assert await tasks.apply({"deps": deps}, f"apply-{request_id}-{plan_hash}") == "applied"
@@ -277,14 +284,8 @@ async def test_typing_cancel_in_the_thread_stops_a_queued_destroy_and_its_card_s
 async def test_the_cancel_button_of_a_prod_destroy_stops_it_after_the_second_person_approved(
     client: httpx.AsyncClient, runtime: Runtime, state: FileStateStore
 ) -> None:
-    deps = tasks.Deps(jobs=runtime.jobs, requests=runtime.requests, audit=runtime.audit,
-                      signal=RedisStatusSignal(runtime.redis), engine=CountingDestroy(state),
-                      lock=StackLock(runtime.redis))
-    await say(client, "p", "create a bucket for my app shop in prod")
-    [doc] = [d async for d in runtime.db.requests.find({})]
-    request_id = str(doc["_id"])
-    assert await tasks.plan({"deps": deps}, f"plan-{request_id}-1") == "planned"
-    shown = await card(runtime, "p", f"plan-{request_id}-1", "awaiting_approval")
+    deps, request_id, shown = await planned_in_chat(
+        client, runtime, state, "p", "create a bucket for my app shop in prod")
     [ref] = [b["request_id"] for b in shown["buttons"] if b["action"] == "approve"]
     assert "Approved by" in await press(client, "p", ref, "bob")
     plan_hash = (await runtime.requests.get(request_id)).approved_plan_hash  # type: ignore[union-attr]

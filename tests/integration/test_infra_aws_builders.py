@@ -12,8 +12,9 @@ from config.aws_service import PLACEHOLDER_IMAGE, ServiceOptions
 from core.spec import Component, InfraSpec
 from infra.aws import sizes
 from infra.aws.ecs import TLS_POLICY
-from infra.mocks import Evaluation, MockedResource, evaluate
+from infra.mocks import Evaluation, evaluate
 from infra.program import make_program
+from tests.integration.test_infra_builders import of_type, one
 
 RDS = "aws:rds/instance:Instance"
 S3 = "aws:s3/bucket:Bucket"
@@ -46,16 +47,6 @@ def run(*kinds: str, env: str = "dev", size: str = "small", region: str = "eu-we
                      components=[Component(kind=k) for k in kinds], requested_by="Bob")
     return evaluate(make_program(spec, aws_service=service), project="unused", region=spec.region,
                     stack=spec.stack_name)
-
-
-def of_type(ev: Evaluation, token: str) -> list[MockedResource]:
-    return [r for r in ev.resources if r.type == token]
-
-
-def one(ev: Evaluation, token: str) -> MockedResource:
-    found = of_type(ev, token)
-    assert len(found) == 1, f"expected one {token}, got {[r.name for r in found]}"
-    return found[0]
 
 
 def container(ev: Evaluation) -> dict[str, Any]:

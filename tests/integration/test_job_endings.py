@@ -83,6 +83,14 @@ async def _approved(runtime: Runtime, state: FileStateStore, event: str = "e1") 
     return request_id, f"apply-{request_id}-{request.approved_plan_hash}"
 
 
+async def _applied(runtime: Runtime, state: FileStateStore) -> tuple[str, str, dict[str, Any]]:
+    """An approved request applied once by its task; with the task context, to run it again."""
+    request_id, job_id = await _approved(runtime, state)
+    ctx = {"deps": _deps(runtime, OfflineEngine(state))}
+    assert await tasks.apply(ctx, job_id) == "applied"
+    return request_id, job_id, ctx
+
+
 async def _audit(runtime: Runtime, request_id: str, event: str) -> int:
     return len([r for r in await runtime.audit.list(request_id=request_id) if r["event"] == event])
 
@@ -203,9 +211,7 @@ async def test_a_job_that_keeps_losing_its_worker_is_given_up(runtime: Runtime, 
 async def test_a_rerun_of_a_finished_apply_changes_nothing_and_audits_once(
     runtime: Runtime, state: FileStateStore
 ) -> None:
-    request_id, job_id = await _approved(runtime, state)
-    ctx = {"deps": _deps(runtime, OfflineEngine(state))}
-    assert await tasks.apply(ctx, job_id) == "applied"
+    request_id, job_id, ctx = await _applied(runtime, state)
     assert await tasks.apply(ctx, job_id) == "skipped"
     assert (await _status(runtime, request_id)) == "applied"
     assert await _audit(runtime, request_id, "applied") == 1
@@ -214,9 +220,7 @@ async def test_a_rerun_of_a_finished_apply_changes_nothing_and_audits_once(
 async def test_an_apply_rerun_after_a_crash_between_its_writes_ends_applied(
     runtime: Runtime, state: FileStateStore
 ) -> None:
-    request_id, job_id = await _approved(runtime, state)
-    ctx = {"deps": _deps(runtime, OfflineEngine(state))}
-    assert await tasks.apply(ctx, job_id) == "applied"
+    request_id, job_id, ctx = await _applied(runtime, state)
     # The crash: the request was marked applied, the job never got its end.
     await runtime.db.jobs.update_one({"_id": job_id}, {"$set": {"phase": "applying", "finished_at": None}})
     assert await tasks.apply(ctx, job_id) == "applied"

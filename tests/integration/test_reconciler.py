@@ -24,7 +24,7 @@ from jobs.stores.redis_state import RedisStatusSignal
 from jobs.worker import tasks
 from jobs.worker.main import make_worker
 from jobs.worker.reconciler import Reconciler
-from tests.support import eventually, running
+from tests.support import eventually, phase_reached, running
 
 
 async def _status(runtime: Runtime, request_id: str) -> str | None:
@@ -114,9 +114,5 @@ async def test_after_flushall_a_worker_finishes_what_was_queued(
     fast = settings.model_copy(update={"job_lease_seconds": 0.5})
     async with running(make_worker(fast, services.redis_url, services.mongodb_url)):
 
-        async def planned() -> bool:
-            status = await runtime.jobs.get(job_id)
-            return bool(status and status.phase == Phase.AWAITING_APPROVAL)
-
-        await eventually(planned, within=30)
+        await phase_reached(runtime.jobs, job_id, Phase.AWAITING_APPROVAL, within=30)
     assert (await _status(runtime, request_id)) == "awaiting_approval"

@@ -18,7 +18,7 @@ from infra.redis_keys import JOB_LEASE_PREFIX
 from jobs.stores.queue import QUEUE_NAME
 from jobs.worker.main import make_worker
 from jobs.worker.recovery import JobLeases, reap
-from tests.support import eventually, running
+from tests.support import phase_reached, running
 
 THREAD = ThreadRef("web", "local", "web", "recovery")
 
@@ -42,11 +42,7 @@ async def test_a_dead_workers_job_is_released_and_finished(
     fast = settings.model_copy(update={"job_lease_seconds": 0.4})
     async with running(make_worker(fast, services.redis_url, services.mongodb_url)):
 
-        async def finished() -> bool:
-            status = await runtime.jobs.get(job_id)
-            return bool(status and status.phase == Phase.AWAITING_APPROVAL)
-
-        await eventually(finished, within=20)
+        await phase_reached(runtime.jobs, job_id, Phase.AWAITING_APPROVAL, within=20)
     request = await runtime.requests.get(job_id.split("-")[1])
     assert request is not None and request.status == "awaiting_approval"
 
