@@ -20,7 +20,7 @@ from core.chat_service import ChatService
 from core.policy import Policy
 from core.ports import StatusSink
 from core.relay import StatusRelay
-from core.requests import RequestFlow
+from core.requests import RequestService
 from core.understanding.fallback import LLMFallback
 from infra.redis_keys import EVENT_PENDING_SECONDS
 from jobs.stores.connections import arq_client, redis_client
@@ -148,7 +148,7 @@ async def build_runtime(settings: Settings, redis_url: str, mongodb_url: str) ->
     observe.install(observed.PrometheusObserver())
     # The core sees its ports through counting wrappers (telemetry/); the runtime keeps the plain adapters.
     seen_requests = observed.ObservedRequests(requests)
-    flow = RequestFlow(
+    request_service = RequestService(
         seen_requests, observed.ObservedJobs(jobs), ArqQueue(arq), observed.ObservedAudit(audit),
         build_policy(settings), settings.engine, MongoStackOwners(db),
         estimate=estimate_monthly_cost, plan_ttl_seconds=settings.plan_ttl_seconds,
@@ -160,7 +160,7 @@ async def build_runtime(settings: Settings, redis_url: str, mongodb_url: str) ->
         contexts=observed.ObservedContexts(contexts),
         history=history,
         requests=seen_requests,
-        flow=flow,
+        request_service=request_service,
         planner=observed.ObservedPlanner(RuleParser()),
         max_chars=settings.max_message_chars,
         fallback=llm_fallback(settings),

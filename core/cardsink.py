@@ -115,7 +115,7 @@ class CardSink(ABC):
     @abstractmethod
     def classify(self, exc: Exception) -> Failure: ...
 
-    def describe(self, exc: Exception) -> str:
+    def error_text(self, exc: Exception) -> str:
         """A short, token-free account of a platform error for logs and the dead-letter record."""
         text = str(exc)
         return text.splitlines()[0][:200] if text else type(exc).__name__
@@ -221,11 +221,11 @@ class CardSink(ABC):
             except Exception as exc:
                 failure = self.classify(exc)
                 if failure is Failure.DEAD:
-                    raise CardUndeliverable(f"{self.platform}: {self.describe(exc)}") from exc
+                    raise CardUndeliverable(f"{self.platform}: {self.error_text(exc)}") from exc
                 if failure is Failure.RETRY:
                     raise
                 log.warning("%s: card for %s is gone (%s); posting a new one", self.platform, card.request_id,
-                            self.describe(exc))
+                            self.error_text(exc))
         # The intent is stored before the post, so a process that dies between the two leaves a trace
         # a platform that can search its thread uses to adopt the card instead of posting a second one.
         await self.refs.begin_post(card.request_id, self.platform)
@@ -234,5 +234,5 @@ class CardSink(ABC):
         except Exception as exc:
             if self.classify(exc) is Failure.RETRY:
                 raise
-            raise CardUndeliverable(f"{self.platform}: {self.describe(exc)}") from exc
+            raise CardUndeliverable(f"{self.platform}: {self.error_text(exc)}") from exc
 

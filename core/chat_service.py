@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from core import texts
 from core.messages import ActionEvent, HistoryEntry, IncomingMessage, Reply, ThreadRef
 from core.ports import ContextStore, EventGate, HistoryStore, Planner, RequestStore
-from core.requests import Actor, RequestFlow, where
+from core.requests import Actor, RequestService, where
 from core.router import Router
 from core.status_card import parse_button_ref
 from core.understanding.fallback import LLMFallback
@@ -44,7 +44,7 @@ class ChatService:
         contexts: ContextStore,
         history: HistoryStore,
         requests: RequestStore,
-        flow: RequestFlow,
+        request_service: RequestService,
         planner: Planner,
         max_chars: int = 4000,
         fallback: LLMFallback | None = None,
@@ -53,10 +53,10 @@ class ChatService:
         self.contexts = contexts
         self.history = history
         self.requests = requests
-        self.flow = flow
+        self.request_service = request_service
         self.planner = planner
         self.max_chars = max_chars
-        self.turns = Router(requests, flow, planner, fallback)
+        self.router = Router(requests, request_service, planner, fallback)
         # Two messages in one thread at once would each load the context and the later save would drop the
         # other's change; turns of a thread take turns within a process (locks vanish when unused).
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
@@ -137,14 +137,14 @@ class ChatService:
             request = await self.requests.get(request_id)
             if request is None:
                 log.warning("action %s for unknown request %s", action.action, action.request_id[:40])
-                await self.flow.audit.record("refused", action=action.action, reason="unknown request",
+                await self.request_service.audit.record("refused", action=action.action, reason="unknown request",
                                              request_ref=action.request_id[:100], **where(actor))
                 await self.gate.settle(key)
                 return [Reply("I can't find that request any more.", ephemeral=True)]
             if action.action == "approve":
-                reply = await self.flow.approve(actor, request, bound)
+                reply = await self.request_service.approve(actor, request, bound)
             elif action.action == "cancel":
-                reply = await self.flow.cancel(actor, request)
+                reply = await self.request_service.cancel(actor, request)
             else:
                 log.warning("unknown action %r", action.action)
                 reply = Reply("I don't know that button.", ephemeral=True)
@@ -225,7 +225,7 @@ class ChatService:
             replies.append(Reply(texts.EXPIRED))
             await self._recover(thread, context)
         actor = Actor(thread, message.user, message.roles, message.event_key())
-        replies.append(await self.turns.route(actor, text, context, expired=expired))
+        replies.append(await self.router.route(actor, text, context, expired=expired))
         return replies, context
 
     async def _recover(self, thread: ThreadRef, context: dict[str, Any]) -> None:

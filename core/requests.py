@@ -30,10 +30,10 @@ from core.request import (
     new_request_id,
     said,
 )
-from core.spec import InfraSpec, describe
+from core.spec import InfraSpec, component_summary
 from core.status_card import plan_buttons
 
-log = logging.getLogger("infrabot.flow")
+log = logging.getLogger("infrabot.request_service")
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ def where(actor: Actor) -> dict[str, Any]:
     return {"platform": t.platform, "workspace": t.workspace, "thread": t.as_dict(), "user": actor.user}
 
 
-class RequestFlow:
+class RequestService:
     def __init__(
         self,
         requests: RequestStore,
@@ -150,7 +150,7 @@ class RequestFlow:
         note = draft.defaults_note(default_cloud)
         defaults = f" Using defaults: {note} (just say so to change them)." if note else ""
         return request.id, Reply(
-            f"On it: planning {describe(spec)} for *{spec.app}* in {spec.environment} ({spec.location})."
+            f"On it: planning {component_summary(spec)} for *{spec.app}* in {spec.environment} ({spec.location})."
             f"{defaults} The plan will appear here in a moment.",
             request_id=request.id,
         )
@@ -209,7 +209,7 @@ class RequestFlow:
         await self._supersede(moved)
         await self._enqueue("plan", job_id, moved)
         return Reply(
-            f"Updated: {describe(spec)} for *{spec.app}* in {spec.environment} ({spec.location}, size "
+            f"Updated: {component_summary(spec)} for *{spec.app}* in {spec.environment} ({spec.location}, size "
             f"{spec.size}). Any earlier approval no longer applies; re-planning now.",
             request_id=request.id,
         )

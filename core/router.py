@@ -34,7 +34,7 @@ from core.draft import (
 from core.messages import Reply
 from core.ports import Planner, RequestStore
 from core.request import BUILT_ON, BUSY, REVISABLE, Request, Status
-from core.requests import Actor, RequestFlow, workspace_of
+from core.requests import Actor, RequestService, workspace_of
 from core.understanding.clouds import cloud_label, shaped_like, unknown_region_text
 from core.understanding.components import MAX_COUNT
 from core.understanding.fallback import LLMFallback
@@ -64,7 +64,7 @@ def _noted(before: Draft, after: Draft) -> str:
     return f"Got it: {', '.join(parts)}. " if parts else ""
 
 
-def _capped(reply: Reply, parsed: Parsed, text: str) -> Reply:
+def _noting_cap(reply: Reply, parsed: Parsed, text: str) -> Reply:
     """Says so when a count was asked for beyond what one request builds, rather than trimming it silently."""
     asked = [int(n) for n in _NUMBER.findall(text) if int(n) > MAX_COUNT]
     if asked and any(c.count == MAX_COUNT for c in parsed.components):
@@ -81,10 +81,10 @@ def _shown(request: Request | None) -> str | None:
 
 
 class Router:
-    def __init__(self, requests: RequestStore, flow: RequestFlow, planner: Planner,
+    def __init__(self, requests: RequestStore, request_service: RequestService, planner: Planner,
                  fallback: LLMFallback | None = None) -> None:
         self.requests = requests
-        self.flow = flow
+        self.request_service = request_service
         self.planner = planner
         self.fallback = fallback
 
@@ -110,7 +110,7 @@ class Router:
         if intent == "create":
             return await self._create(actor, parsed, text, context)
         if intent == "help":
-            return Reply(texts.help_text(self.flow.policy.clouds))
+            return Reply(texts.help_text(self.request_service.policy.clouds))
         if intent == "unknown":
             log.info("unrecognised message in %s (%d chars)", actor.thread.key(), len(text))
             if context.get("draft"):
@@ -130,14 +130,14 @@ class Router:
             if request is not None and hesitant(text):
                 log.info("hesitant consent in %s not taken as approval", actor.thread.key())
                 return Reply(UNCLEAR_APPROVAL, request_id=request.id)
-            return await self.flow.approve(actor, request, _shown(request), typed=True)
+            return await self.request_service.approve(actor, request, _shown(request), typed=True)
         if intent == "cancel":
             return await self._cancel(actor, request, context)
         if intent == "plan":
             return await self._plan(actor, request, context, text)
         if intent == "status":
             latest_job = request.latest_job if request else None
-            job = await self.flow.jobs.get(latest_job) if latest_job else None
+            job = await self.request_service.jobs.get(latest_job) if latest_job else None
             draft = Draft.from_dict(context["draft"]) if context.get("draft") else None
             return views.status_reply(request, job, draft, self._question(context) if draft else "")
         if intent == "outputs":
@@ -157,9 +157,9 @@ class Router:
         better = await self.fallback.refine(text, parsed)
         if better.source == "llm":
             t = actor.thread
-            await self.flow.audit.record("understood", source="llm", intent=better.intent, rules=parsed.intent,
-                                         platform=t.platform, workspace=t.workspace, thread=t.key(),
-                                         user=actor.user)
+            await self.request_service.audit.record(
+                "understood", source="llm", intent=better.intent, rules=parsed.intent,
+                platform=t.platform, workspace=t.workspace, thread=t.key(), user=actor.user)
         return better
 
     def _question(self, context: dict[str, Any]) -> str:
@@ -201,7 +201,7 @@ class Router:
         cues = count_cues(text)
         status = request.status if request else None
         if request is not None and status in REVISABLE:
-            return _capped(await self._revise(actor, request, parsed, cues), parsed, text)
+            return _noting_cap(await self._revise(actor, request, parsed, cues), parsed, text)
         if request is not None and status in BUSY:
             return Reply(f"*{request.stack}* is {views.said(status or '')} right now; tell me the "
                          "change again once that has finished.", request_id=request.id)
@@ -225,10 +225,10 @@ class Router:
             context.update(draft=draft.as_dict(), awaiting=asked[0])
             noted = _noted(before, draft) if had_draft or status in BUILT_ON else ""
             return Reply(noted + asked[1])
-        return _capped(await self._start(actor, draft, text, context), parsed, text)
+        return _noting_cap(await self._start(actor, draft, text, context), parsed, text)
 
     async def _start(self, actor: Actor, draft: Draft, text: str, context: dict[str, Any]) -> Reply:
-        request_id, reply = await self.flow.start(actor, draft, text[:_MAX_RECORDED_TEXT])
+        request_id, reply = await self.request_service.start(actor, draft, text[:_MAX_RECORDED_TEXT])
         if request_id:
             for key in (*_DRAFT_KEYS, "destroy_stack"):
                 context.pop(key, None)
@@ -247,7 +247,7 @@ class Router:
         if not draft.components:
             return Reply("That would leave nothing to build. Say `cancel` to drop the request instead.",
                          request_id=request.id)
-        return await self.flow.revise(actor, request, draft)
+        return await self.request_service.revise(actor, request, draft)
 
     def _bad_region(
         self, parsed: Parsed, text: str, context: dict[str, Any], request: Request | None
@@ -260,8 +260,8 @@ class Router:
             # The regions of the cloud the request is for: said now, else the thread's, else the id's look.
             cloud = (parsed.cloud or (request.spec.cloud if request else None) or draft.cloud
                      or shaped_like(parsed.unknown_region))
-            if cloud not in self.flow.policy.clouds:
-                cloud = self.flow.policy.default_cloud
+            if cloud not in self.request_service.policy.clouds:
+                cloud = self.request_service.policy.default_cloud
             problem = unknown_region_text(parsed.unknown_region, cloud)
         if request is not None:
             return Reply(f"{problem} Nothing changed.", request_id=request.id)
@@ -293,11 +293,11 @@ class Router:
                 context.pop(key, None)
             return Reply("OK, I've dropped that request. Nothing was created.")
         context.pop("awaiting", None)
-        return await self.flow.cancel(actor, request)
+        return await self.request_service.cancel(actor, request)
 
     async def _full_plan(self, request: Request) -> Reply:
         """Every planned change, which the card may have had to shorten; showing it voids nothing."""
-        job = await self.flow.jobs.get(request.latest_job) if request.latest_job else None
+        job = await self.request_service.jobs.get(request.latest_job) if request.latest_job else None
         result = job.result if job else {}
         if job is not None and job.plan_hash and job.plan_hash == request.plan_hash:
             await self.requests.update(request.id, {"shown_plan_hash": job.plan_hash},
@@ -323,10 +323,10 @@ class Router:
         if status == Status.AWAITING_APPROVAL and not _AGAIN.search(text):
             return await self._full_plan(request)
         if status in (Status.AWAITING_APPROVAL, Status.EXPIRED):
-            reply = await self.flow.replan(actor, request)
+            reply = await self.request_service.replan(actor, request)
             after = await self.requests.get(request.id)
             if after and after.revision > request.revision:
-                # Nothing changed but the plan itself: say that, rather than the flow's "Updated".
+                # Nothing changed but the plan itself: say that, rather than the request service's "Updated".
                 reply.text = (f"Planning *{request.stack}* again; the new plan replaces the one above, "
                               "which can no longer be approved.")
             return reply
@@ -375,7 +375,7 @@ class Router:
             if live is None:
                 return Reply(f"`{stack}` is no longer live; nothing to destroy.")
             context["request_id"] = live.id
-            return await self.flow.request_destroy(actor, live)
+            return await self.request_service.request_destroy(actor, live)
         if parsed.intent == "cancel":
             return Reply(f"OK, `{stack}` stays as it is.")
         if parsed.intent in ("unknown", "apply", "destroy"):

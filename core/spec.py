@@ -62,7 +62,7 @@ class InfraSpec(BaseModel):
         return hashlib.sha256(raw.encode()).hexdigest()[:16]
 
 
-def describe(spec: InfraSpec) -> str:
+def component_summary(spec: InfraSpec) -> str:
     parts = []
     for c in spec.components:
         count = f"{c.count}× " if c.count > 1 else ""

@@ -12,7 +12,7 @@ from core.draft import Draft
 from core.job import JobStatus, Phase
 from core.messages import Reply
 from core.request import LIVE, VOID, Request, Status, said
-from core.spec import describe
+from core.spec import component_summary
 
 MAX_LINES = 15
 _NEVER = datetime.min.replace(tzinfo=UTC)
@@ -39,7 +39,7 @@ _NEXT: dict[Status, str] = {
 _SIMULATED = "simulated by the offline engine, so nothing exists in the cloud"
 
 
-def _capped(lines: list[str], noun: str, budget: int = texts.MAX_REPLY_CHARS - 200) -> list[str]:
+def _cap_lines(lines: list[str], noun: str, budget: int = texts.MAX_REPLY_CHARS - 200) -> list[str]:
     """At most MAX_LINES lines and `budget` characters, then a line saying how many were left out."""
     kept: list[str] = []
     used = 0
@@ -75,7 +75,7 @@ def status_reply(request: Request | None, job: JobStatus | None, draft: Draft | 
            Status.DESTROYING: "It has",
            Status.DESTROYED: "It had"}.get(status, "It asks for")
     return Reply(
-        f"*{spec.stack_name}*: {said(status)}{progress}{revision}. {has} {describe(spec)} "
+        f"*{spec.stack_name}*: {said(status)}{progress}{revision}. {has} {component_summary(spec)} "
         f"in {spec.location}. {detail}".strip(),
         request_id=request.id,
     )
@@ -92,7 +92,7 @@ def outputs_reply(request: Request | None) -> Reply:
     if request.status != Status.APPLIED or not outputs:
         return Reply(f"*{request.stack}* is {said(request.status)}, so it has no outputs yet: they "
                      "appear once it has been applied.", request_id=request.id)
-    lines = _capped([f"• {name}: `{value}`" for name, value in sorted(outputs.items())], "outputs")
+    lines = _cap_lines([f"• {name}: `{value}`" for name, value in sorted(outputs.items())], "outputs")
     note = f" ({_SIMULATED})" if request.simulated else ""
     return Reply(f"Outputs of *{request.stack}*{note} on {request.spec.location}:\n" + "\n".join(lines),
                  request_id=request.id)
@@ -112,18 +112,18 @@ def list_reply(mine: list[Request]) -> Reply:
             live.pop(request.stack, None)
     lines = []
     for stack, request in sorted(latest.items(), key=lambda kv: kv[1].created_at or _NEVER, reverse=True):
-        line = f"• *{stack}*: {said(request.status)} ({describe(request.spec)}) on {request.spec.location}"
+        line = f"• *{stack}*: {said(request.status)} ({component_summary(request.spec)}) on {request.spec.location}"
         if stack in live and live[stack] is not request:
             line += "; the earlier version is still live"
         lines.append(line)
-    return Reply("Your apps and stacks:\n" + "\n".join(_capped(lines, "stacks")))
+    return Reply("Your apps and stacks:\n" + "\n".join(_cap_lines(lines, "stacks")))
 
 
 def history_reply(mine: list[Request]) -> Reply:
     if not mine:
         return Reply("No requests from you yet. " + texts.EXAMPLE_HINT)
     lines = [
-        f"• {r.created_at:%Y-%m-%d %H:%M} *{r.stack}*: {describe(r.spec)}; {said(r.status)}"
+        f"• {r.created_at:%Y-%m-%d %H:%M} *{r.stack}*: {component_summary(r.spec)}; {said(r.status)}"
         for r in reversed(mine)
     ]
-    return Reply("Your recent requests, newest first:\n" + "\n".join(_capped(lines, "requests")))
+    return Reply("Your recent requests, newest first:\n" + "\n".join(_cap_lines(lines, "requests")))

@@ -25,7 +25,7 @@ from infra.mocks import Evaluation, evaluate
 from infra.pricing import estimate_monthly_cost
 from infra.program import DEFAULT_GCP_PROJECT, PULUMI_PROJECT, make_program
 from infra.state import StateStore
-from infra.summary import describe
+from infra.summary import resource_label
 
 SECRET_MASK = "[secret]"
 
@@ -132,7 +132,7 @@ class OfflineEngine:
         if self.step_seconds:
             for done, change in enumerate(changes, start=1):
                 await asyncio.sleep(self.step_seconds)
-                await progress(done, len(changes) + 1, f"previewed {describe(change.type, change.name)}")
+                await progress(done, len(changes) + 1, f"previewed {resource_label(change.type, change.name)}")
         summary = summarize(changes)
         counts = ", ".join(f"{summary[op]} to {op}" for op in ("create", "update", "replace", "delete"))
         await progress(1, 1, f"Plan ready: {counts}")
@@ -158,7 +158,7 @@ class OfflineEngine:
         await progress(0, total, f"Simulated apply (offline engine): {total} changes, no cloud changes")
         for done, change in enumerate(todo, start=1):
             await asyncio.sleep(self.step_seconds)
-            await progress(done, total, f"simulated {change.op}: {describe(change.type, change.name)}")
+            await progress(done, total, f"simulated {change.op}: {resource_label(change.type, change.name)}")
         outputs = {
             k: SECRET_MASK if k in evaluation.secret_outputs else str(v)
             for k, v in evaluation.outputs.items()
@@ -179,7 +179,7 @@ class OfflineEngine:
         existing = await asyncio.to_thread(self._existing, spec)
         protected = [r for r in existing if r.get("protected")]
         if protected:
-            names = ", ".join(describe(r["type"], r["name"]) for r in protected)
+            names = ", ".join(resource_label(r["type"], r["name"]) for r in protected)
             raise DeletionProtectedError(
                 f"nothing was removed: deletion protection is on for {names}. Production databases and "
                 "services keep it on so they cannot be deleted by accident; a platform admin has to switch "
@@ -189,7 +189,7 @@ class OfflineEngine:
         total = len(removed)
         await progress(0, total, f"Simulated destroy (offline engine): {total} resources, no cloud changes")
         for done, change in enumerate(sorted(removed, key=diffing.deletion_rank), start=1):
-            await progress(done, total, f"simulated delete: {describe(change.type, change.name)}")
+            await progress(done, total, f"simulated delete: {resource_label(change.type, change.name)}")
         if self.state is not None:
             await asyncio.to_thread(self.state.delete, spec.stack_name)
         return ApplyResult(

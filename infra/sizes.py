@@ -69,7 +69,7 @@ def backups_enabled(kind: str, size: str, environment: str) -> bool:
     return environment == "prod" or tier(kind, size)["availability"] == "REGIONAL"
 
 
-def describe(kind: str, size: str) -> str:
+def size_label(kind: str, size: str) -> str:
     """One cell of the README table: what the size buys for that kind."""
     t = tier(kind, size)
     if kind in ("postgres", "mysql"):
@@ -89,6 +89,6 @@ def describe(kind: str, size: str) -> str:
 def size_table_markdown() -> str:
     lines = ["| component | small | medium | large |", "| --- | --- | --- | --- |"]
     for kind in SIZE_TABLE:
-        cells = " | ".join(describe(kind, size) for size in ("small", "medium", "large"))
+        cells = " | ".join(size_label(kind, size) for size in ("small", "medium", "large"))
         lines.append(f"| {kind} | {cells} |")
     return "\n".join(lines)

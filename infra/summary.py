@@ -85,12 +85,12 @@ def readable_type(token: str) -> str:
     return re.sub(r"(?<=[a-z])(?=[A-Z])", " ", last) or token
 
 
-def describe(token: str, name: str) -> str:
+def resource_label(token: str, name: str) -> str:
     return f"{readable_type(token)} {name}"
 
 
 def _line(change: ResourceChange) -> str:
-    return f"  {OP_MARKS[change.op]} {OP_WORDS[change.op]} {describe(change.type, change.name)}"
+    return f"  {OP_MARKS[change.op]} {OP_WORDS[change.op]} {resource_label(change.type, change.name)}"
 
 
 def engine_label(plan: PlanResult) -> str:

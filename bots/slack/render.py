@@ -72,7 +72,7 @@ def resource_lines(resources: list[str], limit: int = MAX_RESOURCES_SHOWN) -> li
     return shown
 
 
-def progress_text(card: StatusCard) -> str:
+def phase_line(card: StatusCard) -> str:
     parts = [f"{phase_emoji(card.phase)} *{phase_label(card.phase)}*"]
     if card.total:
         parts.append(f"{card.done} of {card.total} resources")
@@ -105,7 +105,7 @@ def render_card(card: StatusCard) -> tuple[list[dict[str, Any]], str]:
     card = escaped(card)
     head: list[dict[str, Any]] = [
         # Names the job and version shown, for support and for the benchmark's status-to-card timing.
-        {**section(f"*{card.title}*\n{progress_text(card)}"), "block_id": f"card:{card.job_id}:{card.version}"[:255]},
+        {**section(f"*{card.title}*\n{phase_line(card)}"), "block_id": f"card:{card.job_id}:{card.version}"[:255]},
         {"type": "context", "elements": [{"type": "mrkdwn", "text": clip(card.engine_label, 2000)}]},
     ]
     tail: list[dict[str, Any]] = []

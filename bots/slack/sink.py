@@ -58,10 +58,10 @@ class SlackStatusSink(CardSink):
         client = self.clients.client(thread.workspace, retry_server_errors=True)
         await client.chat_update(channel=ref["channel"], ts=ref["ts"], text=text, blocks=blocks)
 
-    def describe(self, exc: Exception) -> str:
+    def error_text(self, exc: Exception) -> str:
         if isinstance(exc, SlackApiError):
             return str(exc.response.get("error") or exc.response.status_code)
-        return super().describe(exc)
+        return super().error_text(exc)
 
     def classify(self, exc: Exception) -> Failure:
         if isinstance(exc, UnknownTeam):

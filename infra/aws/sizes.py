@@ -58,7 +58,7 @@ def backups_days(environment: str, size: str) -> int:
     return 7 if environment == "prod" or RDS[size]["multi_az"] else 1
 
 
-def describe(kind: str, size: str) -> str:
+def size_label(kind: str, size: str) -> str:
     """One cell of the README table."""
     t = tier(kind, size)
     if kind in ("postgres", "mysql"):
@@ -79,6 +79,6 @@ def describe(kind: str, size: str) -> str:
 def size_table_markdown() -> str:
     lines = ["| component (AWS) | small | medium | large |", "| --- | --- | --- | --- |"]
     for kind in SIZE_TABLE:
-        cells = " | ".join(describe(kind, size) for size in ("small", "medium", "large"))
+        cells = " | ".join(size_label(kind, size) for size in ("small", "medium", "large"))
         lines.append(f"| {kind} | {cells} |")
     return "\n".join(lines)

@@ -30,7 +30,7 @@ from core.request import SUPERSEDABLE, VOID, Request, Status, StoredPlan, job_fo
 from core.spec import InfraSpec
 from infra.errors import EngineFailed, StackBusy
 from infra.locks import StackLock
-from infra.summary import describe, render_plan
+from infra.summary import render_plan, resource_label
 from jobs.stores.doc_lock import DocLockTimeout
 from jobs.stores.queue import ArqQueue
 from jobs.worker.progress import CoalescedProgress
@@ -521,7 +521,7 @@ async def _destroy(deps: Deps, job_id: str, ctx: dict[str, Any]) -> str:
     if isinstance(result, str):
         return result
     await deps.requests.transition(status.request_id, Status.DESTROYING, Status.DESTROYED, {"outputs": {}})
-    removed = [describe(c.type, c.name) for c in result.removed]
+    removed = [resource_label(c.type, c.name) for c in result.removed]
     prefix = "Simulated destroy (offline engine, no cloud changes): " if result.simulated else ""
     ended = await _end(
         deps, job_id, phase=Phase.SUCCEEDED, message="Destroyed",

@@ -248,7 +248,7 @@ async def test_unauthorised_click_is_refused_privately(env: simcord.Env, runtime
     approvers = guild.create_role("Infra Admins")
     bob = guild.add_member(env.create_user("bob"))
     carol = guild.add_member(env.create_user("carol"), roles=[approvers])
-    runtime.core.flow.policy = Policy(roles=Roles({"approve": {"*": [f"role:{guild.id}/{approvers.id}"]}}))
+    runtime.core.request_service.policy = Policy(roles=Roles({"approve": {"*": [f"role:{guild.id}/{approvers.id}"]}}))
     thread, card = await planned_thread(env, channel, alice, runtime)
 
     refused = await bob.click(card, label="Approve")
@@ -515,7 +515,7 @@ async def test_a_role_named_like_the_configured_one_in_another_server_grants_not
     other, other_channel, dave = world(env, "Other")
     lookalike = other.create_role("Infra Admins")  # same name, its own id
     mallory = other.add_member(env.create_user("mallory"), roles=[lookalike])
-    runtime.core.flow.policy = Policy(roles=Roles({"approve": {"*": [f"role:{guild.id}/{admins.id}"]}}))
+    runtime.core.request_service.policy = Policy(roles=Roles({"approve": {"*": [f"role:{guild.id}/{admins.id}"]}}))
 
     thread, card = await planned_thread(env, other_channel, dave, runtime)
     refused = await mallory.click(card, label="Approve")

@@ -78,7 +78,7 @@ async def test_a_user_group_grants_approve_and_nothing_else_does(
     mock_slack.add_usergroup(TEAM, "SADMINS", "platform-admins", ["UCAROL"])
     mock_slack.add_usergroup(TEAM, "SOLD", "former-admins", ["UBOB"], disabled=True)
     mock_slack.add_usergroup(TEAM, "SDEVS", "developers", ["UBOB", "UANA"])
-    runtime.core.flow.policy = Policy(roles=Roles({"approve": {"*": [f"role:{TEAM}/SADMINS"]}}))
+    runtime.core.request_service.policy = Policy(roles=Roles({"approve": {"*": [f"role:{TEAM}/SADMINS"]}}))
     slack = SlackClient(http, mock_slack)
 
     thread, _ = await slack.mention(STAGING, user="UANA")
@@ -104,7 +104,7 @@ async def test_a_user_group_member_can_approve_by_typing_in_the_thread(
     http: httpx.AsyncClient, runtime: Runtime, mock_slack: MockSlack
 ) -> None:
     mock_slack.add_usergroup(TEAM, "SADMINS", "platform-admins", ["UCAROL"])
-    runtime.core.flow.policy = Policy(roles=Roles({"approve": {"*": [f"role:{TEAM}/SADMINS"]}}))
+    runtime.core.request_service.policy = Policy(roles=Roles({"approve": {"*": [f"role:{TEAM}/SADMINS"]}}))
     slack = SlackClient(http, mock_slack)
     thread, _ = await slack.mention(STAGING, user="UANA")
     request = await request_in(runtime, TEAM, "C1", thread)

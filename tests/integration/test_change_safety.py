@@ -94,7 +94,7 @@ async def test_the_web_api_cannot_approve_a_slack_request_by_its_id(
 ) -> None:
     slack = ThreadRef("slack", "T0001", "C1", "1800000000.000100")
     spec = InfraSpec(app="shop", environment="staging", components=[Component(kind="bucket")])
-    request_id, _ = await runtime.core.flow.start(Actor(slack, "U1", (), "slack:T0001:ev-1"),
+    request_id, _ = await runtime.core.request_service.start(Actor(slack, "U1", (), "slack:T0001:ev-1"),
                                                  Draft.from_spec(spec), "a bucket")
     assert request_id
 
@@ -145,8 +145,9 @@ async def test_a_redelivered_event_makes_one_request(runtime: Runtime) -> None:
     thread = ThreadRef("web", "local", "web", "dup")
     spec = InfraSpec(app="shop", components=[Component(kind="bucket")])
     actor = Actor(thread, "ana", (), "web:local:the-same-event")
-    results = await asyncio.gather(*(runtime.core.flow.start(actor, Draft.from_spec(spec), "x") for _ in range(5)))
-    again = await runtime.core.flow.start(actor, Draft.from_spec(spec), "x")
+    results = await asyncio.gather(*(runtime.core.request_service.start(actor, Draft.from_spec(spec),
+                                                                        "x") for _ in range(5)))
+    again = await runtime.core.request_service.start(actor, Draft.from_spec(spec), "x")
     ids = {request_id for request_id, _ in [*results, again]}
     assert len(ids) == 1 and None not in ids
     assert await runtime.db.requests.count_documents({}) == 1
@@ -247,7 +248,7 @@ def test_plan_ttl_defaults_to_a_day() -> None:
 
 
 async def test_a_non_requester_who_revises_a_request_still_needs_approve(runtime: Runtime, worker: object) -> None:
-    runtime.core.flow.policy = Policy(roles=Roles({"approve": {"*": ["carol"]}}))
+    runtime.core.request_service.policy = Policy(roles=Roles({"approve": {"*": ["carol"]}}))
     ana = Chat(runtime, "owner", user="ana")
     await ana.say(BUCKET)
     await ana.reach("awaiting_approval")
@@ -267,7 +268,7 @@ async def test_a_non_requester_who_revises_a_request_still_needs_approve(runtime
 
 
 async def test_the_monthly_cost_cap_refuses_before_planning_with_the_figure(runtime: Runtime) -> None:
-    runtime.core.flow.policy = Policy(guardrails=Guardrails(max_monthly_cost_usd={"staging": 5.0}))
+    runtime.core.request_service.policy = Policy(guardrails=Guardrails(max_monthly_cost_usd={"staging": 5.0}))
     chat = Chat(runtime, "cost")
     reply = await chat.say("create a postgres database for my app shop in staging")
     assert re.search(r"estimated cost of about \$[\d,]+\.\d\d/month is above the \$5\.00/month limit for staging",
@@ -282,7 +283,7 @@ async def test_the_cost_cap_also_holds_at_approval(runtime: Runtime, worker: obj
     await chat.say("create a postgres database for my app shop in staging")
     request = await chat.reach("awaiting_approval")
     assert request.plan is not None and request.plan.monthly_cost_usd
-    runtime.core.flow.policy = Policy(guardrails=Guardrails(max_monthly_cost_usd={"staging": 1.0}))
+    runtime.core.request_service.policy = Policy(guardrails=Guardrails(max_monthly_cost_usd={"staging": 1.0}))
     reply = await chat.say("apply")
     assert f"${request.plan.monthly_cost_usd:,.2f}/month" in reply and "$1.00/month limit" in reply
     assert await apply_jobs(runtime) == 0
@@ -291,7 +292,7 @@ async def test_the_cost_cap_also_holds_at_approval(runtime: Runtime, worker: obj
 async def test_the_component_cap_refuses_with_the_count(runtime: Runtime) -> None:
     spec = InfraSpec(app="huge", components=[Component(kind=k, count=10) for k in ("bucket", "queue", "secret")])
     actor = Actor(ThreadRef("web", "local", "web", "huge"), "ana", (), "web:local:huge")
-    request_id, reply = await runtime.core.flow.start(actor, Draft.from_spec(spec), "30 things")
+    request_id, reply = await runtime.core.request_service.start(actor, Draft.from_spec(spec), "30 things")
     assert request_id is None
     assert "30 components" in reply.text and "at most 20" in reply.text
     assert await runtime.db.requests.count_documents({}) == 0
@@ -310,7 +311,7 @@ def test_the_caps_default_per_environment() -> None:
 def _ctx(runtime: Runtime, engine: OfflineEngine) -> dict[str, Any]:
     deps = tasks.Deps(jobs=runtime.jobs, requests=runtime.requests, audit=runtime.audit,
                       signal=RedisStatusSignal(runtime.redis), engine=engine, lock=StackLock(runtime.redis),
-                      queue=runtime.core.flow.queue)
+                      queue=runtime.core.request_service.queue)
     return {"deps": deps, "job_try": 1}
 
 
@@ -321,12 +322,12 @@ async def test_an_out_of_date_plan_applies_nothing_and_a_fresh_plan_follows(
     ctx = _ctx(runtime, OfflineEngine(state))
     thread = ThreadRef("web", "local", "web", "ood")
     spec = InfraSpec(app="shop", environment="staging", components=[Component(kind="bucket")])
-    request_id, _ = await runtime.core.flow.start(Actor(thread, "ana", (), "web:local:ood"),
+    request_id, _ = await runtime.core.request_service.start(Actor(thread, "ana", (), "web:local:ood"),
                                                  Draft.from_spec(spec), "bucket")
     assert request_id and await tasks.plan(ctx, f"plan-{request_id}-1") == "planned"
     request = await runtime.requests.get(request_id)
     assert request is not None and request.plan is not None
-    await runtime.core.flow.approve(Actor(thread, "ana", (), "web:local:ok"), request, request.plan_hash)
+    await runtime.core.request_service.approve(Actor(thread, "ana", (), "web:local:ok"), request, request.plan_hash)
     # The stack moves on behind the approval's back (someone else's apply).
     bigger = InfraSpec(app="shop", environment="staging",
                        components=[Component(kind="bucket"), Component(kind="postgres")])

@@ -99,14 +99,14 @@ def actor(event: str, user: str = "ana") -> Actor:
 async def applied(runtime: Runtime, state: FileStateStore, app: str) -> str:
     """A dev request planned, approved and applied through the tasks; returns its id."""
     spec = InfraSpec(app=app, environment="dev", components=[Component(kind="bucket")])
-    request_id, _ = await runtime.core.flow.start(actor(f"{app}-new"), Draft.from_spec(spec), "test")
+    request_id, _ = await runtime.core.request_service.start(actor(f"{app}-new"), Draft.from_spec(spec), "test")
     assert request_id
     deps = tasks.Deps(jobs=runtime.jobs, requests=runtime.requests, audit=runtime.audit,
                       signal=RedisStatusSignal(runtime.redis), engine=OfflineEngine(state),
                       lock=StackLock(runtime.redis))
     assert await tasks.plan({"deps": deps}, f"plan-{request_id}-1") == "planned"
     request = await runtime.requests.get(request_id)
-    await runtime.core.flow.approve(actor(f"{app}-ok"), request, request.plan_hash)  # type: ignore[union-attr]
+    await runtime.core.request_service.approve(actor(f"{app}-ok"), request, request.plan_hash)  # type: ignore[union-attr]
     plan_hash = (await runtime.requests.get(request_id)).approved_plan_hash  # type: ignore[union-attr]
     assert await tasks.apply({"deps": deps}, f"apply-{request_id}-{plan_hash}") == "applied"
     return request_id
@@ -115,7 +115,7 @@ async def applied(runtime: Runtime, state: FileStateStore, app: str) -> str:
 async def queued_destroy(runtime: Runtime, request_id: str) -> str:
     request = await runtime.requests.get(request_id)
     assert request is not None
-    reply = await runtime.core.flow.request_destroy(actor(f"{request_id}-destroy"), request)
+    reply = await runtime.core.request_service.request_destroy(actor(f"{request_id}-destroy"), request)
     assert "Destroying" in reply.text and "`cancel`" in reply.text
     request = await runtime.requests.get(request_id)
     assert request is not None and request.status == Status.DESTROY_APPROVED
@@ -134,7 +134,7 @@ async def test_a_queued_destroy_is_cancelled_and_its_job_then_does_nothing_howev
     request_id = await applied(runtime, state, "shop")
     job_id = await queued_destroy(runtime, request_id)
 
-    reply = await runtime.core.flow.cancel(actor("c"), await runtime.requests.get(request_id))
+    reply = await runtime.core.request_service.cancel(actor("c"), await runtime.requests.get(request_id))
     assert "Cancelled the destroy of *shop-dev* before it started" in reply.text
     assert "Nothing was removed" in reply.text
 
@@ -168,7 +168,7 @@ async def test_a_cancel_while_the_destroy_waits_for_its_stack_stops_it(
             await tasks.destroy({"deps": deps}, job_id)  # the worker took it, and waits its turn
     waiting = await runtime.jobs.get(job_id)
     assert waiting is not None and waiting.phase == Phase.QUEUED
-    reply = await runtime.core.flow.cancel(actor("c"), await runtime.requests.get(request_id))
+    reply = await runtime.core.request_service.cancel(actor("c"), await runtime.requests.get(request_id))
     assert "before it started" in reply.text
     assert await tasks.destroy({"deps": deps}, job_id) == "skipped"
     assert engine.calls == 0
@@ -184,7 +184,7 @@ async def test_a_started_destroy_cannot_be_cancelled_and_says_so(
     running = asyncio.create_task(tasks.destroy({"deps": two_workers[0].deps(engine)}, job_id))
     await asyncio.wait_for(engine.started.wait(), 20)
 
-    reply = await runtime.core.flow.cancel(actor("late"), await runtime.requests.get(request_id))
+    reply = await runtime.core.request_service.cancel(actor("late"), await runtime.requests.get(request_id))
     assert "destroy of *shop-dev* is already running and can't be stopped halfway" in reply.text
     assert (await runtime.requests.get(request_id)).status == Status.DESTROYING  # type: ignore[union-attr]
     # A second copy of the job (at-least-once) finds the stack held and only waits.
@@ -208,7 +208,7 @@ async def _race(runtime: Runtime, state: FileStateStore, workers: tuple[WorkerSt
 
     async def cancel() -> str:
         await asyncio.sleep(cancel_after)
-        return (await runtime.core.flow.cancel(actor(f"{app}-c"), seen)).text
+        return (await runtime.core.request_service.cancel(actor(f"{app}-c"), seen)).text
 
     async def work(stores: WorkerStores) -> str:
         try:

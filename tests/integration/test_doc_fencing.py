@@ -69,7 +69,8 @@ def frozen_writer(services: LocalServices, db_name: str, request_id: str, frozen
 
 async def _request(runtime: Runtime) -> str:
     spec = InfraSpec(app="shop", environment="dev", components=[Component(kind="bucket")])
-    request_id, _ = await runtime.core.flow.start(Actor(THREAD, "ana", (), "web:local:f"), Draft.from_spec(spec), "x")
+    request_id, _ = await runtime.core.request_service.start(Actor(THREAD, "ana", (), "web:local:f"),
+                                                             Draft.from_spec(spec), "x")
     assert request_id
     return request_id
 

@@ -72,12 +72,13 @@ async def _approved(runtime: Runtime, state: FileStateStore, event: str = "e1") 
     """A request approved and its apply job queued (but not run); returns (request id, job id)."""
     spec = InfraSpec(app="shop", environment="staging", components=[Component(kind="bucket")])
     actor = Actor(THREAD, "ana", (), f"web:local:{event}")
-    request_id, _ = await runtime.core.flow.start(actor, Draft.from_spec(spec), "test")
+    request_id, _ = await runtime.core.request_service.start(actor, Draft.from_spec(spec), "test")
     assert request_id
     ctx = {"deps": _deps(runtime, OfflineEngine(state))}
     assert await tasks.plan(ctx, f"plan-{request_id}-1") == "planned"
     request = await runtime.requests.get(request_id)
-    await runtime.core.flow.approve(Actor(THREAD, "bo", (), f"web:local:{event}-ok"), request, request.plan_hash)
+    await runtime.core.request_service.approve(Actor(THREAD, "bo", (), f"web:local:{event}-ok"), request,
+                                               request.plan_hash)
     request = await runtime.requests.get(request_id)
     assert request is not None and request.status == "approved"
     return request_id, f"apply-{request_id}-{request.approved_plan_hash}"
@@ -234,7 +235,8 @@ async def test_a_plan_rerun_after_a_crash_between_its_writes_keeps_the_plan_read
     runtime: Runtime, state: FileStateStore
 ) -> None:
     spec = InfraSpec(app="shop", environment="staging", components=[Component(kind="bucket")])
-    request_id, _ = await runtime.core.flow.start(Actor(THREAD, "ana", (), "web:local:p"), Draft.from_spec(spec), "x")
+    request_id, _ = await runtime.core.request_service.start(Actor(THREAD, "ana", (), "web:local:p"),
+                                                             Draft.from_spec(spec), "x")
     assert request_id
     job_id = f"plan-{request_id}-1"
     ctx = {"deps": _deps(runtime, OfflineEngine(state))}
@@ -258,7 +260,7 @@ async def test_a_queued_apply_can_be_cancelled_and_a_running_one_says_how_to_sto
     request_id, job_id = await _approved(runtime, state)
     engine = SlowApply(state, seconds=0)
     request = await runtime.requests.get(request_id)
-    reply = await runtime.core.flow.cancel(Actor(THREAD, "ana", (), "web:local:c"), request)
+    reply = await runtime.core.request_service.cancel(Actor(THREAD, "ana", (), "web:local:c"), request)
     assert "before it started" in reply.text
     assert await tasks.apply({"deps": _deps(runtime, engine)}, job_id) == "skipped"
     assert engine.calls == 0
@@ -270,7 +272,7 @@ async def test_a_queued_apply_can_be_cancelled_and_a_running_one_says_how_to_sto
     slow = SlowApply(state, seconds=30)
     task = asyncio.create_task(tasks.apply({"deps": _deps(runtime, slow)}, second))
     await asyncio.wait_for(slow.started.wait(), 10)
-    reply = await runtime.core.flow.cancel(Actor(THREAD, "ana", (), "web:local:c2"),
+    reply = await runtime.core.request_service.cancel(Actor(THREAD, "ana", (), "web:local:c2"),
                                            await runtime.requests.get(second_id))
     assert "already running" in reply.text and "destroy shop-staging" in reply.text
     assert (await _status(runtime, second_id)) == "applying"
@@ -283,6 +285,6 @@ async def test_a_cancel_racing_the_start_loses_cleanly(runtime: Runtime, state: 
     request_id, job_id = await _approved(runtime, state)
     stale = await runtime.requests.get(request_id)
     assert await tasks.apply({"deps": _deps(runtime, OfflineEngine(state))}, job_id) == "applied"
-    reply = await runtime.core.flow.cancel(Actor(THREAD, "ana", (), "web:local:late"), stale)
+    reply = await runtime.core.request_service.cancel(Actor(THREAD, "ana", (), "web:local:late"), stale)
     assert "a moment ago" in reply.text
     assert (await _status(runtime, request_id)) == "applied"

@@ -39,7 +39,7 @@ async def _request(runtime: Runtime, event: str = "e1") -> str:
     spec = InfraSpec(app="shop", environment="staging", components=[Component(kind="postgres"),
                                                                     Component(kind="bucket")])
     actor = Actor(THREAD, "ana", (), f"web:local:{event}")
-    request_id, _ = await runtime.core.flow.start(actor, Draft.from_spec(spec), "test")
+    request_id, _ = await runtime.core.request_service.start(actor, Draft.from_spec(spec), "test")
     assert request_id
     return request_id
 
@@ -83,7 +83,8 @@ async def test_apply_twice_applies_once(runtime: Runtime, ctx: dict[str, Any]) -
     request_id = await _request(runtime)
     await tasks.plan(ctx, f"plan-{request_id}-1")
     request = await runtime.requests.get(request_id)
-    reply = await runtime.core.flow.approve(Actor(THREAD, "ana", (), "web:local:ok"), request, request.plan_hash)
+    reply = await runtime.core.request_service.approve(Actor(THREAD, "ana", (), "web:local:ok"), request,
+                                                       request.plan_hash)
     assert "Applying" in reply.text
     plan_hash = request.plan.hash  # type: ignore[union-attr]
     job_id = f"apply-{request_id}-{plan_hash}"
@@ -95,8 +96,8 @@ async def test_apply_twice_applies_once(runtime: Runtime, ctx: dict[str, Any]) -
 
 
 async def test_enqueue_with_the_same_job_id_is_a_no_op(runtime: Runtime) -> None:
-    assert await runtime.core.flow.queue.enqueue("plan", "plan-same-1")
-    assert not await runtime.core.flow.queue.enqueue("plan", "plan-same-1")
+    assert await runtime.core.request_service.queue.enqueue("plan", "plan-same-1")
+    assert not await runtime.core.request_service.queue.enqueue("plan", "plan-same-1")
     raw = Redis.from_url(runtime.settings.redis_url or "")
     try:
         assert await raw.zcard("infrabot:queue") == 1
@@ -110,7 +111,7 @@ async def test_apply_refuses_when_the_approval_does_not_match_the_plan(
     request_id = await _request(runtime)
     await tasks.plan(ctx, f"plan-{request_id}-1")
     request = await runtime.requests.get(request_id)
-    await runtime.core.flow.approve(Actor(THREAD, "ana", (), "web:local:ok"), request, request.plan_hash)
+    await runtime.core.request_service.approve(Actor(THREAD, "ana", (), "web:local:ok"), request, request.plan_hash)
     await runtime.requests.update(request_id, {"approved_plan_hash": "something-else"})
     job_id = f"apply-{request_id}-{request.plan.hash}"  # type: ignore[union-attr]
     assert await tasks.apply(ctx, job_id) == "void"
@@ -122,7 +123,7 @@ async def test_a_busy_stack_makes_the_job_wait_its_turn(runtime: Runtime, ctx: d
     request_id = await _request(runtime)
     await tasks.plan(ctx, f"plan-{request_id}-1")
     request = await runtime.requests.get(request_id)
-    await runtime.core.flow.approve(Actor(THREAD, "ana", (), "web:local:ok"), request, request.plan_hash)
+    await runtime.core.request_service.approve(Actor(THREAD, "ana", (), "web:local:ok"), request, request.plan_hash)
     job_id = f"apply-{request_id}-{request.plan.hash}"  # type: ignore[union-attr]
     lock: StackLock = ctx["deps"].lock
     async with lock.hold("shop-staging", "another-job", 30):

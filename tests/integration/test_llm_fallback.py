@@ -127,7 +127,7 @@ async def test_a_slow_or_failing_endpoint_costs_at_most_the_timeout(stand_in: St
 
 
 async def test_in_a_chat_the_models_reading_is_used_and_audited(runtime: Runtime, stand_in: StandIn) -> None:
-    runtime.core.turns.fallback = fallback(stand_in)
+    runtime.core.router.fallback = fallback(stand_in)
     stand_in.answer(intent="create", app="ledger", components=[{"kind": "bucket"}])
     chat = Chat(runtime)
     reply = await chat.say(NEED)

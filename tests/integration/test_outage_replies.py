@@ -26,7 +26,8 @@ def _message(event: str) -> IncomingMessage:
 def _conversation(runtime: Runtime, **ports: object) -> ChatService:
     core = runtime.core
     defaults: dict[str, object] = {"gate": core.gate, "contexts": core.contexts, "history": core.history,
-                                   "requests": core.requests, "flow": core.requests, "planner": core.planner}
+                                   "requests": core.requests, "request_service": core.request_service,
+        "planner": core.planner}
     return ChatService(**{**defaults, **ports})  # type: ignore[arg-type]
 
 

@@ -195,7 +195,7 @@ async def test_an_app_name_belongs_to_the_workspace_that_first_used_it(
 ) -> None:
     spec = InfraSpec(app="shop", environment="staging", components=[Component(kind="bucket")])
     other = Actor(ThreadRef("slack", "T-OTHER", "C1", "1.0"), "U1", (), "slack:T-OTHER:e1")
-    request_id, _ = await runtime.core.flow.start(other, Draft.from_spec(spec), "bucket for shop")
+    request_id, _ = await runtime.core.request_service.start(other, Draft.from_spec(spec), "bucket for shop")
     assert request_id, "the first workspace gets the name"
 
     reply = await say(client, "second-team", STAGING)

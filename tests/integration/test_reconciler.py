@@ -37,7 +37,7 @@ THREAD = ThreadRef("web", "local", "web", "reconciler")
 
 async def _queued_plan(runtime: Runtime, event: str = "r1") -> tuple[str, str]:
     spec = InfraSpec(app=f"shop{event}", components=[Component(kind="bucket")])
-    request_id, _ = await runtime.core.flow.start(Actor(THREAD, "ana", (), f"web:local:{event}"),
+    request_id, _ = await runtime.core.request_service.start(Actor(THREAD, "ana", (), f"web:local:{event}"),
                                                   Draft.from_spec(spec), "x")
     assert request_id
     return request_id, f"plan-{request_id}-1"

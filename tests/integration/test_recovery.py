@@ -25,7 +25,8 @@ THREAD = ThreadRef("web", "local", "web", "recovery")
 
 async def _queued_plan(runtime: Runtime) -> str:
     spec = InfraSpec(app="shop", components=[Component(kind="bucket")])
-    request_id, _ = await runtime.core.flow.start(Actor(THREAD, "ana", (), "web:local:rec"), Draft.from_spec(spec), "x")
+    request_id, _ = await runtime.core.request_service.start(Actor(THREAD, "ana", (), "web:local:rec"),
+                                                             Draft.from_spec(spec), "x")
     assert request_id
     return f"plan-{request_id}-1"
 

@@ -40,7 +40,7 @@ def _ctx(runtime: Runtime, engine: Any) -> dict[str, Any]:
 
 async def _start(runtime: Runtime) -> str:
     actor = Actor(THREAD, "ana", (), "web:local:review-start")
-    request_id, _ = await runtime.core.flow.start(actor, Draft.from_spec(_spec("bucket")), "test")
+    request_id, _ = await runtime.core.request_service.start(actor, Draft.from_spec(_spec("bucket")), "test")
     assert request_id
     return request_id
 
@@ -58,7 +58,7 @@ class _RevisedWhilePlanning:
         request = await self.runtime.requests.get(self.request_id)
         assert request is not None
         actor = Actor(THREAD, "ana", (), "web:local:review-revise")
-        await self.runtime.core.flow.revise(actor, request, Draft.from_spec(_spec("bucket", "redis")))
+        await self.runtime.core.request_service.revise(actor, request, Draft.from_spec(_spec("bucket", "redis")))
         raise EngineFailed("quota exceeded")
 
 
@@ -89,9 +89,10 @@ async def test_a_cancel_read_before_an_approval_does_not_overwrite_it(
     runtime: Runtime, offline: dict[str, Any]
 ) -> None:
     request_id, seen = await _planned(runtime, offline)
-    approved = await runtime.core.flow.approve(Actor(THREAD, "ana", (), "web:local:ok"), seen, seen.plan_hash)
+    approved = await runtime.core.request_service.approve(Actor(THREAD, "ana", (), "web:local:ok"), seen,
+                                                          seen.plan_hash)
     assert "Applying" in approved.text
-    reply = await runtime.core.flow.cancel(Actor(THREAD, "ana", (), "web:local:no"), seen)
+    reply = await runtime.core.request_service.cancel(Actor(THREAD, "ana", (), "web:local:no"), seen)
     assert "Nothing was changed" not in reply.text
     after = await runtime.requests.get(request_id)
     assert after is not None and after.status == "approved"
@@ -105,8 +106,8 @@ async def test_a_change_read_before_an_approval_does_not_void_it(
     runtime: Runtime, offline: dict[str, Any]
 ) -> None:
     request_id, seen = await _planned(runtime, offline)
-    await runtime.core.flow.approve(Actor(THREAD, "ana", (), "web:local:ok"), seen, seen.plan_hash)
-    reply = await runtime.core.flow.revise(Actor(THREAD, "ana", (), "web:local:more"), seen,
+    await runtime.core.request_service.approve(Actor(THREAD, "ana", (), "web:local:ok"), seen, seen.plan_hash)
+    reply = await runtime.core.request_service.revise(Actor(THREAD, "ana", (), "web:local:more"), seen,
                                            Draft.from_spec(_spec("bucket", "redis")))
     assert "approved a moment ago" in reply.text
     after = await runtime.requests.get(request_id)
@@ -125,13 +126,13 @@ async def test_an_approval_whose_job_was_never_queued_is_queued_by_its_retry(
     assert await runtime.requests.transition(request_id, Status.AWAITING_APPROVAL, Status.APPROVED,
                                              {"approved_plan_hash": plan_hash})
     retried = await runtime.requests.get(request_id)
-    reply = await runtime.core.flow.approve(Actor(THREAD, "ana", (), "web:local:ok"), retried, plan_hash)
+    reply = await runtime.core.request_service.approve(Actor(THREAD, "ana", (), "web:local:ok"), retried, plan_hash)
     assert "already approved" in reply.text
     job_id = f"apply-{request_id}-{plan_hash}"
     job = await runtime.jobs.get(job_id)
     assert job is not None and job.phase == Phase.QUEUED
     assert await tasks.apply(offline, job_id) == "applied"
     # Once queued, a further repeat changes nothing.
-    again = await runtime.core.flow.approve(Actor(THREAD, "ana", (), "web:local:ok"), retried, None)
+    again = await runtime.core.request_service.approve(Actor(THREAD, "ana", (), "web:local:ok"), retried, None)
     assert "already running" in again.text
     assert (await runtime.jobs.get(job_id)).phase == Phase.SUCCEEDED  # type: ignore[union-attr]

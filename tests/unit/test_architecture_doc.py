@@ -57,5 +57,5 @@ def test_every_file_and_function_the_page_names_exists() -> None:
 
 def test_the_checks_catch_a_stale_page() -> None:
     assert diagram_moves("```mermaid\n  a --> b\n  [*] --> a\n```") == {("a", "b")}
-    assert defined(REPO / "core" / "requests.py", "RequestFlow.approve")
-    assert not defined(REPO / "core" / "requests.py", "RequestFlow.no_such_step")
+    assert defined(REPO / "core" / "requests.py", "RequestService.approve")
+    assert not defined(REPO / "core" / "requests.py", "RequestService.no_such_step")

@@ -9,7 +9,7 @@ from core import texts
 from core.chat_service import ChatService
 from core.messages import ActionEvent, IncomingMessage, ThreadRef
 from core.policy import Policy
-from core.requests import RequestFlow
+from core.requests import RequestService
 from core.understanding.model import Parsed
 from core.understanding.parser import RuleParser
 from tests.fakes import (
@@ -44,9 +44,10 @@ class BrokenPlanner:
 
 def conversation(**ports: Any) -> ChatService:
     requests = ports.pop("requests", FakeRequests())
-    flow = RequestFlow(requests, FakeJobs(), FakeQueue(), FakeAudit(), Policy(), "fake", FakeStackOwners())
+    request_service = RequestService(requests, FakeJobs(), FakeQueue(), FakeAudit(), Policy(), "fake",
+                                     FakeStackOwners())
     defaults: dict[str, Any] = dict(gate=FakeEventGate(), contexts=FakeContextStore(), history=FakeHistory(),
-                                    requests=requests, flow=flow, planner=RuleParser())
+                                    requests=requests, request_service=request_service, planner=RuleParser())
     return ChatService(**(defaults | ports))
 
 
@@ -103,8 +104,8 @@ async def test_after_the_context_expired_the_thread_still_means_its_latest_reque
 async def test_a_click_is_handled_once_and_a_click_for_an_unknown_request_is_refused() -> None:
     audit = FakeAudit()
     requests = FakeRequests()
-    flow = RequestFlow(requests, FakeJobs(), FakeQueue(), audit, Policy(), "fake", FakeStackOwners())
-    chat = conversation(requests=requests, flow=flow)
+    request_service = RequestService(requests, FakeJobs(), FakeQueue(), audit, Policy(), "fake", FakeStackOwners())
+    chat = conversation(requests=requests, request_service=request_service)
     click = ActionEvent(thread=THREAD, user="ana", request_id="rnothere.abc", action="approve", event_id="c1")
     [reply] = await chat.handle_action(click)
     assert reply.ephemeral and "can't find" in reply.text
