@@ -279,7 +279,7 @@ def cmd_discord(args: argparse.Namespace) -> int:
     if not settings.discord_enabled:
         print("infrabot discord: set DISCORD_TOKEN", file=sys.stderr)
         return 2
-    from bots.discord_bot.run import run_discord
+    from bots.serve import run_discord
 
     return _with_runtime(settings, run_discord)
 

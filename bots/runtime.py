@@ -43,6 +43,19 @@ from telemetry import observed
 log = logging.getLogger("infrabot.runtime")
 
 
+Closer = Callable[[], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class AdapterSink:
+    """What a chat adapter hands its host: its status sink, and its own clean-up (pending cards, HTTP
+    sessions) to run before the stores close."""
+
+    platform: str
+    sink: StatusSink
+    closers: tuple[Closer, ...] = ()
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -62,17 +75,25 @@ class Runtime:
     relay: StatusRelay
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     # Adapters' own clean-up (pending cards, HTTP sessions), run in order before the stores close.
-    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    closers: list[Closer] = field(default_factory=list)
     _relaying: bool = field(default=False, init=False, repr=False)
 
-    def attach(self, platform: str, sink: StatusSink) -> None:
-        """The one place a chat adapter's status sink joins the relay: adapters build their sink and hand
-        it here, never reaching into the relay themselves."""
-        self.relay.register(platform, sink)
+    def serve(self, *adapters: AdapterSink) -> None:
+        """Where a process's adapters join it: each sink to the relay, each clean-up to `close`, then the relay
+        starts. The one call that starts it: adapters hand their sink over here (via their host, bots/serve.py)
+        and never reach into the runtime themselves."""
+        for adapter in adapters:
+            self.attach(adapter)
+        self.start_relay()
+
+    def attach(self, adapter: AdapterSink) -> None:
+        """Joins one adapter without starting the relay (tests that pump it themselves; `serve` for the rest)."""
+        self.relay.register(adapter.platform, adapter.sink)
+        self.closers.extend(adapter.closers)
 
     def start_relay(self) -> None:
-        """Relays status in the background, woken by worker signals. Once per process: a second call (two
-        adapters in one process, or an adapter and its host) is a no-op, so no card is relayed twice."""
+        """Relays status in the background, woken by worker signals. Once per process: a second call (a test
+        after `serve`, say) is a no-op, so no card is relayed twice."""
         if self._relaying:
             return
         self._relaying = True

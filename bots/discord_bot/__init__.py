@@ -1,6 +1,7 @@
-"""Discord adapter: mentions, threads, DMs and /infra, with one live status card per request."""
+"""Discord adapter: mentions, threads, DMs and /infra, with one live status card per request.
+
+`infrabot discord` runs it from bots/serve.py:run_discord, which hands its sink to the runtime."""
 
 from bots.discord_bot.app import InfraBot
-from bots.discord_bot.run import run_discord
 
-__all__ = ["InfraBot", "run_discord"]
+__all__ = ["InfraBot"]

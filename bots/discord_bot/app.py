@@ -15,7 +15,7 @@ from bots.discord_bot.permissions import make_intents
 from bots.discord_bot.places import DM_REFUSAL, GUILD_REFUSAL, PLATFORM, dm_workspace, principals, thread_ref
 from bots.discord_bot.replies import SAFE_MENTIONS, send_followups
 from bots.discord_bot.sink import DiscordStatusSink
-from bots.runtime import Runtime
+from bots.runtime import AdapterSink, Runtime
 from core.messages import ActionEvent, Reply
 from core.texts import ACTION_ERROR
 from jobs.stores.doc_lock import DocLocks
@@ -58,10 +58,13 @@ class InfraBot(commands.Bot):
         self.add_dynamic_items(ActionButton)
         await self.add_cog(ChatCog(self))
         await self.sync_commands()
-        self.runtime.attach(PLATFORM, self.sink)
         if not self.guild_ids:
             log.warning("discord: DISCORD_GUILD_IDS is empty, so nothing is answered: every server and DM gets "
                         "a refusal until a server's id is listed")
+
+    def handoff(self) -> AdapterSink:
+        """The status sink for the host to hand the runtime (bots/serve.py); the bot itself never does."""
+        return AdapterSink(PLATFORM, self.sink)
 
     def serves(self, guild: discord.abc.Snowflake) -> bool:
         return guild.id in self.guild_ids

@@ -18,7 +18,7 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.context.respond.async_respond import AsyncRespond
 
-from bots.runtime import Runtime
+from bots.runtime import AdapterSink, Runtime
 from bots.slack.authorize import REFUSAL, make_authorize
 from bots.slack.client import SlackClients
 from bots.slack.handlers import COMMAND_HELP, SlackHandlers
@@ -40,10 +40,16 @@ class SlackAdapter:
     app: AsyncApp
     handlers: SlackHandlers
     sink: SlackStatusSink
+    clients: SlackClients
+
+    def handoff(self) -> AdapterSink:
+        """The status sink and clean-up for the host to hand the runtime (bots/serve.py)."""
+        return AdapterSink(PLATFORM, self.sink, (self.sink.close, self.clients.aclose))
 
 
 def build_adapter(runtime: Runtime, *, socket_mode: bool = False) -> SlackAdapter:
-    """Builds the Bolt app and registers its status sink with the runtime's relay."""
+    """Builds the Bolt app on the runtime's core and stores; it only reads them, and changes nothing in the
+    runtime: its sink joins the relay through the host."""
     settings = runtime.settings
     clients = SlackClients(settings)
     sender = ReplySender(clients)
@@ -67,9 +73,7 @@ def build_adapter(runtime: Runtime, *, socket_mode: bool = False) -> SlackAdapte
         logger=logging.getLogger("infrabot.slack.bolt"),
     )
     register_listeners(app, handlers)
-    runtime.attach(PLATFORM, sink)
-    runtime.closers += [sink.close, clients.aclose]
-    return SlackAdapter(app=app, handlers=handlers, sink=sink)
+    return SlackAdapter(app=app, handlers=handlers, sink=sink, clients=clients)
 
 
 def register_listeners(app: AsyncApp, handlers: SlackHandlers) -> None:

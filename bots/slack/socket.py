@@ -7,23 +7,18 @@ import logging
 
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
-from bots.runtime import Runtime
-from bots.slack.app import build_adapter
+from bots.slack.app import SlackAdapter
 
 log = logging.getLogger("infrabot.slack")
 
 
-async def run_socket_mode(runtime: Runtime, stop: asyncio.Event | None = None) -> None:
-    settings = runtime.settings
-    if settings.slack_app_token is None:
-        raise RuntimeError("SLACK_APP_TOKEN is needed for Socket Mode")
-    adapter = build_adapter(runtime, socket_mode=True)
-    handler = AsyncSocketModeHandler(adapter.app, settings.slack_app_token.get_secret_value())
-    runtime.start_relay()
+async def connect_socket(adapter: SlackAdapter, app_token: str, stop: asyncio.Event) -> None:
+    """Holds the websocket open until `stop`; the host has handed the adapter's sink to the runtime."""
+    handler = AsyncSocketModeHandler(adapter.app, app_token)
     await handler.connect_async()
     log.info("slack: connected in Socket Mode")
     try:
-        await (stop or asyncio.Event()).wait()
+        await stop.wait()
     finally:
         await handler.close_async()
         await adapter.sink.close()

@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 from pymongo.errors import PyMongoError
 from redis.exceptions import RedisError
 
-from bots.runtime import Runtime
+from bots.runtime import AdapterSink, Runtime
 from bots.web.events import ThreadEvents, WebSink, web_text
 from bots.web.guard import MAX_BODY_BYTES, WebGuard
 from core.messages import ActionEvent, IncomingMessage, Reply, ThreadRef
@@ -64,36 +64,42 @@ def _reply_json(replies: list[Reply]) -> dict[str, Any]:
     }
 
 
-# Something more to serve on the same port once the runtime exists (Slack's endpoint, see bots/serve.py).
+# What the host adds once the runtime exists (bots/serve.py): Slack's endpoint, and handing the sinks over.
 Mount = Callable[[FastAPI, Runtime], None]
 
 
 def create_app(runtime: Runtime | None = None, *, start: Any = None, mounts: Sequence[Mount] = ()) -> FastAPI:
-    """`runtime` is given by tests; `start` is an async factory used by `infrabot web`."""
+    """The web chat. `runtime` is given by tests and hosts, `start` (an async factory) by `infrabot web`.
+
+    The app changes nothing in the runtime: its status sink waits in `app.state.web` for the host, which
+    hands it over in one of `mounts`, run as soon as the runtime is known.
+    """
     events = ThreadEvents()
+
+    def ready(app: FastAPI, rt: Runtime) -> None:
+        app.state.runtime = rt
+        app.state.web = AdapterSink("web", WebSink(rt.history, events))
+        for mount in mounts:
+            mount(app, rt)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        rt = runtime or await start()
-        app.state.runtime = rt
-        rt.attach("web", WebSink(rt.history, events))
-        for mount in mounts:
-            mount(app, rt)
-        if runtime is None:
-            rt.start_relay()
+        if runtime is not None:
+            yield
+            return
+        rt = await start()
+        ready(app, rt)
         try:
             yield
         finally:
-            if runtime is None:
-                await rt.close()
+            await rt.close()
 
     # No generated API docs: they would be one more page to guard, and nobody needs them.
     app = FastAPI(title="infrabot", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.events = events
     app.add_middleware(WebGuard, settings_of=lambda: app.state.runtime.settings)
     if runtime is not None:
-        app.state.runtime = runtime
-        runtime.attach("web", WebSink(runtime.history, events))
+        ready(app, runtime)
 
     def rt_of(request: Request) -> Runtime:
         return request.app.state.runtime  # type: ignore[no-any-return]

@@ -13,12 +13,13 @@ import discord
 import pytest
 import simcord
 
-from bots.discord_bot import InfraBot, run_discord
+from bots.discord_bot import InfraBot
 from bots.discord_bot.permissions import BOT_PERMISSIONS
 from bots.discord_bot.places import DM_REFUSAL, GUILD_REFUSAL
 from bots.discord_bot.render import MESSAGE_LIMIT
 from bots.discord_bot.replies import send_replies
 from bots.runtime import Runtime, build_runtime
+from bots.serve import run_discord
 from config.local_services import LocalServices
 from config.settings import Settings
 from core.cardsink import CardUndeliverable
@@ -34,6 +35,7 @@ REQUEST = "create a postgres database and a bucket for my app shop in staging"
 @pytest.fixture
 async def env(runtime: Runtime, worker: object) -> AsyncIterator[simcord.Env]:
     bot = InfraBot(runtime, status_interval=0)
+    runtime.attach(bot.handoff())  # as bots/serve.py:run_discord hands it over; tests pump the relay themselves
     sim = simcord.Env(bot)
     await sim.start()
     try:
@@ -167,6 +169,7 @@ async def test_thread_messages_without_mention_need_the_content_intent(
 
     # With the privileged intent approved and requested, the same thread reads plain messages.
     reader = InfraBot(runtime, message_content=True, status_interval=0, guild_ids=bot_of(env).guild_ids)
+    runtime.attach(reader.handoff())
     await env.restart_bot(reader)
     await alice.send(thread, "status")
     assert "Nothing has been requested" in thread.last_message.content  # type: ignore[union-attr]
@@ -312,7 +315,9 @@ async def test_restart_resumes_the_same_status_message_and_its_buttons(
     # A new process: fresh runtime objects and a fresh bot; only Discord and the databases remain.
     second = await build_runtime(settings, services.redis_url, services.mongodb_url)
     try:
-        await env.restart_bot(InfraBot(second, status_interval=0, guild_ids=bot_of(env).guild_ids))
+        restarted = InfraBot(second, status_interval=0, guild_ids=bot_of(env).guild_ids)
+        second.attach(restarted.handoff())
+        await env.restart_bot(restarted)
 
         result = await alice.click(card, label="Approve")  # a button posted by the old process
         assert any("Approved by" in f.content for f in result.followups)

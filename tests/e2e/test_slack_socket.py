@@ -14,7 +14,7 @@ from aiohttp import WSMsgType, web
 from pydantic import SecretStr
 
 from bots.runtime import Runtime
-from bots.slack.socket import run_socket_mode
+from bots.serve import run_socket_mode
 from config.settings import Settings
 from tests.slack_mock import MockSlack
 from tests.slack_mock.server import APP_TOKEN, BOT_TOKEN, BOT_USER, TEAM

@@ -12,7 +12,7 @@ from playwright.async_api import Dialog, async_playwright
 from pydantic import SecretStr
 
 from bots.runtime import Runtime
-from bots.web.app import create_app
+from bots.serve import create_app
 from config.local_services import free_port
 from tests.support import eventually
 

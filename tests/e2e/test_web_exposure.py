@@ -14,7 +14,7 @@ import uvicorn
 from pydantic import SecretStr
 
 from bots.runtime import Runtime
-from bots.web.app import create_app
+from bots.serve import create_app
 from bots.web.guard import is_loopback
 from config.local_services import free_port
 from config.settings import Settings, SettingsError, load_settings

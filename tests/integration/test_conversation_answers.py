@@ -13,7 +13,8 @@ import httpx
 import pytest
 
 from bots.runtime import Runtime, build_runtime
-from bots.web.app import create_app, web_thread
+from bots.serve import create_app
+from bots.web.app import web_thread
 from config.local_services import LocalServices
 from config.settings import Settings
 from core import texts

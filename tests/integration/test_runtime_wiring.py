@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bots.runtime import Runtime
+from bots.runtime import AdapterSink, Runtime
 from core.messages import ThreadRef
 from core.status_card import StatusCard
 
@@ -12,10 +12,17 @@ class _Sink:
         return None
 
 
-async def test_the_relay_starts_once_however_many_adapters_ask(runtime: Runtime) -> None:
-    runtime.attach("web", _Sink())
-    runtime.start_relay()
+async def test_the_relay_starts_once_however_many_adapters_join(runtime: Runtime) -> None:
+    closed: list[str] = []
+
+    async def close() -> None:
+        closed.append("web")
+
+    runtime.serve(AdapterSink("web", _Sink(), (close,)))
+    runtime.serve(AdapterSink("slack", _Sink()))
     runtime.start_relay()
     names = [task.get_name() for task in runtime.tasks]
     assert names.count("relay") == 1 and names.count("status-wakeups") == 1, names
-    assert list(runtime.relay.sinks) == ["web"]
+    assert sorted(runtime.relay.sinks) == ["slack", "web"]
+    await runtime.close()
+    assert closed == ["web"], "an adapter's clean-up runs when the runtime closes"

@@ -13,7 +13,7 @@ from pymongo import AsyncMongoClient
 from redis.asyncio import Redis
 
 from bots.runtime import Runtime, build_runtime
-from bots.web.app import create_app
+from bots.serve import create_app
 from config.local_services import LocalServices, free_port
 from config.settings import Settings
 from core.messages import ThreadRef

@@ -37,10 +37,11 @@ def slack_settings(settings: Settings, mock_slack: MockSlack, **tokens: str) -> 
 
 @contextlib.asynccontextmanager
 async def slack_http(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
-    """`/slack/events` mounted as `infrabot web` mounts it, with the status relay running."""
+    """`/slack/events` mounted and handed to the runtime as `infrabot web` does, with the status relay running."""
     app = FastAPI()
-    mount(app, runtime)
-    runtime.start_relay()
+    adapter = mount(app, runtime)
+    assert adapter is not None
+    runtime.serve(adapter.handoff())
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://slack.test") as client:
         yield client
     await bounded(app.state.slack.sink.close(), 30, "the Slack sink's shutdown")
