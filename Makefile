@@ -1,4 +1,4 @@
-.PHONY: run test test-unit bench bench-quick chaos lint setup
+.PHONY: run test test-unit bench bench-quick bench-seeded chaos lint setup
 
 run:
 	@bash scripts/setup.sh
@@ -21,6 +21,11 @@ bench:
 bench-quick:
 	@bash scripts/setup.sh
 	.venv/bin/python -m tests.bench --quick
+
+# The Slack comparison on an empty store, then after seeding 10,000 finished jobs and 100,000 messages.
+bench-seeded:
+	@bash scripts/setup.sh
+	.venv/bin/python -m tests.bench --seeded
 
 chaos:
 	@bash scripts/setup.sh

@@ -1,5 +1,6 @@
 """`make bench`: Slack side by side with a bare Bolt app, web chat replies and worker pick-up, against real
-Redis and FerretDB. `make bench-quick` (`--quick`) runs a smaller Slack comparison only, in under a minute.
+Redis and FerretDB. `make bench-quick` (`--quick`) runs a smaller Slack comparison only, in under a minute;
+`make bench-seeded` (`--seeded`) the Slack comparison on an empty and then on a seeded store, nothing else.
 
 Targets: Slack reply p99 <= 50 ms and p50 <= 5x the floor's; closed-loop replies/s >= half the floor's;
 status written -> card shown p99 <= 1 s; the same with a seeded store; web reply p99 under 50 ms with 50
@@ -169,23 +170,35 @@ def machine() -> str:
     return f"{os.cpu_count()} cores, {cpu}, Python {sys.version.split()[0]}"
 
 
-async def slack_side_by_side(services: LocalServices, data: Path, *, quick: bool) -> None:
-    if quick:
-        shape = dict(conversations=10, turns=6, senders=20, closed_seconds=3.0)
+def load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.1f} / {five:.1f} / {fifteen:.1f} (1 / 5 / 15 min)"
+
+
+async def slack_side_by_side(services: LocalServices, data: Path, *, mode: str) -> None:
+    shape: dict[str, Any]
+    if mode == "quick":
+        # Shorter thinking between turns and closed loop than the full run: the minute goes on start-up.
+        shape = dict(conversations=10, turns=6, senders=20, closed_seconds=2.0, think=(0.2, 0.6))
     else:
         shape = dict(conversations=CONVERSATIONS, turns=6, senders=20, closed_seconds=10.0,
                      seed_jobs=10_000, seed_messages=100_000)
-    print(f"Slack side by side ({shape['conversations']} conversations x {shape['turns']} turns, think 0.5-1.5 s; "
+    think = shape.get("think", (0.5, 1.5))
+    print(f"Slack side by side ({shape['conversations']} conversations x {shape['turns']} turns, think "
+          f"{think[0]}-{think[1]} s; "
           f"closed loop: {shape['senders']} senders saying 'help' for {shape['closed_seconds']:.0f} s"
-          + ("; then again after seeding 10,000 finished jobs and 100,000 messages" if not quick else "") + ")")
-    run = await run_slack(services.redis_url, services.mongodb_url, data, free_port=free_port,
-                          **shape)  # type: ignore[arg-type]
+          + ("; then again after seeding 10,000 finished jobs and 100,000 messages" if "seed_jobs" in shape else "")
+          + ")")
+    run = await run_slack(services.redis_url, services.mongodb_url, data, free_port=free_port, **shape)
     print_slack(run)
+    print(f"  machine {load()} after the Slack run")
 
 
-async def main(quick: bool = False) -> None:
-    print(f"machine: {machine()}")
-    if not quick:
+async def main(mode: str = "full") -> None:
+    """`full` (make bench): everything; `quick`: a small Slack comparison; `seeded`: the Slack comparison on an
+    empty and then a seeded store, nothing else."""
+    print(f"machine: {machine()}; {load()}")
+    if mode == "full":
         bench_understanding()
         report("understanding one message (corpus)", bench_parse(), "p99 under 1 ms")
     with tempfile.TemporaryDirectory() as tmp:
@@ -194,9 +207,10 @@ async def main(quick: bool = False) -> None:
             None, None, data, redis_port=free_port(), mongo_port=free_port(), bin_dir=REPO_ROOT / ".data" / "bin"
         )
         try:
-            await slack_side_by_side(services, data, quick=quick)
-            if not quick:
+            await slack_side_by_side(services, data, mode=mode)
+            if mode == "full":
                 await web_and_pickup(services, data)
+                print(f"machine {load()} at the end")
         finally:
             services.stop()
 
@@ -237,4 +251,4 @@ async def web_and_pickup(services: LocalServices, data: Path) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(quick="--quick" in sys.argv))
+    asyncio.run(main("quick" if "--quick" in sys.argv else "seeded" if "--seeded" in sys.argv else "full"))

@@ -14,6 +14,7 @@ import multiprocessing as mp
 import os
 import queue
 import random
+import statistics
 import subprocess
 import sys
 import threading
@@ -278,7 +279,7 @@ def standin() -> Iterator[tuple[str, Any]]:
             proc.kill()
 
 
-def _stop(procs: list[Any], within: float = 5.0) -> None:
+def _stop(procs: list[Any], within: float = 1.0) -> None:
     """A benchmark needs no graceful stop: what is still running after `within` seconds is killed."""
     for proc in procs:
         proc.terminate()
@@ -355,8 +356,12 @@ async def card_latencies(db: Any, cards: list[Arrival]) -> tuple[list[float], li
         shown.setdefault(job, []).append((int(version), a.wall))
     settled: list[float] = []
     every: list[float] = []
-    # Each by `_id`: FerretDB would answer `$in` by scanning every job, seeded ones included.
-    docs = await asyncio.gather(*(db.jobs.find_one({"_id": job}, {"events": 1}) for job in shown))
+    # Each by `_id`: FerretDB would answer `$in` by scanning every job, seeded ones included. A few at a time:
+    # a burst of new connections makes FerretDB far slower than a few reused ones.
+    docs: list[Any] = []
+    ids = list(shown)
+    for start in range(0, len(ids), 8):
+        docs += await asyncio.gather(*(db.jobs.find_one({"_id": job}, {"events": 1}) for job in ids[start:start + 8]))
     for doc in docs:
         if doc is None:
             continue
@@ -382,19 +387,26 @@ async def context_bytes(redis: Any) -> tuple[int, float]:
 
 
 async def seed(db: Any, jobs: int, messages: int) -> float:
-    """Fills the store with finished history, as weeks of a busy team would leave it."""
+    """Fills the store with finished history, as weeks of a busy team would leave it: requests with their
+    keyed pointers (thread, user and stack lists), finished jobs with their change logs, and messages.
+
+    Sequential `insert_many` batches: FerretDB's SQLite takes one writer at a time, so parallel batches would
+    only queue up in its busy back-off.
+    """
     from datetime import UTC, datetime, timedelta
 
     start = time.monotonic()
     old = datetime.now(UTC) - timedelta(days=30)
-    batch = 250  # shorter write transactions keep the live processes' writes waiting less
+    batch = 1000
+    users: dict[str, list[str]] = {}
     for base in range(0, jobs, batch):
-        requests, docs = [], []
+        requests, docs, latest, lists = [], [], [], []
         for i in range(base, min(base + batch, jobs)):
             thread = {"platform": "slack", "workspace": "T0001", "channel": "CSEED", "thread": f"1700000000.{i:06d}"}
             key = f"slack:T0001:CSEED:1700000000.{i:06d}"
+            user_key = f"slack:T0001:US{i % 50}"
             requests.append({"_id": f"seed-r{i}", "status": "applied", "stack": f"seed{i}-dev", "thread_key": key,
-                             "thread": thread, "user_key": f"slack:T0001:US{i % 50}", "latest_job": f"apply-seed{i}",
+                             "thread": thread, "user_key": user_key, "latest_job": f"apply-seed{i}",
                              "user": f"US{i % 50}", "spec": {"app": f"seed{i}", "components": [{"kind": "bucket"}]},
                              "created_at": old, "updated_at": old})
             docs.append({"_id": f"apply-seed{i}", "kind": "apply", "request_id": f"seed-r{i}", "thread": thread,
@@ -402,12 +414,18 @@ async def seed(db: Any, jobs: int, messages: int) -> float:
                          "done": 10, "total": 10, "created_at": old, "finished_at": old, "engine": "offline",
                          "events": [{"ts": old, "phase": None, "message": f"step {s}", "done": s, "total": 10}
                                     for s in range(10)]})
+            latest.append({"_id": key, "request_id": f"seed-r{i}"})
+            lists.append({"_id": f"stack:seed{i}-dev", "ids": [f"seed-r{i}"]})
+            users.setdefault(f"user:{user_key}", []).append(f"seed-r{i}")
         await insert_patiently(db.requests, requests)
         await insert_patiently(db.jobs, docs)
+        await insert_patiently(db.thread_latest, latest)
+        await insert_patiently(db.request_lists, lists)
+    await insert_patiently(db.request_lists, [{"_id": k, "ids": ids} for k, ids in users.items()])
     for base in range(0, messages, batch):
         await insert_patiently(db.messages, [
-            {"_id": f"seed-m{i}", "thread_key": f"slack:T0001:CSEED:1700000000.{i % jobs:06d}", "role": "user",
-             "text": "create a bucket for my app", "ts": old, "order": i, "meta": {}}
+            {"_id": f"seed-m{i}", "thread_key": f"slack:T0001:CSEED:1700000000.{i % max(jobs, 1):06d}",
+             "role": "user", "text": "create a bucket for my app", "ts": old, "order": i, "meta": {}}
             for i in range(base, min(base + batch, messages))
         ])
     return time.monotonic() - start
@@ -480,6 +498,75 @@ def profiled(pid: int) -> Iterator[None]:
         spy.wait(timeout=30)
 
 
+@dataclass
+class RelayCost:
+    """The web process's relay passes and chat turns over one phase, from its /metrics counters."""
+
+    idle_passes: int = 0
+    idle_seconds: float = 0.0
+    busy_passes: int = 0
+    busy_seconds: float = 0.0
+    cards: int = 0
+    turns: int = 0
+    turn_seconds: float = 0.0
+
+    def minus(self, before: RelayCost) -> RelayCost:
+        return RelayCost(*(getattr(self, f) - getattr(before, f) for f in
+                           ("idle_passes", "idle_seconds", "busy_passes", "busy_seconds", "cards", "turns",
+                            "turn_seconds")))
+
+    @property
+    def turn_ms(self) -> float:
+        """Mean time from a message reaching the core to its replies being ready (durably recorded)."""
+        return self.turn_seconds / self.turns * 1000 if self.turns else float("nan")
+
+    @property
+    def idle_ms(self) -> float:
+        return self.idle_seconds / self.idle_passes * 1000 if self.idle_passes else float("nan")
+
+    @property
+    def per_card_ms(self) -> float:
+        return self.busy_seconds / self.cards * 1000 if self.cards else float("nan")
+
+
+async def relay_cost(base: str) -> RelayCost:
+    async with httpx.AsyncClient(timeout=30) as http:
+        text = (await http.get(f"{base}/metrics")).text
+    values: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith(("infrabot_relay_pass_seconds_", "infrabot_relay_cards_shown_total",
+                            'infrabot_reply_seconds_sum{platform="slack"}',
+                            'infrabot_reply_seconds_count{platform="slack"}')):
+            name, _, value = line.rpartition(" ")
+            values[name] = float(value)
+    return RelayCost(
+        idle_passes=int(values.get('infrabot_relay_pass_seconds_count{shown="no"}', 0)),
+        idle_seconds=values.get('infrabot_relay_pass_seconds_sum{shown="no"}', 0.0),
+        busy_passes=int(values.get('infrabot_relay_pass_seconds_count{shown="yes"}', 0)),
+        busy_seconds=values.get('infrabot_relay_pass_seconds_sum{shown="yes"}', 0.0),
+        cards=int(values.get("infrabot_relay_cards_shown_total", 0)),
+        turns=int(values.get('infrabot_reply_seconds_count{platform="slack"}', 0)),
+        turn_seconds=values.get('infrabot_reply_seconds_sum{platform="slack"}', 0.0),
+    )
+
+
+class Phases:
+    """How long each part of the run took: what `make bench-quick`'s minute is spent on."""
+
+    def __init__(self) -> None:
+        self.start = self.mark = time.monotonic()
+        self.spent: list[tuple[str, float]] = []
+
+    def done(self, name: str) -> None:
+        now = time.monotonic()
+        self.spent.append((name, now - self.mark))
+        self.mark = now
+
+    def line(self) -> str:
+        parts = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in self.spent)
+        return f"{parts}; {time.monotonic() - self.start:.0f} s in all"
+
+
 def pct(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -498,6 +585,9 @@ class SlackRun:
     bytes_per_context: float
     rss_mb: float
     seed_seconds: float = 0.0
+    relay_empty: RelayCost = field(default_factory=RelayCost)
+    relay_seeded: RelayCost | None = None
+    phases: str = ""
 
 
 async def run_slack(
@@ -519,32 +609,50 @@ async def run_slack(
             env = infrabot_env(redis_url, mongodb_url, db_name, data, api_url, port)
             mongo, db = connect(mongodb_url, db_name)
             redis = Redis.from_url(redis_url)
+            phases = Phases()
             try:
                 with both_apps(floor_port, api_url, env, port) as (_, web):
+                    phases.done("start-up")
+                    infrabot = f"http://127.0.0.1:{port}"
                     # infrabot idles meanwhile (its worker polls the queue, its relay wakes every 2 s).
                     floor_figures = await drive(f"http://127.0.0.1:{floor_port}", api_url, replies, label="floor",
                                                 **kw)
+                    phases.done("floor")
                     with profiled(web.pid):
                         replies.cards.clear()
-                        empty = await drive(f"http://127.0.0.1:{port}", api_url, replies, label="infrabot", **kw)
+                        before = await relay_cost(infrabot)
+                        empty = await drive(infrabot, api_url, replies, label="infrabot", **kw)
+                        phases.done("infrabot")
                         await settle(db, redis)
+                        relay_empty = (await relay_cost(infrabot)).minus(before)
+                        phases.done("settle")
                         cards_empty = await card_latencies(db, replies.cards)
                         contexts, per_context = await context_bytes(redis)
-                        seeded = cards_seeded = None
+                        seeded = cards_seeded = relay_seeded = None
                         seed_seconds = 0.0
                         if seed_jobs or seed_messages:
                             seed_seconds = await seed(db, seed_jobs, seed_messages)
+                            phases.done("seeding")
                             replies.cards.clear()
-                            seeded = await drive(f"http://127.0.0.1:{port}", api_url, replies, label="seeded", **kw)
+                            before = await relay_cost(infrabot)
+                            seeded = await drive(infrabot, api_url, replies, label="seeded", **kw)
                             await settle(db, redis)
+                            relay_seeded = (await relay_cost(infrabot)).minus(before)
                             cards_seeded = await card_latencies(db, replies.cards)
+                            phases.done("seeded store")
                         rss = rss_mb(web.pid)
             finally:
                 await redis.aclose()
                 await mongo.close()
         finally:
             replies.stop()
-    return SlackRun(floor_figures, empty, seeded, cards_empty, cards_seeded, contexts, per_context, rss, seed_seconds)
+    phases.done("stop")
+    return SlackRun(floor_figures, empty, seeded, cards_empty, cards_seeded, contexts, per_context, rss, seed_seconds,
+                    relay_empty, relay_seeded, phases.line())
+
+
+def _ratio(a: float, b: float) -> float:
+    return a / b if b and b == b else float("nan")
 
 
 def print_slack(run: SlackRun) -> None:
@@ -554,34 +662,54 @@ def print_slack(run: SlackRun) -> None:
         return pct(values, q) * 1000
 
     def row(name: str, floor_v: float, empty_v: float, seeded_v: float | None, unit: str, goal: str) -> None:
-        ratio = empty_v / floor_v if floor_v else float("nan")
-        cells = f"{floor_v:9.1f} {unit:<5} {empty_v:9.1f} {unit:<5} ({ratio:5.2f}x)"
+        cells = f"{floor_v:9.1f} {unit:<5} {empty_v:9.1f} {unit:<5} ({_ratio(empty_v, floor_v):5.2f}x)"
         if seeded_v is not None:
-            cells += f" {seeded_v:9.1f} {unit:<5} ({seeded_v / floor_v if floor_v else float('nan'):5.2f}x)"
-        print(f"  {name:<34}{cells}   goal: {goal}")
+            cells += (f" {seeded_v:9.1f} {unit:<5} ({_ratio(seeded_v, floor_v):5.2f}x)"
+                      f"   {_ratio(seeded_v, empty_v):5.2f}x")
+        print(f"  {name:<26}{cells}   goal: {goal}")
 
-    print(f"  {'figure':<34}{'floor':>15} {'infrabot, empty store':>24}"
-          + (f" {'infrabot, seeded store':>24}" if s else ""))
+    print(f"  {'figure':<26}{'floor':>15} {'infrabot, empty store':>24}"
+          + (f" {'infrabot, seeded store':>24}   seeded/empty" if s else ""))
     row("ack p50", ms(f.ack, 0.5), ms(e.ack, 0.5), ms(s.ack, 0.5) if s else None, "ms", "-")
     row("ack p99", ms(f.ack, 0.99), ms(e.ack, 0.99), ms(s.ack, 0.99) if s else None, "ms", "-")
     row("reply p50", ms(f.reply, 0.5), ms(e.reply, 0.5), ms(s.reply, 0.5) if s else None, "ms", "<= 5x floor")
     row("reply p99", ms(f.reply, 0.99), ms(e.reply, 0.99), ms(s.reply, 0.99) if s else None, "ms", "<= 50 ms")
     row("closed-loop replies/s", f.closed_replies_per_s, e.closed_replies_per_s,
         s.closed_replies_per_s if s else None, "/s", ">= 0.5x floor")
+    mean_reply = statistics.mean(e.reply) * 1000 if e.reply else float("nan")
+    print(f"    where a reply's time goes, empty store: mean {mean_reply:.0f} ms from event POST to the reply's "
+          f"arrival, of which {run.relay_empty.turn_ms:.0f} ms in the core (message in -> replies durable; "
+          "every turn's mean)"
+          + (f"; seeded store: mean {statistics.mean(s.reply) * 1000:.0f} ms, core "
+             f"{run.relay_seeded.turn_ms:.0f} ms" if s and s.reply and run.relay_seeded else ""))
     for text in e.by_turn:
         sv = ms(s.by_turn.get(text, []), 0.99) if s else None
-        print(f"    reply p99 for {text!r:<30} {ms(e.by_turn[text], 0.99):9.1f} ms"
-              + (f"   seeded {sv:9.1f} ms" if sv is not None else ""))
-    settled, every = run.cards_empty
-    line = (f"  status written -> card shown: settled states p50 {ms(settled, 0.5):.0f} ms "
-            f"p99 {ms(settled, 0.99):.0f} ms (n={len(settled)}); every phase change p99 {ms(every, 0.99):.0f} ms "
-            f"(n={len(every)})   goal: p99 <= 1 s")
-    print(line)
+        print(f"    reply p99 for {text[:30]!r:<32} {ms(e.by_turn[text], 0.99):9.1f} ms"
+              + (f"   seeded {sv:9.1f} ms ({_ratio(sv, ms(e.by_turn[text], 0.99)):.2f}x)" if sv is not None else ""))
+
+    def cards(label: str, found: tuple[list[float], list[float]]) -> str:
+        settled, every = found
+        return (f"{label}: settled p50 {ms(settled, 0.5):.0f} ms p99 {ms(settled, 0.99):.0f} ms (n={len(settled)}); "
+                f"every phase change p99 {ms(every, 0.99):.0f} ms (n={len(every)})")
+
+    print("  status written -> card shown, " + cards("empty store", run.cards_empty) + "   goal: p99 <= 1 s")
     if run.cards_seeded:
-        settled, every = run.cards_seeded
-        print(f"    seeded store: settled p99 {ms(settled, 0.99):.0f} ms (n={len(settled)}); "
-              f"every phase change p99 {ms(every, 0.99):.0f} ms")
-        print(f"    (seeding 10,000-style history took {run.seed_seconds:.0f} s)")
+        print("                                 " + cards("seeded store", run.cards_seeded))
+
+    def relay(label: str, cost: RelayCost) -> str:
+        return (f"{label}: idle pass {cost.idle_ms:.1f} ms (n={cost.idle_passes}), "
+                f"{cost.per_card_ms:.1f} ms per card shown (n={cost.cards})")
+
+    print("  relay cost, " + relay("empty store", run.relay_empty))
+    if run.relay_seeded:
+        r = run.relay_seeded
+        e_r = run.relay_empty
+        print("              " + relay("seeded store", r)
+              + f"   seeded/empty: idle {_ratio(r.idle_ms, e_r.idle_ms):.2f}x,"
+              f" per card {_ratio(r.per_card_ms, e_r.per_card_ms):.2f}x   goal: unchanged")
+        print(f"    (seeding 10,000 finished jobs and 100,000 messages took {run.seed_seconds:.0f} s)")
     print(f"  Redis per live thread context: {run.bytes_per_context:.0f} bytes over {run.contexts} contexts"
           "   goal: <= 2 KB")
     print(f"  web process RSS after the run: {run.rss_mb:.0f} MB")
+    if run.phases:
+        print(f"  time taken: {run.phases}")
