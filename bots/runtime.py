@@ -38,7 +38,7 @@ from jobs.stores.mongo import (
 from jobs.stores.queue import ArqQueue
 from jobs.stores.redis_state import RedisContextStore, RedisEventGate, status_wakeups
 from jobs.stores.relay_work import RedisRelayWork
-from telemetry import observed
+from telemetry import observed, store_timing
 
 log = logging.getLogger("infrabot.runtime")
 
@@ -154,6 +154,7 @@ def llm_fallback(settings: Settings) -> LLMFallback | None:
 async def build_runtime(settings: Settings, redis_url: str, mongodb_url: str) -> Runtime:
     from core.understanding.parser import RuleParser
 
+    store_timing.install()
     redis = redis_client(redis_url)
     arq = arq_client(redis_url)
     mongo, db = connect(mongodb_url, settings.mongodb_db)

@@ -36,6 +36,10 @@ RELAY_PASS_SECONDS = Histogram(
     ["shown"], buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 RELAY_CARDS_SHOWN = Counter("infrabot_relay_cards_shown_total", "Status card edits the relay delivered")
+MONGO_SECONDS = Histogram(
+    "infrabot_mongo_command_seconds", "MongoDB command round trips as this process sees them, by command",
+    ["command"], buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15),
+)
 RELAY_FAILURES = Counter("infrabot_relay_failures_total", "Failed attempts to show a status card", ["platform"])
 RELAY_DEAD_LETTERS = Counter(
     "infrabot_relay_dead_letters_total", "Status cards given up on: the platform will never show them", ["platform"],

@@ -189,7 +189,9 @@ async def slack_side_by_side(services: LocalServices, data: Path, *, mode: str) 
           f"closed loop: {shape['senders']} senders saying 'help' for {shape['closed_seconds']:.0f} s"
           + ("; then again after seeding 10,000 finished jobs and 100,000 messages" if "seed_jobs" in shape else "")
           + ")")
-    run = await run_slack(services.redis_url, services.mongodb_url, data, free_port=free_port, **shape)
+    stores = {Path(str(proc.args[0])).name: proc.pid for proc in services.processes}  # type: ignore[index]
+    run = await run_slack(services.redis_url, services.mongodb_url, data, free_port=free_port, store_pids=stores,
+                          **shape)
     print_slack(run)
     print(f"  machine {load()} after the Slack run")
 

@@ -297,7 +297,7 @@ def _stop(procs: list[Any], within: float = 1.0) -> None:
 
 
 @contextlib.contextmanager
-def both_apps(floor_port: int, api_url: str, env: dict[str, str], port: int) -> Iterator[tuple[Any, Any]]:
+def both_apps(floor_port: int, api_url: str, env: dict[str, str], port: int) -> Iterator[tuple[Any, Any, Any]]:
     """The bare Bolt app and infrabot (web and worker), started together so their start-ups overlap."""
     floor_proc = mp.get_context("spawn").Process(target=_floor_main, args=(floor_port, api_url), daemon=True)
     floor_proc.start()
@@ -308,7 +308,7 @@ def both_apps(floor_port: int, api_url: str, env: dict[str, str], port: int) -> 
         wait_port(web, port, "infrabot web")
         # The floor is measured with infrabot idle: its worker may still be importing after the web listens.
         wait_idle([web.pid, worker.pid])
-        yield floor_proc, web
+        yield floor_proc, web, worker
     finally:
         _stop([floor_proc, web, worker])
 
@@ -316,6 +316,14 @@ def both_apps(floor_port: int, api_url: str, env: dict[str, str], port: int) -> 
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_of(pids: dict[str, int]) -> dict[str, float]:
+    used = {}
+    for name, pid in pids.items():
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            used[name] = cpu_seconds(pid)
+    return used
 
 
 def wait_idle(pids: list[int], share: float = 0.05, window: float = 0.5, within: float = 60.0) -> None:
@@ -509,11 +517,20 @@ class RelayCost:
     cards: int = 0
     turns: int = 0
     turn_seconds: float = 0.0
+    # MongoDB command -> (count, seconds), as the web process saw them
+    mongo: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     def minus(self, before: RelayCost) -> RelayCost:
-        return RelayCost(*(getattr(self, f) - getattr(before, f) for f in
+        diff = RelayCost(*(getattr(self, f) - getattr(before, f) for f in
                            ("idle_passes", "idle_seconds", "busy_passes", "busy_seconds", "cards", "turns",
                             "turn_seconds")))
+        diff.mongo = {name: (n - before.mongo.get(name, (0, 0))[0], t - before.mongo.get(name, (0, 0))[1])
+                      for name, (n, t) in self.mongo.items()}
+        return diff
+
+    def mongo_line(self) -> str:
+        busy = sorted(((n, t, name) for name, (n, t) in self.mongo.items() if n), reverse=True)
+        return ", ".join(f"{name} {n:.0f}x {t / n * 1000:.1f} ms" for n, t, name in busy)
 
     @property
     def turn_ms(self) -> float:
@@ -539,7 +556,18 @@ async def relay_cost(base: str) -> RelayCost:
                             'infrabot_reply_seconds_count{platform="slack"}')):
             name, _, value = line.rpartition(" ")
             values[name] = float(value)
+    mongo: dict[str, tuple[float, float]] = {}
+    for line in text.splitlines():
+        if line.startswith("infrabot_mongo_command_seconds_"):
+            name, _, value = line.rpartition(" ")
+            command = name.split('command="', 1)[1].split('"', 1)[0]
+            n, t = mongo.get(command, (0.0, 0.0))
+            if name.startswith("infrabot_mongo_command_seconds_count"):
+                mongo[command] = (float(value), t)
+            elif name.startswith("infrabot_mongo_command_seconds_sum"):
+                mongo[command] = (n, float(value))
     return RelayCost(
+        mongo=mongo,
         idle_passes=int(values.get('infrabot_relay_pass_seconds_count{shown="no"}', 0)),
         idle_seconds=values.get('infrabot_relay_pass_seconds_sum{shown="no"}', 0.0),
         busy_passes=int(values.get('infrabot_relay_pass_seconds_count{shown="yes"}', 0)),
@@ -588,12 +616,13 @@ class SlackRun:
     relay_empty: RelayCost = field(default_factory=RelayCost)
     relay_seeded: RelayCost | None = None
     phases: str = ""
+    cpu: dict[str, float] = field(default_factory=dict)  # share of one core per process, infrabot's phase
 
 
 async def run_slack(
     redis_url: str, mongodb_url: str, data: Path, *, conversations: int, turns: int, senders: int,
     closed_seconds: float, seed_jobs: int = 0, seed_messages: int = 0, think: tuple[float, float] = (0.5, 1.5),
-    free_port: Any,
+    free_port: Any, store_pids: dict[str, int] | None = None,
 ) -> SlackRun:
     from redis.asyncio import Redis
 
@@ -611,7 +640,8 @@ async def run_slack(
             redis = Redis.from_url(redis_url)
             phases = Phases()
             try:
-                with both_apps(floor_port, api_url, env, port) as (_, web):
+                with both_apps(floor_port, api_url, env, port) as (_, web, worker):
+                    watched = {"web": web.pid, "worker": worker.pid, **(store_pids or {})}
                     phases.done("start-up")
                     infrabot = f"http://127.0.0.1:{port}"
                     # infrabot idles meanwhile (its worker polls the queue, its relay wakes every 2 s).
@@ -621,7 +651,10 @@ async def run_slack(
                     with profiled(web.pid):
                         replies.cards.clear()
                         before = await relay_cost(infrabot)
+                        cpu_before, started = cpu_of(watched), time.monotonic()
                         empty = await drive(infrabot, api_url, replies, label="infrabot", **kw)
+                        cpu = {name: (used - cpu_before.get(name, 0.0)) / (time.monotonic() - started)
+                               for name, used in cpu_of(watched).items()}
                         phases.done("infrabot")
                         await settle(db, redis)
                         relay_empty = (await relay_cost(infrabot)).minus(before)
@@ -648,7 +681,7 @@ async def run_slack(
             replies.stop()
     phases.done("stop")
     return SlackRun(floor_figures, empty, seeded, cards_empty, cards_seeded, contexts, per_context, rss, seed_seconds,
-                    relay_empty, relay_seeded, phases.line())
+                    relay_empty, relay_seeded, phases.line(), cpu)
 
 
 def _ratio(a: float, b: float) -> float:
@@ -682,6 +715,12 @@ def print_slack(run: SlackRun) -> None:
           "every turn's mean)"
           + (f"; seeded store: mean {statistics.mean(s.reply) * 1000:.0f} ms, core "
              f"{run.relay_seeded.turn_ms:.0f} ms" if s and s.reply and run.relay_seeded else ""))
+    if run.cpu:
+        print("    CPU while infrabot served (share of one core): "
+              + ", ".join(f"{name} {share:.0%}" for name, share in run.cpu.items()))
+    print(f"    MongoDB round trips of the web process, empty store: {run.relay_empty.mongo_line()}")
+    if run.relay_seeded:
+        print(f"    MongoDB round trips of the web process, seeded store: {run.relay_seeded.mongo_line()}")
     for text in e.by_turn:
         sv = ms(s.by_turn.get(text, []), 0.99) if s else None
         print(f"    reply p99 for {text[:30]!r:<32} {ms(e.by_turn[text], 0.99):9.1f} ms"
