@@ -21,6 +21,8 @@ PUBSUB = "pubsub.googleapis.com"
 SECRET_MANAGER = "secretmanager.googleapis.com"
 ARTIFACT_REGISTRY = "artifactregistry.googleapis.com"
 STORAGE = "storage.googleapis.com"
+# Project-level IAM bindings go through it, and new projects do not have it on (Service Usage they do).
+RESOURCE_MANAGER = "cloudresourcemanager.googleapis.com"
 
 
 def short(api: str) -> str:

@@ -72,6 +72,7 @@ def _cloudsql_client(ctx: BuildContext, instance: gcp.sql.DatabaseInstance, base
     )
 
     def make(name: str, member: pulumi.Input[str], opts: pulumi.ResourceOptions) -> pulumi.Resource:
+        needs = pulumi.ResourceOptions(depends_on=[ctx.api(apis.RESOURCE_MANAGER)])
         return gcp.projects.IAMMember(
             name,
             project=ctx.project,
@@ -82,7 +83,7 @@ def _cloudsql_client(ctx: BuildContext, instance: gcp.sql.DatabaseInstance, base
                 "description": "infrabot: connect to this app's own Cloud SQL instance only",
                 "expression": expression,
             },
-            opts=opts,
+            opts=pulumi.ResourceOptions.merge(opts, needs),
         )
 
     return Grant(parts=(base, "sql-client"), role=role, make=make)

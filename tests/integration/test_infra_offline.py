@@ -58,7 +58,7 @@ async def test_preview_plans_every_resource_as_create(engine: OfflineEngine) -> 
     assert plan.spec_fingerprint == spec.fingerprint()
     assert {r.op for r in plan.resources} == {"create"}
     assert plan.summary == {"create": len(plan.resources), "update": 0, "delete": 0, "replace": 0}
-    assert len(plan.resources) == 41
+    assert len(plan.resources) == 42
     assert not any(r.type.startswith("pulumi:providers") for r in plan.resources)
     assert plan.monthly_cost_usd and plan.monthly_cost_usd > 0
     assert progress.calls[0][:2] == (0, 1) and progress.calls[-1][:2] == (1, 1)
@@ -78,8 +78,8 @@ async def test_apply_then_preview_shows_no_changes(engine: OfflineEngine, tmp_pa
     progress = Progress()
     result = await engine.apply(spec, progress)
     assert result.simulated and result.engine == "offline"
-    assert result.summary["create"] == 41
-    assert [c[0] for c in progress.calls] == list(range(42))
+    assert result.summary["create"] == 42
+    assert [c[0] for c in progress.calls] == list(range(43))
     assert "simulated create: Cloud SQL instance shop-staging-pg" in {c[2] for c in progress.calls}
     assert result.outputs["svc_url"].endswith(".run.app")
     assert result.outputs["pg_connection_name"].startswith("acme-test:us-central1:shop-staging-pg")

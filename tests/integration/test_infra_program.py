@@ -32,7 +32,7 @@ def test_full_app_graph() -> None:
     ev = run(full_spec())
     counts = Counter(r.type.split(":")[1] for r in ev.resources if not r.type.startswith("pulumi:"))
     assert counts == {
-        "projects/service": 8,
+        "projects/service": 9,
         "projects/serviceIdentity": 1,
         "index/randomPassword": 1,
         "cloudrunv2/service": 1,

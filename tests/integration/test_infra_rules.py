@@ -55,7 +55,7 @@ def test_every_api_a_fresh_project_needs_is_enabled_and_never_disabled(full: Eva
     assert set(enabled) == {
         "sqladmin.googleapis.com", "redis.googleapis.com", "run.googleapis.com", "iam.googleapis.com",
         "pubsub.googleapis.com", "secretmanager.googleapis.com", "artifactregistry.googleapis.com",
-        "storage.googleapis.com",
+        "storage.googleapis.com", "cloudresourcemanager.googleapis.com",
     }
     for service in enabled.values():
         assert service["disableOnDestroy"] is False
@@ -65,6 +65,8 @@ def test_every_api_a_fresh_project_needs_is_enabled_and_never_disabled(full: Eva
 def test_only_the_apis_the_components_use_are_enabled() -> None:
     assert {r.inputs["service"] for r in of_type(run("bucket"), API)} == {"storage.googleapis.com"}
     assert {r.inputs["service"] for r in of_type(run("queue"), API)} == {"pubsub.googleapis.com"}
+    # Resource Manager only for the project-level database grant, which only a service gets.
+    assert {r.inputs["service"] for r in of_type(run("postgres"), API)} == {apis.SQL_ADMIN, apis.SECRET_MANAGER}
 
 
 def test_every_resource_that_calls_an_api_waits_for_it() -> None:
@@ -99,6 +101,7 @@ def test_every_resource_that_calls_an_api_waits_for_it() -> None:
         "shop-dev-redis-auth": "shop-dev-api-secretmanager",
         "shop-dev-registry": "shop-dev-api-artifactregistry",
         "shop-dev-bucket": "shop-dev-api-storage",
+        "shop-dev-svc-pg-sql-client": "shop-dev-api-cloudresourcemanager",
     }
     for resource, api in expected.items():
         assert api in seen[resource], (resource, seen[resource])
