@@ -8,21 +8,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-# The core's own mentions of a person ("Approved by @ana") travel as a user id between these two
-# private-use characters. Adapters escape every other piece of text for their platform and render only
-# these as real mentions, so nothing a user typed ("<!channel>", "<@U0>", "@everyone") is ever posted live.
-# The marks are stripped from everything users send, so nobody can type one.
-MENTION_OPEN, MENTION_CLOSE = "\ue000", "\ue001"
+from core.markup import MENTION_CLOSE as MENTION_CLOSE
+from core.markup import MENTION_OPEN as MENTION_OPEN
+from core.markup import Message
+from core.markup import mention as mention
+from core.markup import strip_marks as strip_marks
+
+# The mention marks live with the message structure (core/markup.py); they are re-exported here for the
+# adapters that read incoming text.
 _MARKED = re.compile(f"{MENTION_OPEN}([A-Za-z0-9_.:-]{{1,100}}){MENTION_CLOSE}")
-
-
-def mention(user: str) -> str:
-    """A deliberate mention of `user`, for any reply or card text."""
-    return f"{MENTION_OPEN}{user}{MENTION_CLOSE}"
-
-
-def strip_marks(text: str) -> str:
-    return text.replace(MENTION_OPEN, "").replace(MENTION_CLOSE, "")
 
 
 def code(text: str) -> str:
@@ -127,15 +121,34 @@ class Button:
     style: str = "default"
 
 
-@dataclass
 class Reply:
-    """What the core answers. Adapters render `text` (light markdown: *bold*, `code`, bullets)."""
+    """What the core answers: a structured `body` (core/markup.py), which each adapter renders for its
+    platform. `text` is the body in the core's light notation, for history and logs; a reply may still be
+    made from such a text (it is parsed once, here)."""
 
-    text: str
-    request_id: str | None = None
-    buttons: list[Button] = field(default_factory=list)
-    ephemeral: bool = False
-    long: bool = False
+    __slots__ = ("body", "buttons", "ephemeral", "long", "request_id")
+
+    def __init__(self, body: Message | str, request_id: str | None = None, buttons: list[Button] | None = None,
+                 ephemeral: bool = False, long: bool = False) -> None:
+        self.body = body if isinstance(body, Message) else Message.parse(body)
+        self.request_id = request_id
+        self.buttons = list(buttons or [])
+        self.ephemeral = ephemeral
+        self.long = long
+
+    @property
+    def text(self) -> str:
+        return self.body.markup()
+
+    @text.setter
+    def text(self, value: str) -> None:
+        self.body = Message.parse(value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Reply) and all(getattr(self, n) == getattr(other, n) for n in self.__slots__)
+
+    def __repr__(self) -> str:
+        return f"Reply({self.text!r}, request_id={self.request_id!r}, buttons={self.buttons!r})"
 
 
 @dataclass(frozen=True)

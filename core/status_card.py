@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from core.job import JobStatus, Phase, card_title, phase_label
+from core.markup import Block, Bullets, Code, Message, Strong, line, spans
 from core.messages import Button
 from core.request import Request, Status
 from core.spec import DEFAULT_CLOUD
@@ -57,19 +58,22 @@ def progress_text(card: StatusCard) -> str:
     return " · ".join(parts)
 
 
-def card_text(card: StatusCard, max_resources: int | None = None) -> str:
-    lines = [f"*{card.title}*", f"{progress_text(card)} · {card.engine_label}"]
-    lines += card.lines
+def card_message(card: StatusCard, max_resources: int | None = None) -> Message:
+    """The card as one message, for a platform that shows it as text (the web chat, and history)."""
+    blocks: list[Block] = [line(Strong(card.title)), line(f"{progress_text(card)} · {card.engine_label}")]
+    # The worker writes a card's lines in the core's light notation ("say `plan`"), so they are read as such.
+    blocks += Message.parse("\n".join(card.lines)).blocks if card.lines else []
     resources = card.resources if max_resources is None else card.resources[:max_resources]
-    lines += [f"• {r}" for r in resources]
+    blocks += [Bullets(tuple(spans(r) for r in resources))] if resources else []
     if max_resources is not None and len(card.resources) > max_resources:
-        lines.append(f"… and {len(card.resources) - max_resources} more (say `plan` for the full list)")
+        blocks.append(line(f"… and {len(card.resources) - max_resources} more (say ", Code("plan"),
+                           " for the full list)"))
     if card.outputs:
-        lines.append("Outputs:")
-        lines += [f"• {k}: `{v}`" for k, v in sorted(card.outputs.items())]
+        blocks.append(line("Outputs:"))
+        blocks.append(Bullets(tuple(spans(f"{k}: ", Code(v)) for k, v in sorted(card.outputs.items()))))
     if card.error:
-        lines.append(f"What failed: {card.error}")
-    return "\n".join(lines)
+        blocks.append(line(f"What failed: {card.error}"))
+    return Message(tuple(blocks))
 
 
 def button_ref(request_id: str, plan_hash: str | None = None) -> str:

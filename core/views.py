@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from core import texts
 from core.draft import Draft
 from core.job import JobStatus, Phase
+from core.markup import Block, Bullets, Code, Inline, Message, Strong, line, parse_inline, spans
 from core.messages import Reply
 from core.request import LIVE, VOID, Request, Status, said
 from core.spec import component_summary
@@ -39,69 +40,70 @@ _NEXT: dict[Status, str] = {
 _SIMULATED = "simulated by the offline engine, so nothing exists in the cloud"
 
 
-def _cap_lines(lines: list[str], noun: str, budget: int = texts.MAX_REPLY_CHARS - 200) -> list[str]:
-    """At most MAX_LINES lines and `budget` characters, then a line saying how many were left out."""
-    kept: list[str] = []
+def _cap_items(items: list[Inline], noun: str, budget: int = texts.MAX_REPLY_CHARS - 200) -> list[Block]:
+    """A list of at most MAX_LINES items and `budget` characters, then a line saying how many were left out."""
+    kept: list[Inline] = []
     used = 0
-    for line in lines[:MAX_LINES]:
-        used += len(line) + 1
+    for item in items[:MAX_LINES]:
+        used += len(Message((Bullets((item,)),))) + 1
         if used > budget:
             break
-        kept.append(line)
-    if len(kept) < len(lines):
-        kept.append(f"… and {len(lines) - len(kept)} more {noun}.")
-    return kept
+        kept.append(item)
+    blocks: list[Block] = [Bullets(tuple(kept))] if kept else []
+    if len(kept) < len(items):
+        blocks.append(line(f"… and {len(items) - len(kept)} more {noun}."))
+    return blocks
 
 
 def status_reply(request: Request | None, job: JobStatus | None, draft: Draft | None,
                  question: str) -> Reply:
     if request is None:
         if draft is not None:
-            return Reply(f"Nothing is planned yet; so far I have {draft.summary()}. {question}")
-        return Reply("Nothing has been requested in this thread yet. " + texts.EXAMPLE_HINT)
+            return Reply(Message.of(line(f"Nothing is planned yet; so far I have {draft.summary()}. ",
+                                         *parse_inline(question))))
+        return Reply(Message.of(line("Nothing has been requested in this thread yet. ",
+                                     *parse_inline(texts.EXAMPLE_HINT))))
     spec = request.spec
     status = request.status
     progress = ""
     if job is not None and job.kind != "plan" and job.phase == Phase.APPLYING and job.total:
         progress = f", {job.done} of {job.total} resources"
-    detail = _NEXT.get(status, "")
+    detail = parse_inline(_NEXT.get(status, ""))
     if status == Status.APPLIED and request.simulated:
-        detail = f"It was {_SIMULATED}. Say `outputs` for the names it would have."
+        detail = spans(f"It was {_SIMULATED}. Say ", Code("outputs"), " for the names it would have.")
     if status == Status.FAILED and request.error:
-        detail = f"What failed: {request.error}. {detail}"
+        detail = spans(f"What failed: {request.error}. ", *detail)
     revision = f", revision {request.revision}" if request.revision > 1 else ""
     # Only a built stack "has" anything: a pending request asks for it, a destroyed one had it.
     has = {Status.APPLIED: "It has", Status.DESTROY_REQUESTED: "It has", Status.DESTROY_APPROVED: "It has",
            Status.DESTROYING: "It has",
            Status.DESTROYED: "It had"}.get(status, "It asks for")
-    return Reply(
-        f"*{spec.stack_name}*: {said(status)}{progress}{revision}. {has} {component_summary(spec)} "
-        f"in {spec.location}. {detail}".strip(),
-        request_id=request.id,
-    )
+    said_line = f": {said(status)}{progress}{revision}. {has} {component_summary(spec)} in {spec.location}."
+    return Reply(Message.of(line(Strong(spec.stack_name), said_line, " " if detail else "", *detail)),
+                 request_id=request.id)
 
 
 def outputs_reply(request: Request | None) -> Reply:
     if request is None:
-        return Reply("There are no outputs yet: they appear once a request has been applied. "
-                     + texts.EXAMPLE_HINT)
+        return Reply(Message.of(line("There are no outputs yet: they appear once a request has been applied. ",
+                                     *parse_inline(texts.EXAMPLE_HINT))))
     outputs = request.outputs
     if request.status in (*VOID, Status.DESTROYED):
-        return Reply(f"*{request.stack}* was {said(request.status)}, so it has no outputs.",
+        return Reply(Message.of(line(Strong(request.stack), f" was {said(request.status)}, so it has no outputs.")),
                      request_id=request.id)
     if request.status != Status.APPLIED or not outputs:
-        return Reply(f"*{request.stack}* is {said(request.status)}, so it has no outputs yet: they "
-                     "appear once it has been applied.", request_id=request.id)
-    lines = _cap_lines([f"• {name}: `{value}`" for name, value in sorted(outputs.items())], "outputs")
+        return Reply(Message.of(line(Strong(request.stack), f" is {said(request.status)}, so it has no outputs "
+                                     "yet: they appear once it has been applied.")), request_id=request.id)
+    items = [spans(f"{name}: ", Code(str(value))) for name, value in sorted(outputs.items())]
     note = f" ({_SIMULATED})" if request.simulated else ""
-    return Reply(f"Outputs of *{request.stack}*{note} on {request.spec.location}:\n" + "\n".join(lines),
-                 request_id=request.id)
+    head = line("Outputs of ", Strong(request.stack), f"{note} on {request.spec.location}:")
+    return Reply(Message.of(head, *_cap_items(items, "outputs")), request_id=request.id)
 
 
 def list_reply(mine: list[Request]) -> Reply:
     """One line per stack, most recently touched first; `mine` is in creation order."""
     if not mine:
-        return Reply("You haven't requested anything yet. " + texts.EXAMPLE_HINT)
+        return Reply(Message.of(line("You haven't requested anything yet. ", *parse_inline(texts.EXAMPLE_HINT))))
     latest: dict[str, Request] = {}
     live: dict[str, Request] = {}
     for request in mine:
@@ -110,20 +112,19 @@ def list_reply(mine: list[Request]) -> Reply:
             live[request.stack] = request
         elif request.status == Status.DESTROYED:
             live.pop(request.stack, None)
-    lines = []
+    items = []
     for stack, request in sorted(latest.items(), key=lambda kv: kv[1].created_at or _NEVER, reverse=True):
-        line = f"• *{stack}*: {said(request.status)} ({component_summary(request.spec)}) on {request.spec.location}"
-        if stack in live and live[stack] is not request:
-            line += "; the earlier version is still live"
-        lines.append(line)
-    return Reply("Your apps and stacks:\n" + "\n".join(_cap_lines(lines, "stacks")))
+        earlier = "; the earlier version is still live" if stack in live and live[stack] is not request else ""
+        items.append(spans(Strong(stack), f": {said(request.status)} ({component_summary(request.spec)}) on "
+                                          f"{request.spec.location}{earlier}"))
+    return Reply(Message.of(line("Your apps and stacks:"), *_cap_items(items, "stacks")))
 
 
 def history_reply(mine: list[Request]) -> Reply:
     if not mine:
-        return Reply("No requests from you yet. " + texts.EXAMPLE_HINT)
-    lines = [
-        f"• {r.created_at:%Y-%m-%d %H:%M} *{r.stack}*: {component_summary(r.spec)}; {said(r.status)}"
+        return Reply(Message.of(line("No requests from you yet. ", *parse_inline(texts.EXAMPLE_HINT))))
+    items = [
+        spans(f"{r.created_at:%Y-%m-%d %H:%M} ", Strong(r.stack), f": {component_summary(r.spec)}; {said(r.status)}")
         for r in reversed(mine)
     ]
-    return Reply("Your recent requests, newest first:\n" + "\n".join(_cap_lines(lines, "requests")))
+    return Reply(Message.of(line("Your recent requests, newest first:"), *_cap_items(items, "requests")))

@@ -8,7 +8,8 @@ import re
 import discord
 
 from core.job import Phase, as_phase, phase_label
-from core.messages import render_text
+from core.markup import Code, Message, Span, Strong, Text
+from core.markup import line as text_line
 from core.status_card import StatusCard, format_elapsed
 from core.textfit import clip, pack_lines
 
@@ -24,8 +25,9 @@ EMBED_TOTAL = 6000
 _FENCE = "```"
 _FENCE_CLOSE = "\n```"
 
-# The core writes Slack-style *bold*; Discord reads single asterisks as italics.
-_SLACK_BOLD = re.compile(r"(?<![*\w])\*(?=\S)([^*\n]+?)(?<=\S)\*(?![*\w])")
+# Discord's markdown reads these anywhere in a line, and these only at its start (quotes, headings, lists).
+_INLINE_MARKUP = re.compile(r"([\\*_~|`])")
+_LINE_START_MARKUP = re.compile(r"^(\s*)([>#-])")
 
 # Discord's look for each phase; the words are core's (core/job.py:PHASE_LABELS).
 PHASE_STYLE: dict[Phase, tuple[str, discord.Colour]] = {
@@ -49,7 +51,7 @@ def phase_style(phase: str) -> tuple[str, discord.Colour]:
 
 
 def _mention(user: str) -> str:
-    return f"<@{user}>" if user.isdigit() else f"@{user}"
+    return f"<@{user}>" if user.isdigit() else escape(f"@{user}")
 
 
 def card_footer(request_id: str) -> str:
@@ -58,10 +60,39 @@ def card_footer(request_id: str) -> str:
     return "card " + hashlib.sha256(request_id.encode()).hexdigest()[:12]
 
 
-def to_discord_markdown(text: str) -> str:
-    """The core's text for Discord. Nothing is escaped: every send and edit goes out with no allowed
-    mentions (replies.NO_MENTIONS), so a typed `@everyone` or `<@…>` is shown but pings nobody."""
-    return _SLACK_BOLD.sub(r"**\1**", render_text(text, str, _mention))
+def escape(text: str) -> str:
+    """Text shown as typed: every character Discord's markdown would read is backslash-escaped."""
+    return _INLINE_MARKUP.sub(r"\\\1", text)
+
+
+def _span(span: Span) -> str:
+    if isinstance(span, Strong):
+        return f"**{escape(span.text)}**"
+    if isinstance(span, Code):
+        return f"`{span.text}`" if span.text else ""
+    if isinstance(span, Text):
+        return escape(span.text)
+    return _mention(span.user)
+
+
+def discord_markdown(message: Message) -> str:
+    """The core's message for Discord. Mentions are written out, and every send and edit goes out with no
+    allowed mentions (replies.SAFE_MENTIONS), so even a mention pings nobody; a typed `@everyone` or `<@…>`
+    is shown as text."""
+    lines = []
+    for marker, inline in message.lines():
+        text = "".join(_span(s) for s in inline)
+        lines.append(marker + (text if marker else _LINE_START_MARKUP.sub(r"\1\\\2", text)))
+    return "\n".join(lines)
+
+
+def _core_text(text: str) -> str:
+    """A card's lines, which the worker writes in the core's light notation (core/markup.py)."""
+    return discord_markdown(Message.parse(text))
+
+
+def _plain_text(text: str) -> str:
+    return discord_markdown(Message((text_line(text),)))
 
 
 def chunk_text(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
@@ -105,9 +136,9 @@ def card_embed(card: StatusCard) -> discord.Embed:
     """One embed per request: phase, progress n of m, elapsed, engine; trimmed to Discord's limits."""
     label, colour = phase_style(card.phase)
     embed = discord.Embed(
-        title=clip(to_discord_markdown(card.title) or "infrabot request", EMBED_TITLE),
+        title=clip(_plain_text(card.title) or "infrabot request", EMBED_TITLE),
         colour=colour,
-        description=clip(to_discord_markdown("\n".join(card.lines)), EMBED_DESCRIPTION) or None,
+        description=clip(_core_text("\n".join(card.lines)), EMBED_DESCRIPTION) or None,
     )
     progress = f"{card.done} of {card.total}" if card.total else "–"
     fields: list[tuple[str, str, bool]] = [
@@ -117,7 +148,7 @@ def card_embed(card: StatusCard) -> discord.Embed:
         ("Engine", clip(card.engine_label, EMBED_FIELD_VALUE), False),
     ]
     if card.error:
-        fields.append(("Error", clip(to_discord_markdown(card.error), EMBED_FIELD_VALUE), False))
+        fields.append(("Error", clip(_plain_text(card.error), EMBED_FIELD_VALUE), False))
     fields += [(n, v, False) for n, v in _fields_from_lines("Resources", card.resources)]
     outputs = [f"{k}: `{v}`" for k, v in card.outputs.items()]
     fields += [(n, v, False) for n, v in _fields_from_lines("Outputs", outputs)]

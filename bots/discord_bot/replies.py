@@ -7,7 +7,7 @@ from typing import Any
 import discord
 
 from bots.discord_bot.buttons import buttons_view
-from bots.discord_bot.render import chunk_text, to_discord_markdown
+from bots.discord_bot.render import chunk_text, discord_markdown
 from core.messages import Reply
 
 # Replies and cards quote what people typed: no message the bot sends or edits may ping anyone, so a typed
@@ -16,7 +16,7 @@ SAFE_MENTIONS = discord.AllowedMentions.none()
 
 
 def _parts(reply: Reply) -> list[tuple[str, discord.ui.View | None]]:
-    chunks = chunk_text(to_discord_markdown(reply.text))
+    chunks = chunk_text(discord_markdown(reply.body))
     view = buttons_view(reply.buttons)
     if not chunks:
         return [("\u200b", view)] if view else []

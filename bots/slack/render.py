@@ -1,12 +1,15 @@
-"""Renders the platform-neutral StatusCard as Slack Block Kit within Slack's message limits."""
+"""Renders the core's messages (core/markup.py) as Slack mrkdwn, and its StatusCard as Block Kit, within
+Slack's message limits. Every span's text is escaped (bots/slack/text.py:escape), so what a user typed never
+becomes a live `<!channel>`, mention or link; only the core's own mentions are rendered as mentions."""
 
 from __future__ import annotations
 
 import dataclasses
 from typing import Any
 
-from bots.slack.text import slack_text
+from bots.slack.text import escape, slack_mention, slack_text
 from core.job import Phase, as_phase, phase_label
+from core.markup import Code, Message, Span, Strong, Text
 from core.messages import Button
 from core.status_card import StatusCard, format_elapsed
 from core.textfit import clip, pack_lines
@@ -28,6 +31,29 @@ PHASE_EMOJI: dict[Phase, str] = {
     Phase.FAILED: ":x:",
     Phase.CANCELLED: ":no_entry_sign:",
 }
+
+
+def _span(span: Span, strong: str) -> str:
+    if isinstance(span, Strong):
+        return f"{strong}{escape(span.text)}{strong}"
+    if isinstance(span, Code):
+        return f"`{escape(span.text)}`"
+    if isinstance(span, Text):
+        return escape(span.text)
+    return slack_mention(span.user)
+
+
+def mrkdwn_lines(message: Message) -> list[str]:
+    return [marker + "".join(_span(s, "*") for s in inline) for marker, inline in message.lines()]
+
+
+def mrkdwn(message: Message) -> str:
+    return "\n".join(mrkdwn_lines(message))
+
+
+def markdown(message: Message) -> str:
+    """Streams take standard markdown, where mrkdwn's *bold* would read as italics."""
+    return "\n".join(marker + "".join(_span(s, "**") for s in inline) for marker, inline in message.lines())
 
 
 def phase_emoji(phase: str) -> str:

@@ -2,29 +2,21 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-import re
 from typing import Any
 
 from slack_sdk.errors import SlackApiError, SlackRequestError
 
 from bots.slack.client import SlackClients
 from bots.slack.places import thread_ts
-from bots.slack.render import MAX_BLOCKS, buttons_block, chunk_lines, section
-from bots.slack.text import slack_text
+from bots.slack.render import MAX_BLOCKS, buttons_block, chunk_lines, markdown, mrkdwn, mrkdwn_lines, section
+from core.markup import Message
 from core.messages import Reply, ThreadRef
 
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE_CHARS = 39_000  # Slack cuts `text` at 40,000 characters
 MAX_STREAM_APPEND = 12_000  # chat.startStream / appendStream take at most this much markdown_text a call
-_BOLD = re.compile(r"(?<![\w*])\*(\S(?:[^*\n]*\S)?)\*(?![\w*])")
-
-
-def to_markdown(mrkdwn: str) -> str:
-    """Streams take standard markdown, where Slack's *bold* would read as italics."""
-    return _BOLD.sub(r"**\1**", mrkdwn)
 
 
 def split_text(text: str, limit: int = MAX_MESSAGE_CHARS) -> list[str]:
@@ -43,7 +35,7 @@ def stream_pieces(markdown: str, limit: int = MAX_STREAM_APPEND) -> list[str]:
 
 
 def reply_blocks(reply: Reply) -> list[dict[str, Any]]:
-    blocks = [section(t) for t in chunk_lines(reply.text.splitlines())][: MAX_BLOCKS - 1]
+    blocks = [section(t) for t in chunk_lines(mrkdwn_lines(reply.body))][: MAX_BLOCKS - 1]
     if reply.buttons:
         blocks.append(buttons_block(reply.buttons))
     return blocks
@@ -59,26 +51,26 @@ class ReplySender:
     async def send(
         self, thread: ThreadRef, user: str, replies: list[Reply], *, stream_first: bool = False
     ) -> None:
-        """Every reply is escaped here, once: replies quote what people typed."""
+        """Every reply is rendered (and escaped) here, once: replies quote what people typed."""
         for i, reply in enumerate(replies):
-            reply = dataclasses.replace(reply, text=slack_text(reply.text))
             if reply.ephemeral:
-                await self.ephemeral(thread, user, reply.text)
+                await self.ephemeral(thread, user, mrkdwn(reply.body))
             elif i == 0 and stream_first and self.streaming and not reply.buttons and thread_ts(thread):
-                await self.stream(thread, user, reply.text)
+                await self.stream(thread, user, reply.body)
             else:
                 await self.post(thread, reply)
 
     async def post(self, thread: ThreadRef, reply: Reply) -> str | None:
         ts = None
         client = self.clients.client(thread.workspace)
+        text = mrkdwn(reply.body)
         if reply.buttons:
             response = await client.chat_postMessage(
-                channel=thread.channel, thread_ts=thread_ts(thread), text=reply.text[:MAX_MESSAGE_CHARS],
+                channel=thread.channel, thread_ts=thread_ts(thread), text=text[:MAX_MESSAGE_CHARS],
                 blocks=reply_blocks(reply), unfurl_links=False,
             )
             return str(response["ts"])
-        for part in split_text(reply.text):
+        for part in split_text(text):
             response = await client.chat_postMessage(
                 channel=thread.channel, thread_ts=thread_ts(thread), text=part, unfurl_links=False
             )
@@ -90,7 +82,7 @@ class ReplySender:
             channel=thread.channel, user=user, thread_ts=thread_ts(thread), text=text[:MAX_MESSAGE_CHARS]
         )
 
-    async def stream(self, thread: ThreadRef, user: str, text: str) -> None:
+    async def stream(self, thread: ThreadRef, user: str, body: Message) -> None:
         """Streams paragraph by paragraph; if Slack refuses, the same text goes out as one plain message.
 
         Once a stream has a message ts, the fallback edits that message rather than posting a second one.
@@ -105,7 +97,7 @@ class ReplySender:
         )
         try:
             # The first append starts the message with real text, so nobody sees an empty reply.
-            for piece in stream_pieces(to_markdown(text)):
+            for piece in stream_pieces(markdown(body)):
                 await streamer.append(markdown_text=piece)
             await streamer.stop()
         except (SlackApiError, SlackRequestError) as exc:
@@ -115,10 +107,10 @@ class ReplySender:
                 self.streaming = False
             if streamer.ts:
                 await client.chat_update(
-                    channel=thread.channel, ts=streamer.ts, text=text[:MAX_MESSAGE_CHARS]
+                    channel=thread.channel, ts=streamer.ts, text=mrkdwn(body)[:MAX_MESSAGE_CHARS]
                 )
             else:
-                await self.post(thread, Reply(text))
+                await self.post(thread, Reply(body))
 
 
 def _error(exc: Exception) -> str:

@@ -15,9 +15,9 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _mention(user: str) -> str:
+def slack_mention(user: str) -> str:
     return f"<@{user}>" if _USER_ID.fullmatch(user) else escape(f"@{user}")
 
 
 def slack_text(text: str) -> str:
-    return render_text(text, escape, _mention)
+    return render_text(text, escape, slack_mention)

@@ -23,6 +23,7 @@ from redis.exceptions import RedisError
 from bots.runtime import AdapterSink, Runtime
 from bots.web.events import ThreadEvents, WebSink, web_text
 from bots.web.guard import MAX_BODY_BYTES, WebGuard
+from bots.web.render import core_html, html, plain_html
 from core.messages import ActionEvent, IncomingMessage, Reply, ThreadRef
 from telemetry import gauges, metrics, probes
 
@@ -54,10 +55,12 @@ def web_thread(thread: str) -> ThreadRef:
 
 
 def _reply_json(replies: list[Reply]) -> dict[str, Any]:
+    """`html` is what the page shows (bots/web/render.py); `reply`/`text` the same in the core's notation."""
     return {
         "reply": "\n\n".join(web_text(r.text) for r in replies),
+        "html": "\n\n".join(html(r.body) for r in replies),
         "replies": [
-            {"text": web_text(r.text), "request_id": r.request_id, "ephemeral": r.ephemeral,
+            {"text": web_text(r.text), "html": html(r.body), "request_id": r.request_id, "ephemeral": r.ephemeral,
              "buttons": [{"action": b.action, "label": b.label, "request_id": b.request_id} for b in r.buttons]}
             for r in replies
         ],
@@ -153,6 +156,7 @@ def create_app(runtime: Runtime | None = None, *, start: Any = None, mounts: Seq
             raise HTTPException(404, f"no messages in thread {thread!r} yet")
         return [
             {"role": d["role"], "text": web_text(d["text"]), "ts": d["ts"].isoformat(),
+             "html": plain_html(d["text"]) if d["role"] == "user" else core_html(d["text"]),
              "request_id": (d.get("meta") or {}).get("request_id")
              or ((d.get("meta") or {}).get("card") or {}).get("request_id")}
             for d in docs

@@ -7,9 +7,10 @@ import dataclasses
 from collections import defaultdict
 from typing import Any
 
+from bots.web.render import html
 from core.messages import ThreadRef, render_text
 from core.ports import HistoryStore
-from core.status_card import StatusCard, card_text
+from core.status_card import StatusCard, card_message
 
 
 def web_text(text: str) -> str:
@@ -46,8 +47,10 @@ class WebSink:
         self.events = events
 
     async def show(self, thread: ThreadRef, card: StatusCard) -> None:
-        text = card_text(card)
+        message = card_message(card)
+        text = message.markup()
         payload = dataclasses.asdict(card)
         await self.history.append(thread, "status", text, key=f"status:{card.job_id}:{card.phase}",
                                   meta={"card": payload})
-        self.events.publish(thread.key(), {"type": "card", "text": web_text(text), "card": payload})
+        self.events.publish(thread.key(), {"type": "card", "text": web_text(text), "html": html(message),
+                                             "card": payload})

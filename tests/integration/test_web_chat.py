@@ -78,7 +78,7 @@ async def test_request_plan_apply_loop(client: httpx.AsyncClient, runtime: Runti
 async def test_duplicate_event_gives_one_request_one_job(client: httpx.AsyncClient, runtime: Runtime) -> None:
     first = await chat(client, "dup", EXAMPLE, event_id="evt-1")
     second = await chat(client, "dup", EXAMPLE, event_id="evt-1")
-    assert first["reply"] and second == {"reply": "", "replies": [], "duplicate": True}
+    assert first["reply"] and second == {"reply": "", "html": "", "replies": [], "duplicate": True}
     assert await runtime.db.requests.count_documents({}) == 1
     assert await runtime.db.jobs.count_documents({}) == 1
     assert await runtime.arq.zcard("infrabot:queue") == 1

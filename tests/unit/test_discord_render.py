@@ -16,9 +16,10 @@ from bots.discord_bot.render import (
     card_embed,
     card_footer,
     chunk_text,
+    discord_markdown,
     embed_fits,
-    to_discord_markdown,
 )
+from core.markup import Message, line
 from core.status_card import StatusCard
 
 
@@ -69,10 +70,10 @@ def test_code_fence_is_closed_and_reopened_across_chunks() -> None:
         assert len(chunk) <= MESSAGE_LIMIT
 
 
-def test_slack_style_bold_becomes_discord_bold() -> None:
-    assert to_discord_markdown("planning for *shop* in staging") == "planning for **shop** in staging"
-    assert to_discord_markdown("* a bullet and 2*3*4") == "* a bullet and 2*3*4"
-    assert to_discord_markdown("already **bold**") == "already **bold**"
+def test_the_cores_strong_is_discord_bold_and_typed_asterisks_stay_text() -> None:
+    assert discord_markdown(Message.parse("planning for *shop* in staging")) == "planning for **shop** in staging"
+    assert discord_markdown(Message.of(line("* a bullet and 2*3*4"))) == r"\* a bullet and 2\*3\*4"
+    assert discord_markdown(Message.of(line("already **bold**"))) == r"already \*\*bold\*\*"
 
 
 def test_card_embed_shows_phase_progress_elapsed_and_engine() -> None:

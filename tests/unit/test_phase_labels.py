@@ -9,7 +9,7 @@ import pytest
 from bots.discord_bot.render import PHASE_STYLE, card_embed
 from bots.slack.render import PHASE_EMOJI, fallback_text, render_card
 from core.job import CARD_TITLES, PHASE_LABELS, Phase, card_title, phase_label
-from core.status_card import StatusCard, card_text
+from core.status_card import StatusCard, card_message
 from core.textfit import clip, pack_lines
 
 
@@ -37,7 +37,7 @@ def test_slack_discord_and_web_show_cores_label(phase: Phase) -> None:
     emoji, colour = PHASE_STYLE[phase]
     assert [f.value for f in embed.fields if f.name == "Phase"] == [f"{emoji} {label}"]
     assert embed.colour == colour
-    assert card_text(card).splitlines()[1].startswith(f"{label} · 1 of 2 resources")
+    assert card_message(card).markup().splitlines()[1].startswith(f"{label} · 1 of 2 resources")
 
 
 def test_a_phase_this_version_does_not_know_is_still_shown_readably() -> None:

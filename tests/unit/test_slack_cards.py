@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 
 from bots.slack.handlers import mentions, plain_text
-from bots.slack.render import MAX_BLOCKS, MAX_SECTION_CHARS, render_card
-from bots.slack.replies import reply_blocks, split_text, to_markdown
+from bots.slack.render import MAX_BLOCKS, MAX_SECTION_CHARS, markdown, render_card
+from bots.slack.replies import reply_blocks, split_text
+from core.markup import Message
 from core.messages import Reply
 from core.status_card import StatusCard, format_elapsed, plan_buttons
 
@@ -103,8 +104,8 @@ def test_plain_text_strips_only_the_bot_mention_and_unwraps_links() -> None:
 
 
 def test_stream_markdown_keeps_bold_bold() -> None:
-    assert to_markdown("planning *shop* in `staging`") == "planning **shop** in `staging`"
-    assert to_markdown("2 * 3 * 4") == "2 * 3 * 4"
+    assert markdown(Message.parse("planning *shop* in `staging`")) == "planning **shop** in `staging`"
+    assert markdown(Message.parse("2 * 3 * 4")) == "2 * 3 * 4"
 
 
 def test_long_reply_text_is_split_under_slacks_cut_off() -> None:

@@ -1,0 +1,211 @@
+"""What the core says, as structure: lines of plain text, emphasis, code and mentions, and lists of them.
+
+The core builds a `Message`; each adapter renders it for its platform (bots/slack/markup.py,
+bots/discord_bot/render.py, bots/web/render.py) and escapes the text of every span there, so nothing the
+core or a user wrote is markup that an adapter has to convert back, and nothing a user typed turns into
+markup on any platform.
+
+`Message.markup()` is the message as one string in the core's own light notation (*strong*, `code`,
+"• " items); history stores that, and `Message.parse` reads it back, for texts written before messages
+had structure and for the few fixed texts written in it (core/texts.py).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+BULLET = "• "
+
+# The core's own mentions of a person ("Approved by @ana") travel as a user id between these two
+# private-use characters. Adapters escape every other piece of text for their platform and render only
+# these as real mentions, so nothing a user typed ("<!channel>", "<@U0>", "@everyone") is ever posted live.
+# The marks are stripped from everything users send, so nobody can type one.
+MENTION_OPEN, MENTION_CLOSE = "\ue000", "\ue001"
+
+
+def mention(user: str) -> str:
+    """A deliberate mention of `user`, inside text in the core's light notation."""
+    return f"{MENTION_OPEN}{user}{MENTION_CLOSE}"
+
+
+def strip_marks(text: str) -> str:
+    return text.replace(MENTION_OPEN, "").replace(MENTION_CLOSE, "")
+
+
+@dataclass(frozen=True)
+class Text:
+    text: str
+
+
+@dataclass(frozen=True)
+class Strong:
+    text: str
+
+
+@dataclass(frozen=True)
+class Code:
+    """Shown literally on every platform. A backtick would end the span early, so it becomes a look-alike;
+    a line break would break it, so it is a space."""
+
+    text: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "text", " ".join(self.text.replace("`", "\u02cb").split()))
+
+
+@dataclass(frozen=True)
+class Mention:
+    """The core's own mention of a person (a user id); anything a user typed stays text."""
+
+    user: str
+
+
+Span = Text | Strong | Code | Mention
+Inline = tuple[Span, ...]
+
+
+@dataclass(frozen=True)
+class Line:
+    """One line of text (a paragraph of one line, as chat replies are written); empty for a blank line."""
+
+    spans: Inline = ()
+
+
+@dataclass(frozen=True)
+class Bullets:
+    items: tuple[Inline, ...]
+
+
+@dataclass(frozen=True)
+class Numbered:
+    items: tuple[Inline, ...]
+    start: int = 1
+
+
+Block = Line | Bullets | Numbered
+
+Part = str | Span
+
+
+def spans(*parts: Part) -> Inline:
+    """Plain strings become Text; empty strings are dropped."""
+    return tuple(Text(p) if isinstance(p, str) else p for p in parts if p != "")
+
+
+def line(*parts: Part) -> Line:
+    return Line(spans(*parts))
+
+
+def bullets(items: Iterable[Inline | Part]) -> Bullets:
+    return Bullets(tuple(i if isinstance(i, tuple) else spans(i) for i in items))
+
+
+@dataclass(frozen=True)
+class Message:
+    blocks: tuple[Block, ...] = ()
+
+    @classmethod
+    def of(cls, *blocks: Block | str) -> Message:
+        """Blocks; a string stands for its parse (core-written light notation, never a user's text)."""
+        out: list[Block] = []
+        for block in blocks:
+            out.extend(cls.parse(block).blocks if isinstance(block, str) else (block,))
+        return cls(tuple(out))
+
+    def __add__(self, other: Message) -> Message:
+        return Message(self.blocks + other.blocks)
+
+    def append_to_last_line(self, *parts: Part) -> Message:
+        """The message with `parts` added to the end of its last line (or as a new line)."""
+        if self.blocks and isinstance(self.blocks[-1], Line):
+            last = self.blocks[-1]
+            return Message((*self.blocks[:-1], Line(last.spans + spans(*parts))))
+        return Message((*self.blocks, line(*parts)))
+
+    def lines(self) -> list[tuple[str, Inline]]:
+        """Every line as (its list marker, its spans): the shape every text renderer walks."""
+        out: list[tuple[str, Inline]] = []
+        for block in self.blocks:
+            if isinstance(block, Line):
+                out.append(("", block.spans))
+            elif isinstance(block, Bullets):
+                out.extend((BULLET, item) for item in block.items)
+            else:
+                out.extend((f"{n}. ", item) for n, item in enumerate(block.items, start=block.start))
+        return out
+
+    def markup(self) -> str:
+        return "\n".join(marker + "".join(_markup(s) for s in inline) for marker, inline in self.lines())
+
+    def plain(self) -> str:
+        return "\n".join(marker + "".join(_plain(s) for s in inline) for marker, inline in self.lines())
+
+    def __len__(self) -> int:
+        return len(self.markup())
+
+    @classmethod
+    def parse(cls, text: str) -> Message:
+        """Reads the core's light notation: a line starting "• " is a bullet, "N. " a numbered item, *x*
+        strong, `x` code, and the core's mention marks a mention."""
+        blocks: list[Block] = []
+        for raw in text.split("\n"):
+            numbered = _NUMBERED.match(raw)
+            if raw.startswith(BULLET):
+                item = parse_inline(raw[len(BULLET):])
+                if blocks and isinstance(blocks[-1], Bullets):
+                    blocks[-1] = Bullets((*blocks[-1].items, item))
+                else:
+                    blocks.append(Bullets((item,)))
+            elif numbered:
+                n, item = int(numbered.group(1)), parse_inline(raw[numbered.end():])
+                last = blocks[-1] if blocks else None
+                if isinstance(last, Numbered) and last.start + len(last.items) == n:
+                    blocks[-1] = Numbered((*last.items, item), last.start)
+                else:
+                    blocks.append(Numbered((item,), n))
+            else:
+                blocks.append(Line(parse_inline(raw)))
+        return cls(tuple(blocks))
+
+
+_NUMBERED = re.compile(r"(\d{1,3})\. ")
+# `code` first (nothing inside it is markup), then *strong* as Slack reads it: at word edges, not empty.
+_INLINE = re.compile(
+    r"`(?P<code>[^`\n]+)`"
+    r"|(?<![\w*])\*(?P<strong>\S(?:[^*\n]*\S)?)\*(?![\w*])"
+    f"|{MENTION_OPEN}(?P<user>[A-Za-z0-9_.:-]{{1,100}}){MENTION_CLOSE}"
+)
+
+
+def parse_inline(text: str) -> Inline:
+    out: list[Span] = []
+    pos = 0
+    for found in _INLINE.finditer(text):
+        if found.start() > pos:
+            out.append(Text(strip_marks(text[pos:found.start()])))
+        if found.group("code") is not None:
+            out.append(Code(found.group("code")))
+        elif found.group("strong") is not None:
+            out.append(Strong(strip_marks(found.group("strong"))))
+        else:
+            out.append(Mention(found.group("user")))
+        pos = found.end()
+    if pos < len(text):
+        out.append(Text(strip_marks(text[pos:])))
+    return tuple(out)
+
+
+def _markup(span: Span) -> str:
+    if isinstance(span, Strong):
+        return f"*{span.text}*"
+    if isinstance(span, Code):
+        return f"`{span.text}`"
+    if isinstance(span, Mention):
+        return mention(span.user)
+    return span.text
+
+
+def _plain(span: Span) -> str:
+    return f"@{span.user}" if isinstance(span, Mention) else span.text
