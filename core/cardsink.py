@@ -6,7 +6,10 @@ A platform supplies only `post`, `edit` and `classify`; this base owns the rest:
   records its intent before calling the platform and its reference right after, inside the same lock, so
   a second process waits and then edits that card instead of posting another.
 - **Never backwards.** The card record in the store keeps the job and version it shows. A write goes out
-  only if its card is newer, so a slower process holding an older version changes nothing.
+  only if its card is newer, so a slower process holding an older version changes nothing. The record is
+  itself written compare-and-set: a process that stalled past its lock and finds a newer card recorded when
+  it comes back has just edited the card behind that newer one's back, so it says so (`on_overtaken`) and
+  the relay shows the request's newest state again.
 - **Coalesced.** Progress inside `interval` of the last write waits; the newest one goes out when the
   window ends. Settled states (plan ready, done, failed, cancelled) go out at once, before `show` returns,
   and a failure raises, so the relay keeps them pending; they are few per card, and a 429 is retried after
@@ -23,7 +26,7 @@ import contextlib
 import logging
 import time
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from enum import Enum
@@ -44,6 +47,10 @@ class Failure(Enum):
     RETRY = "retry"  # may work later: raise, and the relay counts the attempt
     REPOST = "repost"  # the card message is gone or frozen: a fresh card in the same thread carries on
     DEAD = "dead"  # no retry can ever show it (app uninstalled, token revoked, channel gone)
+
+
+class CardOvertaken(Exception):
+    """A newer card was recorded while this one was being written: the platform may show the older one."""
 
 
 class CardUndeliverable(Exception):
@@ -102,6 +109,7 @@ class CardSink(ABC):
         self.idle_seconds = idle_seconds
         self._cards: dict[str, _State] = {}
         self._swept = time.monotonic()
+        self.on_overtaken: Callable[[str], Awaitable[None]] | None = None
 
     # What each platform supplies.
 
@@ -143,6 +151,8 @@ class CardSink(ABC):
             return
         try:
             await self._write(thread, card, state)
+        except CardOvertaken:
+            await self._overtaken(card.request_id)
         finally:
             if state.final and state.idle() and self._cards.get(card.request_id) is state:
                 del self._cards[card.request_id]
@@ -163,6 +173,10 @@ class CardSink(ABC):
 
     close = flush
 
+    def when_overtaken(self, reshow: Callable[[str], Awaitable[None]]) -> None:
+        """The relay's way to show a request's newest state again after this process overtook it."""
+        self.on_overtaken = reshow
+
     def tracked(self) -> int:
         return len(self._cards)
 
@@ -180,6 +194,9 @@ class CardSink(ABC):
         while (pending := state.pending) is not None:
             try:
                 await self._write(*pending, state)
+            except CardOvertaken:
+                await self._overtaken(request_id)
+                break
             except Exception as exc:
                 # Only an intermediate state is lost; the next change or the settled state replaces it.
                 log.warning("%s: coalesced card update for %s failed: %s", self.platform, request_id, exc)
@@ -208,10 +225,23 @@ class CardSink(ABC):
                 if ref is None and (record or {}).get("posting"):
                     ref = await self.find_posted(thread, card.request_id)
                 ref = await self._post_or_edit(thread, card, ref)
-                await self.refs.put(card.request_id, self.platform, ref, job_started=card.job_started,
-                                    version=card.version)
+                recorded = await self.refs.put(card.request_id, self.platform, ref, job_started=card.job_started,
+                                               version=card.version)
             state.sent, state.sent_at = order(card), time.monotonic()
+            if not recorded:
+                log.error("%s: card for %s was overtaken while this process wrote it (its lock lapsed)",
+                          self.platform, card.request_id)
+                raise CardOvertaken(card.request_id)
             state.final = card.phase in FINAL
+
+    async def _overtaken(self, request_id: str) -> None:
+        if self.on_overtaken is None:
+            return
+        try:
+            await self.on_overtaken(request_id)
+        except Exception:
+            log.warning("%s: could not show card %s again after it was overtaken", self.platform, request_id,
+                        exc_info=True)
 
     async def _post_or_edit(self, thread: ThreadRef, card: StatusCard, ref: dict[str, Any] | None) -> dict[str, Any]:
         if ref is not None:

@@ -88,11 +88,13 @@ class JobStore(Protocol):
     async def pending_relay(self) -> list[tuple[str, str]]:
         """(job id, platform) of every job whose card is behind."""
         ...
-    async def relay_failed(self, job_id: str) -> int:
-        """Counts one failed attempt to show the job's card; returns the attempts so far."""
+    async def relay_failed(self, job_id: str, version: int) -> int:
+        """Counts one failed attempt to show `version` of the job's card; returns the attempts so far, or 0
+        (not counted) when the job has moved past that version."""
         ...
-    async def dead_letter(self, job_id: str, reason: str) -> None:
-        """Stops relaying this job for good: its card can't be shown."""
+    async def dead_letter(self, job_id: str, reason: str, version: int) -> bool:
+        """Stops relaying this job for good (its card can't be shown), only while `version` is its newest and
+        not shown yet; False when it was not given up."""
         ...
 
 
@@ -141,7 +143,8 @@ class Engine(Protocol):
 class CardRefStore(Protocol):
     """Remembers which platform message shows a request's status card, and which version it shows.
 
-    Writers hold the card's cross-process lock (see core/cardsink.py), so these need no locking of their own.
+    Writers hold the card's cross-process lock (see core/cardsink.py); `put` is compare-and-set all the same,
+    for a writer whose lock lapsed while it was stalled.
     """
 
     async def get(self, request_id: str, platform: str) -> dict[str, Any] | None: ...
@@ -151,7 +154,10 @@ class CardRefStore(Protocol):
     async def begin_post(self, request_id: str, platform: str) -> None: ...
     async def put(
         self, request_id: str, platform: str, ref: dict[str, Any], *, job_started: float = 0.0, version: int = -1
-    ) -> None: ...
+    ) -> bool:
+        """Records the card's reference and what it shows, unless a newer card (by `job_started`, then
+        `version`) is recorded already: False then, and nothing changes."""
+        ...
 
 
 class ChatCore(Protocol):

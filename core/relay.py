@@ -53,6 +53,18 @@ class StatusRelay:
 
     def register(self, platform: str, sink: StatusSink) -> None:
         self.sinks[platform] = sink
+        # Card sinks (core/cardsink.py) take it; a wrapper (telemetry) passes it on to the sink it wraps.
+        when_overtaken = getattr(sink, "when_overtaken", None)
+        if when_overtaken is not None:
+            when_overtaken(self.reshow)
+
+    async def reshow(self, request_id: str) -> None:
+        """Shows the request's newest state again: a stalled process may have edited its card backwards."""
+        request = await self.requests.get(request_id)
+        if request is not None and request.latest_job:
+            # A new version of the job (no other change): newer than anything recorded, so it is written.
+            await self.jobs.update(request.latest_job)
+            self.poke()
 
     def poke(self) -> None:
         self.wakeup.set()
@@ -113,11 +125,11 @@ class StatusRelay:
             await self._dead_letter(status, exc.reason)
             return 0
         except Exception as exc:
-            attempts = await self.jobs.relay_failed(job_id)
+            attempts = await self.jobs.relay_failed(job_id, status.version)
             if attempts >= self.max_attempts:
                 await self._dead_letter(status, f"{attempts} failed attempts, the last: {exc}")
                 return 0
-            delay = self.backoff_seconds * 2 ** (attempts - 1)
+            delay = self.backoff_seconds * 2 ** (max(attempts, 1) - 1)
             log.warning("could not update card for %s v%d (attempt %d, next in %.0fs): %s",
                         job_id, status.version, attempts, delay, exc)
             await self.work.later(job_id, delay, platform)
@@ -136,10 +148,15 @@ class StatusRelay:
                                        expect={"plan.hash": status.plan_hash, "status": Status.AWAITING_APPROVAL})
 
     async def _dead_letter(self, status: JobStatus, reason: str) -> None:
+        given_up = await self.jobs.dead_letter(status.job_id, reason, status.version)
+        await self.work.done(status.job_id)
+        if not given_up:
+            # The job moved on (its newer version is on the list again) or another process showed it.
+            log.warning("card for job %s v%d failed (%s), but the job has moved on; not giving up on it",
+                        status.job_id, status.version, reason)
+            return
         log.error("card for request %s (job %s) can't be shown and is given up: %s",
                   status.request_id, status.job_id, reason)
-        await self.jobs.dead_letter(status.job_id, reason)
-        await self.work.done(status.job_id)
         observe.dead_letter(ThreadRef.from_dict(status.thread).platform)
 
     async def run(self) -> None:

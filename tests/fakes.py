@@ -250,15 +250,19 @@ class FakeJobs:
         return [(j.job_id, str(j.thread.get("platform", ""))) for j in self.jobs.values()
                 if self.relay[j.job_id]["relay_pending"]]
 
-    async def relay_failed(self, job_id: str) -> int:
-        if job_id not in self.relay:
+    async def relay_failed(self, job_id: str, version: int) -> int:
+        job = self.jobs.get(job_id)
+        if job is None or job.version != version:
             return 0
         self.relay[job_id]["relay_attempts"] = (self.relay[job_id]["relay_attempts"] or 0) + 1
         return int(self.relay[job_id]["relay_attempts"])
 
-    async def dead_letter(self, job_id: str, reason: str) -> None:
-        if job_id in self.relay:
-            self.relay[job_id].update(relay_pending=False, relay_dead={"reason": reason[:500], "at": _now()})
+    async def dead_letter(self, job_id: str, reason: str, version: int) -> bool:
+        job = self.jobs.get(job_id)
+        if job is None or job.version != version or not self.relay[job_id]["relay_pending"]:
+            return False
+        self.relay[job_id].update(relay_pending=False, relay_dead={"reason": reason[:500], "at": _now()})
+        return True
 
 
 class FakeRelayWork:
@@ -367,10 +371,14 @@ class FakeCardRefs:
 
     async def put(
         self, request_id: str, platform: str, ref: dict[str, Any], *, job_started: float = 0.0, version: int = -1
-    ) -> None:
+    ) -> bool:
+        shown = self.cards.get(f"{platform}:{request_id}", {})
+        if "version" in shown and (shown["job_started"], shown["version"]) >= (job_started, version):
+            return False
         self.cards[f"{platform}:{request_id}"] = {
             "ref": copy.deepcopy(ref), "job_started": job_started, "version": version, "updated_at": _now()
         }
+        return True
 
 
 def _ops(changes: list[ResourceChange]) -> list[tuple[str, str, str]]:

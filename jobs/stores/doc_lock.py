@@ -15,10 +15,11 @@ check and the write. So each write is fenced twice:
   command whose deadline has passed, and gives the server the rest as `maxTimeMS`, so a holder that wakes
   up after its lease ran out never sends the write;
 - by token: every grant has a fencing token larger than any before it, stored in the document it writes
-  (`_fence`); a holder that reads a document stamped by a later holder refuses to go on (`Held.check`).
-  The stamp goes on with the write itself. FerretDB v1 only looks a document up by index when the filter is
-  the `_id` alone (anything more scans the whole collection), so the token is compared on the read the
-  compare-and-set does anyway rather than in the write's filter.
+  (`_fence`). A holder that reads a document stamped by a later holder refuses to go on (`Held.check`), and
+  the write itself matches the document only while no later holder has stamped it (`Held.where`): a write
+  sent in time but delayed on its way until after the next holder wrote matches nothing and changes
+  nothing. (On FerretDB v1 an update by `_id` alone already costs time growing with the collection, and the
+  extra condition adds little to it; on MongoDB the condition and the write are one atomic step.)
 
 A lease that vanished with the whole keyspace (Redis restarted empty) is lost, not taken back: what this
 holder read under it may be stale, so the write is refused and the caller tries again.
@@ -72,6 +73,14 @@ class Held:
             raise DocLockLost(f"{self.name} was written by a later holder (fence {doc.get(FENCE_FIELD)} > "
                               f"{self.fence})")
 
+    def where(self, doc_id: str, **conditions: Any) -> dict[str, Any]:
+        """A write's filter: `doc_id` (and `conditions`) only while no later holder has stamped it. A write
+        that matches nothing under it was overtaken: `lost()` says so."""
+        return {"_id": doc_id, **conditions, FENCE_FIELD: {"$not": {"$gt": self.fence}}}
+
+    def lost(self) -> DocLockLost:
+        return DocLockLost(f"{self.name} was written by a later holder before this write arrived")
+
     def stamp(self, update: dict[str, Any]) -> dict[str, Any]:
         """`update` with this holder's fencing token added (never lowering a later one)."""
         return {**update, "$max": {**update.get("$max", {}), FENCE_FIELD: self.fence}}
@@ -92,8 +101,10 @@ class Held:
             with pymongo.timeout(remaining):
                 yield
         except PyMongoError as exc:
-            if exc.timeout and self.grant.remaining(MARGIN) <= 0:
-                raise DocLockLost(f"the lease on {self.name} ran out before the write was made") from exc
+            if exc.timeout:
+                # The deadline is the lease's end (PyMongo's own timeouts give way to it): whether the write
+                # was made or not is unknown, and only a later holder may now write.
+                raise DocLockLost(f"the lease on {self.name} ran out before the write was answered") from exc
             raise
 
 

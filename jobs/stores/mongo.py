@@ -273,11 +273,11 @@ class MongoRequests:
                 await _add_to_lists(self.lists, {_stack_list(str(encoded["stack"])): [request_id]})
             async with held.write():
                 doc = await self.col.find_one_and_update(
-                    {"_id": request_id}, held.stamp({"$set": {**encoded, "updated_at": now()}}),
+                    held.where(request_id), held.stamp({"$set": {**encoded, "updated_at": now()}}),
                     return_document=ReturnDocument.AFTER,
                 )
             if doc is None:
-                return None
+                raise held.lost()  # requests are never deleted: only a later holder's stamp stops the match
             # Only moves into or out of the live states touch the pointer: most status changes don't.
             if "status" in changes and doc.get("stack") and was_live != (doc.get("status") in LIVE):
                 await self._track_live(doc["stack"], request_id, str(doc["status"]))
@@ -475,15 +475,16 @@ class MongoJobs:
                 }}
             async with held.write():
                 # FerretDB v1: no projection here
-                doc = await self.col.find_one_and_update({"_id": job_id}, held.stamp(update),
+                doc = await self.col.find_one_and_update(held.where(job_id), held.stamp(update),
                                                          return_document=ReturnDocument.AFTER)
-        if doc:
-            steps = [self.on_change(job_id)] if self.on_change else []
-            # Only a move between open and finished touches the list (queued -> running writes nothing more).
-            if "phase" in changes and (current.get("phase") in _OPEN_PHASES) != (doc.get("phase") in _OPEN_PHASES):
-                steps.append(self._track_open(job_id, str(doc.get("phase")), doc.get("created_at")))
-            await asyncio.gather(*steps)
-        return _to_status(doc) if doc else None
+            if doc is None:
+                raise held.lost()  # jobs are never deleted: only a later holder's stamp stops the match
+        steps = [self.on_change(job_id)] if self.on_change else []
+        # Only a move between open and finished touches the list (queued -> running writes nothing more).
+        if "phase" in changes and (current.get("phase") in _OPEN_PHASES) != (doc.get("phase") in _OPEN_PHASES):
+            steps.append(self._track_open(job_id, str(doc.get("phase")), doc.get("created_at")))
+        await asyncio.gather(*steps)
+        return _to_status(doc)
 
     async def unrelayed(self, platforms: list[str], limit: int = 100) -> list[JobStatus]:
         query = {"relay_pending": True, "thread.platform": {"$in": platforms}}
@@ -496,32 +497,35 @@ class MongoJobs:
         return [(doc["_id"], str((doc.get("thread") or {}).get("platform", ""))) async for doc in cursor]
 
     async def mark_relayed(self, job_id: str, version: int) -> None:
-        # Only the version that was shown is cleared; a newer change keeps the flag for the next pass. The
-        # version is compared here, under the job's lock, not in the update's filter: FerretDB v1 answers a
-        # filter of anything but `_id` alone by scanning every job ever run, on every card edit.
-        async with self.locks.hold(f"jobs:{job_id}") as held:
-            current = await self.col.find_one({"_id": job_id}, {"version": 1})
-            if current is None or int(current.get("version", 0)) != version:
-                return
-            async with held.write():  # a lease that ran out meanwhile must not clear a newer version's flag
-                await self.col.update_one(
-                    {"_id": job_id},
-                    {"$set": {"relay_pending": False, "relayed_version": version, "relay_attempts": 0}},
-                )
+        # Only the version that was shown is cleared; a newer change keeps the flag for the next pass.
+        await self._relay_write(job_id, {"version": version}, {
+            "$set": {"relay_pending": False, "relay_attempts": 0}, "$max": {"relayed_version": version}})
 
-    async def relay_failed(self, job_id: str) -> int:
-        async with self.locks.hold(f"jobs:{job_id}"):
-            doc = await self.col.find_one_and_update(
-                {"_id": job_id}, {"$inc": {"relay_attempts": 1}}, return_document=ReturnDocument.AFTER,
-            )
+    async def relay_failed(self, job_id: str, version: int) -> int:
+        """Counts a failure to show `version`; 0 (not counted) once the job has moved past it."""
+        doc = await self._relay_write(job_id, {"version": version}, {"$inc": {"relay_attempts": 1}})
         return int((doc or {}).get("relay_attempts", 0))
 
-    async def dead_letter(self, job_id: str, reason: str) -> None:
-        async with self.locks.hold(f"jobs:{job_id}"):
-            await self.col.update_one(
-                {"_id": job_id},
-                {"$set": {"relay_pending": False, "relay_dead": {"reason": reason[:500], "at": now()}}},
-            )
+    async def dead_letter(self, job_id: str, reason: str, version: int) -> bool:
+        """Gives up on the card only while `version` is still the newest and not shown: a slow process that
+        failed an old version never stops the card of a newer one, or one another process showed."""
+        doc = await self._relay_write(job_id, {"version": version, "relay_pending": True}, {
+            "$set": {"relay_pending": False, "relay_dead": {"reason": reason[:500], "at": now()}}})
+        return doc is not None
+
+    async def _relay_write(self, job_id: str, expect: dict[str, Any], update: dict[str, Any]) -> dict[str, Any] | None:
+        """The relay's bookkeeping: compare-and-set on `expect`, under the job's lock and fenced like every
+        other write, so a relaying process that stalled past its lock cannot undo what a later one wrote."""
+        async with self.locks.hold(f"jobs:{job_id}") as held:
+            current = await self.col.find_one({"_id": job_id}, {FENCE_FIELD: 1, **dict.fromkeys(expect, 1)})
+            held.check(current)
+            if current is None or any(current.get(k) != v for k, v in expect.items()):
+                return None  # the common miss (an older version shown) costs no write
+            async with held.write():
+                # The same conditions again in the filter: what was read may have changed since, if this
+                # holder stalled past its lease. FerretDB v1: no projection here.
+                return await self.col.find_one_and_update(held.where(job_id, **expect), held.stamp(update),
+                                                          return_document=ReturnDocument.AFTER)
 
 
 class MongoAudit:
@@ -581,10 +585,17 @@ class MongoCardRefs:
 
     async def put(
         self, request_id: str, platform: str, ref: dict[str, Any], *, job_started: float = 0.0, version: int = -1
-    ) -> None:
-        # One replace, no read-modify-write: callers hold the card's lock, so nothing interleaves.
-        await self.col.replace_one(
-            {"_id": f"{platform}:{request_id}"},
-            {"ref": ref, "job_started": job_started, "version": version, "updated_at": now()},
-            upsert=True,
-        )
+    ) -> bool:
+        # Callers hold the card's lock; the condition is for one whose lock lapsed while it was stalled. A
+        # record that matches none of it is newer, so the upsert's insert then collides with it.
+        older = {"$or": [{"version": {"$exists": False}}, {"job_started": {"$lt": job_started}},
+                         {"job_started": job_started, "version": {"$lt": version}}]}
+        try:
+            await self.col.replace_one(
+                {"_id": f"{platform}:{request_id}", **older},
+                {"ref": ref, "job_started": job_started, "version": version, "updated_at": now()},
+                upsert=True,
+            )
+        except DuplicateKeyError:
+            return False
+        return True

@@ -8,6 +8,7 @@ starved process would be.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from typing import Any
 
@@ -121,3 +122,99 @@ async def test_fencing_tokens_only_grow_even_when_redis_comes_back_empty(runtime
     assert third is not None and third.fence > second.fence
     assert not await leases.renew(first), "a lease that vanished is lost, not taken back"
     assert first.lost and first.remaining() == 0
+
+
+class DelayingProxy:
+    """A TCP proxy in front of FerretDB that can hold back the writes its clients send (a slow network path).
+
+    While closed, a message carrying a `findAndModify` waits; other traffic (handshakes, heartbeats, reads)
+    passes. Held bytes still reach the server once let go, even after the client gave up and closed its
+    socket: that is what a request delayed on the network does."""
+
+    def __init__(self, upstream_port: int) -> None:
+        self.upstream_port = upstream_port
+        self.open = asyncio.Event()
+        self.open.set()
+        self.held = asyncio.Event()  # set once something was held back
+        self.delivered = asyncio.Event()  # set once held bytes reached the server and it was done with them
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._server: asyncio.Server | None = None
+
+    async def start(self) -> int:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def close(self) -> None:
+        assert self._server is not None
+        self._server.close()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _serve(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+        server_r, server_w = await asyncio.open_connection("127.0.0.1", self.upstream_port)
+        delayed = asyncio.Event()
+
+        async def upstream() -> None:
+            while data := await client_r.read(65536):
+                if not self.open.is_set() and b"findAndModify" in data:
+                    self.held.set()
+                    delayed.set()
+                    await self.open.wait()
+                server_w.write(data)
+                await server_w.drain()
+
+        async def downstream() -> None:
+            # FerretDB answers a command that arrives past its maxTimeMS by closing the connection, having
+            # made the write all the same: either way, the server is done with it.
+            while data := await server_r.read(65536):
+                if delayed.is_set():
+                    self.delivered.set()
+                client_w.write(data)
+                with contextlib.suppress(ConnectionError):
+                    await client_w.drain()
+            if delayed.is_set():
+                self.delivered.set()
+
+        for step in (upstream(), downstream()):
+            task = asyncio.create_task(step)
+            self._tasks.add(task)
+
+
+async def test_a_write_delayed_on_the_network_past_its_lease_matches_nothing(
+    runtime: Runtime, services: LocalServices, settings: Settings
+) -> None:
+    """The write leaves in time, under its lease; the network holds it until the lease is over and the next
+    holder has written. When it reaches the server it must change nothing: its filter names its fence."""
+    request_id = await _request(runtime)
+    proxy = DelayingProxy(int(services.mongodb_url.rsplit(":", 1)[1].strip("/")))
+    port = await proxy.start()
+    slow_mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(f"mongodb://127.0.0.1:{port}/",
+                                                                     directConnection=True)
+    try:
+        slow = MongoRequests(slow_mongo[settings.mongodb_db], DocLocks(runtime.redis, lease_ms=600))
+
+        class DelayedCollection:
+            def __getattr__(self, name: str) -> Any:
+                return getattr(slow_mongo[settings.mongodb_db].requests, name)
+
+            async def find_one_and_update(self, *args: Any, **kwargs: Any) -> Any:
+                proxy.open.clear()  # the write is sent now, and held on its way
+                return await slow_mongo[settings.mongodb_db].requests.find_one_and_update(*args, **kwargs)
+
+        slow.col = DelayedCollection()  # type: ignore[assignment]
+        with pytest.raises(DocLockLost):
+            # Its client gives up at the end of the lease; the write itself is still on its way.
+            await slow.transition(request_id, Status.PLANNING, Status.CANCELLED, {"error": "stale"})
+        assert proxy.held.is_set()
+
+        moved = await runtime.requests.transition(request_id, Status.PLANNING, Status.FAILED, {"error": "newer"})
+        assert moved is not None and moved.status == Status.FAILED
+        proxy.open.set()  # the delayed write arrives now, after the next holder's
+        await asyncio.wait_for(proxy.delivered.wait(), 20)
+
+        doc = await runtime.db.requests.find_one({"_id": request_id})
+        assert doc is not None and (doc["status"], doc["error"]) == ("failed", "newer")
+    finally:
+        await slow_mongo.close()
+        await proxy.close()

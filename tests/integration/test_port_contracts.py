@@ -191,8 +191,11 @@ async def test_job_store(real: Runtime | None) -> None:
     # A finished job stays as it ended.
     assert await jobs.update_open("j1", phase=Phase.CANCELLED) is None
     assert (await jobs.get("j1")).phase == Phase.SUCCEEDED  # type: ignore[union-attr]
-    assert await jobs.relay_failed("j2") == 1 and await jobs.relay_failed("j2") == 2
-    await jobs.dead_letter("j2", "no such channel")
+    assert await jobs.relay_failed("j2", 1) == 1 and await jobs.relay_failed("j2", 1) == 2
+    assert await jobs.relay_failed("j2", 0) == 0, "a version the job moved past is not counted"
+    assert not await jobs.dead_letter("j2", "stale", 0), "nor given up on"
+    assert await jobs.dead_letter("j2", "no such channel", 1)
+    assert not await jobs.dead_letter("j2", "again", 1), "given up once"
     dead = await jobs.relay_state("j2")
     assert dead is not None and dead[1]["relay_pending"] is False
     assert dead[1]["relay_dead"]["reason"] == "no such channel"
@@ -268,11 +271,17 @@ async def test_card_ref_store(real: Runtime | None) -> None:
     await cards.begin_post("r1", "slack")
     posting = await cards.state("r1", "slack")
     assert posting is not None and posting.get("posting") and await cards.get("r1", "slack") is None
-    await cards.put("r1", "slack", {"channel": "C1", "ts": "1.2"}, job_started=5.0, version=3)
+    assert await cards.put("r1", "slack", {"channel": "C1", "ts": "1.2"}, job_started=5.0, version=3)
     state = await cards.state("r1", "slack")
     assert state is not None and (state["ref"], state["job_started"], state["version"]) == (
         {"channel": "C1", "ts": "1.2"}, 5.0, 3)
     assert "posting" not in state
+    # Never backwards: an older version of the same job, or any version of an older job, changes nothing.
+    assert not await cards.put("r1", "slack", {"channel": "C1", "ts": "9.9"}, job_started=5.0, version=2)
+    assert not await cards.put("r1", "slack", {"channel": "C1", "ts": "9.9"}, job_started=4.0, version=8)
+    assert not await cards.put("r1", "slack", {"channel": "C1", "ts": "9.9"}, job_started=5.0, version=3)
+    assert (await cards.state("r1", "slack") or {})["version"] == 3
+    assert await cards.put("r1", "slack", {"channel": "C1", "ts": "1.2"}, job_started=6.0, version=1)
     assert await cards.get("r1", "slack") == {"channel": "C1", "ts": "1.2"} and await cards.get("r1", "web") is None
 
 
