@@ -25,10 +25,10 @@ from core.status_card import StatusCard
 from infra.lease import RedisLease
 from infra.redis_keys import DOC_LOCK_PREFIX
 from jobs.stores.doc_lock import DocLocks
+from tests.e2e.test_relay_cards import cards_in, new_job
 from tests.slack_mock import MockSlack
 from tests.slack_mock.server import BOT_TOKEN, TEAM
 from tests.support import eventually
-from tests.e2e.test_relay_cards import cards_in, new_job
 
 
 class HeldSink(SlackStatusSink):
