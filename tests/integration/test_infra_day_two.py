@@ -41,10 +41,16 @@ def ops(plan: PlanResult) -> dict[str, str]:
     return {c.name: c.op for c in plan.resources}
 
 
-def service_env(engine: OfflineEngine, spec: InfraSpec) -> dict[str, Any]:
-    service = next(r for r in engine.evaluate(spec).resources if r.type == RUN and r.name == "shop-staging-svc")
+def service_env(engine: OfflineEngine, spec: InfraSpec, name: str = "shop-staging-svc") -> dict[str, Any]:
+    service = next(r for r in engine.evaluate(spec).resources if r.type == RUN and r.name == name)
     envs = service.inputs["template"]["containers"][0]["envs"]
     return {e["name"]: e.get("value", e.get("valueSource")) for e in envs}
+
+
+def assert_env_kept(before: dict[str, Any], after: dict[str, Any]) -> None:
+    """The running app's variables all stay, under the same names, pointing at the same things."""
+    assert set(before) <= set(after), f"renamed or dropped: {sorted(set(before) - set(after))}"
+    assert {k: after[k] for k in before} == before
 
 
 async def apply_then_preview(engine: OfflineEngine, before: InfraSpec, after: InfraSpec) -> PlanResult:
@@ -96,6 +102,9 @@ async def test_adding_a_cache_to_an_app_with_a_service(engine: OfflineEngine) ->
     changed = ops(plan)
     assert changed["shop-staging-redis"] == "create"
     assert changed["shop-staging-bucket"] == "same" and changed["shop-staging-svc"] == "update"
+    after = service_env(engine, spec_of(*kinds("service", "bucket", "redis")))
+    assert_env_kept(service_env(engine, before), after)
+    assert {"REDIS_HOST", "REDIS_PORT", "REDIS_AUTH", "REDIS_CA_CERT"} <= set(after)
 
 
 async def test_adding_a_cache_next_to_a_database_leaves_the_database_alone(engine: OfflineEngine) -> None:
@@ -104,18 +113,23 @@ async def test_adding_a_cache_next_to_a_database_leaves_the_database_alone(engin
     assert destructive(plan) == {}
     changed = ops(plan)
     assert changed["shop-staging-pg"] == changed["shop-staging-pg-user"] == "same"
+    assert_env_kept(service_env(engine, before), service_env(engine, spec_of(*kinds("service", "postgres", "redis"))))
     # The network is the environment's, so an app plan never creates or deletes one.
     assert not [c for c in plan.resources if c.type.startswith("gcp:compute/") or "servicenetworking" in c.type]
 
 
 async def test_a_bigger_size_replaces_only_what_cannot_grow_in_place(engine: OfflineEngine) -> None:
     everything = kinds("service", "postgres", "mysql", "redis", "bucket", "queue", "secret", "registry")
-    plan = await apply_then_preview(engine, spec_of(*everything), spec_of(*everything, size="medium"))
+    before, after = spec_of(*everything), spec_of(*everything, size="medium")
+    plan = await apply_then_preview(engine, before, after)
     # Memorystore cannot change tier (BASIC -> STANDARD_HA) in place; everything else can.
     assert destructive(plan) == {"shop-staging-redis": "replace"}
     changed = ops(plan)
     assert changed["shop-staging-pg"] == changed["shop-staging-mysql"] == "update"
     assert changed["shop-staging-svc"] == "update"
+    # Nothing is added by a size change, and the app keeps every variable name.
+    assert {n for n, op in changed.items() if op == "create"} == set()
+    assert set(service_env(engine, before)) == set(service_env(engine, after))
 
 
 async def test_adding_a_secret(engine: OfflineEngine) -> None:
@@ -124,7 +138,9 @@ async def test_adding_a_secret(engine: OfflineEngine) -> None:
     plan = await apply_then_preview(engine, before, after)
     assert destructive(plan) == {}
     assert ops(plan)["shop-staging-secret"] == "create"
-    assert set(service_env(engine, before)) < set(service_env(engine, after))
+    old_env, new_env = service_env(engine, before), service_env(engine, after)
+    assert_env_kept(old_env, new_env)
+    assert set(new_env) - set(old_env) == {"APP_SECRET_NAME"}
 
 
 async def test_a_second_environment_is_a_new_stack_not_a_change(engine: OfflineEngine) -> None:
@@ -138,6 +154,8 @@ async def test_a_second_environment_is_a_new_stack_not_a_change(engine: OfflineE
     await engine.apply(prod, quiet)
     # Staging is untouched by prod's apply.
     assert {c.op for c in (await engine.preview(staging, quiet)).resources} == {"same"}
+    # The app reads the same variable names in either environment; only the values differ.
+    assert set(service_env(engine, prod, "shop-prod-svc")) == set(service_env(engine, staging))
 
 
 async def test_reapplying_after_a_change_is_a_no_op(engine: OfflineEngine) -> None:
