@@ -9,7 +9,7 @@ counted once per estimate, as if no other app used them. Other regions use a rou
 
 from __future__ import annotations
 
-from core.spec import InfraSpec
+from core.spec import Component, InfraSpec
 from infra import sizes
 from infra.aws import pricing as aws_pricing
 
@@ -118,6 +118,18 @@ def run_cost(vcpu_seconds: float, gib_seconds: float, requests_millions: float, 
     )
 
 
+def queue_cost(throughput_gib: float, *, free_tier: bool) -> float:
+    if free_tier:
+        throughput_gib = max(0.0, throughput_gib - PUBSUB_FREE_GIB)
+    return throughput_gib / 1024 * PUBSUB_PER_TIB
+
+
+def registry_cost(storage_gb: float, *, free_tier: bool) -> float:
+    if free_tier:
+        storage_gb = max(0.0, storage_gb - REGISTRY_FREE_GB)
+    return storage_gb * REGISTRY_GB_MONTH
+
+
 def _redis_hourly_per_gb(tier: str, memory_gb: int) -> float:
     for ceiling, rate in REDIS_GB_HOURLY[tier]:
         if memory_gb <= ceiling:
@@ -139,11 +151,11 @@ def component_monthly_cost(kind: str, size: str, environment: str = "dev") -> fl
     if kind == "bucket":
         return t["storage_gb"] * GCS_STANDARD_GB_MONTH
     if kind == "queue":
-        return max(0, t["throughput_gib"] - PUBSUB_FREE_GIB) / 1024 * PUBSUB_PER_TIB
+        return queue_cost(t["throughput_gib"], free_tier=False)
     if kind == "secret":
         return t["versions"] * SECRET_VERSION_MONTH
     if kind == "registry":
-        return max(0.0, t["storage_gb"] - REGISTRY_FREE_GB) * REGISTRY_GB_MONTH
+        return registry_cost(t["storage_gb"], free_tier=False)
     raise ValueError(f"no price for kind {kind!r}")
 
 
@@ -151,22 +163,38 @@ def region_multiplier(region: str) -> float:
     return REGION_MULTIPLIER.get(region, DEFAULT_REGION_MULTIPLIER)
 
 
+# Kinds priced by usage with a per-billing-account free tier.
+POOLED_FREE_TIER = frozenset({"service", "queue", "registry"})
+
+
+def _of_kind(spec: InfraSpec, kind: str) -> list[Component]:
+    return [c for c in spec.components if c.kind == kind]
+
+
+def _summed(spec: InfraSpec, kind: str, field: str) -> float:
+    return float(sum(sizes.tier(kind, spec.size_of(c))[field] * c.count for c in _of_kind(spec, kind)))
+
+
 def estimate_monthly_cost(spec: InfraSpec) -> float:
     """Whole-spec estimate in USD per month, rounded to cents; AWS specs are priced by infra/aws/pricing.py.
 
-    Cloud Run is summed over all services first, so its free tier counts once, not per service.
+    Cloud Run, Pub/Sub and Artifact Registry usage is summed over the spec first, so each free tier
+    counts once, not once per service, queue or registry.
     """
     if spec.cloud == "aws":
         return aws_pricing.estimate_monthly_cost(spec)
-    services = [c for c in spec.components if c.kind == "service"]
-    others = [c for c in spec.components if c.kind != "service"]
+    others = [c for c in spec.components if c.kind not in POOLED_FREE_TIER]
     total = sum(component_monthly_cost(c.kind, spec.size_of(c), spec.environment) * c.count for c in others)
     usage = [0.0, 0.0, 0.0]
-    for c in services:
+    for c in _of_kind(spec, "service"):
         for i, amount in enumerate(run_usage(spec.size_of(c))):
             usage[i] += amount * c.count
-    if services:
+    if _of_kind(spec, "service"):
         total += run_cost(*usage, free_tier=True)
+    if _of_kind(spec, "queue"):
+        total += queue_cost(_summed(spec, "queue", "throughput_gib"), free_tier=True)
+    if _of_kind(spec, "registry"):
+        total += registry_cost(_summed(spec, "registry", "storage_gb"), free_tier=True)
     return round(total * region_multiplier(spec.region), 2)
 
 

@@ -97,5 +97,24 @@ def test_readme_tables_match_the_code() -> None:
     assert sizes.size_table_markdown() in readme
     assert pricing.price_table_markdown() in readme
     medium_pg = pricing.component_monthly_cost("postgres", "medium")
-    assert f"| postgres | ${pricing.component_monthly_cost('postgres', 'small'):,.2f}" in readme
     assert f"${medium_pg:,.2f}" in readme
+    for kind in KINDS:
+        row = " | ".join(f"${pricing.component_monthly_cost(kind, size):,.2f}" for size in SIZES)
+        plain = f"| {kind} | {row} |"
+        assert plain in readme or kind in ("postgres", "mysql"), plain
+        assert f"| {kind} | ${pricing.component_monthly_cost(kind, 'small'):,.2f}" in readme
+
+
+def test_pubsub_and_registry_free_tiers_count_once_per_estimate() -> None:
+    # Pub/Sub: the first 10 GiB a month are free; Artifact Registry: the first 0.5 GB stored. Both are
+    # per billing account, so the per-component figure is before them and the estimate takes them off once.
+    assert pricing.component_monthly_cost("queue", "small") == pytest.approx(10 / 1024 * 40.0)
+    assert pricing.component_monthly_cost("registry", "small") == pytest.approx(5 * 0.10)
+
+    def estimate(kind: str, count: int) -> float:
+        return pricing.estimate_monthly_cost(InfraSpec(app="a", components=[Component(kind=kind, count=count)]))
+
+    assert estimate("queue", 1) == 0.0
+    assert estimate("queue", 2) == pytest.approx(round((20 - 10) / 1024 * 40.0, 2))
+    assert estimate("registry", 1) == pytest.approx((5 - 0.5) * 0.10)
+    assert estimate("registry", 3) == pytest.approx((15 - 0.5) * 0.10)
