@@ -301,3 +301,24 @@ def test_registry_has_a_cleanup_policy() -> None:
     assert policies["keep-recent"]["mostRecentVersions"] == {"keepCount": 10}
     assert policies["delete-untagged"]["condition"] == {"tagState": "UNTAGGED", "olderThan": "1209600s"}
     assert repo["cleanupPolicyDryRun"] is False
+
+
+# --- README ---------------------------------------------------------------------------------------
+
+README_API_NAMES = {
+    apis.COMPUTE: "Compute Engine", apis.SERVICE_NETWORKING: "Service Networking", apis.SQL_ADMIN: "Cloud SQL Admin",
+    apis.REDIS: "Memorystore for Redis", apis.RUN: "Cloud Run", apis.IAM: "IAM", apis.PUBSUB: "Pub/Sub",
+    apis.SECRET_MANAGER: "Secret Manager", apis.ARTIFACT_REGISTRY: "Artifact Registry",
+    apis.STORAGE: "Cloud Storage", apis.RESOURCE_MANAGER: "Cloud Resource Manager",
+}
+
+
+def test_readme_names_every_api_the_programs_enable(full: Evaluation, shared: Evaluation) -> None:
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("## What a real project needs", 1)[1].split("\n## ", 1)[0]
+    bullet = " ".join(next(b for b in section.split("\n- ") if b.startswith("**APIs**")).split())
+    enabled = {r.inputs["service"] for r in of_type(full, API) + of_type(shared, API)}
+    assert enabled <= set(README_API_NAMES), f"name the new API in the README: {enabled - set(README_API_NAMES)}"
+    assert [api for api in enabled if README_API_NAMES[api] not in bullet] == []
