@@ -65,6 +65,7 @@ async def apply_then_preview(engine: OfflineEngine, before: InfraSpec, after: In
     ("redis", "redis", "REDIS_HOST"),
     ("queue", "queue", "TOPIC"),
     ("secret", "secret", "APP_SECRET_NAME"),
+    ("registry", "registry", "REGISTRY"),
 ])
 async def test_adding_a_second_one_keeps_the_first(engine: OfflineEngine, kind: str, base: str, env_name: str) -> None:
     before = spec_of(*kinds("service", kind))
@@ -81,8 +82,20 @@ async def test_adding_a_second_one_keeps_the_first(engine: OfflineEngine, kind: 
     # Same resource behind each old name: the first one's values do not move to the second.
     assert new_env[env_name] == old_env[env_name]
     second = {"DB_HOST": "DB_2_HOST", "BUCKET": "BUCKET_2", "REDIS_HOST": "REDIS_2_HOST", "TOPIC": "TOPIC_2",
-              "APP_SECRET_NAME": "APP_SECRET_2_NAME"}[env_name]
+              "APP_SECRET_NAME": "APP_SECRET_2_NAME", "REGISTRY": "REGISTRY_2"}[env_name]
     assert second in new_env and new_env[second] != new_env[env_name]
+
+
+async def test_adding_a_second_service_leaves_the_first_and_its_queue_consumer(engine: OfflineEngine) -> None:
+    before = spec_of(*kinds("service", "postgres", "queue"))
+    after = spec_of(*kinds("service", "postgres", "queue", service=2))
+    plan = await apply_then_preview(engine, before, after)
+    assert destructive(plan) == {}
+    changed = ops(plan)
+    assert changed["shop-staging-svc"] == changed["shop-staging-svc-sa"] == "same"
+    assert changed["shop-staging-queue-sub"] == "same", "the queue keeps pushing to the first service"
+    assert changed["shop-staging-svc-2"] == "create"
+    assert_env_kept(service_env(engine, before), service_env(engine, after))
 
 
 async def test_a_second_database_kind_does_not_take_db_names(engine: OfflineEngine) -> None:
