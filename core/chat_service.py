@@ -148,7 +148,7 @@ class ChatService:
             else:
                 log.warning("unknown action %r", action.action)
                 reply = Reply("I don't know that button.", ephemeral=True)
-            reply.text = texts.fit(reply.text)
+            reply.body = reply.body.fit(texts.MAX_REPLY_CHARS)
             await self.history.append(action.thread, "bot", reply.text, key=f"out:{key}:0",
                                       meta={"action": action.action, "user": action.user})
             await self.gate.settle(key)
@@ -205,7 +205,7 @@ class ChatService:
         lines = [incoming]
         key = incoming.key.removeprefix("in:")
         for i, reply in enumerate(replies):
-            reply.text = texts.fit(reply.text, texts.MAX_LONG_CHARS if reply.long else texts.MAX_REPLY_CHARS)
+            reply.body = reply.body.fit(texts.MAX_LONG_CHARS if reply.long else texts.MAX_REPLY_CHARS)
             lines.append(HistoryEntry(incoming.thread, "bot", reply.text, f"out:{key}:{i}",
                                       {"request_id": reply.request_id}))
         try:

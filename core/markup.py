@@ -98,6 +98,15 @@ def line(*parts: Part) -> Line:
     return Line(spans(*parts))
 
 
+def say(*parts: Part) -> Message:
+    """A one-line message. A `str` part is the core's own fixed wording, read in its notation ("say `plan`");
+    anything else a user or a worker wrote goes in as a span (Text, Strong, Code), never through a string."""
+    out: list[Span] = []
+    for part in parts:
+        out.extend(parse_inline(part) if isinstance(part, str) else (part,))
+    return Message((Line(tuple(out)),))
+
+
 def bullets(items: Iterable[Inline | Part]) -> Bullets:
     return Bullets(tuple(i if isinstance(i, tuple) else spans(i) for i in items))
 
@@ -124,6 +133,46 @@ class Message:
             return Message((*self.blocks[:-1], Line(last.spans + spans(*parts))))
         return Message((*self.blocks, line(*parts)))
 
+    def fit(self, limit: int) -> Message:
+        """At most `limit` characters (in the notation), cut at a line break where possible, so a long list
+        loses whole lines, never half a word; a cut message ends in a line "…"."""
+        if len(self) <= limit:
+            return self
+        room = limit - len("\n…")
+        kept: list[tuple[str, Inline]] = []
+        used = -1
+        for marker, inline in self.lines():
+            size = 1 + len(marker) + sum(len(_markup(s)) for s in inline)
+            if used + size > room:
+                if used < limit // 2:
+                    # One line is most of the message: keep what fits of it rather than almost nothing.
+                    kept.append((marker, _clip_spans(inline, room - used - 1 - len(marker))))
+                break
+            kept.append((marker, inline))
+            used += size
+        return Message.from_lines([*kept, ("", (Text("…"),))])
+
+    @classmethod
+    def from_lines(cls, lines: Iterable[tuple[str, Inline]]) -> Message:
+        """The inverse of `lines`: markers back into bullets, numbered items and plain lines."""
+        blocks: list[Block] = []
+        for marker, inline in lines:
+            last = blocks[-1] if blocks else None
+            if marker == BULLET:
+                if isinstance(last, Bullets):
+                    blocks[-1] = Bullets((*last.items, inline))
+                else:
+                    blocks.append(Bullets((inline,)))
+            elif marker:
+                n = int(marker.rstrip(". "))
+                if isinstance(last, Numbered) and last.start + len(last.items) == n:
+                    blocks[-1] = Numbered((*last.items, inline), last.start)
+                else:
+                    blocks.append(Numbered((inline,), n))
+            else:
+                blocks.append(Line(inline))
+        return cls(tuple(blocks))
+
     def lines(self) -> list[tuple[str, Inline]]:
         """Every line as (its list marker, its spans): the shape every text renderer walks."""
         out: list[tuple[str, Inline]] = []
@@ -149,25 +198,12 @@ class Message:
     def parse(cls, text: str) -> Message:
         """Reads the core's light notation: a line starting "• " is a bullet, "N. " a numbered item, *x*
         strong, `x` code, and the core's mention marks a mention."""
-        blocks: list[Block] = []
+        lines: list[tuple[str, Inline]] = []
         for raw in text.split("\n"):
             numbered = _NUMBERED.match(raw)
-            if raw.startswith(BULLET):
-                item = parse_inline(raw[len(BULLET):])
-                if blocks and isinstance(blocks[-1], Bullets):
-                    blocks[-1] = Bullets((*blocks[-1].items, item))
-                else:
-                    blocks.append(Bullets((item,)))
-            elif numbered:
-                n, item = int(numbered.group(1)), parse_inline(raw[numbered.end():])
-                last = blocks[-1] if blocks else None
-                if isinstance(last, Numbered) and last.start + len(last.items) == n:
-                    blocks[-1] = Numbered((*last.items, item), last.start)
-                else:
-                    blocks.append(Numbered((item,), n))
-            else:
-                blocks.append(Line(parse_inline(raw)))
-        return cls(tuple(blocks))
+            marker = BULLET if raw.startswith(BULLET) else numbered.group(0) if numbered else ""
+            lines.append((marker, parse_inline(raw[len(marker):])))
+        return cls.from_lines(lines)
 
 
 _NUMBERED = re.compile(r"(\d{1,3})\. ")
@@ -205,6 +241,23 @@ def _markup(span: Span) -> str:
     if isinstance(span, Mention):
         return mention(span.user)
     return span.text
+
+
+def _clip_spans(inline: Inline, room: int) -> Inline:
+    """As many of the spans as fit in `room` characters of notation, the last one cut short."""
+    out: list[Span] = []
+    for span in inline:
+        size = len(_markup(span))
+        if size <= room:
+            out.append(span)
+            room -= size
+            continue
+        if isinstance(span, Text | Strong | Code):
+            text = span.text[: max(room - (size - len(span.text)), 0)].rstrip()
+            if text:
+                out.append(type(span)(text))
+        break
+    return tuple(out)
 
 
 def _plain(span: Span) -> str:

@@ -140,10 +140,6 @@ class Reply:
     def text(self) -> str:
         return self.body.markup()
 
-    @text.setter
-    def text(self, value: str) -> None:
-        self.body = Message.parse(value)
-
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Reply) and all(getattr(self, n) == getattr(other, n) for n in self.__slots__)
 

@@ -31,6 +31,7 @@ from core.draft import (
     name_candidate,
     template_answer,
 )
+from core.markup import Code, Message, Strong, say
 from core.messages import Reply
 from core.ports import Planner, RequestStore
 from core.request import BUILT_ON, BUSY, REVISABLE, Request, Status
@@ -68,8 +69,8 @@ def _noting_cap(reply: Reply, parsed: Parsed, text: str) -> Reply:
     """Says so when a count was asked for beyond what one request builds, rather than trimming it silently."""
     asked = [int(n) for n in _NUMBER.findall(text) if int(n) > MAX_COUNT]
     if asked and any(c.count == MAX_COUNT for c in parsed.components):
-        reply.text += (f" (I build at most {MAX_COUNT} of one kind per request, so I took {MAX_COUNT}, "
-                       f"not {asked[0]}.)")
+        reply.body = reply.body.append_to_last_line(
+            f" (I build at most {MAX_COUNT} of one kind per request, so I took {MAX_COUNT}, not {asked[0]}.)")
     return reply
 
 
@@ -203,8 +204,8 @@ class Router:
         if request is not None and status in REVISABLE:
             return _noting_cap(await self._revise(actor, request, parsed, cues), parsed, text)
         if request is not None and status in BUSY:
-            return Reply(f"*{request.stack}* is {views.said(status or '')} right now; tell me the "
-                         "change again once that has finished.", request_id=request.id)
+            return Reply(say(Strong(request.stack), f" is {views.said(status or '')} right now; tell me the "
+                             "change again once that has finished."), request_id=request.id)
         if request is not None and status in BUILT_ON:
             before = Draft.from_spec(request.spec)
         else:
@@ -213,12 +214,12 @@ class Router:
         changed = draft.merge(parsed, cues)
         if request is not None and status in BUILT_ON and draft.cloud != before.cloud:
             # A stack lives on one cloud: moving it would mean building a second copy elsewhere.
-            return Reply(f"*{request.stack}* is built on {cloud_label(before.cloud or '')}; a stack can't move "
-                         f"to another cloud. Say `destroy {request.stack}` first, then ask again on "
-                         f"{cloud_label(draft.cloud or '')}.", request_id=request.id)
+            return Reply(say(Strong(request.stack), f" is built on {cloud_label(before.cloud or '')}; a stack "
+                             "can't move to another cloud. Say ", Code(f"destroy {request.stack}"),
+                             f" first, then ask again on {cloud_label(draft.cloud or '')}."), request_id=request.id)
         if request is not None and status == Status.APPLIED and not changed:
-            return Reply(f"That's what *{request.stack}* already has. Tell me a change, or say `outputs` "
-                         "for its URLs and names.", request_id=request.id)
+            return Reply(say("That's what ", Strong(request.stack), " already has. Tell me a change, or say "
+                             "`outputs` for its URLs and names."), request_id=request.id)
         asked = ask_next(draft)
         if asked:
             context.pop("suggested_app", None)
@@ -282,8 +283,8 @@ class Router:
         context.update(draft=draft.as_dict(), awaiting="app")
         if suggestion:
             context["suggested_app"] = suggestion
-            return Reply(f"{parsed.app_problem} How about `{suggestion}`? Say `yes` to use it, or give "
-                         "another name.")
+            return Reply(say(parsed.app_problem, " How about ", Code(suggestion), "? Say `yes` to use it, or "
+                             "give another name."))
         context.pop("suggested_app", None)
         return Reply(f"{parsed.app_problem} What should it be called?")
 
@@ -303,9 +304,10 @@ class Router:
             await self.requests.update(request.id, {"shown_plan_hash": job.plan_hash},
                                        expect={"plan.hash": job.plan_hash})
         lines = result.get("full_lines") or result.get("lines") or []
+        # The worker writes the plan's lines in the core's notation.
         return Reply(
-            "\n".join([f"The full plan for *{request.stack}*:", *lines,
-                        "Say `apply` (or press Approve) to build it, or `plan again` for a fresh preview."]),
+            say("The full plan for ", Strong(request.stack), ":") + Message.parse("\n".join(lines))
+            + say("Say `apply` (or press Approve) to build it, or `plan again` for a fresh preview."),
             request_id=request.id, long=True,
         )
 
@@ -327,14 +329,14 @@ class Router:
             after = await self.requests.get(request.id)
             if after and after.revision > request.revision:
                 # Nothing changed but the plan itself: say that, rather than the request service's "Updated".
-                reply.text = (f"Planning *{request.stack}* again; the new plan replaces the one above, "
-                              "which can no longer be approved.")
+                reply.body = say("Planning ", Strong(request.stack), " again; the new plan replaces the one "
+                                 "above, which can no longer be approved.")
             return reply
         if status == Status.FAILED:
             return await self._start(actor, Draft.from_spec(request.spec), "plan again", context)
         if status == Status.APPLIED:
-            return Reply(f"*{request.stack}* is already built as planned. Tell me a change (e.g. `add a "
-                         "redis`) and I'll plan it.", request_id=request.id)
+            return Reply(say(Strong(request.stack), " is already built as planned. Tell me a change (e.g. "
+                             "`add a redis`) and I'll plan it."), request_id=request.id)
         return Reply(f"That request is {views.said(status)}, so there's nothing to plan. "
                      + texts.EXAMPLE_HINT, request_id=request.id)
 
@@ -357,12 +359,10 @@ class Router:
             return Reply("Which stack should I destroy? Name it like `shop-staging` (say `list` to see "
                          "yours).")
         if await self._live(actor, stack) is None:
-            return Reply(f"I don't know a live stack called `{stack}`. Say `list` to see yours.")
+            return Reply(say("I don't know a live stack called ", Code(stack), ". Say `list` to see yours."))
         context.update(awaiting="destroy", destroy_stack=stack)
-        return Reply(
-            f"This deletes every resource in *{stack}*. To confirm, type the stack name `{stack}` "
-            "(or `cancel`)."
-        )
+        return Reply(say("This deletes every resource in ", Strong(stack), ". To confirm, type the stack name ",
+                         Code(stack), " (or `cancel`)."))
 
     async def _confirm_destroy(
         self, actor: Actor, text: str, parsed: Parsed, context: dict[str, Any]
@@ -373,12 +373,12 @@ class Router:
         if text.strip().strip("`") == stack:
             live = await self._live(actor, stack)
             if live is None:
-                return Reply(f"`{stack}` is no longer live; nothing to destroy.")
+                return Reply(say(Code(stack), " is no longer live; nothing to destroy."))
             context["request_id"] = live.id
             return await self.request_service.request_destroy(actor, live)
         if parsed.intent == "cancel":
-            return Reply(f"OK, `{stack}` stays as it is.")
+            return Reply(say("OK, ", Code(stack), " stays as it is."))
         if parsed.intent in ("unknown", "apply", "destroy"):
             context.update(awaiting="destroy", destroy_stack=stack)
-            return Reply(f"The name didn't match. Type `{stack}` exactly to destroy it, or `cancel`.")
+            return Reply(say("The name didn't match. Type ", Code(stack), " exactly to destroy it, or `cancel`."))
         return None

@@ -75,16 +75,6 @@ MAX_REPLY_CHARS = 1900
 MAX_LONG_CHARS = 30_000
 
 
-def fit(text: str, limit: int = MAX_REPLY_CHARS) -> str:
-    """Cuts at a line break where possible, so a long list loses whole lines, never half a word."""
-    if len(text) <= limit:
-        return text
-    cut = text[: limit - 1]
-    if "\n" in cut[limit // 2:]:
-        cut = cut[: cut.rfind("\n")]
-    return cut.rstrip() + "\n…"
-
-
 def too_long(length: int, limit: int) -> str:
     return (
         f"That message is {length:,} characters long; I read requests of up to {limit:,}. "

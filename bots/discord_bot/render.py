@@ -22,9 +22,6 @@ EMBED_FIELD_VALUE = 1024
 EMBED_FOOTER = 2048
 EMBED_TOTAL = 6000
 
-_FENCE = "```"
-_FENCE_CLOSE = "\n```"
-
 # Discord's markdown reads these anywhere in a line, and these only at its start (quotes, headings, lists).
 _INLINE_MARKUP = re.compile(r"([\\*_~|`])")
 _LINE_START_MARKUP = re.compile(r"^(\s*)([>#-])")
@@ -93,37 +90,6 @@ def _core_text(text: str) -> str:
 
 def _plain_text(text: str) -> str:
     return discord_markdown(Message((text_line(text),)))
-
-
-def chunk_text(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
-    """Splits on line boundaries; only a single line longer than the limit is cut mid-line.
-
-    A code fence open at a cut is closed there and reopened in the next chunk, so each message
-    renders on its own.
-    """
-    if not text.strip():
-        return []
-    if len(text) <= limit:
-        return [text]
-    body_limit = limit - len(_FENCE_CLOSE)
-    piece = body_limit - len(_FENCE) - 1
-    lines = [line[i : i + piece] for line in text.split("\n") for i in range(0, max(len(line), 1), piece)]
-    chunks: list[str] = []
-    current: list[str] = []
-    size = -1
-    in_fence = False
-    for line in lines:
-        if current and size + len(line) + 1 > body_limit:
-            chunks.append("\n".join(current) + (_FENCE_CLOSE if in_fence else ""))
-            current = [_FENCE] if in_fence else []
-            size = len(_FENCE) if in_fence else -1
-        current.append(line)
-        size += len(line) + 1
-        if line.lstrip().startswith(_FENCE):
-            in_fence = not in_fence
-    if current:
-        chunks.append("\n".join(current))
-    return [chunk for chunk in chunks if chunk.strip()]
 
 
 def _fields_from_lines(name: str, lines: list[str]) -> list[tuple[str, str]]:

@@ -7,8 +7,9 @@ from typing import Any
 import discord
 
 from bots.discord_bot.buttons import buttons_view
-from bots.discord_bot.render import chunk_text, discord_markdown
+from bots.discord_bot.render import MESSAGE_LIMIT, discord_markdown
 from core.messages import Reply
+from core.textfit import split_text
 
 # Replies and cards quote what people typed: no message the bot sends or edits may ping anyone, so a typed
 # "@everyone" or "<@&role>" stays text. The core's own mentions still show as names, just silently.
@@ -16,7 +17,7 @@ SAFE_MENTIONS = discord.AllowedMentions.none()
 
 
 def _parts(reply: Reply) -> list[tuple[str, discord.ui.View | None]]:
-    chunks = chunk_text(discord_markdown(reply.body))
+    chunks = split_text(discord_markdown(reply.body), MESSAGE_LIMIT)
     view = buttons_view(reply.buttons)
     if not chunks:
         return [("\u200b", view)] if view else []

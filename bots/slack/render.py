@@ -65,11 +65,6 @@ def section(text: str) -> dict[str, Any]:
     return {"type": "section", "text": {"type": "mrkdwn", "text": clip(text, MAX_SECTION_CHARS)}}
 
 
-def chunk_lines(lines: list[str], limit: int = MAX_SECTION_CHARS) -> list[str]:
-    """As few section texts as fit (core/textfit.py:pack_lines at Slack's section limit)."""
-    return pack_lines(lines, limit)
-
-
 def action_id(action: str) -> str:
     return f"{ACTION_PREFIX}{action}"
 
@@ -139,12 +134,13 @@ def render_card(card: StatusCard) -> tuple[list[dict[str, Any]], str]:
         tail.append(section(f":warning: *What went wrong:* {card.error}"))
     if card.outputs:
         outputs = ["*Outputs*"] + [f"• {k}: `{v}`" for k, v in card.outputs.items()]
-        tail.extend(section(t) for t in chunk_lines(outputs)[:MAX_OUTPUT_SECTIONS])
+        tail.extend(section(t) for t in pack_lines(outputs, MAX_SECTION_CHARS)[:MAX_OUTPUT_SECTIONS])
     if card.buttons:
         tail.append(buttons_block(card.buttons))
 
-    body = [section(t) for t in chunk_lines(card.lines)] if card.lines else []
-    resources = [section(t) for t in chunk_lines(resource_lines(card.resources))] if card.resources else []
+    # Packing no lines gives no sections.
+    body = [section(t) for t in pack_lines(card.lines, MAX_SECTION_CHARS)]
+    resources = [section(t) for t in pack_lines(resource_lines(card.resources), MAX_SECTION_CHARS)]
     room = MAX_BLOCKS - len(head) - len(tail)
     middle = (body + resources)[:room]
     if len(body) + len(resources) > room:

@@ -9,9 +9,10 @@ from slack_sdk.errors import SlackApiError, SlackRequestError
 
 from bots.slack.client import SlackClients
 from bots.slack.places import thread_ts
-from bots.slack.render import MAX_BLOCKS, buttons_block, chunk_lines, markdown, mrkdwn, mrkdwn_lines, section
+from bots.slack.render import MAX_BLOCKS, MAX_SECTION_CHARS, buttons_block, markdown, mrkdwn, mrkdwn_lines, section
 from core.markup import Message
 from core.messages import Reply, ThreadRef
+from core.textfit import pack_lines, split_text
 
 log = logging.getLogger(__name__)
 
@@ -19,23 +20,19 @@ MAX_MESSAGE_CHARS = 39_000  # Slack cuts `text` at 40,000 characters
 MAX_STREAM_APPEND = 12_000  # chat.startStream / appendStream take at most this much markdown_text a call
 
 
-def split_text(text: str, limit: int = MAX_MESSAGE_CHARS) -> list[str]:
-    return chunk_lines(text.splitlines() or [""], limit) or [""]
-
-
 def stream_pieces(markdown: str, limit: int = MAX_STREAM_APPEND) -> list[str]:
     """Paragraph by paragraph, a long paragraph in line-aligned parts, so a long listing loses nothing."""
     pieces: list[str] = []
     for paragraph in [p for p in markdown.split("\n\n") if p.strip()] or [" "]:
         separator = "\n\n" if pieces else ""
-        for part in chunk_lines(paragraph.split("\n"), limit - len("\n\n")):
+        for part in pack_lines(paragraph.split("\n"), limit - len("\n\n")):
             pieces.append(separator + part)
             separator = "\n"
     return pieces
 
 
 def reply_blocks(reply: Reply) -> list[dict[str, Any]]:
-    blocks = [section(t) for t in chunk_lines(mrkdwn_lines(reply.body))][: MAX_BLOCKS - 1]
+    blocks = [section(t) for t in pack_lines(mrkdwn_lines(reply.body), MAX_SECTION_CHARS)][: MAX_BLOCKS - 1]
     if reply.buttons:
         blocks.append(buttons_block(reply.buttons))
     return blocks
@@ -70,7 +67,7 @@ class ReplySender:
                 blocks=reply_blocks(reply), unfurl_links=False,
             )
             return str(response["ts"])
-        for part in split_text(text):
+        for part in split_text(text, MAX_MESSAGE_CHARS) or [text]:
             response = await client.chat_postMessage(
                 channel=thread.channel, thread_ts=thread_ts(thread), text=part, unfurl_links=False
             )

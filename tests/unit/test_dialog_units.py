@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from core.draft import CountCues, Draft, ask_next, count_cues, looks_like_name, name_candidate, template_answer
-from core.texts import MAX_REPLY_CHARS, fit
+from core.markup import Message, Strong, line
+from core.texts import MAX_REPLY_CHARS
 from core.understanding.parser import parse
 
 
@@ -117,12 +118,18 @@ def test_what_may_be_a_bare_name(text: str, ok: bool) -> None:
 
 def test_fit_cuts_long_replies_at_a_line() -> None:
     text = "Header\n" + "\n".join(f"• line {i} " + "x" * 40 for i in range(200))
-    cut = fit(text)
+    cut = Message.parse(text).fit(MAX_REPLY_CHARS).markup()
     assert len(cut) <= MAX_REPLY_CHARS and cut.endswith("\n…")
     lines = cut.splitlines()
     assert lines[0] == "Header" and lines[-1] == "…"
     assert all(line.startswith("• line") and line.endswith("x") for line in lines[1:-1])
-    assert fit("short") == "short"
+    assert Message.parse("short").fit(MAX_REPLY_CHARS).markup() == "short"
+
+
+def test_fit_keeps_the_start_of_one_overlong_line() -> None:
+    cut = Message.of(line("Plan: ", Strong("shop"), " " + "word " * 1000)).fit(MAX_REPLY_CHARS)
+    text = cut.markup()
+    assert len(text) <= MAX_REPLY_CHARS and text.startswith("Plan: *shop* word") and text.endswith("word\n…")
 
 
 @pytest.mark.parametrize(("answer", "app"), [("shop please", "shop"), ("name: shop", "shop"),

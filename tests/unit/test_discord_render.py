@@ -15,12 +15,12 @@ from bots.discord_bot.render import (
     MESSAGE_LIMIT,
     card_embed,
     card_footer,
-    chunk_text,
     discord_markdown,
     embed_fits,
 )
 from core.markup import Message, line
 from core.status_card import StatusCard
+from core.textfit import split_text
 
 
 def _card(**overrides: object) -> StatusCard:
@@ -40,14 +40,14 @@ def _card(**overrides: object) -> StatusCard:
 
 
 def test_short_text_is_one_message_and_blank_is_none() -> None:
-    assert chunk_text("hello\nworld") == ["hello\nworld"]
-    assert chunk_text("  \n ") == []
+    assert split_text("hello\nworld", MESSAGE_LIMIT) == ["hello\nworld"]
+    assert split_text("  \n ", MESSAGE_LIMIT) == []
 
 
 def test_long_text_splits_on_line_boundaries_under_the_limit() -> None:
     lines = [f"line {i:04d} " + "x" * (i % 90) for i in range(400)]
     text = "\n".join(lines)
-    chunks = chunk_text(text)
+    chunks = split_text(text, MESSAGE_LIMIT)
     assert len(chunks) > 1
     assert all(len(c) <= MESSAGE_LIMIT for c in chunks)
     # Every line survives whole and in order: no line was cut across two messages.
@@ -56,14 +56,14 @@ def test_long_text_splits_on_line_boundaries_under_the_limit() -> None:
 
 def test_a_single_overlong_line_is_cut_hard() -> None:
     text = "a" * 5000
-    chunks = chunk_text(text)
+    chunks = split_text(text, MESSAGE_LIMIT)
     assert all(len(c) <= MESSAGE_LIMIT for c in chunks)
     assert "".join(chunks) == text
 
 
 def test_code_fence_is_closed_and_reopened_across_chunks() -> None:
     body = "\n".join("y" * 80 for _ in range(60))
-    chunks = chunk_text(f"Plan:\n```\n{body}\n```\nend")
+    chunks = split_text(f"Plan:\n```\n{body}\n```\nend", MESSAGE_LIMIT)
     assert len(chunks) >= 2
     for chunk in chunks:
         assert chunk.count("```") % 2 == 0, chunk[:40]

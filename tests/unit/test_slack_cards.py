@@ -6,10 +6,11 @@ import json
 
 from bots.slack.handlers import mentions, plain_text
 from bots.slack.render import MAX_BLOCKS, MAX_SECTION_CHARS, markdown, render_card
-from bots.slack.replies import reply_blocks, split_text
+from bots.slack.replies import MAX_MESSAGE_CHARS, reply_blocks
 from core.markup import Message
 from core.messages import Reply
 from core.status_card import StatusCard, format_elapsed, plan_buttons
+from core.textfit import split_text
 
 
 def card(**changes: object) -> StatusCard:
@@ -109,7 +110,7 @@ def test_stream_markdown_keeps_bold_bold() -> None:
 
 
 def test_long_reply_text_is_split_under_slacks_cut_off() -> None:
-    parts = split_text("\n".join("z" * 1000 for _ in range(100)))
+    parts = split_text("\n".join("z" * 1000 for _ in range(100)), MAX_MESSAGE_CHARS)
     assert len(parts) == 3 and all(len(p) <= 39_000 for p in parts)
     assert sum(p.count("z") for p in parts) == 100_000
 
