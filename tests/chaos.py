@@ -269,8 +269,10 @@ async def run(root: Path, *, check_cards: bool = True) -> Outcome:
             faults_over = time.monotonic()
 
             async def all_ended() -> bool:
+                # "approved" is still on its way: its apply may wait for the reconciler to queue it again.
                 docs = [await driver.request_doc(n) for n in range(REQUESTS)]
-                return all(d and d["status"] not in ("applying", "awaiting_approval", "planning") for d in docs)
+                return all(d and d["status"] not in ("approved", "applying", "awaiting_approval", "planning")
+                           for d in docs)
 
             await _until(all_ended, FINISH_WITHIN, "every request to end", cluster)
             outcome.recovery_seconds = time.monotonic() - faults_over

@@ -8,7 +8,8 @@ it. One worker at a time (a leader lease in Redis) looks at every open job each 
 - a live job lease: a worker has it; nothing to do;
 - past its deadline: failed with a message, whatever else is true;
 - arq still has the job (queued or deferred): nothing to do;
-- arq has a result but the job never wrote its end: arq gave up on it; failed with arq's reason;
+- arq has a result but the job never wrote its end: arq gave up on it; failed with arq's reason, except
+  when that reason is that the job's data was gone ("job expired"): Redis lost it, so it is queued again;
 - none of these on two passes at least a lease apart (a worker renews its lease within a third of
   that, also after Redis came back empty): queued again under its own id, so a job that reappeared
   meanwhile makes the enqueue a no-op.
@@ -24,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 from arq.connections import ArqRedis
 from arq.constants import job_key_prefix, result_key_prefix
 from arq.jobs import Job
+from arq.worker import JobExecutionFailed
 
 from infra.lease import Grant, RedisLease
 from infra.redis_keys import JOB_LEASE_PREFIX, LEADER_NAME, LEADER_PREFIX, QUEUE_NAME
@@ -74,7 +76,11 @@ class Reconciler:
             if await self.redis.exists(job_key_prefix + job_id):
                 continue
             if await self.redis.exists(result_key_prefix + job_id):
-                if await self._gave_up(job_id):
+                outcome = await self._gave_up(job_id)
+                if outcome == "lost" and await self.queue.enqueue(status.kind, job_id):
+                    log.warning("job %s was dropped by arq after Redis lost its data; queued it again", job_id)
+                    done["requeued"].append(job_id)
+                elif outcome == "failed":
                     done["failed"].append(job_id)
                 continue
             if job_id not in self._suspects:
@@ -88,16 +94,24 @@ class Reconciler:
         self._suspects = suspects
         return done
 
-    async def _gave_up(self, job_id: str) -> bool:
+    async def _gave_up(self, job_id: str) -> str | None:
+        """What arq's result for an open job means: "failed" (the job is now failed with arq's reason),
+        "lost" (arq never ran it: queue it again) or None (nothing to do this pass)."""
         info = await Job(job_id, self.redis, _queue_name=QUEUE_NAME).result_info()
         if info is None:
-            return False
+            return None
         if info.success:
             # The task returned without writing an end (it should not); run it again to converge.
             await self.redis.delete(result_key_prefix + job_id)
-            return False
+            return None
+        if isinstance(info.result, JobExecutionFailed) and str(info.result) == "job expired":
+            # A task that asks to be retried after Redis lost its keyspace (a failover, FLUSHALL) has arq put
+            # its bare id back in the queue, without the job's data; the next worker to take it finds no data
+            # and drops it as "expired" without calling the task. Nothing ran: that is no reason to fail it.
+            await self.redis.delete(result_key_prefix + job_id)
+            return "lost"
         reason = f"stopped after {info.job_try} tries ({info.result})"
-        return await tasks.give_up(self.deps, job_id, reason)
+        return "failed" if await tasks.give_up(self.deps, job_id, reason) else None
 
     async def run(self) -> None:
         while True:

@@ -5,7 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from arq import Retry
+from arq.connections import RedisSettings
 from arq.constants import job_key_prefix, retry_key_prefix
+from arq.jobs import Job
+from arq.worker import Worker, func
 from redis.asyncio import Redis
 
 from bots.runtime import Runtime
@@ -18,7 +22,7 @@ from core.requests import Actor
 from core.spec import Component, InfraSpec
 from infra.locks import StackLock
 from infra.offline import OfflineEngine
-from infra.redis_keys import JOB_LEASE_PREFIX
+from infra.redis_keys import JOB_LEASE_PREFIX, QUEUE_NAME
 from infra.state import FileStateStore
 from jobs.stores.redis_state import RedisStatusSignal
 from jobs.worker import tasks
@@ -114,5 +118,36 @@ async def test_after_flushall_a_worker_finishes_what_was_queued(
     fast = settings.model_copy(update={"job_lease_seconds": 0.5})
     async with running(make_worker(fast, services.redis_url, services.mongodb_url)):
 
+        await phase_reached(runtime.jobs, job_id, Phase.AWAITING_APPROVAL, within=30)
+    assert (await _status(runtime, request_id)) == "awaiting_approval"
+
+
+async def test_a_job_arq_dropped_after_redis_lost_its_data_runs_again_instead_of_failing(
+    runtime: Runtime, settings: Settings, services: LocalServices, tmp_path: Path
+) -> None:
+    """The chaos run's lost request: a running task asks to be retried (a store error during the outage)
+    after Redis was flushed. arq's retry puts the bare job id back in the queue without the job's data; the
+    next worker to take it records "job expired" without calling the task. That job never ran: it is
+    queued again and finishes, rather than being failed as if arq had given up on it."""
+    request_id, job_id = await _queued_plan(runtime)
+    tries: list[int] = []
+
+    async def plan(ctx: dict[str, object], _: str) -> None:
+        # Stands for a task whose store write failed right after Redis came back empty.
+        tries.append(1)
+        await runtime.redis.flushall()
+        raise Retry(defer=0.05)
+
+    stub = Worker(functions=[func(plan, name="plan")], redis_settings=RedisSettings.from_dsn(services.redis_url),
+                  queue_name=QUEUE_NAME, poll_delay=0.05, handle_signals=False, keep_result=3600)
+    async with running(stub):
+        info = await eventually(lambda: Job(job_id, runtime.arq, _queue_name=QUEUE_NAME).result_info(), 30)
+    assert tries == [1], "arq dropped the retried job without calling the task again"
+    assert not info.success and "expired" in str(info.result)
+    assert (await runtime.jobs.get(job_id)).phase == Phase.QUEUED  # type: ignore[union-attr]
+
+    done = await _reconciler(runtime, tmp_path).reconcile()
+    assert done["failed"] == [] and done["requeued"] == [job_id]
+    async with running(make_worker(settings, services.redis_url, services.mongodb_url)):
         await phase_reached(runtime.jobs, job_id, Phase.AWAITING_APPROVAL, within=30)
     assert (await _status(runtime, request_id)) == "awaiting_approval"
