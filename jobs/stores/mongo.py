@@ -10,7 +10,7 @@ from dataclasses import fields
 from datetime import UTC, datetime
 from typing import Any
 
-from pymongo import ASCENDING, AsyncMongoClient, ReturnDocument, UpdateOne
+from pymongo import ASCENDING, AsyncMongoClient, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
@@ -149,20 +149,25 @@ def _stack_list(stack: str) -> str:
     return f"stack:{stack}"
 
 
-async def _add_to_lists(collection: Any, entries: dict[str, list[str]]) -> None:
-    """Adds request ids to keyed lists (one round trip). Lists only grow; a reader checks each request."""
-    ops = [UpdateOne({"_id": key}, {"$addToSet": {"ids": {"$each": ids}}}, upsert=True)
-           for key, ids in entries.items() if ids]
-    if not ops:
-        return
-    for attempt in (1, 2):
-        try:
-            await collection.bulk_write(ops, ordered=False)
-            return
-        except BulkWriteError as exc:
-            # Two writers creating one new list at once: the loser's second try finds the list and adds to it.
-            if attempt == 2 or any(err.get("code") != 11000 for err in exc.details.get("writeErrors", [])):
-                raise
+async def _add_to_lists(collection: Any, entries: dict[str, list[str]], locks: DocLocks | None = None) -> None:
+    """Adds request ids to keyed lists, the lists side by side. Lists only grow; a reader checks each request.
+
+    Each list is updated under its document lock: FerretDB v1 loses one of two concurrent `$addToSet`s on
+    one document (a user's first requests made at once). One update per list, not one bulk write: FerretDB
+    answers a bulk write that hit a duplicate key without `nModified`, and PyMongo then raises a KeyError."""
+    async def add(key: str, ids: list[str]) -> None:
+        async with locks.hold(f"lists:{key}") if locks else contextlib.nullcontext():
+            for attempt in (1, 2):
+                try:
+                    await collection.update_one({"_id": key}, {"$addToSet": {"ids": {"$each": ids}}}, upsert=True)
+                    return
+                except DuplicateKeyError:
+                    # Two writers creating one new list at once (only without locks, at start-up): the loser's
+                    # second try finds the list and adds to it.
+                    if attempt == 2:
+                        raise
+
+    await asyncio.gather(*(add(key, ids) for key, ids in entries.items() if ids))
 
 
 async def backfill_request_lists(db: AsyncDatabase[dict[str, Any]]) -> None:
@@ -218,7 +223,7 @@ class MongoRequests:
         # Listed before the insert: an entry whose request never got stored is skipped by the readers, while a
         # stored request missing from its lists would be missing from `list` and from the stack's checks.
         await _add_to_lists(self.lists, {_user_list(fresh.user_key): [request_id],
-                                         _stack_list(fresh.stack): [request_id]})
+                                         _stack_list(fresh.stack): [request_id]}, self.locks)
         stamp = _stored_time(now())
         doc = {**fresh.to_doc(), "created_at": stamp, "updated_at": stamp}
         try:
@@ -270,7 +275,7 @@ class MongoRequests:
             encoded = {k: encode(v) for k, v in changes.items()}
             if encoded.get("stack") and encoded["stack"] != doc.get("stack"):
                 # A renamed request joins its new stack's list first (the old list's entry is skipped on read).
-                await _add_to_lists(self.lists, {_stack_list(str(encoded["stack"])): [request_id]})
+                await _add_to_lists(self.lists, {_stack_list(str(encoded["stack"])): [request_id]}, self.locks)
             async with held.write():
                 doc = await self.col.find_one_and_update(
                     held.where(request_id), held.stamp({"$set": {**encoded, "updated_at": now()}}),

@@ -228,6 +228,20 @@ async def test_a_users_and_a_stacks_requests_are_read_from_keyed_lists_and_backf
     assert await runtime.db.request_lists.find_one({"_id": "user:web:local:ana"}) is not None
 
 
+async def test_a_users_first_requests_made_at_once_are_all_stored_and_listed(runtime: Runtime) -> None:
+    """Several requests at once from a user with no list yet (the chaos run's twelve, from two processes):
+    every one is stored and listed, none fails on the race to create the user's list."""
+    requests = [Request.new(f"at{n}", ThreadRef("web", "local", "web", f"at{n}"), "ana", "x", f"at-ev{n}",
+                            InfraSpec(app=f"at{n}", components=[Component(kind="bucket")])) for n in range(8)]
+    for _ in range(2):  # the race is lost only sometimes: two rounds, fresh lists each time
+        await runtime.db.request_lists.delete_many({"_id": {"$ne": "__backfilled__"}})
+        await runtime.db.requests.delete_many({})
+        await runtime.db.request_keys.delete_many({})
+        await asyncio.gather(*(runtime.requests.create(r) for r in requests))
+        listed = {r.id for r in await runtime.requests.for_user("web", "local", "ana")}
+        assert listed == {r.id for r in requests}
+
+
 async def test_a_relayed_version_is_cleared_by_id_and_only_while_it_is_the_newest(runtime: Runtime) -> None:
     status = JobStatus("plan-mr-1", "plan", "mr", THREAD.as_dict(), Phase.QUEUED, version=1)
     await runtime.jobs.create(status)
