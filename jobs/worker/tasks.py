@@ -473,7 +473,21 @@ async def _apply(deps: Deps, job_id: str, ctx: dict[str, Any]) -> str:
         return True
 
     async def run(spec: InfraSpec, progress: ProgressFn) -> ApplyResult:
-        return await deps.engine.apply(spec, progress, approved)
+        try:
+            return await deps.engine.apply(spec, progress, approved)
+        except PlanOutOfDate:
+            if not status.attempts:
+                raise  # the first run to reach the engine: the stack really changed since the plan
+            # A run before this one reached the engine and may have made the whole change before it was cut
+            # off (killed, or a store write refused) with nothing recorded. Then the stack is now exactly
+            # what this request's spec says: a fresh plan with no change in it, applied as a no-op, ends
+            # the job with the stack's outputs. Any change in that plan means it really is out of date.
+            fresh = await deps.engine.preview(spec, progress)
+            if any(fresh.summary.values()):
+                raise
+            log.info("job %s: an earlier run already made the change; finishing it", job_id)
+            done = await deps.engine.apply(spec, progress, fresh)
+            return done.model_copy(update={"summary": approved.summary})  # what the approved change did
 
     try:
         result = await _change(deps, status, run, start)

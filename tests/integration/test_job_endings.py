@@ -15,11 +15,13 @@ from core.job import Phase
 from core.messages import ThreadRef
 from core.plan import ApplyResult, PlanResult
 from core.ports import ProgressFn
+from core.request import Status
 from core.requests import Actor
 from core.spec import Component, InfraSpec
 from infra.locks import StackLock
 from infra.offline import OfflineEngine
 from infra.state import FileStateStore
+from jobs.stores.queue import ArqQueue
 from jobs.stores.redis_state import RedisStatusSignal
 from jobs.worker import tasks
 from jobs.worker.waitline import WaitLine
@@ -229,6 +231,47 @@ async def test_an_apply_rerun_after_a_crash_between_its_writes_ends_applied(
     assert rerun is not None and rerun.phase == Phase.SUCCEEDED and rerun.message == "Applied"
     assert (await _status(runtime, request_id)) == "applied"
     assert await _audit(runtime, request_id, "applied") == 1
+
+
+async def test_an_apply_rerun_after_the_engine_finished_but_before_anything_was_recorded_ends_applied(
+    runtime: Runtime, state: FileStateStore
+) -> None:
+    """The first run's engine finished the change, then the run was cut off (its worker killed, or a store
+    write refused after Redis lost the document lock) before the request or the job recorded it. The re-run's
+    engine finds the stack already as approved, which is no reason to call the plan out of date."""
+    request_id, job_id = await _approved(runtime, state)
+    engine = OfflineEngine(state)
+    request = await runtime.requests.get(request_id)
+    assert request is not None and request.plan is not None
+    await engine.apply(request.spec, _no_progress, request.plan.to_result())  # the first run's change
+    await runtime.requests.transition(request_id, Status.APPROVED, Status.APPLYING)
+    await runtime.jobs.update(job_id, phase=Phase.APPLYING, attempts=1)
+
+    assert await tasks.apply({"deps": _deps(runtime, engine, queue=ArqQueue(runtime.arq))}, job_id) == "applied"
+    assert (await _status(runtime, request_id)) == "applied"
+    rerun = await runtime.jobs.get(job_id)
+    assert rerun is not None and rerun.phase == Phase.SUCCEEDED
+    assert rerun.result["summary"]["create"] > 0, "the card tells what the change did, not the no-op re-run"
+    assert await _audit(runtime, request_id, "applied") == 1
+    assert await _audit(runtime, request_id, "plan_out_of_date") == 0
+
+
+async def test_a_first_run_that_finds_the_stack_changed_still_plans_again(
+    runtime: Runtime, state: FileStateStore
+) -> None:
+    """Only a run after one that reached the engine may take "already as approved" for done: a first run
+    that finds the stack changed under it asks for a fresh plan, as before."""
+    request_id, job_id = await _approved(runtime, state)
+    engine = OfflineEngine(state)
+    request = await runtime.requests.get(request_id)
+    assert request is not None and request.plan is not None
+    await engine.apply(request.spec, _no_progress, request.plan.to_result())  # someone else's change
+    assert await tasks.apply({"deps": _deps(runtime, engine, queue=ArqQueue(runtime.arq))}, job_id) == "out_of_date"
+    assert (await _status(runtime, request_id)) in ("planning", "awaiting_approval")
+
+
+async def _no_progress(done: int, total: int, message: str) -> None:
+    pass
 
 
 async def test_a_plan_rerun_after_a_crash_between_its_writes_keeps_the_plan_ready(
