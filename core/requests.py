@@ -13,6 +13,7 @@ from typing import Any
 
 from core.draft import Draft
 from core.job import Phase
+from core.markup import Mention, Strong, say
 from core.messages import Reply, ThreadRef, mention
 from core.policy import Policy
 from core.ports import AuditLog, CostEstimate, JobQueue, JobStore, RequestStore, StackOwners
@@ -95,8 +96,8 @@ class RequestService:
             return None
         await self._refused(actor, "request", "stack owned by another workspace", spec.environment,
                             stack=spec.stack_name, owner=holder)
-        return Reply(f"The app name *{spec.app}* is already used by another team on this infrabot "
-                     f"(stack `{spec.stack_name}`). Please pick another name, e.g. `{spec.app}-2`.")
+        return Reply(say("The app name ", Strong(spec.app), " is already used by another team on this infrabot "
+                         f"(stack `{spec.stack_name}`). Please pick another name, e.g. `{spec.app}-2`."))
 
     async def _enqueue(self, kind: str, job_id: str, request: Request, **extra: Any) -> None:
         """Points the request at its newest job, records the job, then queues it; each step is idempotent."""
@@ -150,8 +151,8 @@ class RequestService:
         note = draft.defaults_note(default_cloud)
         defaults = f" Using defaults: {note} (just say so to change them)." if note else ""
         return request.id, Reply(
-            f"On it: planning {component_summary(spec)} for *{spec.app}* in {spec.environment} ({spec.location})."
-            f"{defaults} The plan will appear here in a moment.",
+            say(f"On it: planning {component_summary(spec)} for ", Strong(spec.app),
+                f" in {spec.environment} ({spec.location}).{defaults} The plan will appear here in a moment."),
             request_id=request.id,
         )
 
@@ -209,8 +210,9 @@ class RequestService:
         await self._supersede(moved)
         await self._enqueue("plan", job_id, moved)
         return Reply(
-            f"Updated: {component_summary(spec)} for *{spec.app}* in {spec.environment} ({spec.location}, size "
-            f"{spec.size}). Any earlier approval no longer applies; re-planning now.",
+            say(f"Updated: {component_summary(spec)} for ", Strong(spec.app),
+                f" in {spec.environment} ({spec.location}, size {spec.size}). Any earlier approval no longer "
+                "applies; re-planning now."),
             request_id=request.id,
         )
 
@@ -254,8 +256,8 @@ class RequestService:
         if status in RUNNING:
             return Reply("That change is already running.", ephemeral=True)
         if status == Status.APPLIED:
-            return Reply(f"*{request.stack}* is already built as planned; there's nothing to approve. "
-                         "Tell me a change and I'll plan it.", request_id=request.id)
+            return Reply(say(Strong(request.stack), " is already built as planned; there's nothing to approve. "
+                             "Tell me a change and I'll plan it."), request_id=request.id)
         if status not in (Status.AWAITING_APPROVAL, Status.DESTROY_REQUESTED):
             return Reply(f"There's nothing to approve: that request is {said(status)}.")
         spec = request.spec
@@ -296,7 +298,7 @@ class RequestService:
         await self.audit.record("approved", request_id=request.id, plan_hash=plan_hash, requested_by=request.user,
                                 engine=request.plan.engine if request.plan else None, **where(actor))
         await self._enqueue("apply", job_id, approved, plan_hash=plan_hash)
-        return Reply(f"Approved by {mention(actor.user)}. Applying now; the status card follows along.",
+        return Reply(say("Approved by ", Mention(actor.user), ". Applying now; the status card follows along."),
                      request_id=request.id)
 
     async def _unfit_plan(self, actor: Actor, request: Request) -> Reply | None:
@@ -314,9 +316,9 @@ class RequestService:
         if newer is not None:
             await self._refused(actor, "approve", "a newer plan exists for the stack", env, request_id=request.id,
                                 plan_hash=plan.hash, newer_request=newer.id)
-            return Reply(f"There's a newer plan for *{request.stack}* than this one (from another request), so "
-                         "nothing was applied. Say `plan again` here for a fresh plan if this one is still "
-                         "wanted.", ephemeral=True, request_id=request.id)
+            return Reply(say("There's a newer plan for ", Strong(request.stack),
+                             " than this one (from another request), so nothing was applied. Say `plan again` here "
+                             "for a fresh plan if this one is still wanted."), ephemeral=True, request_id=request.id)
         made = plan.created_at
         if made is not None and datetime.now(UTC) - made > self.plan_ttl:
             await self._refused(actor, "approve", "the plan expired", env, request_id=request.id,
@@ -377,9 +379,8 @@ class RequestService:
                 Status.SUPERSEDED: "was superseded: a newer request for the same stack was applied",
                 Status.EXPIRED: "has expired: its plan is too old to approve (say `plan again` for a fresh one)",
             }.get(status, f"was {status}")
-            return Reply(f"There's nothing to approve: that request for *{request.stack}* {why}, so nothing "
-                         "was applied.",
-                         ephemeral=True, request_id=request.id)
+            return Reply(say("There's nothing to approve: that request for ", Strong(request.stack),
+                             f" {why}, so nothing was applied."), ephemeral=True, request_id=request.id)
         if not waiting and status != Status.PLANNING:
             return None  # running or applied: approve() answers those
         if typed and bound is None:
@@ -432,10 +433,10 @@ class RequestService:
             await self.jobs.update_open(request.latest_job, phase=Phase.CANCELLED,
                                         message=f"Cancelled by {mention(actor.user)} before it started")
             if was_destroy:
-                return Reply(f"Cancelled the destroy of *{request.stack}* before it started. Nothing was removed; "
-                             "it stays as it is.", request_id=request.id)
-            return Reply(f"Cancelled the apply of *{request.stack}* before it started. Nothing was changed.",
-                         request_id=request.id)
+                return Reply(say("Cancelled the destroy of ", Strong(request.stack),
+                                 " before it started. Nothing was removed; it stays as it is."), request_id=request.id)
+            return Reply(say("Cancelled the apply of ", Strong(request.stack),
+                             " before it started. Nothing was changed."), request_id=request.id)
         job = await self.jobs.get(f"plan-{request.id}-{request.revision}")
         if job and job.phase in (Phase.QUEUED, Phase.RUNNING, Phase.AWAITING_APPROVAL) and not was_destroy:
             await self.jobs.update(job.job_id, phase=Phase.CANCELLED, message=f"Cancelled by {mention(actor.user)}")
@@ -452,23 +453,23 @@ class RequestService:
         if refusal:
             await self._refused(actor, "destroy", refusal, spec.environment, request_id=request.id,
                                 stack=spec.stack_name)
-            return Reply(f"Sorry, {refusal}. *{spec.stack_name}* stays as it is.", request_id=request.id)
+            return Reply(say(f"Sorry, {refusal}. ", Strong(spec.stack_name), " stays as it is."), request_id=request.id)
         if request.status != Status.APPLIED:
-            return Reply(f"*{spec.stack_name}* is {said(request.status)} already; the status card follows it. "
-                         "Say `cancel` to call off a destroy that has not started yet.", request_id=request.id)
+            return Reply(say(Strong(spec.stack_name), f" is {said(request.status)} already; the status card follows "
+                             "it. Say `cancel` to call off a destroy that has not started yet."), request_id=request.id)
         # Its own id, carried by its Approve button: a button from an earlier destroy request never starts this one.
         destroy_id = new_destroy_id()
         if self.policy.needs_second_person(spec.environment):
             moved = await self.requests.transition(request.id, request.status, Status.DESTROY_REQUESTED,
                                                    {"destroy_requested_by": actor.user, "destroy_id": destroy_id})
             if moved is None:
-                return Reply(f"*{spec.stack_name}* changed a moment ago; check the latest status card.",
+                return Reply(say(Strong(spec.stack_name), " changed a moment ago; check the latest status card."),
                              request_id=request.id)
             await self.audit.record("destroy_requested", request_id=request.id, destroy_id=destroy_id,
                                     **where(actor))
             return Reply(
-                f"Destroying *{spec.stack_name}* ({spec.environment}) needs approval from someone else. "
-                "An approver can press Approve (or say `apply` here).",
+                say("Destroying ", Strong(spec.stack_name), f" ({spec.environment}) needs approval from someone "
+                    "else. An approver can press Approve (or say `apply` here)."),
                 request_id=request.id, buttons=plan_buttons(request.id, destroy_id),
             )
         return await self._start_destroy(actor, request, destroy_id)
@@ -480,13 +481,13 @@ class RequestService:
         moved = await self.requests.transition(request.id, request.status, Status.DESTROY_APPROVED, changes,
                                                expect={"destroy_id": request.destroy_id})
         if moved is None:
-            return Reply(f"The destroy of *{request.stack}* was started or cancelled a moment ago.",
+            return Reply(say("The destroy of ", Strong(request.stack), " was started or cancelled a moment ago."),
                          ephemeral=True, request_id=request.id)
         await self.audit.record("destroy_approved", request_id=request.id, stack=request.stack,
                                 destroy_id=moved.destroy_id, **where(actor))
         await self._enqueue("destroy", destroy_job(moved), moved)
-        return Reply(f"Destroying *{request.stack}* now; the status card follows along. Until a worker starts "
-                     "it, `cancel` here calls it off.", request_id=request.id)
+        return Reply(say("Destroying ", Strong(request.stack), " now; the status card follows along. Until a worker "
+                         "starts it, `cancel` here calls it off."), request_id=request.id)
 
 
 def _too_late(request: Request) -> Reply:
@@ -495,8 +496,8 @@ def _too_late(request: Request) -> Reply:
     after = (f"then `destroy {request.stack}` removes what it built if you no longer want it" if applying
              else "then ask to apply again if you want it back")
     return Reply(
-        f"That {'apply' if applying else 'destroy'} of *{request.stack}* is already running and can't be "
-        "stopped halfway from chat: stopping Pulumi mid-change can leave resources half made. It ends on "
-        f"its own, and the status card shows the result; {after}.",
+        say(f"That {'apply' if applying else 'destroy'} of ", Strong(request.stack),
+            " is already running and can't be stopped halfway from chat: stopping Pulumi mid-change can leave "
+            f"resources half made. It ends on its own, and the status card shows the result; {after}."),
         request_id=request.id,
     )
