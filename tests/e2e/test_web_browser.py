@@ -48,6 +48,10 @@ async def test_typing_a_request_shows_the_plan_and_apply_finishes(server: str) -
         await page.fill("#text", "create a postgres database and a bucket for my app shop in staging")
         await page.press("#text", "Enter")
         await page.wait_for_selector(".msg.bot >> text=planning", timeout=10_000)
+        # The core's emphasis arrives as markup the server rendered, with no Slack asterisks left over.
+        reply = page.locator(".msg.bot").first
+        assert await reply.locator("b", has_text="shop").count() == 1
+        assert "*" not in await reply.inner_text()
         card = page.locator(".msg.status")
         await card.locator("button.approve").wait_for(timeout=20_000)
         text = await card.inner_text()
@@ -56,6 +60,12 @@ async def test_typing_a_request_shows_the_plan_and_apply_finishes(server: str) -
         await page.click("button.approve")
         await card.filter(has_text="is ready").wait_for(timeout=20_000)
         assert await card.count() == 1, "one status card per request, updated in place"
+        # What a person types is shown as typed, never as markup.
+        await page.fill("#text", "what does *this* <b>do</b>?")
+        await page.press("#text", "Enter")
+        mine = page.locator(".msg.user").last
+        assert await mine.inner_text() == "what does *this* <b>do</b>?"
+        assert await mine.locator("b").count() == 0
         await browser.close()
 
 
@@ -77,6 +87,10 @@ async def test_an_exposed_page_asks_for_the_token_once_and_streams_with_it(runti
         await page.fill("#text", "create a bucket for my app shop in staging")
         await page.press("#text", "Enter")
         await page.wait_for_selector(".msg.bot >> text=planning", timeout=10_000)
+        # The core's emphasis arrives as markup the server rendered, with no Slack asterisks left over.
+        reply = page.locator(".msg.bot").first
+        assert await reply.locator("b", has_text="shop").count() == 1
+        assert "*" not in await reply.inner_text()
         card = page.locator(".msg.status")
         await card.locator("button.approve").wait_for(timeout=20_000)  # arrives over the token-bearing stream
         await page.click("button.approve")
