@@ -34,11 +34,17 @@ def _stored_time(at: datetime) -> datetime:
     return at.replace(microsecond=at.microsecond // 1000 * 1000)
 
 
+# Every call has an upper bound: a half-open connection fails the call instead of hanging a turn that
+# holds a lock. The socket timeout outlasts a brief stall of the server (a failover, a pause).
+SELECT_TIMEOUT_MS = 5000
+CONNECT_TIMEOUT_MS = 5000
+SOCKET_TIMEOUT_MS = 15000
+
+
 def connect(url: str, db_name: str) -> tuple[AsyncMongoClient[dict[str, Any]], AsyncDatabase[dict[str, Any]]]:
-    # Every call has an upper bound: a half-open connection fails the call instead of hanging a turn
-    # that holds a lock. The socket timeout outlasts a brief stall of the server (a failover, a pause).
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
-        url, tz_aware=True, serverSelectionTimeoutMS=5000, connectTimeoutMS=5000, socketTimeoutMS=15000
+        url, tz_aware=True, serverSelectionTimeoutMS=SELECT_TIMEOUT_MS, connectTimeoutMS=CONNECT_TIMEOUT_MS,
+        socketTimeoutMS=SOCKET_TIMEOUT_MS,
     )
     return client, client[db_name]
 

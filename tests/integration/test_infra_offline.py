@@ -207,3 +207,26 @@ async def test_a_worker_warms_its_engine_in_the_background(worker: object) -> No
         return [t for t in worker.ctx.get("background", []) if "to_thread" in repr(t.get_coro())]
 
     assert await eventually(warming), "the worker starts the engine's warm-up without waiting for it"
+
+
+async def test_a_step_time_makes_preview_and_apply_take_it_per_resource_reporting_each(tmp_path: Path) -> None:
+    """OFFLINE_STEP_SECONDS: demos and fault tests see applies that take time and report as they go. The
+    default (what `make run` uses) stays instant."""
+    from config.settings import Settings
+
+    assert Settings(_env_file=None).offline_step_seconds == 0  # type: ignore[call-arg]
+    step = 0.05
+    engine = OfflineEngine(FileStateStore(tmp_path / "state"), step_seconds=step)
+    spec = spec_of("bucket")
+    progress = Progress()
+    started = asyncio.get_running_loop().time()
+    plan = await engine.preview(spec, progress)
+    n = len(plan.resources)
+    assert asyncio.get_running_loop().time() - started >= n * step
+    assert [c[0] for c in progress.calls if c[1] == n + 1] == list(range(1, n + 1)), "one report per resource"
+
+    progress = Progress()
+    started = asyncio.get_running_loop().time()
+    await engine.apply(spec, progress, plan)
+    assert asyncio.get_running_loop().time() - started >= n * step
+    assert [c[0] for c in progress.calls] == list(range(0, n + 1)), "one report per resource as it is made"

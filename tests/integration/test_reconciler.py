@@ -151,3 +151,20 @@ async def test_a_job_arq_dropped_after_redis_lost_its_data_runs_again_instead_of
     async with running(make_worker(settings, services.redis_url, services.mongodb_url)):
         await phase_reached(runtime.jobs, job_id, Phase.AWAITING_APPROVAL, within=30)
     assert (await _status(runtime, request_id)) == "awaiting_approval"
+
+
+async def test_one_worker_at_a_time_reconciles_and_another_takes_over_when_it_stops(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    """Every worker runs a reconciler; a leader lease in Redis lets one of them act, and when that worker
+    stops renewing it (killed, or its Redis emptied) another one leads after at most a couple of passes."""
+    first, second = _reconciler(runtime, tmp_path), _reconciler(runtime, tmp_path)
+    first.every = second.every = 0.2
+    assert await first.lead()
+    assert not await second.lead(), "two leaders would requeue every lost job twice"
+    assert await first.lead(), "the leader keeps its lease"
+    # The leader stops (no more renewals): its lease lapses and the other worker leads.
+    assert await eventually(second.lead, within=5, every=0.1)
+    assert not await first.lead()
+    await runtime.redis.flushall()  # a Redis that came back empty has no leader: one is chosen again
+    assert await first.lead() != await second.lead()
