@@ -58,16 +58,21 @@ def progress_text(card: StatusCard) -> str:
     return " · ".join(parts)
 
 
-def card_message(card: StatusCard, max_resources: int | None = None) -> Message:
+def resource_list(resources: list[str], limit: int | None = None) -> list[Block]:
+    """The card's resources as a list, cut after `limit` with a line saying how to see the rest."""
+    shown = resources if limit is None else resources[:limit]
+    blocks: list[Block] = [Bullets(tuple(spans(r) for r in shown))] if shown else []
+    if len(shown) < len(resources):
+        blocks.append(line(f"… and {len(resources) - len(shown)} more (say ", Code("plan"), " for the full list)"))
+    return blocks
+
+
+def card_message(card: StatusCard) -> Message:
     """The card as one message, for a platform that shows it as text (the web chat, and history)."""
     blocks: list[Block] = [line(Strong(card.title)), line(f"{progress_text(card)} · {card.engine_label}")]
     # The worker writes a card's lines in the core's light notation ("say `plan`"), so they are read as such.
     blocks += Message.parse("\n".join(card.lines)).blocks if card.lines else []
-    resources = card.resources if max_resources is None else card.resources[:max_resources]
-    blocks += [Bullets(tuple(spans(r) for r in resources))] if resources else []
-    if max_resources is not None and len(card.resources) > max_resources:
-        blocks.append(line(f"… and {len(card.resources) - max_resources} more (say ", Code("plan"),
-                           " for the full list)"))
+    blocks += resource_list(card.resources)
     if card.outputs:
         blocks.append(line("Outputs:"))
         blocks.append(Bullets(tuple(spans(f"{k}: ", Code(v)) for k, v in sorted(card.outputs.items()))))

@@ -11,7 +11,7 @@ from bots.slack.text import escape, slack_mention, slack_text
 from core.job import Phase, as_phase, phase_label
 from core.markup import Code, Message, Span, Strong, Text
 from core.messages import Button
-from core.status_card import StatusCard, format_elapsed
+from core.status_card import StatusCard, format_elapsed, resource_list
 from core.textfit import clip, pack_lines
 
 MAX_BLOCKS = 50
@@ -85,14 +85,6 @@ def buttons_block(buttons: list[Button]) -> dict[str, Any]:
     return {"type": "actions", "block_id": block_id, "elements": elements}
 
 
-def resource_lines(resources: list[str], limit: int = MAX_RESOURCES_SHOWN) -> list[str]:
-    shown = [f"• {r}" for r in resources[:limit]]
-    hidden = len(resources) - len(shown)
-    if hidden > 0:
-        shown.append(f"… and {hidden} more (say `plan` for the full list)")
-    return shown
-
-
 def phase_line(card: StatusCard) -> str:
     parts = [f"{phase_emoji(card.phase)} *{phase_label(card.phase)}*"]
     if card.total:
@@ -123,6 +115,7 @@ def escaped(card: StatusCard) -> StatusCard:
 
 def render_card(card: StatusCard) -> tuple[list[dict[str, Any]], str]:
     """Returns (blocks, text). Fixed blocks come first so truncation only ever trims the resource list."""
+    listed = mrkdwn_lines(Message(tuple(resource_list(card.resources, MAX_RESOURCES_SHOWN))))  # escapes them
     card = escaped(card)
     head: list[dict[str, Any]] = [
         # Names the job and version shown, for support and for the benchmark's status-to-card timing.
@@ -140,7 +133,7 @@ def render_card(card: StatusCard) -> tuple[list[dict[str, Any]], str]:
 
     # Packing no lines gives no sections.
     body = [section(t) for t in pack_lines(card.lines, MAX_SECTION_CHARS)]
-    resources = [section(t) for t in pack_lines(resource_lines(card.resources), MAX_SECTION_CHARS)]
+    resources = [section(t) for t in pack_lines(listed, MAX_SECTION_CHARS)]
     room = MAX_BLOCKS - len(head) - len(tail)
     middle = (body + resources)[:room]
     if len(body) + len(resources) > room:
