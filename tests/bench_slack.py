@@ -358,6 +358,8 @@ async def card_latencies(db: Any, cards: list[Arrival]) -> tuple[list[float], li
     Returns (settled phases, every phase change). Versions a newer job superseded never reach a card and are
     left out.
     """
+    from pymongo.errors import PyMongoError
+
     shown: dict[str, list[tuple[int, float]]] = {}
     for a in cards:
         job, _, version = (a.card or "").rpartition(":")
@@ -369,7 +371,12 @@ async def card_latencies(db: Any, cards: list[Arrival]) -> tuple[list[float], li
     docs: list[Any] = []
     ids = list(shown)
     for start in range(0, len(ids), 8):
-        docs += await asyncio.gather(*(db.jobs.find_one({"_id": job}, {"events": 1}) for job in ids[start:start + 8]))
+        try:
+            docs += await asyncio.gather(*(db.jobs.find_one({"_id": job}, {"events": 1})
+                                           for job in ids[start:start + 8]))
+        except PyMongoError as exc:
+            print(f"  card latencies: the store did not answer ({type(exc).__name__}); {len(ids[start:start + 8])} "
+                  "jobs left out")
     for doc in docs:
         if doc is None:
             continue
@@ -475,10 +482,18 @@ async def settle(db: Any, redis: Any, within: float = 60) -> None:
     Reads only keyed, small lists (the open jobs, the relay's work list): a query on `phase` would make
     FerretDB scan every seeded job on each poll and slow the very processes being measured.
     """
+    from pymongo.errors import PyMongoError
+
     from infra.redis_keys import RELAY_PREFIX, RELAY_SYNCED
 
-    for _ in range(int(within / 0.5)):
-        open_jobs = await db.open_jobs.count_documents({"_id": {"$ne": "__backfilled__"}})
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            open_jobs = await db.open_jobs.count_documents({"_id": {"$ne": "__backfilled__"}})
+        except PyMongoError as exc:
+            # A store that stalls under the load is a finding to report, not a reason to lose the figures.
+            print(f"  settle: the store did not answer ({type(exc).__name__}); waiting on")
+            continue
         waiting = 0
         async for key in redis.scan_iter(f"{RELAY_PREFIX}:*"):
             if key.decode() != RELAY_SYNCED:

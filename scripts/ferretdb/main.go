@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/FerretDB/FerretDB/ferretdb"
 )
@@ -50,6 +51,7 @@ func main() {
 
 	done := make(chan error, 1)
 	go func() { done <- f.Run(ctx) }()
+	go keepIDIndexes(ctx, abs, time.Second, logger)
 	fmt.Println("ferretdb listening:", f.MongoDBURI())
 
 	if err := <-done; err != nil {
