@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -12,7 +13,8 @@ from core.job import JobStatus, Phase
 from core.messages import ThreadRef
 from core.request import IllegalTransition, Request, Status, StoredPlan
 from core.spec import Component, InfraSpec
-from jobs.stores.mongo import backfill_live_stacks, ensure_indexes
+from jobs.stores.doc_lock import DocLocks
+from jobs.stores.mongo import MongoJobs, backfill_live_stacks, ensure_indexes
 from jobs.stores.redis_state import RedisContextStore, RedisEventGate
 
 THREAD = ThreadRef("web", "local", "web", "stores")
@@ -240,6 +242,40 @@ async def test_a_users_first_requests_made_at_once_are_all_stored_and_listed(run
         await asyncio.gather(*(runtime.requests.create(r) for r in requests))
         listed = {r.id for r in await runtime.requests.for_user("web", "local", "ana")}
         assert listed == {r.id for r in requests}
+
+
+async def test_the_relay_and_the_worker_read_jobs_without_their_change_log(runtime: Runtime) -> None:
+    """A job's `events` array only grows; the reads made on every card edit and every task step leave it on
+    disk (only `events()` reads it)."""
+    status = JobStatus("plan-ev-1", "plan", "ev", THREAD.as_dict(), Phase.QUEUED, version=1)
+    await runtime.jobs.create(status)
+    for n in range(5):
+        await runtime.jobs.update("plan-ev-1", phase=Phase.RUNNING if n % 2 else Phase.QUEUED)
+    store = MongoJobs(runtime.db, DocLocks(runtime.redis))
+    reads: list[dict[str, Any]] = []
+
+    class Watched:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(runtime.db.jobs, name)
+
+        async def find_one(self, query: dict[str, Any], projection: dict[str, Any] | None = None, **kw: Any) -> Any:
+            doc = await runtime.db.jobs.find_one(query, projection, **kw)
+            reads.append(doc or {})
+            return doc
+
+        def find(self, query: dict[str, Any], projection: dict[str, Any] | None = None, **kw: Any) -> Any:
+            included = projection is not None and any(v for k, v in projection.items() if k != "_id")
+            reads_events = not projection or bool(projection.get("events", not included))
+            reads.append({"events": None} if reads_events else {})
+            return runtime.db.jobs.find(query, projection, **kw)
+
+    store.col = Watched()  # type: ignore[assignment]
+    assert await store.get("plan-ev-1") is not None
+    assert await store.relay_state("plan-ev-1") is not None
+    assert [j.job_id for j in await store.unrelayed(["web"])] == ["plan-ev-1"]
+    assert [j.job_id for j in await store.open_jobs()] == ["plan-ev-1"]
+    assert reads and not any("events" in doc for doc in reads)
+    assert len(await store.events("plan-ev-1")) == 6
 
 
 async def test_a_relayed_version_is_cleared_by_id_and_only_while_it_is_the_newest(runtime: Runtime) -> None:
