@@ -287,6 +287,7 @@ class RequestService:
         approval = Approval(user=actor.user, plan_hash=plan_hash, ts=datetime.now(UTC),
                             thread=actor.thread.as_dict())
         job_id = f"apply-{request.id}-{plan_hash}"
+        await self._record_first("apply", job_id, request, plan_hash=plan_hash)
         approved = await self.requests.transition(request.id, Status.AWAITING_APPROVAL, Status.APPROVED, {
             "approved_plan_hash": plan_hash,
             "approvals": [*request.approvals, approval],
@@ -340,6 +341,13 @@ class RequestService:
             if other.id != request.id and theirs is not None and theirs > made:
                 return other
         return None
+
+    async def _record_first(self, kind: str, job_id: str, request: Request, **extra: Any) -> None:
+        """Records an approval's job before the request is moved to point at it. A process that dies between
+        the two (killed mid-turn, after the platform was told it has the event) then leaves an open job, which
+        the workers' reconciler queues: it runs if the approval was recorded, and ends as no longer needed if
+        not. The other way round, the request would wait for a job nobody knows of."""
+        await self.jobs.create(job_for(request, kind, job_id, self.engine_name, **extra))
 
     async def _requeue_lost(self, request: Request) -> None:
         """A process that died between winning an approval and queueing its job left the request running
@@ -478,6 +486,8 @@ class RequestService:
         # Compare-and-set: of two approvers pressing at once, one queues the destroy and one is told. A worker
         # moves it on to destroying only once it holds the stack; until then a cancel stops it.
         changes: dict[str, Any] = {"destroy_id": destroy_id, "destroy_requested_by": actor.user} if destroy_id else {}
+        starting = request.model_copy(update=changes)
+        await self._record_first("destroy", destroy_job(starting), starting)
         moved = await self.requests.transition(request.id, request.status, Status.DESTROY_APPROVED, changes,
                                                expect={"destroy_id": request.destroy_id})
         if moved is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from arq import Retry
 from arq.connections import RedisSettings
 from arq.constants import job_key_prefix, retry_key_prefix
@@ -18,6 +19,7 @@ from config.settings import Settings
 from core.draft import Draft
 from core.job import Phase
 from core.messages import ThreadRef
+from core.request import Status
 from core.requests import Actor
 from core.spec import Component, InfraSpec
 from infra.locks import StackLock
@@ -168,3 +170,38 @@ async def test_one_worker_at_a_time_reconciles_and_another_takes_over_when_it_st
     assert not await first.lead()
     await runtime.redis.flushall()  # a Redis that came back empty has no leader: one is chosen again
     assert await first.lead() != await second.lead()
+
+
+async def test_an_approval_cut_off_before_its_job_was_queued_still_applies(
+    runtime: Runtime, settings: Settings, services: LocalServices, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The chat process dies right after the request was marked approved (the platform was already told it
+    has the event, so nothing retries the turn): the job was recorded first, so the reconciler queues it."""
+    request_id, plan_job = await _queued_plan(runtime, "cut")
+    service = runtime.core.request_service
+    real = service.requests.transition
+
+    async def dies_after_approving(*args: object, **kwargs: object) -> object:
+        moved = await real(*args, **kwargs)  # type: ignore[arg-type]
+        if moved is not None and moved.status == Status.APPROVED:
+            raise ConnectionResetError("the chat process died here")
+        return moved
+
+    async with running(make_worker(settings, services.redis_url, services.mongodb_url)):
+        await phase_reached(runtime.jobs, plan_job, Phase.AWAITING_APPROVAL, within=90)
+        request = await runtime.requests.get(request_id)
+        assert request is not None
+        monkeypatch.setattr(service.requests, "transition", dies_after_approving)
+        with pytest.raises(ConnectionResetError):
+            await service.approve(Actor(THREAD, "bo", (), "web:local:cut-ok"), request, request.plan_hash)
+        monkeypatch.undo()
+        assert (await _status(runtime, request_id)) == "approved"
+
+        reconciler = _reconciler(runtime, tmp_path)
+        assert (await reconciler.reconcile())["suspect"]
+        assert (await reconciler.reconcile())["requeued"] == [f"apply-{request_id}-{request.plan_hash}"]
+
+        async def applied() -> bool:
+            return await _status(runtime, request_id) == "applied"
+
+        await eventually(applied, within=60)
