@@ -34,6 +34,7 @@ from jobs.stores.mongo import (
     MongoStackOwners,
     connect,
     ensure_indexes,
+    filters_are_atomic,
 )
 from jobs.stores.queue import ArqQueue
 from jobs.stores.redis_state import RedisContextStore, RedisEventGate, status_wakeups
@@ -159,7 +160,7 @@ async def build_runtime(settings: Settings, redis_url: str, mongodb_url: str) ->
     arq = arq_client(redis_url)
     mongo, db = connect(mongodb_url, settings.mongodb_db)
     await ensure_indexes(db)
-    locks = DocLocks(redis)
+    locks = DocLocks(redis, fence_in_filter=await filters_are_atomic(db))
     work = RedisRelayWork(redis)
     history, requests = MongoHistory(db), MongoRequests(db, locks)
     jobs = MongoJobs(db, locks, on_change=work.mark)

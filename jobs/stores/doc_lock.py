@@ -16,10 +16,13 @@ check and the write. So each write is fenced twice:
   up after its lease ran out never sends the write;
 - by token: every grant has a fencing token larger than any before it, stored in the document it writes
   (`_fence`). A holder that reads a document stamped by a later holder refuses to go on (`Held.check`), and
-  the write itself matches the document only while no later holder has stamped it (`Held.where`): a write
-  sent in time but delayed on its way until after the next holder wrote matches nothing and changes
-  nothing. (On FerretDB v1 an update by `_id` alone already costs time growing with the collection, and the
-  extra condition adds little to it; on MongoDB the condition and the write are one atomic step.)
+  on MongoDB the write itself matches the document only while no later holder has stamped it
+  (`Held.where`): a write sent in time but delayed on its way until after the next holder wrote matches
+  nothing and changes nothing, the condition and the write being one atomic step there. FerretDB v1 gets
+  the `_id` alone (`fence_in_filter=False`, see `filters_are_atomic`): it looks a document up by index only
+  for a filter of `_id` alone, scanning the whole collection for anything more, and it evaluates a filter
+  in a read-modify-write without isolation anyway, so there the condition would narrow the window at the
+  price of a scan per write rather than close it.
 
 A lease that vanished with the whole keyspace (Redis restarted empty) is lost, not taken back: what this
 holder read under it may be stale, so the write is refused and the caller tries again.
@@ -75,7 +78,10 @@ class Held:
 
     def where(self, doc_id: str, **conditions: Any) -> dict[str, Any]:
         """A write's filter: `doc_id` (and `conditions`) only while no later holder has stamped it. A write
-        that matches nothing under it was overtaken: `lost()` says so."""
+        that matches nothing under it was overtaken: `lost()` says so. Where the server cannot evaluate more
+        than `_id` cheaply and atomically, `_id` alone: the caller has checked the rest under the lock."""
+        if not self.locks.fence_in_filter:
+            return {"_id": doc_id}
         return {"_id": doc_id, **conditions, FENCE_FIELD: {"$not": {"$gt": self.fence}}}
 
     def lost(self) -> DocLockLost:
@@ -109,10 +115,14 @@ class Held:
 
 
 class DocLocks:
-    def __init__(self, redis: Redis, lease_ms: int = DOC_LOCK_TTL_MS, wait_seconds: float = 15.0) -> None:
+    def __init__(
+        self, redis: Redis, lease_ms: int = DOC_LOCK_TTL_MS, wait_seconds: float = 15.0, *,
+        fence_in_filter: bool = True,
+    ) -> None:
         self.redis = redis
         self.lease_ms = lease_ms
         self.wait_seconds = wait_seconds
+        self.fence_in_filter = fence_in_filter
         self.leases = RedisLease(redis, DOC_LOCK_PREFIX)
 
     @asynccontextmanager

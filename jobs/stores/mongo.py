@@ -49,6 +49,14 @@ def connect(url: str, db_name: str) -> tuple[AsyncMongoClient[dict[str, Any]], A
     return client, client[db_name]
 
 
+async def filters_are_atomic(db: AsyncDatabase[dict[str, Any]]) -> bool:
+    """False on FerretDB v1: it finds a document by index only for a filter of `_id` alone and applies an
+    update as a read-modify-write without isolation, so extra conditions in a write's filter cost a scan of
+    the collection and still guard nothing atomically. MongoDB checks them and writes in one step."""
+    info = await db.client.admin.command("buildInfo")
+    return "ferretdbVersion" not in info
+
+
 async def ensure_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
     await db.messages.create_index([("thread_key", ASCENDING), ("order", ASCENDING)])
     await db.requests.create_index([("user_key", ASCENDING)])
@@ -597,16 +605,22 @@ class MongoCardRefs:
     async def put(
         self, request_id: str, platform: str, ref: dict[str, Any], *, job_started: float = 0.0, version: int = -1
     ) -> bool:
-        # Callers hold the card's lock; the condition is for one whose lock lapsed while it was stalled. A
-        # record that matches none of it is newer, so the upsert's insert then collides with it.
+        # Callers hold the card's lock; the comparison is for one whose lock lapsed while it was stalled.
+        key = f"{platform}:{request_id}"
+        doc = {"ref": ref, "job_started": job_started, "version": version, "updated_at": now()}
+        if not self.locks.fence_in_filter:
+            # FerretDB v1 (see DocLocks): compared on a read by `_id`, under the card's lock.
+            shown = await self.col.find_one({"_id": key})
+            if shown is not None and "version" in shown and \
+                    (float(shown.get("job_started", 0.0)), int(shown["version"])) >= (job_started, version):
+                return False
+            await self.col.replace_one({"_id": key}, doc, upsert=True)
+            return True
+        # A record that matches none of this is newer, so the upsert's insert then collides with it.
         older = {"$or": [{"version": {"$exists": False}}, {"job_started": {"$lt": job_started}},
                          {"job_started": job_started, "version": {"$lt": version}}]}
         try:
-            await self.col.replace_one(
-                {"_id": f"{platform}:{request_id}", **older},
-                {"ref": ref, "job_started": job_started, "version": version, "updated_at": now()},
-                upsert=True,
-            )
+            await self.col.replace_one({"_id": key, **older}, doc, upsert=True)
         except DuplicateKeyError:
             return False
         return True

@@ -19,7 +19,7 @@ from infra.errors import EngineConfigError
 from infra.locks import StackLock
 from jobs.stores.connections import arq_client, redis_client
 from jobs.stores.doc_lock import DocLocks
-from jobs.stores.mongo import MongoAudit, MongoJobs, MongoRequests, connect, ensure_indexes
+from jobs.stores.mongo import MongoAudit, MongoJobs, MongoRequests, connect, ensure_indexes, filters_are_atomic
 from jobs.stores.queue import QUEUE_NAME, ArqQueue
 from jobs.stores.redis_state import RedisStatusSignal
 from jobs.worker import tasks
@@ -74,7 +74,7 @@ def make_worker(
         await ensure_indexes(db)
         redis = redis_client(redis_url)
         ctx["mongo"], ctx["signal_redis"] = client, redis
-        locks = DocLocks(redis)
+        locks = DocLocks(redis, fence_in_filter=await filters_are_atomic(db))
         lease = settings.job_lease_seconds
         ctx["leases"] = JobLeases(redis, lease)
         jobs = MongoJobs(db, locks)

@@ -14,7 +14,7 @@ from core.messages import ThreadRef
 from core.request import IllegalTransition, Request, Status, StoredPlan
 from core.spec import Component, InfraSpec
 from jobs.stores.doc_lock import DocLocks
-from jobs.stores.mongo import MongoJobs, backfill_live_stacks, ensure_indexes
+from jobs.stores.mongo import MongoCardRefs, MongoJobs, backfill_live_stacks, ensure_indexes
 from jobs.stores.redis_state import RedisContextStore, RedisEventGate
 
 THREAD = ThreadRef("web", "local", "web", "stores")
@@ -310,3 +310,27 @@ async def test_the_relay_lag_is_read_from_the_work_list(runtime: Runtime) -> Non
     assert metrics.RELAY_LAG_SECONDS._value.get() >= 30
     assert await work.claim(["slack"], 10)
     assert await work.oldest(["slack"]) is None, "a claimed job is being shown, not waiting"
+
+
+@pytest.mark.parametrize("in_filter", [True, False])
+async def test_card_records_and_relay_bookkeeping_never_go_back_either_way_they_are_compared(
+    runtime: Runtime, in_filter: bool
+) -> None:
+    """In the write's filter (MongoDB) or on a read under the lock (FerretDB v1): the same answers."""
+    locks = DocLocks(runtime.redis, fence_in_filter=in_filter)
+    cards, jobs = MongoCardRefs(runtime.db, locks), MongoJobs(runtime.db, locks)
+    assert await cards.put("r", "slack", {"ts": "1"}, job_started=5.0, version=3)
+    assert not await cards.put("r", "slack", {"ts": "2"}, job_started=5.0, version=2)
+    assert not await cards.put("r", "slack", {"ts": "2"}, job_started=4.0, version=9)
+    assert await cards.put("r", "slack", {"ts": "1"}, job_started=6.0, version=1)
+    assert await cards.get("r", "slack") == {"ts": "1"}
+
+    await jobs.create(JobStatus("plan-bk-1", "plan", "bk", THREAD.as_dict(), Phase.QUEUED, version=1))
+    await jobs.update("plan-bk-1", phase=Phase.RUNNING)  # version 2
+    assert await jobs.relay_failed("plan-bk-1", 1) == 0 and await jobs.relay_failed("plan-bk-1", 2) == 1
+    assert not await jobs.dead_letter("plan-bk-1", "old", 1)
+    await jobs.mark_relayed("plan-bk-1", 1)
+    assert (await jobs.relay_state("plan-bk-1"))[1]["relay_pending"]  # type: ignore[index]
+    await jobs.mark_relayed("plan-bk-1", 2)
+    assert not await jobs.dead_letter("plan-bk-1", "shown already", 2)
+    assert (await jobs.relay_state("plan-bk-1"))[0].relayed_version == 2  # type: ignore[index]
