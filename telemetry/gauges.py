@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Protocol
 
-from pymongo.asynchronous.database import AsyncDatabase
 from redis.asyncio import Redis
 
+from core.job import JobStatus
 from telemetry import metrics
 
 KINDS = ("plan", "apply", "destroy")
@@ -30,17 +30,23 @@ async def refresh_queue(redis: Redis, queue_name: str) -> None:
     metrics.QUEUE_DEPTH.set(await redis.zcard(queue_name))
 
 
-async def refresh_jobs(db: AsyncDatabase[dict[str, Any]]) -> None:
-    """Open jobs per kind and phase, and how long the oldest has been in it (the stuck-job alert's input)."""
+class OpenJobs(Protocol):
+    async def open_jobs(self, limit: int = 500) -> list[JobStatus]: ...
+
+
+async def refresh_jobs(jobs: OpenJobs) -> None:
+    """Open jobs per kind and phase, and how long the oldest has been in it (the stuck-job alert's input).
+
+    Read through the keyed list of open jobs: a query on `phase` makes FerretDB v1 scan every job ever run
+    (seconds with ten thousand of them), on every scrape.
+    """
     now = datetime.now(UTC)
     counts = {(k, p): 0 for k in KINDS for p in OPEN_PHASES}
     oldest = dict.fromkeys(counts, 0.0)
-    cursor = db.jobs.find({"phase": {"$in": list(OPEN_PHASES)}},
-                          {"kind": 1, "phase": 1, "created_at": 1, "started_at": 1})
-    async for doc in cursor:
-        key = (str(doc.get("kind")), str(doc.get("phase")))
+    for job in await jobs.open_jobs():
+        key = (job.kind, str(job.phase))
         counts[key] = counts.get(key, 0) + 1
-        since = doc.get("created_at") if key[1] == "queued" else doc.get("started_at") or doc.get("created_at")
+        since = job.created_at if key[1] == "queued" else job.started_at or job.created_at
         oldest[key] = max(oldest.get(key, 0.0), _age(since, now))
     for (kind, phase), n in counts.items():
         metrics.JOBS_OPEN.labels(kind, phase).set(n)

@@ -451,7 +451,10 @@ class MongoJobs:
             await self._backfill_open()
         listed = [doc async for doc in self.open.find({}).sort("created_at", ASCENDING).limit(limit + 1)]
         ids = [str(doc["_id"]) for doc in listed if doc["_id"] != _BACKFILLED][:limit]
-        docs = await asyncio.gather(*(self.col.find_one({"_id": job_id}, _NO_EVENTS) for job_id in ids))
+        docs: list[dict[str, Any] | None] = []
+        for start in range(0, len(ids), _READ_AHEAD):  # a burst of hundreds at once stalls FerretDB for seconds
+            docs += await asyncio.gather(*(self.col.find_one({"_id": job_id}, _NO_EVENTS)
+                                           for job_id in ids[start:start + _READ_AHEAD]))
         found: list[JobStatus] = []
         for job_id, doc in zip(ids, docs, strict=True):
             if doc is None or doc.get("phase") not in _OPEN_PHASES:

@@ -102,7 +102,7 @@ def make_worker(
         if warm is not None:
             ctx["background"].append(asyncio.create_task(asyncio.to_thread(warm)))
         if metrics_port is not None:
-            ctx["probes"] = await start_probe_server(metrics_port, *_probes(redis, db))
+            ctx["probes"] = await start_probe_server(metrics_port, *_probes(redis, db, jobs))
         log.info("worker ready (engine: %s)", ctx["deps"].engine.name)
 
     async def job_started(ctx: dict[str, Any]) -> None:
@@ -176,12 +176,12 @@ def make_worker(
     return worker
 
 
-def _probes(redis: Redis, db: Any) -> tuple[Checks, Refresh]:
+def _probes(redis: Redis, db: Any, jobs: MongoJobs) -> tuple[Checks, Refresh]:
     async def checks() -> dict[str, bool]:
         return {"queue": await probes.redis_ok(redis), "mongodb": await probes.mongo_ok(db)}
 
     async def refresh() -> None:
         await gauges.refresh_queue(redis, QUEUE_NAME)
-        await gauges.refresh_jobs(db)
+        await gauges.refresh_jobs(jobs)
 
     return checks, refresh

@@ -129,12 +129,14 @@ async def test_worker_metrics_count_a_job_and_its_duration(client: httpx.AsyncCl
 async def test_stuck_applying_job_shows_in_the_oldest_job_gauge(runtime: Runtime) -> None:
     from datetime import UTC, datetime, timedelta
 
+    from core.job import JobStatus, Phase
     from telemetry import gauges, metrics
 
-    await runtime.db.jobs.insert_one({"_id": "stuck", "kind": "apply", "phase": "applying",
-                                      "created_at": datetime.now(UTC) - timedelta(hours=1),
-                                      "started_at": datetime.now(UTC) - timedelta(minutes=40)})
-    await gauges.refresh_jobs(runtime.db)
+    await runtime.jobs.create(JobStatus("stuck", "apply", "r-stuck", {"platform": "web"}, Phase.APPLYING, 1,
+                                        created_at=datetime.now(UTC) - timedelta(hours=1)))
+    await runtime.db.jobs.update_one({"_id": "stuck"}, {"$set": {
+        "started_at": datetime.now(UTC) - timedelta(minutes=40)}})
+    await gauges.refresh_jobs(runtime.jobs)
     oldest = metrics.JOB_OLDEST_SECONDS.labels("apply", "applying")._value.get()
     assert 40 * 60 - 5 < oldest < 41 * 60
     assert metrics.JOBS_OPEN.labels("apply", "applying")._value.get() == 1
@@ -167,7 +169,7 @@ async def test_readyz_is_down_when_redis_is_and_livez_stays_up(client: httpx.Asy
 
 async def test_worker_readyz_is_down_when_its_queue_is(runtime: Runtime) -> None:
     dead = Redis.from_url(f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=0.2)
-    server = await start_probe_server(0, *_probes(dead, runtime.db), host="127.0.0.1")
+    server = await start_probe_server(0, *_probes(dead, runtime.db, runtime.jobs), host="127.0.0.1")
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{server.port}") as http:
             down = await http.get("/readyz")
