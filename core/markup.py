@@ -1,13 +1,14 @@
 """What the core says, as structure: lines of plain text, emphasis, code and mentions, and lists of them.
 
-The core builds a `Message`; each adapter renders it for its platform (bots/slack/markup.py,
-bots/discord_bot/render.py, bots/web/render.py) and escapes the text of every span there, so nothing the
-core or a user wrote is markup that an adapter has to convert back, and nothing a user typed turns into
-markup on any platform.
+The core builds a `Message` (`say`, `line`, `bullets`); each adapter renders it for its platform
+(bots/slack/render.py, bots/discord_bot/render.py, bots/web/render.py) and escapes the text of every span
+there, so no adapter converts another platform's syntax, and nothing a user typed turns into markup on any
+platform.
 
 `Message.markup()` is the message as one string in the core's own light notation (*strong*, `code`,
-"• " items); history stores that, and `Message.parse` reads it back, for texts written before messages
-had structure and for the few fixed texts written in it (core/texts.py).
+"• " items); history stores that. `Message.parse` reads the notation, and only ever text the core or the
+worker wrote: fixed texts (core/texts.py, core/draft.py's questions), the worker's plan lines, and history
+read back. What a user typed is quoted in a Code span (or core.messages.code), never parsed as markup.
 """
 
 from __future__ import annotations
