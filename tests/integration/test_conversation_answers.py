@@ -187,8 +187,10 @@ async def test_long_lists_are_capped(chat: Chat, runtime: Runtime) -> None:
         spec = InfraSpec(app=f"app{i:02d}-with-a-long-name", components=[
             Component(kind=k, count=2, size="large") for k in ("service", "postgres", "redis", "bucket")])
         built = Request.new(f"rbulk{i}", chat.thread, "ana", "x", f"bulk{i}", spec)
-        await runtime.db.requests.insert_one({**built.model_copy(update={"status": Status.APPLIED}).to_doc(),
-                                              "created_at": start + timedelta(minutes=i)})
+        # Through the store, so the user's keyed list knows them; then aged and applied in place.
+        await runtime.requests.create(built)
+        await runtime.db.requests.update_one({"_id": built.id}, {"$set": {
+            "status": str(Status.APPLIED), "created_at": start + timedelta(minutes=i)}})
     for command, noun in (("list", "stacks"), ("history", "requests")):
         reply = await chat.say(command)
         shown = [line for line in reply.splitlines() if line.startswith("• ")]
