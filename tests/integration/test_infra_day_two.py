@@ -203,3 +203,37 @@ async def test_stacks_numbered_by_earlier_versions_are_adopted_through_aliases(
     assert changed["shop-staging-bucket"] == "same"
     assert changed["shop-staging-svc-bucket-objects"] == "same"
     assert "shop-staging-bucket-1" not in changed
+
+
+def test_the_real_engine_gets_the_aliases_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The offline diff reads the program's alias map; Pulumi itself needs them as resource options,
+    which the program's stack transformation adds, with the physical name left as it was created."""
+    import pulumi
+
+    from infra.mocks import evaluate
+    from infra.program import make_program
+
+    registered: list[Any] = []
+    original = pulumi.runtime.register_stack_transformation
+
+    def spy(transform: Any) -> None:
+        registered.append(transform)
+        original(transform)
+
+    monkeypatch.setattr(pulumi.runtime, "register_stack_transformation", spy)
+    spec = spec_of(*kinds("service", "bucket", bucket=2))
+    evaluate(make_program(spec), project="acme-test", region=spec.region, stack=spec.stack_name)
+    [transform] = registered
+
+    def options(token: str, name: str) -> pulumi.ResourceOptions | None:
+        args = pulumi.ResourceTransformationArgs(None, token, name, {}, pulumi.ResourceOptions())  # type: ignore[arg-type]
+        result = transform(args)
+        return result.opts if result is not None else None
+
+    first = options("gcp:storage/bucket:Bucket", "shop-staging-bucket")
+    assert first is not None and [a.name for a in first.aliases or []] == ["shop-staging-bucket-1"]
+    assert first.ignore_changes == ["name"]
+    grant = options("gcp:storage/bucketIAMMember:BucketIAMMember", "shop-staging-svc-bucket-objects")
+    assert grant is not None and [a.name for a in grant.aliases or []] == ["shop-staging-svc-bucket-1-objects"]
+    assert options("gcp:storage/bucket:Bucket", "shop-staging-bucket-2") is None
+
