@@ -137,35 +137,48 @@ _COMPONENT_HEAD = (r"(?:redis|postgres\w*|mysql|db|database|bucket|queue|topic|s
 # A name set apart on its own: `pay-2` or "inventory" ("new project `pay-2`", "`hermes` needs a secret").
 _MARKED = re.compile(r"`([A-Za-z][\w.-]{0,40})`|\"([A-Za-z][\w.-]{0,40})\"")
 
-# Ordered: explicit naming first, then the looser "for X" style guesses.
-_PATTERNS: tuple[tuple[re.Pattern[str], bool], ...] = tuple(
-    (re.compile(p, re.IGNORECASE), explicit) for p, explicit in (
+# A word that ends its phrase ("... app postgres", "... called redis in dev"), not one that starts a longer
+# one ("called postgres db"): only then is a component word in a name slot the name.
+_STANDS_ALONE = r"(?=\s*(?:[,.;:!?]|$|\s+(?:in|on|to|with|please|pls|and)\b))"
+
+# Ordered: explicit naming first, then the looser "for X" style guesses. The third field says what may fill
+# the name slot: OUTRIGHT any word but grammar ("for app api"), SLOT also a component word that stands
+# alone ("called postgres", "for my app redis"), which the user would not say to ask for that component.
+OUTRIGHT, SLOT = "outright", "slot"
+_PATTERNS: tuple[tuple[re.Pattern[str], bool, str | None], ...] = tuple(
+    (re.compile(p, re.IGNORECASE), explicit, slot) for p, explicit, slot in (
         (r"\b(?:called|named|call(?:ing)?\s+it|nam(?:e|ing)\s+it|call\s+the\s+app|name\s+the\s+app)\s+"
-         + _NAME, True),
+         + _NAME, True, SLOT),
         # "for app api": after "for app", a word is the name even when it is also a component word.
-        (r"\bfor\s+(?:the\s+)?app(?:lication)?\s+(?P<bare>[A-Za-z][\w-]*)(?=\s*(?:[,.;:!?]|$|\s+(?:in|on|to|with|"
-         r"please|pls|and|,)\b))", True),
+        (r"\bfor\s+(?:the\s+)?app(?:lication)?\s+(?!(?:called|named)\b)(?P<bare>[A-Za-z][\w-]*)" + _STANDS_ALONE,
+         True, OUTRIGHT),
+        (r"\bfor\s+(?:my|our|your|this)\s+app(?:lication)?\s+(?!(?:called|named)\b)(?P<bare>[A-Za-z][\w-]*)"
+         + _STANDS_ALONE, True, SLOT),
         (r"\b(?:app(?:lication)?|project)(?:\s+name)?(?:\s*[:=]\s*|\s+is\s+|\s+)(?:called\s+|named\s+)?"
-         + _NAME, True),
-        (r"\brenam(?:e|ing)\s+(?:it\s+|the\s+app\s+|the\s+application\s+|app\s+)?(?:to|as)\s+" + _NAME, True),
-        (r"\bchange\s+(?:the\s+)?(?:app\s+)?name\s+to\s+" + _NAME, True),
-        (r"\b(?:the|my|our)\s+" + _BARE + r"\s+(?:app|application|service|project)\b", False),
-        (r"\b(?:deploy|ship|launch|release)\s+" + _BARE + r"(?=\s+(?:to|in|on|into)\b)", False),
-        (r"\bfor\s+" + _NAME + r"(?:\s+app\b)?", False),
+         + _NAME, True, None),
+        (r"\brenam(?:e|ing)\s+(?:it\s+|the\s+app\s+|the\s+application\s+|app\s+)?(?:to|as)\s+" + _NAME, True,
+         SLOT),
+        (r"\bchange\s+(?:the\s+)?(?:app\s+)?name\s+to\s+" + _NAME, True, SLOT),
+        (r"\b(?:the|my|our)\s+" + _BARE + r"\s+(?:app|application|service|project)\b", False, None),
+        (r"\b(?:deploy|ship|launch|release)\s+" + _BARE + r"(?=\s+(?:to|in|on|into)\b)", False, None),
+        (r"\bfor\s+" + _NAME + r"(?:\s+app\b)?", False, None),
         # "shop's redis": the owner of a component is its app.
-        (_BARE + r"'s\s+(?=(?:[\w-]+\s+){0,2}?" + _COMPONENT_HEAD + r")", False),
+        (_BARE + r"'s\s+(?=(?:[\w-]+\s+){0,2}?" + _COMPONENT_HEAD + r")", False, None),
     )
 )
+_ALONE = re.compile(_STANDS_ALONE)
 
 
-def find_app(clean: str, is_reserved: Callable[[str, bool], bool],
-             is_stack: Callable[[str], bool]) -> AppMention | None:
+def find_app(clean: str, is_reserved: Callable[[str, bool], bool], is_stack: Callable[[str], bool],
+             is_component: Callable[[str], bool]) -> AppMention | None:
     """The app name in `clean` (chat markup already removed, case kept), if the user gave one.
 
-    `is_reserved(word, explicit)` says a word means something else to the parser ("redis", "the").
+    `is_reserved(word, explicit)` says a word means something else to the parser ("redis", "the");
+    `is_component(word)` says it only names a component, so a name slot or quotes make it a name
+    ("for my app postgres", `called "mysql"`): it then reaches the name check, never the plan.
     Stack-looking guesses ("for shop-staging") are left for the stack matcher.
     """
-    for pattern, explicit in _PATTERNS:
+    for pattern, explicit, slot in _PATTERNS:
         for m in pattern.finditer(clean):
             group = next(g for g in ("dq", "sq", "bare") if g in pattern.groupindex and m.group(g))
             raw = m.group(group)
@@ -174,8 +187,10 @@ def find_app(clean: str, is_reserved: Callable[[str, bool], bool],
                 stripped = raw.rstrip(".:-") if not explicit else raw.rstrip(".:")
                 end -= len(raw) - len(stripped)
                 raw = stripped
-            outright = pattern is _PATTERNS[1][0]
-            if not raw or (raw.lower() in _GRAMMAR if outright else is_reserved(raw.lower(), explicit)):
+            named = explicit and is_component(raw.lower()) and (
+                group != "bare" or (slot == SLOT and _ALONE.match(clean, end) is not None))
+            if not raw or (raw.lower() in _GRAMMAR if slot == OUTRIGHT
+                           else is_reserved(raw.lower(), explicit) and not named):
                 continue
             if not explicit and (not raw[0].isalpha() or is_stack(raw.lower())):
                 continue

@@ -14,7 +14,7 @@ from core.understanding.intents import Signals, classify
 from core.understanding.model import Parsed
 from core.understanding.names import check_app_name, find_app, find_marked_name
 from core.understanding.normalize import MAX_INPUT_CHARS, fold, strip_chat_formatting
-from core.understanding.reserved import is_reserved
+from core.understanding.reserved import is_reserved, only_a_component
 from core.understanding.typos import correct_command, correct_tokens
 from core.understanding.vocab import (
     find_environment,
@@ -47,7 +47,7 @@ class RuleParser:
 
     def parse(self, text: str) -> Parsed:
         clean = strip_chat_formatting(text[:MAX_INPUT_CHARS])
-        mention = find_app(clean, is_reserved, looks_like_stack)
+        mention = find_app(clean, is_reserved, looks_like_stack, only_a_component)
         if mention is None or not mention.explicit:
             mention = find_marked_name(text[:MAX_INPUT_CHARS], clean, is_reserved) or mention
         if mention is not None and not mention.explicit and _asks(clean):

@@ -43,3 +43,10 @@ def is_reserved(word: str, explicit: bool = False) -> bool:
     if explicit:  # the user's spelling is the name: "called Reddis" is an app, not a typo for redis
         return word in _ALWAYS or is_component_phrase(word)
     return any(w in RESERVED or is_component_phrase(w) for w in {word, correct_word(word)})
+
+
+def only_a_component(word: str) -> bool:
+    """Whether `word` is reserved just for naming a component ("postgres", "queue"), so that said where a
+    name goes it is the name."""
+    word = word.lower().strip()
+    return word not in _ALWAYS and is_component_phrase(word)

@@ -16,6 +16,9 @@ from tests.unit.test_conversation_on_fakes import conversation, said
     ("create a bucket for app `mysql` in dev", "built-in database user", "mysql-app"),
     ("create a bucket for app root in dev", "built-in database user", "root-app"),
     ("create a bucket called sys in dev", "built-in database user", "sys-app"),
+    # A database word where the name goes is the name, not a database the plan would silently add.
+    ("create a bucket for my app postgres in dev", "built-in database user", "postgres-app"),
+    ('create a bucket for my app called "mysql" in dev', "built-in database user", "mysql-app"),
 ])
 async def test_a_refused_name_is_explained_and_the_suggestion_is_one_yes_away(
     text: str, reason: str, suggestion: str
@@ -30,4 +33,5 @@ async def test_a_refused_name_is_explained_and_the_suggestion_is_one_yes_away(
     [started] = await chat.handle_message(said("yes", event="e2"))
     assert f"planning bucket for *{suggestion}*" in started.text
     [doc] = requests.docs.values()
-    assert Request.from_doc(doc).spec.app == suggestion
+    spec = Request.from_doc(doc).spec
+    assert spec.app == suggestion and [c.kind for c in spec.components] == ["bucket"]

@@ -94,6 +94,45 @@ def test_app_names_are_never_spell_corrected_or_read_as_components() -> None:
     assert parse("app postgress-thing").app == "postgress-thing"
 
 
+@pytest.mark.parametrize("text, raw", [
+    ("create a bucket for my app postgres", "postgres"),
+    ('create a bucket for my app called "postgres"', "postgres"),
+    ("create a bucket for our app mysql in dev", "mysql"),
+    ("a bucket for an app named mysql", "mysql"),
+    ("create a bucket called postgres.", "postgres"),
+    ("a bucket for app 'postgres' please", "postgres"),
+    ("rename the app to mysql", "mysql"),
+])
+def test_a_database_word_in_the_name_slot_is_the_refused_name_not_a_database(text: str, raw: str) -> None:
+    p = parse(text)
+    assert p.app is None and f"`{raw}` can't be used as an app name" in (p.app_problem or "")
+    assert p.suggested_app == f"{raw}-app"
+    assert "postgres" not in kinds(p) and "mysql" not in kinds(p), "no database the user did not ask for"
+
+
+@pytest.mark.parametrize("text, app", [
+    ("create a bucket for my app redis", "redis"), ("a bucket for my app called queue in dev", "queue"),
+    ('create a bucket for the app named "redis"', "redis"), ("a bucket for our application queue, please", "queue"),
+])
+def test_other_component_words_in_the_name_slot_are_accepted_names(text: str, app: str) -> None:
+    p = parse(text)
+    assert p.app == app and p.app_problem is None and kinds(p) == ["bucket"]
+
+
+@pytest.mark.parametrize("text, app, expected", [
+    ("create a postgres database for my app shop", "shop", ["postgres"]),
+    ("a bucket called postgres db", None, ["bucket", "postgres"]),
+    ("a bucket for my app postgres db", None, ["bucket", "postgres"]),
+    ("create a postgres for my app", None, ["postgres"]),
+    ("a mysql for my app called shop", "shop", ["mysql"]),
+])
+def test_component_words_outside_the_name_slot_are_still_components(
+    text: str, app: str | None, expected: list[str]
+) -> None:
+    p = parse(text)
+    assert p.app == app and p.app_problem is None and sorted(kinds(p)) == expected
+
+
 # --- regions ---------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("region", sorted(GCP_REGIONS))
