@@ -187,7 +187,8 @@ def find_app(clean: str, is_reserved: Callable[[str, bool], bool], is_stack: Cal
                 stripped = raw.rstrip(".:-") if not explicit else raw.rstrip(".:")
                 end -= len(raw) - len(stripped)
                 raw = stripped
-            named = explicit and is_component(raw.lower()) and (
+            # "google" is a word the parser knows, but said as the name it gets the GCP refusal.
+            named = explicit and (is_component(raw.lower()) or gcp_name_problem(raw.lower()) is not None) and (
                 group != "bare" or (slot == SLOT and _ALONE.match(clean, end) is not None))
             if not raw or (raw.lower() in _GRAMMAR if slot == OUTRIGHT
                            else is_reserved(raw.lower(), explicit) and not named):

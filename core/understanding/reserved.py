@@ -21,6 +21,7 @@ switch move change rename need want get give put run start stop cancel apply app
 list show history help outputs output region zone size env environment environments app apps application
 applications project projects stack stacks infra infrastructure resources resource cloud gcp google
 team company customers users user testing test tests live template templates option web
+needs uses wants requires
 """.split()
 
 # "a bucket for uploads" says what the bucket holds, not which app it belongs to.

@@ -110,6 +110,12 @@ def test_a_database_word_in_the_name_slot_is_the_refused_name_not_a_database(tex
     assert "postgres" not in kinds(p) and "mysql" not in kinds(p), "no database the user did not ask for"
 
 
+@pytest.mark.parametrize("text", ["create a bucket for my app google", "a bucket called google in dev"])
+def test_google_in_the_name_slot_is_refused_not_ignored(text: str) -> None:
+    p = parse(text)
+    assert p.app is None and 'contains "google"' in (p.app_problem or "") and p.suggested_app == "my-app"
+
+
 @pytest.mark.parametrize("text, app", [
     ("create a bucket for my app redis", "redis"), ("a bucket for my app called queue in dev", "queue"),
     ('create a bucket for the app named "redis"', "redis"), ("a bucket for our application queue, please", "queue"),
@@ -125,6 +131,7 @@ def test_other_component_words_in_the_name_slot_are_accepted_names(text: str, ap
     ("a bucket for my app postgres db", None, ["bucket", "postgres"]),
     ("create a postgres for my app", None, ["postgres"]),
     ("a mysql for my app called shop", "shop", ["mysql"]),
+    ("my app needs postgres", None, ["postgres"]), ("my app wants a bucket", None, ["bucket"]),
 ])
 def test_component_words_outside_the_name_slot_are_still_components(
     text: str, app: str | None, expected: list[str]
