@@ -44,9 +44,7 @@ def _object_admin(bucket: gcp.storage.Bucket, parts: tuple[str, ...]) -> Grant:
 
 
 def build(ctx: BuildContext, component: Component, index: int, total: int) -> None:
-    base = naming.numbered("bucket", index)
-    if index == 1 and total > 1:
-        ctx.rename(base, naming.legacy_numbered("bucket", index, total))
+    base = ctx.base("bucket", index, total)
     bucket = gcp.storage.Bucket(
         ctx.name(base),
         name=bucket_name(ctx, index),

@@ -81,6 +81,14 @@ class BuildContext(naming.SpecScope):
     def rename(self, new: str, old: str) -> None:
         self.renamed_parts[new] = old
 
+    def base(self, short: str, index: int, total: int) -> str:
+        """The name part of the `index`th of `total` components: the first keeps its unnumbered name when
+        siblings are added, and stacks that an earlier version numbered from the start are aliased."""
+        base = naming.numbered(short, index)
+        if index == 1 and total > 1:
+            self.rename(base, naming.legacy_numbered(short, index, total))
+        return base
+
     def api(self, service: str) -> gcp.projects.Service:
         """The API, enabled once per program however many components need it."""
         if service not in self.enabled_apis:

@@ -13,7 +13,6 @@ import pulumi
 import pulumi_gcp as gcp
 
 from core.spec import Component
-from infra import naming
 from infra.components import apis
 from infra.components.context import BuildContext, BuiltService, Grant
 from infra.components.service import account_id
@@ -77,9 +76,7 @@ def _pusher(ctx: BuildContext, target: BuiltService) -> gcp.serviceaccount.Accou
 
 
 def build(ctx: BuildContext, component: Component, index: int, total: int) -> None:
-    base = naming.numbered("queue", index)
-    if index == 1 and total > 1:
-        ctx.rename(base, naming.legacy_numbered("queue", index, total))
+    base = ctx.base("queue", index, total)
     labels = ctx.labels
     topic = gcp.pubsub.Topic(ctx.name(base), name=ctx.name(base), labels=labels, opts=ctx.opts(needs=QUEUE_APIS))
     dead_letter = gcp.pubsub.Topic(

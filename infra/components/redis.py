@@ -24,9 +24,7 @@ def _first_ca(certs: list[dict[str, str]] | None) -> str:
 
 
 def build(ctx: BuildContext, component: Component, index: int, total: int) -> None:
-    base = naming.numbered("redis", index)
-    if index == 1 and total > 1:
-        ctx.rename(base, naming.legacy_numbered("redis", index, total))
+    base = ctx.base("redis", index, total)
     tier = sizes.tier("redis", ctx.size(component))
     net = ensure_network(ctx)
     instance = gcp.redis.Instance(

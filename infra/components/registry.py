@@ -34,9 +34,7 @@ def cleanup_policies() -> list[dict[str, object]]:
 
 
 def build(ctx: BuildContext, component: Component, index: int, total: int) -> None:
-    base = naming.numbered("registry", index)
-    if index == 1 and total > 1:
-        ctx.rename(base, naming.legacy_numbered("registry", index, total))
+    base = ctx.base("registry", index, total)
     repo = gcp.artifactregistry.Repository(
         ctx.name(base),
         repository_id=naming.fit(ctx.name(base), 63),

@@ -37,9 +37,7 @@ def secret_env(name: str, secret: gcp.secretmanager.Secret) -> dict[str, object]
 
 
 def build(ctx: BuildContext, component: Component, index: int, total: int) -> None:
-    base = naming.numbered("secret", index)
-    if index == 1 and total > 1:
-        ctx.rename(base, naming.legacy_numbered("secret", index, total))
+    base = ctx.base("secret", index, total)
     secret = make_secret(ctx, ctx.name(base))
     ctx.grants.append(accessor_grant(secret, (base, "access")))
     # No value is mounted: the secret starts empty and a revision referencing a missing version

@@ -27,9 +27,7 @@ def _unique(grants: list[Grant]) -> list[Grant]:
 
 
 def build(ctx: BuildContext, component: Component, index: int, total: int) -> None:
-    base = naming.numbered("svc", index)
-    if index == 1 and total > 1:
-        ctx.rename(base, naming.legacy_numbered("svc", index, total))
+    base = ctx.base("svc", index, total)
     tier = sizes.tier("service", ctx.size(component))
     account = gcp.serviceaccount.Account(
         ctx.name(base, "sa"),

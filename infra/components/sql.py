@@ -91,9 +91,7 @@ def _cloudsql_client(ctx: BuildContext, instance: gcp.sql.DatabaseInstance, base
 
 def build(ctx: BuildContext, component: Component, index: int, total: int) -> None:
     kind = component.kind
-    base = naming.numbered(SHORT[kind], index)
-    if index == 1 and total > 1:
-        ctx.rename(base, naming.legacy_numbered(SHORT[kind], index, total))
+    base = ctx.base(SHORT[kind], index, total)
     tier = sizes.tier(kind, ctx.size(component))
     net = ensure_network(ctx)
 
