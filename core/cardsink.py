@@ -30,7 +30,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import Any, TypedDict
 
 from core.messages import ThreadRef
 from core.ports import CardRefStore
@@ -90,6 +90,14 @@ class _State:
 
     def idle(self) -> bool:
         return self.pending is None and not self.lock.locked() and (self.flusher is None or self.flusher.done())
+
+
+class SinkOptions(TypedDict, total=False):
+    """How a platform sink paces itself, passed through unchanged by each platform's constructor."""
+
+    lock: CardLock  # one first post per card across processes
+    interval: float  # at most one edit per card per this many seconds
+    idle_seconds: float  # a card untouched this long is forgotten
 
 
 class CardSink(ABC):

@@ -14,6 +14,7 @@ import re
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from core.markup import Code, Inline, Message, Numbered, Strong, line, spans
 from core.spec import DEFAULT_CLOUD, DEFAULT_ENVIRONMENT, DEFAULT_SIZE, Component, InfraSpec
 from core.understanding.clouds import region_for
 from core.understanding.components import MAX_COUNT, find_components
@@ -158,7 +159,7 @@ class Draft:
             parts.append(f"size {DEFAULT_SIZE}")
         return ", ".join(parts)
 
-    def summary(self) -> str:
+    def summary(self) -> Inline:
         """What the draft holds so far, for status answers and question preambles."""
         parts = []
         for c in self.components:
@@ -166,8 +167,7 @@ class Draft:
             size = f" ({c['size']})" if c.get("size") else ""
             parts.append(f"{count}{c['kind']}{size}")
         what = ", ".join(parts) or "nothing chosen yet"
-        app = f" for *{self.app}*" if self.app else ""
-        return f"{what}{app}"
+        return spans(what, " for ", Strong(self.app)) if self.app else spans(what)
 
 
 # An answer to "what's the app called?" is a name, not a sentence: longer answers are not guessed at.
@@ -180,31 +180,32 @@ def _defaults(draft: Draft) -> str:
     return f" I'll use {note} unless you say otherwise." if note else ""
 
 
-def ask_app(draft: Draft, suggestion: str | None = None) -> str:
-    what = f" (it will get {draft.summary()})" if draft.components else ""
+def ask_app(draft: Draft, suggestion: str | None = None) -> Message:
+    what = spans(" (it will get ", *draft.summary(), ")") if draft.components else ()
     if suggestion:
-        return (f"What should the app{what} be called? Say `yes` to use `{suggestion}`, or give another "
-                "name: lowercase letters, digits and hyphens." + _defaults(draft))
-    return (
-        f"What's the app{what} called? Lowercase letters, digits and hyphens, e.g. `shop` or `checkout-api`."
-        + _defaults(draft)
-    )
+        return Message((line("What should the app", *what, " be called? Say ", Code("yes"), " to use ",
+                             Code(suggestion), ", or give another name: lowercase letters, digits and hyphens.",
+                             _defaults(draft)),))
+    return Message((line("What's the app", *what, " called? Lowercase letters, digits and hyphens, e.g. ",
+                         Code("shop"), " or ", Code("checkout-api"), ".", _defaults(draft)),))
 
 
-def ask_template(draft: Draft) -> str:
-    options = "\n".join(
-        f"{i}. *{name}*: {what}" for i, (name, (what, _)) in enumerate(TEMPLATES.items(), start=1)
-    )
-    app = f" for *{draft.app}*" if draft.app else ""
-    return (
-        f"What should I set up{app}? Pick a template by name or number, or list components "
-        f"(service, postgres, mysql, redis, bucket, queue, secret, registry):\n{options}\n"
-        f"Say `yes` for the first one.{_defaults(draft)}"
-    )
+def ask_template(draft: Draft) -> Message:
+    app = spans(" for ", Strong(draft.app)) if draft.app else ()
+    return Message((
+        line("What should I set up", *app, "? Pick a template by name or number, or list components "
+             "(service, postgres, mysql, redis, bucket, queue, secret, registry):"),
+        Numbered(tuple(spans(Strong(name), f": {what}") for name, (what, _) in TEMPLATES.items())),
+        line("Say ", Code("yes"), " for the first one.", _defaults(draft)),
+    ))
 
 
-def ask_next(draft: Draft, suggestion: str | None = None) -> tuple[str, str] | None:
-    """(what is awaited, the question) for the first gap in `draft`, or None when it is complete."""
+def ask_next(draft: Draft, suggestion: str | None = None) -> tuple[str, Message] | None:
+    """(what is awaited, the question) for the first gap in `draft`, or None when it is complete.
+
+    The thread context keeps only the draft, what is awaited and the suggestion, never the question: it is
+    asked afresh from them each time, so a context stored by an older version needs no reading of its text.
+    """
     missing = draft.missing()
     if not missing:
         return None
@@ -232,8 +233,8 @@ def template_answer(parsed: Parsed, text: str) -> bool:
     return True
 
 
-UNCLEAR_APPROVAL = ("I'll only apply on a clear go-ahead. Say `apply` to build the plan shown above (or press "
-                    "Approve), or tell me what to change.")
+UNCLEAR_APPROVAL = Message((line("I'll only apply on a clear go-ahead. Say ", Code("apply"), " to build the plan "
+                                 "shown above (or press Approve), or tell me what to change."),))
 
 _NEGATED = re.compile(r"\b(?:not|dont|do\s+not|never|no)\s+(?:\w+\s+){0,2}?"
                       r"(?:sure|ok|okay|apply|deploy|ship|approve|go|yet|ready|convinced|happy)\b")

@@ -7,14 +7,16 @@ platform.
 
 `Message.markup()` is the message as one string in the core's own light notation (*strong*, `code`,
 "• " items); history stores that. `Message.parse` reads the notation, and only ever text the core or the
-worker wrote: fixed texts (core/texts.py, core/draft.py's questions), the worker's plan lines, and history
-read back. What a user typed is quoted in a Code span (or core.messages.code), never parsed as markup.
+worker wrote: the worker's plan and card lines, history read back, and the one-off replies still given to
+`Reply` or `say` as a string. The fixed texts (core/texts.py) and the questions (core/draft.py) are built
+as spans. What a user typed is quoted in a Code span (or core.messages.code), never parsed as markup.
+`Style` is the one walk over a message that every renderer parameterises with its escaping.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 BULLET = "• "
@@ -127,6 +129,12 @@ class Message:
     def __add__(self, other: Message) -> Message:
         return Message(self.blocks + other.blocks)
 
+    def prefixed(self, *parts: Part) -> Message:
+        """The message with `parts` put at the start of its first line (or as a line of their own)."""
+        if self.blocks and isinstance(self.blocks[0], Line):
+            return Message((Line(spans(*parts) + self.blocks[0].spans), *self.blocks[1:]))
+        return Message((line(*parts), *self.blocks))
+
     def append_to_last_line(self, *parts: Part) -> Message:
         """The message with `parts` added to the end of its last line (or as a new line)."""
         if self.blocks and isinstance(self.blocks[-1], Line):
@@ -187,10 +195,10 @@ class Message:
         return out
 
     def markup(self) -> str:
-        return "\n".join(marker + "".join(_markup(s) for s in inline) for marker, inline in self.lines())
+        return NOTATION.render(self)
 
     def plain(self) -> str:
-        return "\n".join(marker + "".join(_plain(s) for s in inline) for marker, inline in self.lines())
+        return PLAIN.render(self)
 
     def __len__(self) -> int:
         return len(self.markup())
@@ -234,14 +242,43 @@ def parse_inline(text: str) -> Inline:
     return tuple(out)
 
 
-def _markup(span: Span) -> str:
-    if isinstance(span, Strong):
-        return f"*{span.text}*"
-    if isinstance(span, Code):
-        return f"`{span.text}`"
-    if isinstance(span, Mention):
-        return mention(span.user)
-    return span.text
+@dataclass(frozen=True)
+class Style:
+    """How one platform writes each kind of span: the one walk over a message's lines that every renderer
+    (the notation here, Slack, Discord, the web page) parameterises with its own escaping and wrapping."""
+
+    text: Callable[[str], str]
+    strong: Callable[[str], str]
+    code: Callable[[str], str]
+    mention: Callable[[str], str]
+
+    def span(self, span: Span) -> str:
+        if isinstance(span, Strong):
+            return self.strong(span.text)
+        if isinstance(span, Code):
+            return self.code(span.text)
+        if isinstance(span, Text):
+            return self.text(span.text)
+        return self.mention(span.user)
+
+    def inline(self, inline: Inline) -> str:
+        return "".join(self.span(s) for s in inline)
+
+    def lines(self, message: Message, marker: Callable[[str], str] = str) -> list[str]:
+        """Each line as the platform writes it, its list marker passed through `marker`."""
+        return [marker(m) + self.inline(inline) for m, inline in message.lines()]
+
+    def render(self, message: Message, marker: Callable[[str], str] = str) -> str:
+        return "\n".join(self.lines(message, marker))
+
+
+def _same(text: str) -> str:
+    return text
+
+
+NOTATION = Style(text=_same, strong=lambda t: f"*{t}*", code=lambda t: f"`{t}`", mention=mention)
+PLAIN = Style(text=_same, strong=_same, code=_same, mention=lambda user: f"@{user}")
+_markup = NOTATION.span
 
 
 def _clip_spans(inline: Inline, room: int) -> Inline:
@@ -259,7 +296,3 @@ def _clip_spans(inline: Inline, room: int) -> Inline:
                 out.append(type(span)(text))
         break
     return tuple(out)
-
-
-def _plain(span: Span) -> str:
-    return f"@{span.user}" if isinstance(span, Mention) else span.text

@@ -73,12 +73,25 @@ def own_roles(thread: ThreadRef, roles: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(r for r in roles if r.startswith(f"{thread.workspace}/") and len(r) > len(thread.workspace) + 1)
 
 
-@dataclass(frozen=True)
-class IncomingMessage:
-    """One user turn. `event_id` is the platform's own id, used to drop redeliveries.
+class _PlatformEvent:
+    """What every event from a platform shares: its thread, roles kept to that thread's workspace, and a key
+    made of the platform's own event id, used to drop redeliveries."""
 
-    `roles` are the user's roles as `WORKSPACE/ROLE` ids; only those of the thread's workspace are kept.
-    """
+    thread: ThreadRef
+    event_id: str
+    roles: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "roles", own_roles(self.thread, self.roles))
+
+    def event_key(self) -> str:
+        return f"{self.thread.platform}:{self.thread.workspace}:{self.event_id}"
+
+
+@dataclass(frozen=True)
+class IncomingMessage(_PlatformEvent):
+    """One user turn. `roles` are the user's roles as `WORKSPACE/ROLE` ids; only those of the thread's
+    workspace are kept."""
 
     thread: ThreadRef
     user: str
@@ -88,15 +101,12 @@ class IncomingMessage:
     received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "roles", own_roles(self.thread, self.roles))
+        super().__post_init__()
         object.__setattr__(self, "text", strip_marks(self.text))
-
-    def event_key(self) -> str:
-        return f"{self.thread.platform}:{self.thread.workspace}:{self.event_id}"
 
 
 @dataclass(frozen=True)
-class ActionEvent:
+class ActionEvent(_PlatformEvent):
     """A button press (Approve/Cancel) on a status card, with the thread it was pressed in."""
 
     thread: ThreadRef
@@ -105,12 +115,6 @@ class ActionEvent:
     action: str
     event_id: str
     roles: tuple[str, ...] = ()
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "roles", own_roles(self.thread, self.roles))
-
-    def event_key(self) -> str:
-        return f"{self.thread.platform}:{self.thread.workspace}:{self.event_id}"
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from core.draft import (
     name_candidate,
     template_answer,
 )
-from core.markup import Code, Message, Strong, say
+from core.markup import Code, Message, Strong, line, say
 from core.messages import Reply
 from core.ports import Planner, RequestStore
 from core.request import BUILT_ON, BUSY, REVISABLE, Request, Status
@@ -115,7 +115,7 @@ class Router:
         if intent == "unknown":
             log.info("unrecognised message in %s (%d chars)", actor.thread.key(), len(text))
             if context.get("draft"):
-                return Reply("Sorry, I didn't get that. " + self._question(context))
+                return Reply(self._question(context).prefixed("Sorry, I didn't get that. "))
             if parsed.unclear_approval:
                 pending = await self.current(context)
                 if pending is not None and pending.status == Status.AWAITING_APPROVAL:
@@ -127,7 +127,7 @@ class Router:
         request = await self.current(context)
         if intent == "apply":
             if context.get("draft"):
-                return Reply("Nothing is planned yet. " + self._question(context))
+                return Reply(self._question(context).prefixed("Nothing is planned yet. "))
             if request is not None and hesitant(text):
                 log.info("hesitant consent in %s not taken as approval", actor.thread.key())
                 return Reply(UNCLEAR_APPROVAL, request_id=request.id)
@@ -140,7 +140,7 @@ class Router:
             latest_job = request.latest_job if request else None
             job = await self.request_service.jobs.get(latest_job) if latest_job else None
             draft = Draft.from_dict(context["draft"]) if context.get("draft") else None
-            return views.status_reply(request, job, draft, self._question(context) if draft else "")
+            return views.status_reply(request, job, draft, self._question(context) if draft else None)
         if intent == "outputs":
             return views.outputs_reply(request)
         if intent in ("list", "history"):
@@ -163,10 +163,11 @@ class Router:
                 platform=t.platform, workspace=t.workspace, thread=t.key(), user=actor.user)
         return better
 
-    def _question(self, context: dict[str, Any]) -> str:
+    def _question(self, context: dict[str, Any]) -> Message:
         asked = ask_next(Draft.from_dict(context.get("draft")), context.get("suggested_app"))
         # A complete draft is one the policy turned down: only a change can move it on.
-        return asked[1] if asked else "Tell me a change to try again, or say `cancel` to drop it."
+        return asked[1] if asked else Message.of(line("Tell me a change to try again, or say ", Code("cancel"),
+                                                      " to drop it."))
 
     def _read_answer(self, awaiting: str, text: str, parsed: Parsed, context: dict[str, Any]) -> Reply | None:
         """Reads `text` as the answer to the pending question, adjusting `parsed` in place."""
@@ -174,7 +175,7 @@ class Router:
         if parsed.deny and parsed.intent == "cancel" and (awaiting == "template" or suggestion):
             # "no" to a question that offered a default turns the default down, not the whole request.
             context.pop("suggested_app", None)
-            return Reply("No problem. " + self._question(context))
+            return Reply(self._question(context).prefixed("No problem. "))
         if awaiting == "template" and parsed.intent in ("unknown", "apply", "create"):
             if template_answer(parsed, text):
                 parsed.intent = "create"
@@ -225,7 +226,7 @@ class Router:
             context.pop("suggested_app", None)
             context.update(draft=draft.as_dict(), awaiting=asked[0])
             noted = _noted(before, draft) if had_draft or status in BUILT_ON else ""
-            return Reply(noted + asked[1])
+            return Reply(asked[1].prefixed(noted))
         return _noting_cap(await self._start(actor, draft, text, context), parsed, text)
 
     async def _start(self, actor: Actor, draft: Draft, text: str, context: dict[str, Any]) -> Reply:
@@ -315,9 +316,9 @@ class Router:
         self, actor: Actor, request: Request | None, context: dict[str, Any], text: str
     ) -> Reply:
         if context.get("draft"):
-            return Reply("There's nothing to plan yet. " + self._question(context))
+            return Reply(self._question(context).prefixed("There's nothing to plan yet. "))
         if request is None:
-            return Reply("There's no request in this thread yet. " + texts.EXAMPLE_HINT)
+            return Reply(Message.of(line("There's no request in this thread yet. ", *texts.EXAMPLE_HINT)))
         status = request.status
         if status == Status.PLANNING:
             return Reply("The plan is still being prepared; it will appear here in a moment.",
@@ -337,8 +338,8 @@ class Router:
         if status == Status.APPLIED:
             return Reply(say(Strong(request.stack), " is already built as planned. Tell me a change (e.g. "
                              "`add a redis`) and I'll plan it."), request_id=request.id)
-        return Reply(f"That request is {views.said(status)}, so there's nothing to plan. "
-                     + texts.EXAMPLE_HINT, request_id=request.id)
+        return Reply(Message.of(line(f"That request is {views.said(status)}, so there's nothing to plan. ",
+                                     *texts.EXAMPLE_HINT)), request_id=request.id)
 
     async def _live(self, actor: Actor, stack: str) -> Request | None:
         """The live request behind `stack`, if this workspace owns it; other teams' stacks stay invisible."""

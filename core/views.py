@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from core import texts
 from core.draft import Draft
 from core.job import JobStatus, Phase
-from core.markup import Block, Bullets, Code, Inline, Message, Strong, line, parse_inline, spans
+from core.markup import Block, Bullets, Code, Inline, Message, Strong, line, spans
 from core.messages import Reply
 from core.request import LIVE, VOID, Request, Status, said
 from core.spec import component_summary
@@ -18,22 +18,23 @@ from core.spec import component_summary
 MAX_LINES = 15
 _NEVER = datetime.min.replace(tzinfo=UTC)
 
-_NEXT: dict[Status, str] = {
-    Status.PLANNING: "The plan will appear here in a moment.",
-    Status.AWAITING_APPROVAL: "The plan is waiting for approval: say `apply` (or press Approve), or tell "
-                              "me a change.",
-    Status.APPROVED: "It's approved and queued to apply; the status card follows along.",
-    Status.APPLYING: "It's being applied now; the status card follows along.",
-    Status.APPLIED: "It's live. Say `outputs` for its URLs and names.",
-    Status.FAILED: "Say `plan` to try again.",
-    Status.CANCELLED: "Nothing was changed. Tell me what you need to start again.",
-    Status.SUPERSEDED: "A newer request for the same stack was applied, so this plan can no longer be "
-                       "approved. Tell me what you need to plan it afresh.",
-    Status.EXPIRED: "Its plan is too old to approve; say `plan again` for a fresh one.",
-    Status.DESTROY_REQUESTED: "The destroy is waiting for someone else's approval.",
-    Status.DESTROY_APPROVED: "Its destroy is approved and queued; say `cancel` to call it off before it starts.",
-    Status.DESTROYING: "It's being destroyed now.",
-    Status.DESTROYED: "Its resources are gone.",
+_NEXT: dict[Status, Inline] = {
+    Status.PLANNING: spans("The plan will appear here in a moment."),
+    Status.AWAITING_APPROVAL: spans("The plan is waiting for approval: say ", Code("apply"), " (or press Approve), "
+                                    "or tell me a change."),
+    Status.APPROVED: spans("It's approved and queued to apply; the status card follows along."),
+    Status.APPLYING: spans("It's being applied now; the status card follows along."),
+    Status.APPLIED: spans("It's live. Say ", Code("outputs"), " for its URLs and names."),
+    Status.FAILED: spans("Say ", Code("plan"), " to try again."),
+    Status.CANCELLED: spans("Nothing was changed. Tell me what you need to start again."),
+    Status.SUPERSEDED: spans("A newer request for the same stack was applied, so this plan can no longer be "
+                             "approved. Tell me what you need to plan it afresh."),
+    Status.EXPIRED: spans("Its plan is too old to approve; say ", Code("plan again"), " for a fresh one."),
+    Status.DESTROY_REQUESTED: spans("The destroy is waiting for someone else's approval."),
+    Status.DESTROY_APPROVED: spans("Its destroy is approved and queued; say ", Code("cancel"), " to call it off "
+                                   "before it starts."),
+    Status.DESTROYING: spans("It's being destroyed now."),
+    Status.DESTROYED: spans("Its resources are gone."),
 }
 
 
@@ -56,19 +57,19 @@ def _cap_items(items: list[Inline], noun: str, budget: int = texts.MAX_REPLY_CHA
 
 
 def status_reply(request: Request | None, job: JobStatus | None, draft: Draft | None,
-                 question: str) -> Reply:
+                 question: Message | None) -> Reply:
     if request is None:
         if draft is not None:
-            return Reply(Message.of(line(f"Nothing is planned yet; so far I have {draft.summary()}. ",
-                                         *parse_inline(question))))
+            so_far = spans("Nothing is planned yet; so far I have ", *draft.summary(), ". ")
+            return Reply((question or Message()).prefixed(*so_far))
         return Reply(Message.of(line("Nothing has been requested in this thread yet. ",
-                                     *parse_inline(texts.EXAMPLE_HINT))))
+                                     *texts.EXAMPLE_HINT)))
     spec = request.spec
     status = request.status
     progress = ""
     if job is not None and job.kind != "plan" and job.phase == Phase.APPLYING and job.total:
         progress = f", {job.done} of {job.total} resources"
-    detail = parse_inline(_NEXT.get(status, ""))
+    detail = _NEXT.get(status, ())
     if status == Status.APPLIED and request.simulated:
         detail = spans(f"It was {_SIMULATED}. Say ", Code("outputs"), " for the names it would have.")
     if status == Status.FAILED and request.error:
@@ -86,7 +87,7 @@ def status_reply(request: Request | None, job: JobStatus | None, draft: Draft | 
 def outputs_reply(request: Request | None) -> Reply:
     if request is None:
         return Reply(Message.of(line("There are no outputs yet: they appear once a request has been applied. ",
-                                     *parse_inline(texts.EXAMPLE_HINT))))
+                                     *texts.EXAMPLE_HINT)))
     outputs = request.outputs
     if request.status in (*VOID, Status.DESTROYED):
         return Reply(Message.of(line(Strong(request.stack), f" was {said(request.status)}, so it has no outputs.")),
@@ -103,7 +104,7 @@ def outputs_reply(request: Request | None) -> Reply:
 def list_reply(mine: list[Request]) -> Reply:
     """One line per stack, most recently touched first; `mine` is in creation order."""
     if not mine:
-        return Reply(Message.of(line("You haven't requested anything yet. ", *parse_inline(texts.EXAMPLE_HINT))))
+        return Reply(Message.of(line("You haven't requested anything yet. ", *texts.EXAMPLE_HINT)))
     latest: dict[str, Request] = {}
     live: dict[str, Request] = {}
     for request in mine:
@@ -122,7 +123,7 @@ def list_reply(mine: list[Request]) -> Reply:
 
 def history_reply(mine: list[Request]) -> Reply:
     if not mine:
-        return Reply(Message.of(line("No requests from you yet. ", *parse_inline(texts.EXAMPLE_HINT))))
+        return Reply(Message.of(line("No requests from you yet. ", *texts.EXAMPLE_HINT)))
     items = [
         spans(f"{r.created_at:%Y-%m-%d %H:%M} ", Strong(r.stack), f": {component_summary(r.spec)}; {said(r.status)}")
         for r in reversed(mine)

@@ -50,7 +50,7 @@ class InfraBot(commands.Bot):
         self.guild_ids = list(settings.guild_ids) if guild_ids is None else guild_ids
         self._dm_members: dict[int, tuple[float, bool]] = {}
         # The card lock is shared with every other process relaying Discord cards against this Redis.
-        self.sink = DiscordStatusSink(self, runtime.cards, min_interval=status_interval,
+        self.sink = DiscordStatusSink(self, runtime.cards, interval=status_interval,
                                       lock=DocLocks(runtime.redis, lease_ms=30_000).hold)
 
     async def setup_hook(self) -> None:

@@ -8,7 +8,7 @@ import re
 import discord
 
 from core.job import Phase, as_phase, phase_label
-from core.markup import Code, Message, Span, Strong, Text
+from core.markup import Message, Style
 from core.markup import line as text_line
 from core.status_card import StatusCard, format_elapsed
 from core.textfit import clip, pack_lines
@@ -62,14 +62,8 @@ def escape(text: str) -> str:
     return _INLINE_MARKUP.sub(r"\\\1", text)
 
 
-def _span(span: Span) -> str:
-    if isinstance(span, Strong):
-        return f"**{escape(span.text)}**"
-    if isinstance(span, Code):
-        return f"`{span.text}`" if span.text else ""
-    if isinstance(span, Text):
-        return escape(span.text)
-    return _mention(span.user)
+MARKDOWN = Style(text=escape, strong=lambda t: f"**{escape(t)}**", code=lambda t: f"`{t}`" if t else "",
+                 mention=_mention)
 
 
 def discord_markdown(message: Message) -> str:
@@ -78,7 +72,7 @@ def discord_markdown(message: Message) -> str:
     is shown as text."""
     lines = []
     for marker, inline in message.lines():
-        text = "".join(_span(s) for s in inline)
+        text = MARKDOWN.inline(inline)
         lines.append(marker + (text if marker else _LINE_START_MARKUP.sub(r"\1\\\2", text)))
     return "\n".join(lines)
 

@@ -7,7 +7,7 @@ up); this module only says how to post, edit, find a card a crashed process post
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Unpack
 
 import discord
 
@@ -15,7 +15,7 @@ from bots.discord_bot.buttons import buttons_view
 from bots.discord_bot.places import PLATFORM, destination, guild_id_of
 from bots.discord_bot.render import card_embed, card_footer
 from bots.discord_bot.replies import SAFE_MENTIONS
-from core.cardsink import CardLock, CardSink, Failure, local_lock
+from core.cardsink import CardSink, Failure, SinkOptions
 from core.messages import ThreadRef
 from core.ports import CardRefStore
 from core.status_card import StatusCard
@@ -28,16 +28,8 @@ HISTORY_SCAN = 50
 class DiscordStatusSink(CardSink):
     platform = PLATFORM
 
-    def __init__(
-        self,
-        bot: discord.Client,
-        cards: CardRefStore,
-        *,
-        min_interval: float = 1.0,
-        lock: CardLock = local_lock,
-        idle_seconds: float = 600.0,
-    ) -> None:
-        super().__init__(cards, lock=lock, interval=min_interval, idle_seconds=idle_seconds)
+    def __init__(self, bot: discord.Client, cards: CardRefStore, **options: Unpack[SinkOptions]) -> None:
+        super().__init__(cards, **options)
         self.bot = bot
 
     @property

@@ -56,7 +56,7 @@ def build_adapter(runtime: Runtime, *, socket_mode: bool = False) -> SlackAdapte
     handlers = SlackHandlers(runtime.core, runtime.contexts, clients, sender, RedisEventGate(runtime.redis),
                              roles=UserGroupRoles(clients))
     sink = SlackStatusSink(
-        clients, runtime.cards, first_post_lock=DocLocks(runtime.redis, lease_ms=30_000).hold,
+        clients, runtime.cards, lock=DocLocks(runtime.redis, lease_ms=30_000).hold,
     )
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
     if not socket_mode and not secret:

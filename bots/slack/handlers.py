@@ -11,21 +11,22 @@ from slack_sdk.errors import SlackApiError
 
 from bots.slack.client import SlackClients
 from bots.slack.places import DM_THREAD, thread_ref
-from bots.slack.render import ACTION_PREFIX
+from bots.slack.render import ACTION_PREFIX, mrkdwn
 from bots.slack.replies import ReplySender
 from bots.slack.text import escape
 from core import texts
+from core.markup import Code, Message, Strong, line
 from core.messages import ActionEvent, IncomingMessage, Reply, ThreadRef
 from core.ports import ChatCore, EventGate
-from core.texts import HELP
 
 log = logging.getLogger(__name__)
 
-COMMAND_HELP = (
-    "*/infra* posts your request in this channel and I answer in its thread.\n"
-    "Example: `/infra create a postgres database and a bucket for my app shop in staging`\n"
-    "You can also mention me (`@infrabot ...`) or send me a direct message.\n\n" + HELP
-)
+COMMAND_HELP = mrkdwn(Message((
+    line(Strong("/infra"), " posts your request in this channel and I answer in its thread."),
+    line("Example: ", Code(f"/infra {texts.EXAMPLE}")),
+    line("You can also mention me (", Code("@infrabot ..."), ") or send me a direct message."),
+    line(),
+)) + texts.HELP)
 _MENTION = re.compile(r"<@([A-Z0-9]+)(?:\|[^>]*)?>")
 _LINK = re.compile(r"<((?:https?|mailto):[^|>]+)(?:\|([^>]*))?>")
 # Message subtypes that are a person writing; everything else (edits, joins, bots) is not for the core.

@@ -9,7 +9,7 @@ from typing import Any
 
 from bots.slack.text import escape, slack_mention, slack_text
 from core.job import Phase, as_phase, phase_label
-from core.markup import Code, Message, Span, Strong, Text
+from core.markup import Message, Style
 from core.messages import Button
 from core.status_card import StatusCard, format_elapsed, resource_list
 from core.textfit import clip, pack_lines
@@ -33,27 +33,22 @@ PHASE_EMOJI: dict[Phase, str] = {
 }
 
 
-def _span(span: Span, strong: str) -> str:
-    if isinstance(span, Strong):
-        return f"{strong}{escape(span.text)}{strong}"
-    if isinstance(span, Code):
-        return f"`{escape(span.text)}`"
-    if isinstance(span, Text):
-        return escape(span.text)
-    return slack_mention(span.user)
+MRKDWN = Style(text=escape, strong=lambda t: f"*{escape(t)}*", code=lambda t: f"`{escape(t)}`",
+               mention=slack_mention)
+# Streams take standard markdown, where mrkdwn's *bold* would read as italics.
+MARKDOWN = dataclasses.replace(MRKDWN, strong=lambda t: f"**{escape(t)}**")
 
 
 def mrkdwn_lines(message: Message) -> list[str]:
-    return [marker + "".join(_span(s, "*") for s in inline) for marker, inline in message.lines()]
+    return MRKDWN.lines(message)
 
 
 def mrkdwn(message: Message) -> str:
-    return "\n".join(mrkdwn_lines(message))
+    return MRKDWN.render(message)
 
 
 def markdown(message: Message) -> str:
-    """Streams take standard markdown, where mrkdwn's *bold* would read as italics."""
-    return "\n".join(marker + "".join(_span(s, "**") for s in inline) for marker, inline in message.lines())
+    return MARKDOWN.render(message)
 
 
 def phase_emoji(phase: str) -> str:

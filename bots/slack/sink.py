@@ -6,14 +6,14 @@ most one edit per card per `interval`. This module only says how to post, edit a
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Unpack
 
 from slack_sdk.errors import SlackApiError
 
 from bots.slack.client import SlackClients, UnknownTeam
 from bots.slack.places import PLATFORM, thread_ts
 from bots.slack.render import render_card
-from core.cardsink import CardLock, CardSink, Failure, local_lock
+from core.cardsink import CardLock, CardSink, Failure, SinkOptions
 from core.messages import ThreadRef
 from core.ports import CardRefStore
 from core.status_card import StatusCard
@@ -33,16 +33,9 @@ REPOST = frozenset({"message_not_found", "cant_update_message", "edit_window_clo
 class SlackStatusSink(CardSink):
     platform = PLATFORM
 
-    def __init__(
-        self,
-        clients: SlackClients,
-        refs: CardRefStore,
-        interval: float = 1.2,
-        first_post_lock: CardLock = local_lock,
-        idle_seconds: float = 600.0,
-    ) -> None:
+    def __init__(self, clients: SlackClients, refs: CardRefStore, **options: Unpack[SinkOptions]) -> None:
         # Each card goes out with the token of its thread's workspace; only edits retry on a 500.
-        super().__init__(refs, lock=first_post_lock, interval=interval, idle_seconds=idle_seconds)
+        super().__init__(refs, **{"interval": 1.2, **options})
         self.clients = clients
 
     async def post(self, thread: ThreadRef, card: StatusCard) -> dict[str, Any]:

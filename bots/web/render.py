@@ -8,21 +8,14 @@ from __future__ import annotations
 
 from html import escape
 
-from core.markup import Code, Message, Span, Strong, Text
+from core.markup import Message, Style
 
-
-def _span(span: Span) -> str:
-    if isinstance(span, Strong):
-        return f"<b>{escape(span.text)}</b>"
-    if isinstance(span, Code):
-        return f"<code>{escape(span.text)}</code>"
-    if isinstance(span, Text):
-        return escape(span.text)
-    return escape(f"@{span.user}")
+HTML = Style(text=escape, strong=lambda t: f"<b>{escape(t)}</b>", code=lambda t: f"<code>{escape(t)}</code>",
+             mention=lambda user: escape(f"@{user}"))
 
 
 def html(message: Message) -> str:
-    return "\n".join(escape(marker) + "".join(_span(s) for s in inline) for marker, inline in message.lines())
+    return HTML.render(message, marker=escape)
 
 
 def core_html(text: str) -> str:

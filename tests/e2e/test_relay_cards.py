@@ -36,7 +36,7 @@ def slack_settings(settings: Settings, mock: MockSlack) -> Settings:
 
 def attach_slack(rt: Runtime, settings: Settings, mock: MockSlack, interval: float = 0.0) -> SlackStatusSink:
     sink = SlackStatusSink(SlackClients(settings), rt.cards, interval=interval,
-                           first_post_lock=DocLocks(rt.redis, lease_ms=30_000).hold)
+                           lock=DocLocks(rt.redis, lease_ms=30_000).hold)
     rt.relay.register("slack", sink)
     rt.relay.backoff_seconds = 0.05
     return sink

@@ -60,7 +60,7 @@ def lapsing_lock(rt: Runtime) -> Callable[[str], AbstractAsyncContextManager[Non
 def sink_for(rt: Runtime, settings: Settings, mock: MockSlack, token: str, **options: Any) -> HeldSink:
     slack = settings.model_copy(update={"slack_bot_token": SecretStr(token), "slack_api_url": mock.url,
                                         "slack_bot_tokens": SecretStr(f"{TEAM}={token}")})
-    options.setdefault("first_post_lock", DocLocks(rt.redis, lease_ms=30_000).hold)
+    options.setdefault("lock", DocLocks(rt.redis, lease_ms=30_000).hold)
     clients = SlackClients(slack)
     rt.closers.append(clients.aclose)
     sink = HeldSink(clients, rt.cards, interval=0.0, **options)
@@ -77,7 +77,7 @@ async def test_a_slow_relay_never_dead_letters_a_card_another_relay_moved_on(
     goes on. The slow process's give-up is refused, so the card keeps following the job."""
     slow, fast = runtime, await build_runtime(settings, services.redis_url, services.mongodb_url)
     try:
-        held = sink_for(slow, settings, mock_slack, "xoxb-rotated-away", first_post_lock=lapsing_lock(slow))
+        held = sink_for(slow, settings, mock_slack, "xoxb-rotated-away", lock=lapsing_lock(slow))
         sink_for(fast, settings, mock_slack, BOT_TOKEN).go.set()
         job_id, thread = await new_job(slow, 1)
         assert await fast.relay.pump() == 1  # the card is posted
@@ -108,7 +108,7 @@ async def test_a_relay_that_stalled_past_its_card_lock_cannot_leave_the_card_beh
     record write is refused, so it knows, and the final state is shown again."""
     slow, fast = runtime, await build_runtime(settings, services.redis_url, services.mongodb_url)
     try:
-        held = sink_for(slow, settings, mock_slack, BOT_TOKEN, first_post_lock=lapsing_lock(slow))
+        held = sink_for(slow, settings, mock_slack, BOT_TOKEN, lock=lapsing_lock(slow))
         sink_for(fast, settings, mock_slack, BOT_TOKEN).go.set()
         job_id, thread = await new_job(slow, 2)
         assert await fast.relay.pump() == 1

@@ -34,7 +34,7 @@ def make_sink(
     mock: MockSlack, refs: CardRefStore, interval: float = 0.4, lock: CardLock | None = None
 ) -> SlackStatusSink:
     settings = Settings(_env_file=None, slack_bot_token=SecretStr(BOT_TOKEN), slack_api_url=mock.url)  # type: ignore[call-arg]
-    extra = {"first_post_lock": lock} if lock else {}
+    extra = {"lock": lock} if lock else {}
     return SlackStatusSink(SlackClients(settings), refs, interval=interval, **extra)
 
 

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 import uvicorn
-from playwright.async_api import Dialog, async_playwright
+from playwright.async_api import Dialog, Locator, Page, async_playwright
 from pydantic import SecretStr
 
 from bots.runtime import Runtime
@@ -40,20 +40,26 @@ async def server(runtime: Runtime, worker: object) -> AsyncIterator[str]:
     await task
 
 
+async def _request_a_plan(page: Page, text: str) -> Locator:
+    """Types a request for the app `shop` and waits for its card to offer Approve; returns the card."""
+    await page.fill("#text", text)
+    await page.press("#text", "Enter")
+    await page.wait_for_selector(".msg.bot >> text=planning", timeout=10_000)
+    # The core's emphasis arrives as markup the server rendered, with no Slack asterisks left over.
+    reply = page.locator(".msg.bot").first
+    assert await reply.locator("b", has_text="shop").count() == 1
+    assert "*" not in await reply.inner_text()
+    card = page.locator(".msg.status")
+    await card.locator("button.approve").wait_for(timeout=20_000)
+    return card
+
+
 async def test_typing_a_request_shows_the_plan_and_apply_finishes(server: str) -> None:
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         page = await browser.new_page()
         await page.goto(f"{server}/#browser-thread")
-        await page.fill("#text", "create a postgres database and a bucket for my app shop in staging")
-        await page.press("#text", "Enter")
-        await page.wait_for_selector(".msg.bot >> text=planning", timeout=10_000)
-        # The core's emphasis arrives as markup the server rendered, with no Slack asterisks left over.
-        reply = page.locator(".msg.bot").first
-        assert await reply.locator("b", has_text="shop").count() == 1
-        assert "*" not in await reply.inner_text()
-        card = page.locator(".msg.status")
-        await card.locator("button.approve").wait_for(timeout=20_000)
+        card = await _request_a_plan(page, "create a postgres database and a bucket for my app shop in staging")
         text = await card.inner_text()
         assert "Plan ready for shop-staging" in text
         assert "Cloud SQL instance" in text and "offline engine" in text
@@ -84,15 +90,8 @@ async def test_an_exposed_page_asks_for_the_token_once_and_streams_with_it(runti
         page = await browser.new_page()
         page.on("dialog", answer)
         await page.goto(f"{server}/#token-thread")
-        await page.fill("#text", "create a bucket for my app shop in staging")
-        await page.press("#text", "Enter")
-        await page.wait_for_selector(".msg.bot >> text=planning", timeout=10_000)
-        # The core's emphasis arrives as markup the server rendered, with no Slack asterisks left over.
-        reply = page.locator(".msg.bot").first
-        assert await reply.locator("b", has_text="shop").count() == 1
-        assert "*" not in await reply.inner_text()
-        card = page.locator(".msg.status")
-        await card.locator("button.approve").wait_for(timeout=20_000)  # arrives over the token-bearing stream
+        # The card arrives over the token-bearing stream.
+        card = await _request_a_plan(page, "create a bucket for my app shop in staging")
         await page.click("button.approve")
         await card.filter(has_text="is ready").wait_for(timeout=20_000)
         assert len(asked) == 2 and "access token" in asked[0], "asked until right, then never again"

@@ -99,7 +99,7 @@ async def test_status_outputs_and_help_along_a_request(chat: Chat, worker: objec
 async def test_unknown_gets_what_the_bot_can_do(chat: Chat, text: str,
                                                caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="infrabot")
-    assert await chat.say(text) == texts.UNKNOWN
+    assert await chat.say(text) == texts.UNKNOWN.markup()
     assert any("unrecognised message" in r.getMessage() for r in caplog.records)
 
 
@@ -209,7 +209,7 @@ async def test_bad_input_gets_a_friendly_reply_and_a_log_line(chat: Chat, text: 
                                                             caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="infrabot")
     replies = await chat.send(text)
-    assert len(replies) == 1 and replies[0].text != texts.ERROR
+    assert len(replies) == 1 and replies[0].body != texts.ERROR
     assert "<script>" not in replies[0].text and "%s" not in replies[0].text
     assert [r for r in caplog.records if r.name.startswith("infrabot.conversation")], "every turn is logged"
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]

@@ -148,4 +148,4 @@ async def test_random_messages_through_the_web_chat_get_answers_not_errors(clien
                                                         "text": body})
         assert response.status_code < 500, (response.status_code, text[:80])
         if response.status_code == 200:
-            assert response.json()["reply"] and texts.ERROR not in response.json()["reply"], text[:80]
+            assert response.json()["reply"] and texts.ERROR.markup() not in response.json()["reply"], text[:80]

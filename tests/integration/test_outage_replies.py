@@ -46,7 +46,7 @@ async def test_with_the_event_gate_down_the_message_is_saved_and_answered(runtim
         replies = await _conversation(runtime, gate=RedisEventGate(dead)).handle_message(_message("g1"))
     finally:
         await dead.aclose()
-    assert [r.text for r in replies] == [texts.ERROR]
+    assert [r.body for r in replies] == [texts.ERROR]
     saved = await runtime.history.list(THREAD)
     assert [m["text"] for m in saved] == ["create a bucket for my app shop"]
 
@@ -54,9 +54,9 @@ async def test_with_the_event_gate_down_the_message_is_saved_and_answered(runtim
 async def test_when_saving_fails_the_reply_says_it_was_not_saved(runtime: Runtime, dead_mongo: MongoHistory) -> None:
     chat = _conversation(runtime, history=dead_mongo)
     replies = await chat.handle_message(_message("h1"))
-    assert [r.text for r in replies] == [texts.NOT_SAVED]
+    assert [r.body for r in replies] == [texts.NOT_SAVED]
     # The claim was let go, so the platform's retry is handled once storage is back.
-    assert (await runtime.core.handle_message(_message("h1")))[0].text not in (texts.ERROR, texts.NOT_SAVED)
+    assert (await runtime.core.handle_message(_message("h1")))[0].body not in (texts.ERROR, texts.NOT_SAVED)
 
 
 async def test_with_everything_down_the_reply_still_comes(dead_mongo: MongoHistory, runtime: Runtime) -> None:
@@ -66,4 +66,4 @@ async def test_with_everything_down_the_reply_still_comes(dead_mongo: MongoHisto
         replies = await chat.handle_message(_message("x1"))
     finally:
         await dead.aclose()
-    assert [r.text for r in replies] == [texts.NOT_SAVED]
+    assert [r.body for r in replies] == [texts.NOT_SAVED]

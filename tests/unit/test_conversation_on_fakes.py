@@ -70,7 +70,7 @@ async def test_a_failed_turn_keeps_the_words_and_lets_the_retry_through() -> Non
     gate, history = FakeEventGate(), FakeHistory()
     chat = conversation(gate=gate, history=history, planner=BrokenPlanner())
     [reply] = await chat.handle_message(said(ASK))
-    assert reply.text == texts.ERROR
+    assert reply.body == texts.ERROR
     assert [d["text"] for d in await history.list(THREAD)] == [ASK]
     assert await gate.claim(said(ASK).event_key()), "the claim was released for the platform's retry"
 
@@ -79,7 +79,7 @@ async def test_with_the_history_store_down_the_reply_does_not_claim_it_was_saved
     gate = FakeEventGate()
     chat = conversation(gate=gate, history=Broken())
     [reply] = await chat.handle_message(said(ASK))
-    assert reply.text == texts.NOT_SAVED
+    assert reply.body == texts.NOT_SAVED
     assert await gate.claim(said(ASK).event_key())
 
 
@@ -87,7 +87,7 @@ async def test_with_the_event_gate_down_the_user_still_gets_an_answer_and_the_wo
     history = FakeHistory()
     chat = conversation(gate=Broken(), history=history)
     [reply] = await chat.handle_message(said(ASK))
-    assert reply.text == texts.ERROR
+    assert reply.body == texts.ERROR
     assert [d["text"] for d in await history.list(THREAD)] == [ASK]
 
 
@@ -97,7 +97,7 @@ async def test_after_the_context_expired_the_thread_still_means_its_latest_reque
     [started] = await chat.handle_message(said(ASK))
     contexts.expire(THREAD)
     replies = await chat.handle_message(said("status", event="e2"))
-    assert replies[0].text == texts.EXPIRED
+    assert replies[0].body == texts.EXPIRED
     assert (await contexts.load(THREAD) or {}).get("request_id") == started.request_id
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from core.draft import CountCues, Draft, ask_next, count_cues, looks_like_name, name_candidate, template_answer
-from core.markup import Message, Strong, line
+from core.markup import Message, Numbered, Strong, line
 from core.texts import MAX_REPLY_CHARS
 from core.understanding.parser import parse
 
@@ -75,19 +75,24 @@ def test_old_contexts_with_unknown_keys_still_load() -> None:
 
 
 def test_the_template_question_comes_first_and_states_the_defaults() -> None:
-    awaited, question = ask_next(Draft()) or ("", "")
+    awaited, asked = ask_next(Draft()) or ("", Message())
+    question = asked.markup()
     assert awaited == "template"
+    # Built as structure, not notation: the menu is a numbered list whose names are strong.
+    menu = asked.blocks[1]
+    assert isinstance(menu, Numbered) and menu.items[0][0] == Strong("web app")
     for words in ("1. *web app*", "4. *static site*", "yes", "region us-central1", "environment dev",
                   "size small"):
         assert words in question
     assert "called" not in question, "one question at a time"
-    awaited, question = ask_next(merged("the api one")) or ("", "")
+    awaited, asked = ask_next(merged("the api one")) or ("", Message())
+    question = asked.markup()
     assert awaited == "app" and "service, postgres, redis" in question
     assert ask_next(merged("an api for app shop")) is None
 
 
 def test_defaults_already_chosen_are_not_restated() -> None:
-    _, question = ask_next(merged("make it medium in belgium")) or ("", "")
+    question = (ask_next(merged("make it medium in belgium")) or ("", Message()))[1].markup()
     assert "size small" not in question and "region" not in question and "environment dev" in question
 
 

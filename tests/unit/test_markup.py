@@ -36,8 +36,8 @@ def test_the_notation_reads_back_what_it_writes() -> None:
     assert parsed == SAMPLE
     assert SAMPLE.markup() == ("Planning *shop-staging* in `us-central1`.\n• a bucket\n• a *postgres*\n"
                                "1. web app\n2. worker")
-    assert Message.parse(texts.HELP).markup() == texts.HELP
-    assert isinstance(Message.parse(texts.HELP).blocks[1], Bullets)
+    assert Message.parse(texts.HELP.markup()) == texts.HELP
+    assert isinstance(texts.HELP.blocks[1], Bullets)
 
 
 def test_code_spans_cannot_be_ended_early() -> None:
