@@ -14,7 +14,8 @@ from bots.slack.replies import reply_blocks
 from bots.web.app import _reply_json
 from bots.web.render import html
 from core import texts
-from core.markup import Bullets, Code, Mention, Message, Numbered, Strong, Text, bullets, line, spans
+from core.draft import Draft, ask_next, ask_template
+from core.markup import Bullets, Code, Mention, Message, Numbered, Strong, Style, Text, bullets, line, spans
 from core.messages import Reply
 from core.status_card import plan_buttons
 from tests.unit.test_conversation_on_fakes import conversation, said
@@ -129,3 +130,31 @@ async def test_a_core_reply_reaches_the_web_page_without_slacks_syntax() -> None
 async def test_a_core_reply_keeps_its_emphasis_on_slack() -> None:
     reply = await _core_reply()
     assert "*shop*" in mrkdwn(reply.body) and "**" not in mrkdwn(reply.body)
+
+
+def test_fixed_texts_and_questions_are_structure_not_notation() -> None:
+    # Built from spans, a fixed text holds no notation for any adapter to read back: its commands are code
+    # and an app's name in a question is strong on every platform.
+    assert Code("status") in texts.ERROR.blocks[0].spans  # type: ignore[union-attr]
+    assert all(Code(c) in texts.HELP.blocks[2].spans for c in ("plan", "apply", "destroy APP-ENV"))  # type: ignore[union-attr]
+    asked = (ask_next(Draft(components=[{"kind": "bucket", "count": 1}], app=None)) or ("", Message()))[1]
+    assert Code("shop") in asked.blocks[0].spans  # type: ignore[union-attr]
+    named = ask_template(Draft(app="shop"))
+    assert Strong("shop") in named.blocks[0].spans  # type: ignore[union-attr]
+    assert "**shop**" in discord_markdown(named) and "<b>shop</b>" in html(named) and "*shop*" in mrkdwn(named)
+    assert "`status`" in discord_markdown(texts.ERROR) and "<code>status</code>" in html(texts.ERROR)
+
+
+def test_a_prefix_joins_the_first_line() -> None:
+    question = Message.of(line("What's it ", Strong("called"), "?"), bullets(["a"]))
+    assert question.prefixed("Sorry. ").markup() == "Sorry. What's it *called*?\n• a"
+    assert Message((bullets(["a"]),)).prefixed("Sorry.").markup() == "Sorry.\n• a"
+    assert Message().prefixed("Hi").markup() == "Hi"
+
+
+def test_one_style_walk_serves_every_renderer() -> None:
+    shout = Style(text=str.upper, strong=lambda t: f"!{t}!", code=lambda t: f"[{t}]", mention=lambda u: f"<{u}>")
+    message = Message.of(line("a ", Strong("b"), " ", Code("c"), " ", Mention("U1")), bullets(["d"]))
+    assert shout.render(message) == "A !b! [c] <U1>\n• D"
+    assert shout.render(message, marker=lambda m: m.replace("•", "-")) == "A !b! [c] <U1>\n- D"
+    assert message.plain() == "a b c @U1\n• d"
