@@ -7,9 +7,10 @@ platform.
 
 `Message.markup()` is the message as one string in the core's own light notation (*strong*, `code`,
 "• " items); history stores that. `Message.parse` reads the notation, and only ever text the core or the
-worker wrote: the worker's plan and card lines, history read back, and the one-off replies still given to
-`Reply` or `say` as a string. The fixed texts (core/texts.py) and the questions (core/draft.py) are built
-as spans. What a user typed is quoted in a Code span (or core.messages.code), never parsed as markup.
+worker wrote: the worker's plan and card lines, history read back, the replies still given to `Reply` as
+a string, and the name and policy problems (core/understanding/names.py, core/policy.py) that quote with
+core.messages.code. `say` never parses; the fixed texts (core/texts.py) and the questions (core/draft.py)
+are built as spans. What a user typed is quoted in a Code span (or core.messages.code), never parsed as markup.
 `Style` is the one walk over a message that every renderer parameterises with its escaping.
 """
 
@@ -102,12 +103,9 @@ def line(*parts: Part) -> Line:
 
 
 def say(*parts: Part) -> Message:
-    """A one-line message. A `str` part is the core's own fixed wording, read in its notation ("say `plan`");
-    anything else a user or a worker wrote goes in as a span (Text, Strong, Code), never through a string."""
-    out: list[Span] = []
-    for part in parts:
-        out.extend(parse_inline(part) if isinstance(part, str) else (part,))
-    return Message((Line(tuple(out)),))
+    """A one-line message: each `str` part is plain text, never read as notation; emphasis, code and
+    mentions go in as spans (Strong, Code, Mention)."""
+    return Message((line(*parts),))
 
 
 def bullets(items: Iterable[Inline | Part]) -> Bullets:

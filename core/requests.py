@@ -13,7 +13,7 @@ from typing import Any
 
 from core.draft import Draft
 from core.job import Phase
-from core.markup import Mention, Strong, say
+from core.markup import Code, Mention, Strong, parse_inline, say
 from core.messages import Reply, ThreadRef, mention
 from core.policy import Policy
 from core.ports import AuditLog, CostEstimate, JobQueue, JobStore, RequestStore, StackOwners
@@ -97,7 +97,8 @@ class RequestService:
         await self._refused(actor, "request", "stack owned by another workspace", spec.environment,
                             stack=spec.stack_name, owner=holder)
         return Reply(say("The app name ", Strong(spec.app), " is already used by another team on this infrabot "
-                         f"(stack `{spec.stack_name}`). Please pick another name, e.g. `{spec.app}-2`."))
+                         "(stack ", Code(spec.stack_name), "). Please pick another name, e.g. ",
+                         Code(f"{spec.app}-2"), "."))
 
     async def _enqueue(self, kind: str, job_id: str, request: Request, **extra: Any) -> None:
         """Points the request at its newest job, records the job, then queues it; each step is idempotent."""
@@ -318,8 +319,9 @@ class RequestService:
             await self._refused(actor, "approve", "a newer plan exists for the stack", env, request_id=request.id,
                                 plan_hash=plan.hash, newer_request=newer.id)
             return Reply(say("There's a newer plan for ", Strong(request.stack),
-                             " than this one (from another request), so nothing was applied. Say `plan again` here "
-                             "for a fresh plan if this one is still wanted."), ephemeral=True, request_id=request.id)
+                             " than this one (from another request), so nothing was applied. Say ",
+                             Code("plan again"), " here for a fresh plan if this one is still wanted."),
+                         ephemeral=True, request_id=request.id)
         made = plan.created_at
         if made is not None and datetime.now(UTC) - made > self.plan_ttl:
             await self._refused(actor, "approve", "the plan expired", env, request_id=request.id,
@@ -383,12 +385,13 @@ class RequestService:
             # Its plan may be the latest one; what stops it is the request's own fate, so say that.
             await self._refused(actor, "approve", f"the request is {status}", env, request_id=request.id,
                                 plan_hash=bound)
-            why = {
-                Status.SUPERSEDED: "was superseded: a newer request for the same stack was applied",
-                Status.EXPIRED: "has expired: its plan is too old to approve (say `plan again` for a fresh one)",
-            }.get(status, f"was {status}")
+            why: tuple[str | Code, ...] = {
+                Status.SUPERSEDED: ("was superseded: a newer request for the same stack was applied",),
+                Status.EXPIRED: ("has expired: its plan is too old to approve (say ", Code("plan again"),
+                                 " for a fresh one)"),
+            }.get(status, (f"was {status}",))
             return Reply(say("There's nothing to approve: that request for ", Strong(request.stack),
-                             f" {why}, so nothing was applied."), ephemeral=True, request_id=request.id)
+                              " ", *why, ", so nothing was applied."), ephemeral=True, request_id=request.id)
         if not waiting and status != Status.PLANNING:
             return None  # running or applied: approve() answers those
         if typed and bound is None:
@@ -461,10 +464,12 @@ class RequestService:
         if refusal:
             await self._refused(actor, "destroy", refusal, spec.environment, request_id=request.id,
                                 stack=spec.stack_name)
-            return Reply(say(f"Sorry, {refusal}. ", Strong(spec.stack_name), " stays as it is."), request_id=request.id)
+            return Reply(say("Sorry, ", *parse_inline(refusal), ". ", Strong(spec.stack_name), " stays as it is."),
+                         request_id=request.id)
         if request.status != Status.APPLIED:
             return Reply(say(Strong(spec.stack_name), f" is {said(request.status)} already; the status card follows "
-                             "it. Say `cancel` to call off a destroy that has not started yet."), request_id=request.id)
+                             "it. Say ", Code("cancel"), " to call off a destroy that has not started yet."),
+                         request_id=request.id)
         # Its own id, carried by its Approve button: a button from an earlier destroy request never starts this one.
         destroy_id = new_destroy_id()
         if self.policy.needs_second_person(spec.environment):
@@ -477,7 +482,7 @@ class RequestService:
                                     **where(actor))
             return Reply(
                 say("Destroying ", Strong(spec.stack_name), f" ({spec.environment}) needs approval from someone "
-                    "else. An approver can press Approve (or say `apply` here)."),
+                    "else. An approver can press Approve (or say ", Code("apply"), " here)."),
                 request_id=request.id, buttons=plan_buttons(request.id, destroy_id),
             )
         return await self._start_destroy(actor, request, destroy_id)
@@ -497,17 +502,17 @@ class RequestService:
                                 destroy_id=moved.destroy_id, **where(actor))
         await self._enqueue("destroy", destroy_job(moved), moved)
         return Reply(say("Destroying ", Strong(request.stack), " now; the status card follows along. Until a worker "
-                         "starts it, `cancel` here calls it off."), request_id=request.id)
+                         "starts it, ", Code("cancel"), " here calls it off."), request_id=request.id)
 
 
 def _too_late(request: Request) -> Reply:
     """A worker has the stack (its lease is held) and the engine may be mid-change."""
     applying = request.status == Status.APPLYING
-    after = (f"then `destroy {request.stack}` removes what it built if you no longer want it" if applying
-             else "then ask to apply again if you want it back")
+    after = (("then ", Code(f"destroy {request.stack}"), " removes what it built if you no longer want it")
+             if applying else ("then ask to apply again if you want it back",))
     return Reply(
         say(f"That {'apply' if applying else 'destroy'} of ", Strong(request.stack),
             " is already running and can't be stopped halfway from chat: stopping Pulumi mid-change can leave "
-            f"resources half made. It ends on its own, and the status card shows the result; {after}."),
+            "resources half made. It ends on its own, and the status card shows the result; ", *after, "."),
         request_id=request.id,
     )

@@ -31,7 +31,7 @@ from core.draft import (
     name_candidate,
     template_answer,
 )
-from core.markup import Code, Message, Strong, line, say
+from core.markup import Code, Message, Strong, line, parse_inline, say
 from core.messages import Reply
 from core.ports import Planner, RequestStore
 from core.request import BUILT_ON, BUSY, REVISABLE, Request, Status
@@ -219,8 +219,8 @@ class Router:
                              "can't move to another cloud. Say ", Code(f"destroy {request.stack}"),
                              f" first, then ask again on {cloud_label(draft.cloud or '')}."), request_id=request.id)
         if request is not None and status == Status.APPLIED and not changed:
-            return Reply(say("That's what ", Strong(request.stack), " already has. Tell me a change, or say "
-                             "`outputs` for its URLs and names."), request_id=request.id)
+            return Reply(say("That's what ", Strong(request.stack), " already has. Tell me a change, or say ",
+                             Code("outputs"), " for its URLs and names."), request_id=request.id)
         asked = ask_next(draft)
         if asked:
             context.pop("suggested_app", None)
@@ -284,8 +284,8 @@ class Router:
         context.update(draft=draft.as_dict(), awaiting="app")
         if suggestion:
             context["suggested_app"] = suggestion
-            return Reply(say(parsed.app_problem, " How about ", Code(suggestion), "? Say `yes` to use it, or "
-                             "give another name."))
+            return Reply(say(*parse_inline(parsed.app_problem or ""), " How about ", Code(suggestion), "? Say ",
+                             Code("yes"), " to use it, or give another name."))
         context.pop("suggested_app", None)
         return Reply(f"{parsed.app_problem} What should it be called?")
 
@@ -308,7 +308,8 @@ class Router:
         # The worker writes the plan's lines in the core's notation.
         return Reply(
             say("The full plan for ", Strong(request.stack), ":") + Message.parse("\n".join(lines))
-            + say("Say `apply` (or press Approve) to build it, or `plan again` for a fresh preview."),
+            + say("Say ", Code("apply"), " (or press Approve) to build it, or ", Code("plan again"),
+                  " for a fresh preview."),
             request_id=request.id, long=True,
         )
 
@@ -336,8 +337,8 @@ class Router:
         if status == Status.FAILED:
             return await self._start(actor, Draft.from_spec(request.spec), "plan again", context)
         if status == Status.APPLIED:
-            return Reply(say(Strong(request.stack), " is already built as planned. Tell me a change (e.g. "
-                             "`add a redis`) and I'll plan it."), request_id=request.id)
+            return Reply(say(Strong(request.stack), " is already built as planned. Tell me a change (e.g. ",
+                             Code("add a redis"), ") and I'll plan it."), request_id=request.id)
         return Reply(Message.of(line(f"That request is {views.said(status)}, so there's nothing to plan. ",
                                      *texts.EXAMPLE_HINT)), request_id=request.id)
 
@@ -360,10 +361,11 @@ class Router:
             return Reply("Which stack should I destroy? Name it like `shop-staging` (say `list` to see "
                          "yours).")
         if await self._live(actor, stack) is None:
-            return Reply(say("I don't know a live stack called ", Code(stack), ". Say `list` to see yours."))
+            return Reply(say("I don't know a live stack called ", Code(stack), ". Say ", Code("list"),
+                             " to see yours."))
         context.update(awaiting="destroy", destroy_stack=stack)
         return Reply(say("This deletes every resource in ", Strong(stack), ". To confirm, type the stack name ",
-                         Code(stack), " (or `cancel`)."))
+                         Code(stack), " (or ", Code("cancel"), ")."))
 
     async def _confirm_destroy(
         self, actor: Actor, text: str, parsed: Parsed, context: dict[str, Any]
@@ -381,5 +383,6 @@ class Router:
             return Reply(say("OK, ", Code(stack), " stays as it is."))
         if parsed.intent in ("unknown", "apply", "destroy"):
             context.update(awaiting="destroy", destroy_stack=stack)
-            return Reply(say("The name didn't match. Type ", Code(stack), " exactly to destroy it, or `cancel`."))
+            return Reply(say("The name didn't match. Type ", Code(stack), " exactly to destroy it, or ",
+                             Code("cancel"), "."))
         return None

@@ -15,7 +15,7 @@ from bots.web.app import _reply_json
 from bots.web.render import html
 from core import texts
 from core.draft import Draft, ask_next, ask_template
-from core.markup import Bullets, Code, Mention, Message, Numbered, Strong, Style, Text, bullets, line, spans
+from core.markup import Bullets, Code, Mention, Message, Numbered, Strong, Style, Text, bullets, line, say, spans
 from core.messages import Reply
 from core.status_card import plan_buttons
 from tests.unit.test_conversation_on_fakes import conversation, said
@@ -158,3 +158,10 @@ def test_one_style_walk_serves_every_renderer() -> None:
     assert shout.render(message) == "A !b! [c] <U1>\n• D"
     assert shout.render(message, marker=lambda m: m.replace("•", "-")) == "A !b! [c] <U1>\n- D"
     assert message.plain() == "a b c @U1\n• d"
+
+
+def test_say_never_reads_notation_from_its_strings() -> None:
+    # Only spans make emphasis or code: a string holding "*x*" or "`y`" stays text on every platform.
+    message = say("a *b* `c`", Code("d"))
+    assert message == Message((line(Text("a *b* `c`"), Code("d")),))
+    assert "\\*b\\*" in discord_markdown(message) and "`d`" in discord_markdown(message)
