@@ -95,13 +95,8 @@ def build(ctx: BuildContext, component: Component, index: int, total: int) -> No
     # Pub/Sub's own service agent forwards dead letters: it must publish to the dead-letter topic
     # and acknowledge on the source subscription.
     agent = _pubsub_agent(ctx)
-    gcp.pubsub.TopicIAMMember(
-        ctx.name(base, "dlq-agent-pub"),
-        topic=dead_letter.name,
-        role="roles/pubsub.publisher",
-        member=agent.member,
-        opts=ctx.opts(),
-    )
+    gcp.pubsub.TopicIAMMember(ctx.name(base, "dlq-agent-pub"), topic=dead_letter.name,
+                              role="roles/pubsub.publisher", member=agent.member, opts=ctx.opts())
     ctx.grants.append(
         _grant(gcp.pubsub.TopicIAMMember, "topic", topic.name, "roles/pubsub.publisher", (base, "publish"))
     )
@@ -132,13 +127,8 @@ def build(ctx: BuildContext, component: Component, index: int, total: int) -> No
             labels=labels,
             opts=ctx.opts(needs=QUEUE_APIS),
         )
-        gcp.pubsub.SubscriptionIAMMember(
-            ctx.name(base, "sub-agent"),
-            subscription=subscription.name,
-            role="roles/pubsub.subscriber",
-            member=agent.member,
-            opts=ctx.opts(),
-        )
+        gcp.pubsub.SubscriptionIAMMember(ctx.name(base, "sub-agent"), subscription=subscription.name,
+                                         role="roles/pubsub.subscriber", member=agent.member, opts=ctx.opts())
         ctx.export(f"{base}_subscription", subscription.name)
 
     ctx.after_services.append(subscribe)

@@ -38,6 +38,13 @@ def make_sink(
     return SlackStatusSink(SlackClients(settings), refs, interval=interval, **extra)
 
 
+async def card_posted(mock: MockSlack, refs: CardRefStore) -> SlackStatusSink:
+    """A sink that edits at once, with the request's first card already posted."""
+    sink = make_sink(mock, refs, interval=0)
+    await sink.show(THREAD, card(1, "queued"))
+    return sink
+
+
 JOB_STARTED = {"plan-r1-1": 1000.0, "apply-r1-h": 2000.0, "plan-r2-1": 1000.0}
 
 
@@ -55,8 +62,7 @@ def shown(mock: MockSlack) -> str:
 async def test_first_show_posts_once_and_later_shows_edit_in_place(
     mock_slack: MockSlack, refs: CardRefStore
 ) -> None:
-    sink = make_sink(mock_slack, refs, interval=0)
-    await sink.show(THREAD, card(1, "queued"))
+    sink = await card_posted(mock_slack, refs)
     await sink.show(THREAD, card(2, done=10))
     await sink.show(THREAD, card(2, done=10))  # the relay may repeat a version after a restart
     await sink.show(THREAD, card(3, "awaiting_approval", done=50))
@@ -110,8 +116,7 @@ async def test_a_new_job_on_the_same_card_is_not_mistaken_for_an_old_version(
 
 
 async def test_update_failures_raise_so_the_relay_retries(mock_slack: MockSlack, refs: CardRefStore) -> None:
-    sink = make_sink(mock_slack, refs, interval=0)
-    await sink.show(THREAD, card(1, "queued"))
+    sink = await card_posted(mock_slack, refs)
     mock_slack.fail("chat.update", 500, times=3)  # one more than the server-error retries
     with pytest.raises(Exception, match="internal_error"):
         await sink.show(THREAD, card(2, "awaiting_approval"))
@@ -120,8 +125,7 @@ async def test_update_failures_raise_so_the_relay_retries(mock_slack: MockSlack,
 
 
 async def test_rate_limited_update_waits_for_retry_after(mock_slack: MockSlack, refs: CardRefStore) -> None:
-    sink = make_sink(mock_slack, refs, interval=0)
-    await sink.show(THREAD, card(1, "queued"))
+    sink = await card_posted(mock_slack, refs)
     mock_slack.fail("chat.update", 429, times=1, retry_after=1)
     await sink.show(THREAD, card(2, "succeeded", job="plan-r1-1"))
     calls = mock_slack.calls_to("chat.update", ok_only=False)
@@ -159,8 +163,7 @@ async def test_a_deleted_card_is_posted_again_in_its_thread(mock_slack: MockSlac
 async def test_a_channel_the_bot_left_is_undeliverable_not_retried(
     mock_slack: MockSlack, refs: CardRefStore
 ) -> None:
-    sink = make_sink(mock_slack, refs, interval=0)
-    await sink.show(THREAD, card(1, "queued"))
+    sink = await card_posted(mock_slack, refs)
     mock_slack.not_in_channels.add(THREAD.channel)  # the bot was removed, or the channel archived
 
     # CardUndeliverable tells the relay to dead-letter the job instead of retrying it for ever.
