@@ -13,6 +13,7 @@ from collections.abc import Awaitable
 from typing import Any, TypeVar
 
 from core import texts
+from core.markup import say
 from core.messages import ActionEvent, HistoryEntry, IncomingMessage, Reply, ThreadRef
 from core.ports import ContextStore, EventGate, HistoryStore, Planner, RequestStore
 from core.requests import Actor, RequestService, where
@@ -140,14 +141,14 @@ class ChatService:
                 await self.request_service.audit.record("refused", action=action.action, reason="unknown request",
                                              request_ref=action.request_id[:100], **where(actor))
                 await self.gate.settle(key)
-                return [Reply("I can't find that request any more.", ephemeral=True)]
+                return [Reply(say("I can't find that request any more."), ephemeral=True)]
             if action.action == "approve":
                 reply = await self.request_service.approve(actor, request, bound)
             elif action.action == "cancel":
                 reply = await self.request_service.cancel(actor, request)
             else:
                 log.warning("unknown action %r", action.action)
-                reply = Reply("I don't know that button.", ephemeral=True)
+                reply = Reply(say("I don't know that button."), ephemeral=True)
             reply.body = reply.body.fit(texts.MAX_REPLY_CHARS)
             await self.history.append(action.thread, "bot", reply.text, key=f"out:{key}:0",
                                       meta={"action": action.action, "user": action.user})

@@ -7,10 +7,11 @@ platform.
 
 `Message.markup()` is the message as one string in the core's own light notation (*strong*, `code`,
 "• " items); history stores that. `Message.parse` reads the notation, and only ever text the core or the
-worker wrote: the worker's plan and card lines, history read back, the replies still given to `Reply` as
-a string, and the name and policy problems (core/understanding/names.py, core/policy.py) that quote with
-core.messages.code. `say` never parses; the fixed texts (core/texts.py) and the questions (core/draft.py)
-are built as spans. What a user typed is quoted in a Code span (or core.messages.code), never parsed as markup.
+worker wrote: the worker's plan and card lines, history read back, and the name, region and policy
+problems (core/understanding/names.py, core/understanding/clouds.py, core/policy.py) that quote with
+core.messages.code. Neither `say` nor `Reply` parses a string; the fixed texts (core/texts.py) and the
+questions (core/draft.py) are built as spans. What a user typed is quoted in a Code span (or
+core.messages.code), never parsed as markup.
 `Style` is the one walk over a message that every renderer parameterises with its escaping.
 """
 

@@ -127,14 +127,16 @@ class Button:
 
 class Reply:
     """What the core answers: a structured `body` (core/markup.py), which each adapter renders for its
-    platform. `text` is the body in the core's light notation, for history and logs; a reply may still be
-    made from such a text (it is parsed once, here)."""
+    platform. `text` is the body in the core's light notation, for history and logs. A body is always a
+    Message, never a string to be read as notation."""
 
     __slots__ = ("body", "buttons", "ephemeral", "long", "request_id")
 
-    def __init__(self, body: Message | str, request_id: str | None = None, buttons: list[Button] | None = None,
+    def __init__(self, body: Message, request_id: str | None = None, buttons: list[Button] | None = None,
                  ephemeral: bool = False, long: bool = False) -> None:
-        self.body = body if isinstance(body, Message) else Message.parse(body)
+        if not isinstance(body, Message):
+            raise TypeError(f"a Reply's body is a Message, not {type(body).__name__}")
+        self.body = body
         self.request_id = request_id
         self.buttons = list(buttons or [])
         self.ephemeral = ephemeral

@@ -125,8 +125,8 @@ class RequestService:
             return None
         await self._refused(actor, action, "acted on from outside the request's own thread",
                             request.spec.environment, request_id=request.id, request_thread=request.thread.as_dict())
-        return Reply("That request belongs to another conversation, so I can only act on it there. Nothing was "
-                     "changed.", ephemeral=True)
+        return Reply(say("That request belongs to another conversation, so I can only act on it there. Nothing was "
+                     "changed."), ephemeral=True)
 
     async def start(self, actor: Actor, draft: Draft, text: str) -> tuple[str | None, Reply]:
         default_cloud = self.policy.default_cloud_for(draft.environment)
@@ -135,7 +135,7 @@ class RequestService:
                                      actor.thread.platform, spec.cloud) or self._guard(spec)
         if refusal:
             await self._refused(actor, "request", refusal, spec.environment, stack=spec.stack_name)
-            return None, Reply(f"I can't plan that: {refusal}.")
+            return None, Reply(say("I can't plan that: ", *parse_inline(refusal), "."))
         taken = await self._taken(actor, spec)
         if taken:
             return None, taken
@@ -167,7 +167,7 @@ class RequestService:
         if refusal:
             await self._refused(actor, "request", refusal, spec.environment, request_id=request.id,
                                 stack=spec.stack_name)
-            return Reply(f"I can't change it that way: {refusal}. The request stays as it was.",
+            return Reply(say("I can't change it that way: ", *parse_inline(refusal), ". The request stays as it was."),
                          request_id=request.id)
         # A request's stack was claimed for its workspace when the request got that name; only a new name
         # needs asking about.
@@ -220,10 +220,10 @@ class RequestService:
     async def _not_revised(self, request: Request) -> Reply:
         current = await self.requests.get(request.id)
         if current is not None and current.status in REVISABLE:
-            return Reply("Someone changed this request a moment ago, so I left it as it is; check the latest "
-                         "plan and tell me the change again if it is still needed.", request_id=request.id)
-        return Reply("The plan was approved a moment ago, so I left the request as it is; check the "
-                     "latest status card.", request_id=request.id)
+            return Reply(say("Someone changed this request a moment ago, so I left it as it is; check the latest "
+                         "plan and tell me the change again if it is still needed."), request_id=request.id)
+        return Reply(say("The plan was approved a moment ago, so I left the request as it is; check the "
+                     "latest status card."), request_id=request.id)
 
     async def _supersede(self, request: Request) -> None:
         """A plan waiting for approval is void once the request changes."""
@@ -233,7 +233,7 @@ class RequestService:
 
     async def replan(self, actor: Actor, request: Request) -> Reply:
         if request.status in RUNNING:
-            return Reply("A change is running right now; I'll show the result when it is done.")
+            return Reply(say("A change is running right now; I'll show the result when it is done."))
         return await self.revise(actor, request, Draft.from_spec(request.spec))
 
     async def approve(
@@ -242,7 +242,7 @@ class RequestService:
         """Approves exactly what `bound` names: a plan hash (from the Approve button pressed, or the plan last
         shown in the thread for a typed `apply`) or, for a pending destroy, its destroy id."""
         if request is None:
-            return Reply("There's no plan waiting for approval here. Tell me what you need first.")
+            return Reply(say("There's no plan waiting for approval here. Tell me what you need first."))
         elsewhere = await self._elsewhere(actor, request, "approve")
         if elsewhere:
             return elsewhere
@@ -253,14 +253,14 @@ class RequestService:
         if stale:
             return stale
         if status == Status.PLANNING:
-            return Reply("The plan is still being prepared; approve it once it appears.", ephemeral=True)
+            return Reply(say("The plan is still being prepared; approve it once it appears."), ephemeral=True)
         if status in RUNNING:
-            return Reply("That change is already running.", ephemeral=True)
+            return Reply(say("That change is already running."), ephemeral=True)
         if status == Status.APPLIED:
             return Reply(say(Strong(request.stack), " is already built as planned; there's nothing to approve. "
                              "Tell me a change and I'll plan it."), request_id=request.id)
         if status not in (Status.AWAITING_APPROVAL, Status.DESTROY_REQUESTED):
-            return Reply(f"There's nothing to approve: that request is {said(status)}.")
+            return Reply(say(f"There's nothing to approve: that request is {said(status)}."))
         spec = request.spec
         destroying = status == Status.DESTROY_REQUESTED
         action = "destroy" if destroying else "apply"
@@ -278,7 +278,8 @@ class RequestService:
             await self._refused(actor, "approve_destroy" if destroying else "approve", refusal,
                                 spec.environment, request_id=request.id, requested_by=request.user,
                                 plan_hash=request.plan_hash)
-            return Reply(f"Sorry, {refusal}. Nothing was changed.", ephemeral=True, request_id=request.id)
+            return Reply(say("Sorry, ", *parse_inline(refusal), ". Nothing was changed."), ephemeral=True,
+                         request_id=request.id)
         if destroying:
             return await self._start_destroy(actor, request)
         unfit = await self._unfit_plan(actor, request)
@@ -295,7 +296,7 @@ class RequestService:
             "latest_job": job_id,
         }, expect={"plan.hash": plan_hash})
         if approved is None:
-            return Reply("That plan changed or was approved a moment ago; check the latest status card.",
+            return Reply(say("That plan changed or was approved a moment ago; check the latest status card."),
                          ephemeral=True, request_id=request.id)
         await self.audit.record("approved", request_id=request.id, plan_hash=plan_hash, requested_by=request.user,
                                 engine=request.plan.engine if request.plan else None, **where(actor))
@@ -312,8 +313,8 @@ class RequestService:
         if plan.spec_fingerprint and plan.spec_fingerprint != request.spec.fingerprint():
             await self._refused(actor, "approve", "the plan was made for another spec", env,
                                 request_id=request.id, plan_hash=plan.hash)
-            return Reply("That plan doesn't match the request as it stands now, so nothing was applied. Say "
-                         "`plan again` for a fresh one.", ephemeral=True, request_id=request.id)
+            return Reply(say("That plan doesn't match the request as it stands now, so nothing was applied. Say ",
+                             Code("plan again"), " for a fresh one."), ephemeral=True, request_id=request.id)
         newer = await self._newer_plan(request)
         if newer is not None:
             await self._refused(actor, "approve", "a newer plan exists for the stack", env, request_id=request.id,
@@ -329,8 +330,8 @@ class RequestService:
             await self.requests.transition(request.id, Status.AWAITING_APPROVAL, Status.EXPIRED,
                                            expect={"plan.hash": plan.hash})
             hours = self.plan_ttl.total_seconds() / 3600
-            return Reply(f"That plan is more than {hours:g} hours old, so it has expired and nothing was "
-                         "applied. Say `plan again` for a fresh one.", request_id=request.id)
+            return Reply(say(f"That plan is more than {hours:g} hours old, so it has expired and nothing was "
+                             "applied. Say ", Code("plan again"), " for a fresh one."), request_id=request.id)
         return None
 
     async def _newer_plan(self, request: Request) -> Request | None:
@@ -377,10 +378,10 @@ class RequestService:
         if status == Status.PLANNING and bound is None:
             return None  # approve() says the plan is still being prepared
         if status in (Status.APPROVED, Status.APPLYING, Status.APPLIED) and request.approved_plan_hash == bound:
-            return Reply("That plan is already approved.", ephemeral=True, request_id=request.id)
+            return Reply(say("That plan is already approved."), ephemeral=True, request_id=request.id)
         if status in (Status.DESTROY_APPROVED, Status.DESTROYING, Status.DESTROYED) and bound is not None \
                 and bound == request.destroy_id:
-            return Reply("That destroy is already approved.", ephemeral=True, request_id=request.id)
+            return Reply(say("That destroy is already approved."), ephemeral=True, request_id=request.id)
         if status in (Status.CANCELLED, Status.DESTROYED, Status.SUPERSEDED, Status.EXPIRED):
             # Its plan may be the latest one; what stops it is the request's own fate, so say that.
             await self._refused(actor, "approve", f"the request is {status}", env, request_id=request.id,
@@ -397,18 +398,18 @@ class RequestService:
         if typed and bound is None:
             await self._refused(actor, "approve", "no plan was shown in this thread yet", env,
                                 request_id=request.id, current_plan_hash=current)
-            return Reply("The plan hasn't been shown here yet; say `apply` once you have seen it.",
+            return Reply(say("The plan hasn't been shown here yet; say ", Code("apply"), " once you have seen it."),
                          ephemeral=True, request_id=request.id)
         reason = "the approval names another destroy" if status == Status.DESTROY_REQUESTED \
             else "the Approve button belongs to an older plan" if not typed else "the approval names an older plan"
         await self._refused(actor, "approve", reason, env, request_id=request.id, plan_hash=bound,
                             current_plan_hash=current, requested_by=request.user)
         if typed:
-            return Reply("The plan changed since the one shown here, so nothing was applied. Check the newest "
-                         "plan above and say `apply` again.", ephemeral=True, request_id=request.id)
+            return Reply(say("The plan changed since the one shown here, so nothing was applied. Check the newest "
+                             "plan above and say ", Code("apply"), " again."), ephemeral=True, request_id=request.id)
         return Reply(
-            "That Approve button is for an older plan of this request, so nothing was applied. "
-            "Check the latest plan and approve that one.",
+            say("That Approve button is for an older plan of this request, so nothing was applied. "
+                "Check the latest plan and approve that one."),
             ephemeral=True, request_id=request.id,
         )
 
@@ -419,7 +420,7 @@ class RequestService:
         if request is not None and request.status in (Status.APPLYING, Status.DESTROYING):
             return _too_late(request)
         if request is None or request.status not in (*REVISABLE, Status.DESTROY_REQUESTED, *QUEUED):
-            return Reply("There's nothing pending to cancel here.")
+            return Reply(say("There's nothing pending to cancel here."))
         was_destroy = request.status in (Status.DESTROY_REQUESTED, Status.DESTROY_APPROVED)
         owner = request.destroy_requested_by if was_destroy else None
         if actor.user not in (request.user, owner):
@@ -427,7 +428,8 @@ class RequestService:
                                          actor.thread.platform, request.spec.cloud)
             if refusal:
                 await self._refused(actor, "cancel", refusal, request.spec.environment, request_id=request.id)
-                return Reply(f"Sorry, {refusal}; only the requester or an approver can cancel.", ephemeral=True)
+                return Reply(say("Sorry, ", *parse_inline(refusal), "; only the requester or an approver can cancel."),
+                             ephemeral=True)
         # Compare-and-set: an approval, or a worker starting the change, that won a moment ago must not be
         # overwritten by this cancel.
         target = Status.APPLIED if was_destroy else Status.CANCELLED
@@ -435,8 +437,8 @@ class RequestService:
             now = await self.requests.get(request.id)
             if now is not None and now.status in (Status.APPLYING, Status.DESTROYING):
                 return _too_late(now)
-            return Reply("That request changed a moment ago (approved or cancelled); check the latest status "
-                         "card.", ephemeral=True, request_id=request.id)
+            return Reply(say("That request changed a moment ago (approved or cancelled); check the latest status "
+                         "card."), ephemeral=True, request_id=request.id)
         await self.audit.record("cancelled", request_id=request.id, **where(actor))
         if request.status in QUEUED and request.latest_job:
             # Approved but not started (waiting for a worker or a busy stack): the worker's start is a
@@ -452,7 +454,7 @@ class RequestService:
         if job and job.phase in (Phase.QUEUED, Phase.RUNNING, Phase.AWAITING_APPROVAL) and not was_destroy:
             await self.jobs.update(job.job_id, phase=Phase.CANCELLED, message=f"Cancelled by {mention(actor.user)}")
         what = "The destroy request is" if was_destroy else "Request"
-        return Reply(f"{what} cancelled. Nothing was changed.", request_id=request.id)
+        return Reply(say(f"{what} cancelled. Nothing was changed."), request_id=request.id)
 
     async def request_destroy(self, actor: Actor, request: Request) -> Reply:
         elsewhere = await self._elsewhere(actor, request, "destroy")

@@ -244,10 +244,12 @@ class Router:
     async def _revise(self, actor: Actor, request: Request, parsed: Parsed, cues: CountCues) -> Reply:
         draft = Draft.from_spec(request.spec)
         if not draft.merge(parsed, cues):
-            return Reply("That's already what the plan has. Say `apply` to build it or tell me a change.",
+            return Reply(say("That's already what the plan has. Say ", Code("apply"),
+                             " to build it or tell me a change."),
                          request_id=request.id)
         if not draft.components:
-            return Reply("That would leave nothing to build. Say `cancel` to drop the request instead.",
+            return Reply(say("That would leave nothing to build. Say ", Code("cancel"),
+                             " to drop the request instead."),
                          request_id=request.id)
         return await self.request_service.revise(actor, request, draft)
 
@@ -266,18 +268,18 @@ class Router:
                 cloud = self.request_service.policy.default_cloud
             problem = unknown_region_text(parsed.unknown_region, cloud)
         if request is not None:
-            return Reply(f"{problem} Nothing changed.", request_id=request.id)
+            return Reply(say(*parse_inline(problem or ""), " Nothing changed."), request_id=request.id)
         draft.merge(parsed, count_cues(text))
         context["draft"] = draft.as_dict()
         context.pop("awaiting", None)
-        return Reply(f"{problem} Which region should it be?")
+        return Reply(say(*parse_inline(problem or ""), " Which region should it be?"))
 
     def _bad_name(self, parsed: Parsed, text: str, context: dict[str, Any], renaming: bool) -> Reply:
         log.info("invalid app name offered: %s", parsed.suggested_app)
         suggestion = parsed.suggested_app
         if renaming:
-            hint = f" Say `call it {suggestion}` to use that instead." if suggestion else ""
-            return Reply(f"{parsed.app_problem}{hint}")
+            hint = (" Say ", Code(f"call it {suggestion}"), " to use that instead.") if suggestion else ()
+            return Reply(say(*parse_inline(parsed.app_problem or ""), *hint))
         draft = Draft.from_dict(context.get("draft"))
         parsed.app = None
         draft.merge(parsed, count_cues(text))
@@ -287,13 +289,13 @@ class Router:
             return Reply(say(*parse_inline(parsed.app_problem or ""), " How about ", Code(suggestion), "? Say ",
                              Code("yes"), " to use it, or give another name."))
         context.pop("suggested_app", None)
-        return Reply(f"{parsed.app_problem} What should it be called?")
+        return Reply(say(*parse_inline(parsed.app_problem or ""), " What should it be called?"))
 
     async def _cancel(self, actor: Actor, request: Request | None, context: dict[str, Any]) -> Reply:
         if context.get("draft"):
             for key in _DRAFT_KEYS:
                 context.pop(key, None)
-            return Reply("OK, I've dropped that request. Nothing was created.")
+            return Reply(say("OK, I've dropped that request. Nothing was created."))
         context.pop("awaiting", None)
         return await self.request_service.cancel(actor, request)
 
@@ -322,7 +324,7 @@ class Router:
             return Reply(Message.of(line("There's no request in this thread yet. ", *texts.EXAMPLE_HINT)))
         status = request.status
         if status == Status.PLANNING:
-            return Reply("The plan is still being prepared; it will appear here in a moment.",
+            return Reply(say("The plan is still being prepared; it will appear here in a moment."),
                          request_id=request.id)
         if status == Status.AWAITING_APPROVAL and not _AGAIN.search(text):
             return await self._full_plan(request)
@@ -358,8 +360,8 @@ class Router:
         if not stack and request and request.status == Status.APPLIED:
             stack = request.stack
         if not stack:
-            return Reply("Which stack should I destroy? Name it like `shop-staging` (say `list` to see "
-                         "yours).")
+            return Reply(say("Which stack should I destroy? Name it like ", Code("shop-staging"), " (say ",
+                             Code("list"), " to see yours)."))
         if await self._live(actor, stack) is None:
             return Reply(say("I don't know a live stack called ", Code(stack), ". Say ", Code("list"),
                              " to see yours."))

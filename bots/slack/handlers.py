@@ -15,7 +15,7 @@ from bots.slack.render import ACTION_PREFIX, mrkdwn
 from bots.slack.replies import ReplySender
 from bots.slack.text import escape
 from core import texts
-from core.markup import Code, Message, Strong, line
+from core.markup import Code, Message, Strong, line, say
 from core.messages import ActionEvent, IncomingMessage, Reply, ThreadRef
 from core.ports import ChatCore, EventGate
 
@@ -126,8 +126,8 @@ class SlackHandlers:
             error = exc.response.get("error")
             log.info("slack: /infra could not post in %s: %s", channel, error)
             if error in ("not_in_channel", "channel_not_found"):
-                return Reply("I'm not in this channel yet: invite me with `/invite @infrabot`, or mention me "
-                             "or DM me instead.", ephemeral=True)
+                return Reply(say("I'm not in this channel yet: invite me with ", Code("/invite @infrabot"),
+                                 ", or mention me or DM me instead."), ephemeral=True)
             raise
         thread = thread_ref(team, posted["channel"], posted["ts"])
         message = IncomingMessage(thread=thread, user=user, text=plain_text(text, None),

@@ -23,6 +23,7 @@ from bots.serve import run_discord
 from config.local_services import LocalServices
 from config.settings import Settings
 from core.cardsink import CardUndeliverable
+from core.markup import Message
 from core.messages import Reply
 from core.policy import Policy, Roles
 from core.request import Request
@@ -276,7 +277,7 @@ async def test_long_reply_is_split_into_messages_under_the_limit(env: simcord.En
     before = len(thread.history())
     # The core keeps its answers short; the adapter must still cope with any length it is given.
     lines = [f"• *service{i:03d}-checkout-staging*: applied (bucket, postgres)" for i in range(120)]
-    long_reply = Reply("Your apps and stacks:\n" + "\n".join(lines), buttons=plan_buttons("r1"))
+    long_reply = Reply(Message.parse("Your apps and stacks:\n" + "\n".join(lines)), buttons=plan_buttons("r1"))
 
     await send_replies(bot_of(env).get_partial_messageable(thread.id, guild_id=channel.guild.id),
                        [long_reply])

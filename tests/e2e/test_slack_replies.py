@@ -7,6 +7,7 @@ from pydantic import SecretStr
 from bots.slack.client import SlackClients
 from bots.slack.replies import MAX_STREAM_APPEND, ReplySender
 from config.settings import Settings
+from core.markup import Message
 from core.messages import Reply, ThreadRef
 from tests.slack_mock import MockSlack
 from tests.slack_mock.server import BOT_TOKEN, TEAM
@@ -35,7 +36,7 @@ async def test_a_long_single_paragraph_streams_whole_in_pieces_slack_accepts(moc
     text = "The full plan:\n\n" + "\n".join(lines)
     assert len(text) > 2 * MAX_STREAM_APPEND
 
-    await sender(mock_slack).send(THREAD, "U1", [Reply(text, long=True)], stream_first=True)
+    await sender(mock_slack).send(THREAD, "U1", [Reply(Message.parse(text), long=True)], stream_first=True)
 
     assert all(len(t) <= MAX_STREAM_APPEND for t in streamed_texts(mock_slack))
     (message,) = mock_slack.thread_messages("C1", THREAD.thread)

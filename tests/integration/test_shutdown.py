@@ -12,6 +12,7 @@ from bots.cli import _until_stopped
 from bots.runtime import Runtime
 from config.local_services import LocalServices
 from config.settings import Settings
+from core.markup import say
 from core.messages import IncomingMessage, Reply, ThreadRef
 from jobs.worker.main import make_worker
 
@@ -28,7 +29,7 @@ async def stop_with_turn_in_flight(runtime: Runtime, monkeypatch: pytest.MonkeyP
     async def slow_turn(msg: IncomingMessage, *_: object) -> list[Reply]:
         entered.set()
         await release.wait()
-        return [Reply("finished")]
+        return [Reply(say("finished"))]
 
     monkeypatch.setattr(runtime.core, "_turn", slow_turn)
     listening, cancelled = asyncio.Event(), []

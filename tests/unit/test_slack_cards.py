@@ -7,7 +7,7 @@ import json
 from bots.slack.handlers import mentions, plain_text
 from bots.slack.render import MAX_BLOCKS, MAX_SECTION_CHARS, markdown, render_card
 from bots.slack.replies import MAX_MESSAGE_CHARS, reply_blocks
-from core.markup import Message
+from core.markup import Message, say
 from core.messages import Reply
 from core.status_card import StatusCard, format_elapsed, plan_buttons
 from core.textfit import split_text
@@ -116,5 +116,5 @@ def test_long_reply_text_is_split_under_slacks_cut_off() -> None:
 
 
 def test_reply_with_buttons_renders_an_actions_block() -> None:
-    blocks = reply_blocks(Reply("Destroy needs approval", buttons=plan_buttons("r9")))
+    blocks = reply_blocks(Reply(say("Destroy needs approval"), buttons=plan_buttons("r9")))
     assert blocks[-1]["elements"][0]["value"] == "r9"
