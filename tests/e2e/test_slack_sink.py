@@ -38,6 +38,12 @@ def make_sink(
     return SlackStatusSink(SlackClients(settings), refs, interval=interval, **extra)
 
 
+def two_processes(mock: MockSlack, runtime: Runtime) -> list[SlackStatusSink]:
+    """The sinks of two chat processes sharing one card store and one set of Redis card locks."""
+    locks = DocLocks(runtime.redis)
+    return [make_sink(mock, runtime.cards, interval=0, lock=locks.hold) for _ in range(2)]
+
+
 async def card_posted(mock: MockSlack, refs: CardRefStore) -> SlackStatusSink:
     """A sink that edits at once, with the request's first card already posted."""
     sink = make_sink(mock, refs, interval=0)
@@ -137,8 +143,7 @@ async def test_rate_limited_update_waits_for_retry_after(mock_slack: MockSlack, 
 async def test_two_processes_relaying_the_same_new_card_post_it_once(
     mock_slack: MockSlack, runtime: Runtime
 ) -> None:
-    locks = DocLocks(runtime.redis)
-    sinks = [make_sink(mock_slack, runtime.cards, interval=0, lock=locks.hold) for _ in range(2)]
+    sinks = two_processes(mock_slack, runtime)
     await asyncio.gather(*(s.show(THREAD, card(1, "queued")) for s in sinks))
     assert len(mock_slack.calls_to("chat.postMessage")) == 1
     await sinks[1].show(THREAD, card(2, "awaiting_approval"))
@@ -179,8 +184,7 @@ async def test_a_channel_the_bot_left_is_undeliverable_not_retried(
 
 
 async def test_a_slower_process_never_moves_a_card_backwards(mock_slack: MockSlack, runtime: Runtime) -> None:
-    locks = DocLocks(runtime.redis)
-    fast, slow = (make_sink(mock_slack, runtime.cards, interval=0, lock=locks.hold) for _ in range(2))
+    fast, slow = two_processes(mock_slack, runtime)
     await fast.show(THREAD, card(1, "queued"))
     await fast.show(THREAD, card(3, "awaiting_approval", done=50))
     # The other process read version 2 before the first one showed 3; it must leave the card alone.
@@ -196,8 +200,7 @@ async def test_a_slower_process_never_moves_a_card_backwards(mock_slack: MockSla
 async def test_settled_states_racing_from_two_processes_end_on_the_newest(
     mock_slack: MockSlack, runtime: Runtime
 ) -> None:
-    locks = DocLocks(runtime.redis)
-    sinks = [make_sink(mock_slack, runtime.cards, interval=0, lock=locks.hold) for _ in range(2)]
+    sinks = two_processes(mock_slack, runtime)
     mock_slack.delays["chat.update"] = 0.05
     await sinks[0].show(THREAD, card(1, "queued"))
     versions = list(range(2, 12))
