@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from infra.kinds import markdown_table, per_kind
+
 # Cloud SQL "Enterprise" edition is pinned by the builder: Enterprise Plus (the default for new
 # Postgres 16 instances) does not offer shared-core tiers such as db-f1-micro.
 # MySQL 8.0 is in extended support (a surcharge); 8.4 is the current long-term release.
@@ -48,16 +50,8 @@ REGISTRY: dict[str, dict[str, Any]] = {
 
 SECRET: dict[str, dict[str, Any]] = {size: {"versions": 1} for size in ("small", "medium", "large")}
 
-SIZE_TABLE: dict[str, dict[str, dict[str, Any]]] = {
-    "service": SERVICE,
-    "postgres": SQL,
-    "mysql": SQL,
-    "redis": REDIS,
-    "bucket": BUCKET,
-    "queue": QUEUE,
-    "secret": SECRET,
-    "registry": REGISTRY,
-}
+SIZE_TABLE: dict[str, dict[str, dict[str, Any]]] = per_kind(registry=REGISTRY, secret=SECRET, bucket=BUCKET,
+                                                             queue=QUEUE, redis=REDIS, database=SQL, service=SERVICE)
 
 
 def tier(kind: str, size: str) -> dict[str, Any]:
@@ -87,8 +81,4 @@ def size_label(kind: str, size: str) -> str:
 
 
 def size_table_markdown() -> str:
-    lines = ["| component | small | medium | large |", "| --- | --- | --- | --- |"]
-    for kind in SIZE_TABLE:
-        cells = " | ".join(size_label(kind, size) for size in ("small", "medium", "large"))
-        lines.append(f"| {kind} | {cells} |")
-    return "\n".join(lines)
+    return markdown_table("component", size_label)

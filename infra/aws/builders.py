@@ -7,17 +7,9 @@ from collections.abc import Callable
 from core.spec import Component
 from infra.aws import ecr, ecs, elasticache, rds, s3, secrets, sqs
 from infra.aws.context import AwsContext
+from infra.kinds import per_kind
 
 AwsBuilder = Callable[[AwsContext, Component, int, int], None]
 
-BUILDERS: dict[str, AwsBuilder] = {
-    "registry": ecr.build,
-    "secret": secrets.build,
-    "bucket": s3.build,
-    "queue": sqs.build,
-    "redis": elasticache.build,
-    "postgres": rds.build,
-    "mysql": rds.build,
-    # Last: a service picks up the statements, environment and secrets the others left in the context.
-    "service": ecs.build,
-}
+BUILDERS: dict[str, AwsBuilder] = per_kind(registry=ecr.build, secret=secrets.build, bucket=s3.build, queue=sqs.build,
+                                            redis=elasticache.build, database=rds.build, service=ecs.build)

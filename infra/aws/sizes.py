@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from infra.kinds import markdown_table, per_kind
+
 # RDS picks the newest minor release of these majors; MySQL 8.4 is the current long-term release.
 DB_ENGINES: dict[str, tuple[str, str]] = {"postgres": ("postgres", "16"), "mysql": ("mysql", "8.4")}
 DB_PORTS: dict[str, int] = {"postgres": 5432, "mysql": 3306}
@@ -37,16 +39,8 @@ ECR: dict[str, dict[str, Any]] = {"small": {"storage_gb": 5}, "medium": {"storag
                                   "large": {"storage_gb": 100}}
 SECRETS: dict[str, dict[str, Any]] = {size: {"secrets": 1} for size in ("small", "medium", "large")}
 
-SIZE_TABLE: dict[str, dict[str, dict[str, Any]]] = {
-    "service": FARGATE,
-    "postgres": RDS,
-    "mysql": RDS,
-    "redis": ELASTICACHE,
-    "bucket": S3,
-    "queue": SQS,
-    "secret": SECRETS,
-    "registry": ECR,
-}
+SIZE_TABLE: dict[str, dict[str, dict[str, Any]]] = per_kind(registry=ECR, secret=SECRETS, bucket=S3, queue=SQS,
+                                                             redis=ELASTICACHE, database=RDS, service=FARGATE)
 
 
 def tier(kind: str, size: str) -> dict[str, Any]:
@@ -77,8 +71,4 @@ def size_label(kind: str, size: str) -> str:
 
 
 def size_table_markdown() -> str:
-    lines = ["| component (AWS) | small | medium | large |", "| --- | --- | --- | --- |"]
-    for kind in SIZE_TABLE:
-        cells = " | ".join(size_label(kind, size) for size in ("small", "medium", "large"))
-        lines.append(f"| {kind} | {cells} |")
-    return "\n".join(lines)
+    return markdown_table("component (AWS)", size_label)

@@ -7,17 +7,9 @@ from collections.abc import Callable
 from core.spec import Component
 from infra.components import bucket, queue, redis, registry, secret, service, sql
 from infra.components.context import BuildContext
+from infra.kinds import per_kind
 
 Builder = Callable[[BuildContext, Component, int, int], None]
 
-BUILDERS: dict[str, Builder] = {
-    "registry": registry.build,
-    "secret": secret.build,
-    "bucket": bucket.build,
-    "queue": queue.build,
-    "redis": redis.build,
-    "postgres": sql.build,
-    "mysql": sql.build,
-    # Last: a service picks up the grants and environment the other builders left in the context.
-    "service": service.build,
-}
+BUILDERS: dict[str, Builder] = per_kind(registry=registry.build, secret=secret.build, bucket=bucket.build,
+                                        queue=queue.build, redis=redis.build, database=sql.build, service=service.build)
