@@ -223,10 +223,31 @@ async def _interrupted(deps: Deps, job_id: str) -> None:
         log.warning("could not record the interruption of %s; the reconciler will", job_id, exc_info=True)
 
 
-async def _run(ctx: dict[str, Any], job_id: str, body: Callable[[Deps, str, dict[str, Any]], Awaitable[str]]) -> str:
+Body = Callable[[Deps, JobStatus, dict[str, Any]], Awaitable[str]]
+Task = Callable[[dict[str, Any], str], Awaitable[str]]
+
+
+def _task(name: str, phase: Phase, message: str, body: Body) -> Task:
+    """The arq entry point for one kind of job: `body` sees only a job still open and still wanted.
+
+    arq's func() names a function registered without a name by its `__qualname__`, so the entry carries the
+    name jobs are queued under rather than the closure's.
+    """
+
+    async def entry(ctx: dict[str, Any], job_id: str) -> str:
+        return await _run(ctx, job_id, phase, message, body)
+
+    entry.__name__ = entry.__qualname__ = name
+    return entry
+
+
+async def _run(ctx: dict[str, Any], job_id: str, phase: Phase, message: str, body: Body) -> str:
     deps: Deps = ctx["deps"]
     try:
-        return await body(deps, job_id, ctx)
+        status = await _begin(deps, job_id, phase, message)
+        if status is None:
+            return "skipped"
+        return await body(deps, status, ctx)
     except Retry:
         raise
     except asyncio.CancelledError:
@@ -279,14 +300,8 @@ async def _cloud_refused(deps: Deps, status: JobStatus, spec: InfraSpec) -> bool
     return True
 
 
-async def plan(ctx: dict[str, Any], job_id: str) -> str:
-    return await _run(ctx, job_id, _plan)
-
-
-async def _plan(deps: Deps, job_id: str, ctx: dict[str, Any]) -> str:
-    status = await _begin(deps, job_id, Phase.RUNNING, "Planning")
-    if status is None:
-        return "skipped"
+async def _plan(deps: Deps, status: JobStatus, ctx: dict[str, Any]) -> str:
+    job_id = status.job_id
     spec = InfraSpec(**status.spec)
     request = await deps.requests.get(status.request_id)
     if request and request.status != Status.PLANNING and request.plan and request.plan.job_id == job_id:
@@ -315,6 +330,9 @@ async def _plan(deps: Deps, job_id: str, ctx: dict[str, Any]) -> str:
         await _end(deps, job_id, phase=Phase.CANCELLED, message="Superseded")
         return "superseded"
     return await _plan_ready(deps, status, stored)
+
+
+plan = _task("plan", Phase.RUNNING, "Planning", _plan)
 
 
 async def _plan_ready(deps: Deps, status: JobStatus, plan: StoredPlan) -> str:
@@ -432,14 +450,8 @@ async def _job_where(deps: Deps, status: JobStatus) -> dict[str, Any]:
     return {"platform": t.get("platform"), "workspace": t.get("workspace"), "thread": t, "user": None}
 
 
-async def apply(ctx: dict[str, Any], job_id: str) -> str:
-    return await _run(ctx, job_id, _apply)
-
-
-async def _apply(deps: Deps, job_id: str, ctx: dict[str, Any]) -> str:
-    status = await _begin(deps, job_id, Phase.QUEUED, "Starting")
-    if status is None:
-        return "skipped"
+async def _apply(deps: Deps, status: JobStatus, ctx: dict[str, Any]) -> str:
+    job_id = status.job_id
     request = await deps.requests.get(status.request_id)
     if request is None or request.approved_plan_hash != status.plan_hash or not status.plan_hash:
         await _end(deps, job_id, phase=Phase.CANCELLED,
@@ -499,6 +511,9 @@ async def _apply(deps: Deps, job_id: str, ctx: dict[str, Any]) -> str:
     return await _applied(deps, job_id, status, request, result)
 
 
+apply = _task("apply", Phase.QUEUED, "Starting", _apply)
+
+
 async def _applied(deps: Deps, job_id: str, status: JobStatus, request: Request, result: ApplyResult) -> str:
     ended = await _end(
         deps, job_id, phase=Phase.SUCCEEDED, message="Applied",
@@ -513,14 +528,8 @@ async def _applied(deps: Deps, job_id: str, status: JobStatus, request: Request,
     return "applied"
 
 
-async def destroy(ctx: dict[str, Any], job_id: str) -> str:
-    return await _run(ctx, job_id, _destroy)
-
-
-async def _destroy(deps: Deps, job_id: str, ctx: dict[str, Any]) -> str:
-    status = await _begin(deps, job_id, Phase.QUEUED, "Starting")
-    if status is None:
-        return "skipped"
+async def _destroy(deps: Deps, status: JobStatus, ctx: dict[str, Any]) -> str:
+    job_id = status.job_id
 
     async def start() -> bool:
         # Compare-and-set against a cancel from chat, as for an apply: only with the stack held does the
@@ -548,6 +557,9 @@ async def _destroy(deps: Deps, job_id: str, ctx: dict[str, Any]) -> str:
                             engine=result.engine, result="succeeded", removed=[c.model_dump() for c in result.removed],
                             **await _job_where(deps, status))
     return "destroyed"
+
+
+destroy = _task("destroy", Phase.QUEUED, "Starting", _destroy)
 
 
 def _approver(request: Request) -> str | None:
