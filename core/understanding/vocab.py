@@ -9,100 +9,63 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
-# Every GCP region generally available at the time of writing, with the place it is named after.
-GCP_REGIONS: dict[str, str] = {
-    "africa-south1": "Johannesburg",
-    "asia-east1": "Taiwan",
-    "asia-east2": "Hong Kong",
-    "asia-northeast1": "Tokyo",
-    "asia-northeast2": "Osaka",
-    "asia-northeast3": "Seoul",
-    "asia-south1": "Mumbai",
-    "asia-south2": "Delhi",
-    "asia-southeast1": "Singapore",
-    "asia-southeast2": "Jakarta",
-    "australia-southeast1": "Sydney",
-    "australia-southeast2": "Melbourne",
-    "europe-central2": "Warsaw",
-    "europe-north1": "Finland",
-    "europe-north2": "Stockholm",
-    "europe-southwest1": "Madrid",
-    "europe-west1": "Belgium",
-    "europe-west2": "London",
-    "europe-west3": "Frankfurt",
-    "europe-west4": "Netherlands",
-    "europe-west6": "Zurich",
-    "europe-west8": "Milan",
-    "europe-west9": "Paris",
-    "europe-west10": "Berlin",
-    "europe-west12": "Turin",
-    "me-central1": "Doha",
-    "me-central2": "Dammam",
-    "me-west1": "Tel Aviv",
-    "northamerica-northeast1": "Montreal",
-    "northamerica-northeast2": "Toronto",
-    "northamerica-south1": "Queretaro",
-    "southamerica-east1": "Sao Paulo",
-    "southamerica-west1": "Santiago",
-    "us-central1": "Iowa",
-    "us-east1": "South Carolina",
-    "us-east4": "Northern Virginia",
-    "us-east5": "Columbus",
-    "us-south1": "Dallas",
-    "us-west1": "Oregon",
-    "us-west2": "Los Angeles",
-    "us-west3": "Salt Lake City",
-    "us-west4": "Las Vegas",
-}
+# Every GCP region generally available at the time of writing: its id, the place it is named after, and the
+# cities, states, countries and continents people say instead of the id (folded spelling). A table rather than
+# two dicts, so a region and the words for it are read and changed on one line.
+_REGION_TABLE = """
+africa-south1           | Johannesburg      | johannesburg, south africa, africa
+asia-east1              | Taiwan            | taiwan, changhua
+asia-east2              | Hong Kong         | hong kong, hongkong
+asia-northeast1         | Tokyo             | tokyo, japan, asia
+asia-northeast2         | Osaka             | osaka
+asia-northeast3         | Seoul             | seoul, korea, south korea
+asia-south1             | Mumbai            | mumbai, bombay, india
+asia-south2             | Delhi             | delhi, new delhi
+asia-southeast1         | Singapore         | singapore, southeast asia
+asia-southeast2         | Jakarta           | jakarta, indonesia
+australia-southeast1    | Sydney            | sydney, australia
+australia-southeast2    | Melbourne         | melbourne
+europe-central2         | Warsaw            | warsaw, poland
+europe-north1           | Finland           | finland, hamina
+europe-north2           | Stockholm         | stockholm, sweden
+europe-southwest1       | Madrid            | madrid, spain
+europe-west1            | Belgium           | belgium, europe, eu, the eu
+europe-west2            | London            | london, uk, england, britain, united kingdom
+europe-west3            | Frankfurt         | frankfurt, germany
+europe-west4            | Netherlands       | netherlands, holland, eemshaven, amsterdam
+europe-west6            | Zurich            | zurich, switzerland
+europe-west8            | Milan             | milan, italy
+europe-west9            | Paris             | paris, france
+europe-west10           | Berlin            | berlin
+europe-west12           | Turin             | turin
+me-central1             | Doha              | doha, qatar
+me-central2             | Dammam            | dammam, saudi arabia
+me-west1                | Tel Aviv          | tel aviv, israel
+northamerica-northeast1 | Montreal          | montreal, canada
+northamerica-northeast2 | Toronto           | toronto
+northamerica-south1     | Queretaro         | queretaro, mexico
+southamerica-east1      | Sao Paulo         | sao paulo, brazil, south america
+southamerica-west1      | Santiago          | santiago, chile
+us-central1             | Iowa              | iowa, usa, united states, america, north america
+us-east1                | South Carolina    | south carolina
+us-east4                | Northern Virginia | virginia, northern virginia, ashburn
+us-east5                | Columbus          | columbus, ohio
+us-south1               | Dallas            | dallas, texas
+us-west1                | Oregon            | oregon
+us-west2                | Los Angeles       | los angeles, california
+us-west3                | Salt Lake City    | salt lake city, utah
+us-west4                | Las Vegas         | las vegas, nevada
+"""
 
-# Cities, states, countries and continents people say instead of region ids (folded spelling).
-REGION_ALIASES: dict[str, str] = {
-    "johannesburg": "africa-south1", "south africa": "africa-south1", "africa": "africa-south1",
-    "taiwan": "asia-east1", "changhua": "asia-east1",
-    "hong kong": "asia-east2", "hongkong": "asia-east2",
-    "tokyo": "asia-northeast1", "japan": "asia-northeast1", "asia": "asia-northeast1",
-    "osaka": "asia-northeast2",
-    "seoul": "asia-northeast3", "korea": "asia-northeast3", "south korea": "asia-northeast3",
-    "mumbai": "asia-south1", "bombay": "asia-south1", "india": "asia-south1",
-    "delhi": "asia-south2", "new delhi": "asia-south2",
-    "singapore": "asia-southeast1", "southeast asia": "asia-southeast1",
-    "jakarta": "asia-southeast2", "indonesia": "asia-southeast2",
-    "sydney": "australia-southeast1", "australia": "australia-southeast1",
-    "melbourne": "australia-southeast2",
-    "warsaw": "europe-central2", "poland": "europe-central2",
-    "finland": "europe-north1", "hamina": "europe-north1",
-    "stockholm": "europe-north2", "sweden": "europe-north2",
-    "madrid": "europe-southwest1", "spain": "europe-southwest1",
-    "belgium": "europe-west1", "europe": "europe-west1", "eu": "europe-west1", "the eu": "europe-west1",
-    "london": "europe-west2", "uk": "europe-west2", "england": "europe-west2", "britain": "europe-west2",
-    "united kingdom": "europe-west2",
-    "frankfurt": "europe-west3", "germany": "europe-west3",
-    "netherlands": "europe-west4", "holland": "europe-west4", "eemshaven": "europe-west4",
-    "amsterdam": "europe-west4",
-    "zurich": "europe-west6", "switzerland": "europe-west6",
-    "milan": "europe-west8", "italy": "europe-west8",
-    "paris": "europe-west9", "france": "europe-west9",
-    "berlin": "europe-west10",
-    "turin": "europe-west12",
-    "doha": "me-central1", "qatar": "me-central1",
-    "dammam": "me-central2", "saudi arabia": "me-central2",
-    "tel aviv": "me-west1", "israel": "me-west1",
-    "montreal": "northamerica-northeast1", "canada": "northamerica-northeast1",
-    "toronto": "northamerica-northeast2",
-    "queretaro": "northamerica-south1", "mexico": "northamerica-south1",
-    "sao paulo": "southamerica-east1", "brazil": "southamerica-east1", "south america": "southamerica-east1",
-    "santiago": "southamerica-west1", "chile": "southamerica-west1",
-    "iowa": "us-central1", "usa": "us-central1", "united states": "us-central1", "america": "us-central1",
-    "north america": "us-central1",
-    "south carolina": "us-east1",
-    "virginia": "us-east4", "northern virginia": "us-east4", "ashburn": "us-east4",
-    "columbus": "us-east5", "ohio": "us-east5",
-    "dallas": "us-south1", "texas": "us-south1",
-    "oregon": "us-west1",
-    "los angeles": "us-west2", "california": "us-west2",
-    "salt lake city": "us-west3", "utah": "us-west3",
-    "las vegas": "us-west4", "nevada": "us-west4",
-}
+
+def _region_rows(table: str) -> list[tuple[str, str, list[str]]]:
+    rows = [[cell.strip() for cell in line.split("|")] for line in table.strip().splitlines()]
+    return [(region, place, [a.strip() for a in aliases.split(",")]) for region, place, aliases in rows]
+
+
+_REGION_ROWS = _region_rows(_REGION_TABLE)
+GCP_REGIONS: dict[str, str] = {region: place for region, place, _ in _REGION_ROWS}
+REGION_ALIASES: dict[str, str] = {alias: region for region, _, aliases in _REGION_ROWS for alias in aliases}
 
 
 class Hit(NamedTuple):
