@@ -20,6 +20,7 @@ from bots.web.guard import is_loopback
 from config.credentials import chat_secret_names, drop_chat_secrets, refuse_credentials, split_env, worker_env
 from config.local_services import LocalServices, ensure_services, spawn
 from config.settings import Settings, load_settings
+from core.markup import Inline, say
 from infra.errors import EngineConfigError
 from telemetry.probe_server import Checks, Refresh, start_probe_server
 
@@ -81,6 +82,11 @@ def cmd_parse(args: argparse.Namespace) -> int:
     return 0
 
 
+def _problem(said: Inline) -> str:
+    # A terminal reads the core's light notation well: a command to type shows in backticks.
+    return say("infrabot plan: ", *said).markup()
+
+
 def cmd_plan(args: argparse.Namespace) -> int:
     from core.draft import Draft
     from core.understanding.parser import RuleParser
@@ -93,7 +99,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     draft = Draft()
     draft.merge(parsed)
     if parsed.app_problem:
-        print(f"infrabot plan: {parsed.app_problem}", file=sys.stderr)
+        print(_problem(parsed.app_problem), file=sys.stderr)
         return 2
     if not draft.components:
         print("infrabot plan: name at least one component (service, postgres, mysql, redis, bucket, queue, "
@@ -107,7 +113,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     spec = draft.to_spec(os.environ.get("USER", "cli"), policy.default_cloud_for(draft.environment))
     refusal = policy.check_cloud(spec)
     if refusal:
-        print(f"infrabot plan: {refusal}", file=sys.stderr)
+        print(_problem(refusal), file=sys.stderr)
         return 2
     engine = build_engine(settings)
     if args.json:

@@ -7,11 +7,11 @@ platform.
 
 `Message.markup()` is the message as one string in the core's own light notation (*strong*, `code`,
 "• " items); history stores that. `Message.parse` reads the notation, and only ever text the core or the
-worker wrote: the worker's plan and card lines, history read back, and the name, region and policy
-problems (core/understanding/names.py, core/understanding/clouds.py, core/policy.py) that quote with
-core.messages.code. Neither `say` nor `Reply` parses a string; the fixed texts (core/texts.py) and the
-questions (core/draft.py) are built as spans. What a user typed is quoted in a Code span (or
-core.messages.code), never parsed as markup.
+worker wrote: the worker's plan and card lines, and history read back. Neither `say` nor `Reply` parses a
+string; the fixed texts (core/texts.py), the questions (core/draft.py) and the name, region and policy
+problems (core/understanding/names.py, core/understanding/clouds.py, core/policy.py) are built as spans,
+and `plain` gives their words for logs and audit rows. What a user typed is quoted in a Code span, never
+parsed as markup.
 `Style` is the one walk over a message that every renderer parameterises with its escaping.
 """
 
@@ -95,8 +95,17 @@ Part = str | Span
 
 
 def spans(*parts: Part) -> Inline:
-    """Plain strings become Text; empty strings are dropped."""
-    return tuple(Text(p) if isinstance(p, str) else p for p in parts if p != "")
+    """Plain strings become Text; empty strings are dropped, and neighbouring texts joined, so one wording
+    makes one value however its pieces were put together."""
+    out: list[Span] = []
+    for part in parts:
+        span = Text(part) if isinstance(part, str) else part
+        if span == Text(""):
+            continue
+        if isinstance(span, Text) and out and isinstance(out[-1], Text):
+            span = Text(out.pop().text + span.text)
+        out.append(span)
+    return tuple(out)
 
 
 def line(*parts: Part) -> Line:
@@ -278,6 +287,11 @@ def _same(text: str) -> str:
 NOTATION = Style(text=_same, strong=lambda t: f"*{t}*", code=lambda t: f"`{t}`", mention=mention)
 PLAIN = Style(text=_same, strong=_same, code=_same, mention=lambda user: f"@{user}")
 _markup = NOTATION.span
+
+
+def plain(inline: Inline) -> str:
+    """The spans' words alone: for logs, audit rows and the reason a failed job stores."""
+    return PLAIN.inline(inline)
 
 
 def _clip_spans(inline: Inline, room: int) -> Inline:

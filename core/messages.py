@@ -19,14 +19,6 @@ from core.markup import strip_marks as strip_marks
 _MARKED = re.compile(f"{MENTION_OPEN}([A-Za-z0-9_.:-]{{1,100}}){MENTION_CLOSE}")
 
 
-def code(text: str) -> str:
-    """What a user typed, quoted back as a code span: shown literally on every platform, never as markup.
-
-    A backtick would end the span early, so it becomes a look-alike; a newline would break it, so it is a space.
-    """
-    return "`" + " ".join(text.replace("`", "\u02cb").split()) + "`"
-
-
 def render_text(text: str, escape: Callable[[str], str], render_mention: Callable[[str], str]) -> str:
     """`text` for one platform: everything escaped except the core's own mentions, rendered as mentions."""
     out: list[str] = []

@@ -21,6 +21,9 @@ guild it belongs to, e.g. "role:T0123ABCD/S0456EFGH" or "role:112233/445566"). R
 matched: anyone can name a role anything in a guild of their own. Adapters give each actor's roles in
 the same WORKSPACE/ROLE form, for the workspace the actor is in only. Web chat users are names typed
 into the page, so only "web:NAME" matches them, never a bare id. An empty list means nobody.
+
+A refusal is spans (core/markup.py), so a reply can show a command to say as code; logs and audit rows take
+its plain text (core.markup.plain).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from core.markup import Code, Inline, spans
 from core.spec import CLOUDS, DEFAULT_CLOUD, DEFAULT_ENVIRONMENT, SIZES, InfraSpec
 from core.understanding.clouds import cloud_label
 
@@ -139,21 +143,21 @@ class Policy:
         usable = self.clouds_in(environment or DEFAULT_ENVIRONMENT)
         return self.default_cloud if self.default_cloud in usable or not usable else usable[0]
 
-    def check_cloud(self, spec: InfraSpec) -> str | None:
+    def check_cloud(self, spec: InfraSpec) -> Inline | None:
         """Why `spec`'s cloud may not be used, or None. The worker checks this again before any change."""
         label = cloud_label(spec.cloud)
         if spec.cloud not in self.clouds:
             enabled = ", ".join(cloud_label(c) for c in self.clouds)
-            return f"{label} is not enabled here (enabled: {enabled})"
+            return spans(f"{label} is not enabled here (enabled: {enabled})")
         usable = self.clouds_in(spec.environment)
         if spec.cloud not in usable:
             there = " or ".join(cloud_label(c) for c in usable)
-            hint = f" (say `on {usable[0]}` to plan it there)" if usable else ""
-            return (f"{spec.environment} stacks may not be on {label} here; {spec.environment} may use "
-                    f"{there or 'no cloud'}{hint}")
+            hint = (" (say ", Code(f"on {usable[0]}"), " to plan it there)") if usable else ()
+            return spans(f"{spec.environment} stacks may not be on {label} here; {spec.environment} may use "
+                         f"{there or 'no cloud'}", *hint)
         return None
 
-    def check_spec(self, spec: InfraSpec, monthly_cost_usd: float | None = None) -> str | None:
+    def check_spec(self, spec: InfraSpec, monthly_cost_usd: float | None = None) -> Inline | None:
         """The first guardrail `spec` breaks, said with the figures; `monthly_cost_usd` is its estimate."""
         g = self.guardrails
         cloud = self.check_cloud(spec)
@@ -164,37 +168,37 @@ class Policy:
             allowed = [r.split(":", 1)[1] if r.startswith(f"{spec.cloud}:") else r for r in g.allowed_regions
                        if ":" not in r or r.startswith(f"{spec.cloud}:")]
             if spec.region not in allowed:
-                return (f"region {spec.region} is not allowed here; allowed: "
-                        f"{', '.join(allowed) or 'none on ' + spec.cloud}")
+                return spans(f"region {spec.region} is not allowed here; allowed: "
+                             f"{', '.join(allowed) or 'none on ' + spec.cloud}")
         limit = _per_env(g.max_size, spec.environment)
         if limit:
             for component in spec.components:
                 size = spec.size_of(component)
                 if SIZES.index(size) > SIZES.index(limit):
-                    return (f"{size} {component.kind} is above the largest size allowed in "
-                            f"{spec.environment} ({limit})")
+                    return spans(f"{size} {component.kind} is above the largest size allowed in "
+                                 f"{spec.environment} ({limit})")
         allowed = _per_env(g.allowed_components, spec.environment)
         if allowed is not None:
             for component in spec.components:
                 if component.kind not in allowed:
                     kinds = ", ".join(allowed) or "nothing"
-                    return f"{component.kind} is not allowed in {spec.environment} (allowed there: {kinds})"
+                    return spans(f"{component.kind} is not allowed in {spec.environment} (allowed there: {kinds})")
         total = sum(c.count for c in spec.components)
         if total > g.max_components:
-            return f"that is {total} components, and one request may build at most {g.max_components}"
+            return spans(f"that is {total} components, and one request may build at most {g.max_components}")
         cap = _per_env(g.max_monthly_cost_usd, spec.environment)
         if cap is not None and monthly_cost_usd is not None and monthly_cost_usd > cap:
-            return (f"its estimated cost of about ${monthly_cost_usd:,.2f}/month is above the "
-                    f"${cap:,.2f}/month limit for {spec.environment}")
+            return spans(f"its estimated cost of about ${monthly_cost_usd:,.2f}/month is above the "
+                         f"${cap:,.2f}/month limit for {spec.environment}")
         return None
 
     def refuse(
         self, action: str, environment: str, user: str, roles: tuple[str, ...], platform: str = "", cloud: str = ""
-    ) -> str | None:
+    ) -> Inline | None:
         if self.roles.allows(action, environment, user, roles, platform, cloud):
             return None
         where = f"{environment} on {cloud_label(cloud)}" if cloud and self._per_cloud(action) else environment
-        return f"you are not allowed to {_WHAT.get(action, action)} in {where}"
+        return spans(f"you are not allowed to {_WHAT.get(action, action)} in {where}")
 
     def _per_cloud(self, action: str) -> bool:
         return any(":" in key for key in self.roles.rules.get(action, {}))
@@ -212,7 +216,7 @@ class Policy:
         platform: str = "",
         owner: str | None = None,
         cloud: str = "",
-    ) -> str | None:
+    ) -> Inline | None:
         """Pressing Approve: `action` is "apply" for a plan, "destroy" for a pending destroy.
 
         `authors` (the requester and anyone whose words changed it) may never be the second person;
@@ -224,7 +228,7 @@ class Policy:
         second = self.needs_second_person(environment)
         if second and user in authors:
             who = "whoever asked for it" if action == "destroy" else "the requester"
-            return f"{environment} changes need approval from someone other than {who}"
+            return spans(f"{environment} changes need approval from someone other than {who}")
         owns = user == owner if owner is not None else user in authors
         if second or not owns:
             return self.refuse("approve", environment, user, roles, platform, cloud)

@@ -13,7 +13,7 @@ from typing import Any
 
 from core.draft import Draft
 from core.job import Phase
-from core.markup import Code, Mention, Strong, parse_inline, say
+from core.markup import Code, Inline, Mention, Strong, plain, say
 from core.messages import Reply, ThreadRef, mention
 from core.policy import Policy
 from core.ports import AuditLog, CostEstimate, JobQueue, JobStore, RequestStore, StackOwners
@@ -108,11 +108,13 @@ class RequestService:
         await self.jobs.create(status)
         await self.queue.enqueue(kind, job_id)
 
-    async def _refused(self, actor: Actor, action: str, reason: str, environment: str, **fields: Any) -> None:
+    async def _refused(
+        self, actor: Actor, action: str, reason: str | Inline, environment: str, **fields: Any
+    ) -> None:
         await self.audit.record("refused", action=action, roles=list(actor.roles), environment=environment,
-                                reason=reason, **where(actor), **fields)
+                                reason=reason if isinstance(reason, str) else plain(reason), **where(actor), **fields)
 
-    def _guard(self, spec: InfraSpec, monthly_cost_usd: float | None = None) -> str | None:
+    def _guard(self, spec: InfraSpec, monthly_cost_usd: float | None = None) -> Inline | None:
         """Today's guardrails, with the cost the plan estimated or, before planning, the price table's."""
         if monthly_cost_usd is None and self.estimate is not None:
             monthly_cost_usd = self.estimate(spec)
@@ -135,7 +137,7 @@ class RequestService:
                                      actor.thread.platform, spec.cloud) or self._guard(spec)
         if refusal:
             await self._refused(actor, "request", refusal, spec.environment, stack=spec.stack_name)
-            return None, Reply(say("I can't plan that: ", *parse_inline(refusal), "."))
+            return None, Reply(say("I can't plan that: ", *refusal, "."))
         taken = await self._taken(actor, spec)
         if taken:
             return None, taken
@@ -167,7 +169,7 @@ class RequestService:
         if refusal:
             await self._refused(actor, "request", refusal, spec.environment, request_id=request.id,
                                 stack=spec.stack_name)
-            return Reply(say("I can't change it that way: ", *parse_inline(refusal), ". The request stays as it was."),
+            return Reply(say("I can't change it that way: ", *refusal, ". The request stays as it was."),
                          request_id=request.id)
         # A request's stack was claimed for its workspace when the request got that name; only a new name
         # needs asking about.
@@ -278,7 +280,7 @@ class RequestService:
             await self._refused(actor, "approve_destroy" if destroying else "approve", refusal,
                                 spec.environment, request_id=request.id, requested_by=request.user,
                                 plan_hash=request.plan_hash)
-            return Reply(say("Sorry, ", *parse_inline(refusal), ". Nothing was changed."), ephemeral=True,
+            return Reply(say("Sorry, ", *refusal, ". Nothing was changed."), ephemeral=True,
                          request_id=request.id)
         if destroying:
             return await self._start_destroy(actor, request)
@@ -428,7 +430,7 @@ class RequestService:
                                          actor.thread.platform, request.spec.cloud)
             if refusal:
                 await self._refused(actor, "cancel", refusal, request.spec.environment, request_id=request.id)
-                return Reply(say("Sorry, ", *parse_inline(refusal), "; only the requester or an approver can cancel."),
+                return Reply(say("Sorry, ", *refusal, "; only the requester or an approver can cancel."),
                              ephemeral=True)
         # Compare-and-set: an approval, or a worker starting the change, that won a moment ago must not be
         # overwritten by this cancel.
@@ -466,7 +468,7 @@ class RequestService:
         if refusal:
             await self._refused(actor, "destroy", refusal, spec.environment, request_id=request.id,
                                 stack=spec.stack_name)
-            return Reply(say("Sorry, ", *parse_inline(refusal), ". ", Strong(spec.stack_name), " stays as it is."),
+            return Reply(say("Sorry, ", *refusal, ". ", Strong(spec.stack_name), " stays as it is."),
                          request_id=request.id)
         if request.status != Status.APPLIED:
             return Reply(say(Strong(spec.stack_name), f" is {said(request.status)} already; the status card follows "

@@ -31,7 +31,7 @@ from core.draft import (
     name_candidate,
     template_answer,
 )
-from core.markup import Code, Message, Strong, line, parse_inline, say
+from core.markup import Code, Message, Strong, line, say
 from core.messages import Reply
 from core.ports import Planner, RequestStore
 from core.request import BUILT_ON, BUSY, REVISABLE, Request, Status
@@ -268,28 +268,28 @@ class Router:
                 cloud = self.request_service.policy.default_cloud
             problem = unknown_region_text(parsed.unknown_region, cloud)
         if request is not None:
-            return Reply(say(*parse_inline(problem or ""), " Nothing changed."), request_id=request.id)
+            return Reply(say(*(problem or ()), " Nothing changed."), request_id=request.id)
         draft.merge(parsed, count_cues(text))
         context["draft"] = draft.as_dict()
         context.pop("awaiting", None)
-        return Reply(say(*parse_inline(problem or ""), " Which region should it be?"))
+        return Reply(say(*(problem or ()), " Which region should it be?"))
 
     def _bad_name(self, parsed: Parsed, text: str, context: dict[str, Any], renaming: bool) -> Reply:
         log.info("invalid app name offered: %s", parsed.suggested_app)
         suggestion = parsed.suggested_app
         if renaming:
             hint = (" Say ", Code(f"call it {suggestion}"), " to use that instead.") if suggestion else ()
-            return Reply(say(*parse_inline(parsed.app_problem or ""), *hint))
+            return Reply(say(*(parsed.app_problem or ()), *hint))
         draft = Draft.from_dict(context.get("draft"))
         parsed.app = None
         draft.merge(parsed, count_cues(text))
         context.update(draft=draft.as_dict(), awaiting="app")
         if suggestion:
             context["suggested_app"] = suggestion
-            return Reply(say(*parse_inline(parsed.app_problem or ""), " How about ", Code(suggestion), "? Say ",
+            return Reply(say(*(parsed.app_problem or ()), " How about ", Code(suggestion), "? Say ",
                              Code("yes"), " to use it, or give another name."))
         context.pop("suggested_app", None)
-        return Reply(say(*parse_inline(parsed.app_problem or ""), " What should it be called?"))
+        return Reply(say(*(parsed.app_problem or ()), " What should it be called?"))
 
     async def _cancel(self, actor: Actor, request: Request | None, context: dict[str, Any]) -> Reply:
         if context.get("draft"):

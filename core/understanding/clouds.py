@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
+from core.markup import Code, Inline, spans
 from core.understanding.vocab import GCP_REGIONS, REGION_ALIASES
 
 CLOUDS: tuple[str, ...] = ("gcp", "aws")
@@ -182,8 +183,9 @@ def shaped_like(region: str) -> str:
     return "aws" if _AWS_SHAPED.match(region) else "gcp"
 
 
-def unknown_region_text(region: str, cloud: str) -> str:
+def unknown_region_text(region: str, cloud: str) -> Inline:
     """What to say about a region id `cloud` does not have, with that cloud's own examples."""
     first, second, place, other = _EXAMPLES.get(cloud, _EXAMPLES["gcp"])
-    return (f"I don't know the region `{region}`: {cloud_label(cloud)} regions look like `{first}` or "
-            f"`{second}`, or name a place such as `{place}` or `{other}`.")
+    return spans("I don't know the region ", Code(region), f": {cloud_label(cloud)} regions look like ",
+                 Code(first), " or ", Code(second), ", or name a place such as ", Code(place), " or ", Code(other),
+                 ".")

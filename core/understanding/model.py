@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from core.markup import Inline
 from core.spec import Component
 
 INTENTS: tuple[str, ...] = (
@@ -28,8 +29,9 @@ class Parsed(BaseModel):
     deny: bool = False
     # Approval words without a clear go-ahead ("shall we apply?"): answered, never acted on.
     unclear_approval: bool = False
-    app_problem: str | None = None
-    region_problem: str | None = None
+    # What is wrong with the app name or region said, as spans a reply quotes (the name as code).
+    app_problem: Inline | None = None
+    region_problem: Inline | None = None
     # The region id behind `region_problem`, so a reply can name the regions of the thread's cloud.
     unknown_region: str | None = None
     suggested_app: str | None = None

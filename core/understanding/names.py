@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from core.messages import code
+from core.markup import Code, Inline, spans
 from core.understanding.normalize import ascii_fold
 
 MAX_APP_LENGTH = 20
@@ -36,7 +36,7 @@ INFRABOT_OWN = frozenset({"infrabot-net"})
 @dataclass(frozen=True)
 class NameCheck:
     app: str | None
-    problem: str | None = None
+    problem: Inline | None = None
     suggestion: str | None = None
 
 
@@ -111,11 +111,11 @@ def check_app_name(raw: str) -> NameCheck:
         return NameCheck(app=lowered)
     if _VALID.fullmatch(lowered):
         gcp_problem = gcp_name_problem(lowered)
-        problem = f"{code(name)} can't be used as an app name: it {gcp_problem}."
+        problem = spans(Code(name), f" can't be used as an app name: it {gcp_problem}.")
         return NameCheck(app=None, problem=problem, suggestion=suggest_app_name(name))
     reasons = _reasons(lowered)
     said = " and ".join([", ".join(reasons[:-1]), reasons[-1]] if len(reasons) > 1 else reasons)
-    problem = f"{code(name)} can't be used as an app name: it {said}. {APP_NAME_RULE}"
+    problem = spans(Code(name), f" can't be used as an app name: it {said}. {APP_NAME_RULE}")
     return NameCheck(app=None, problem=problem, suggestion=suggest_app_name(name))
 
 

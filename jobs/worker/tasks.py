@@ -23,6 +23,7 @@ from pymongo.errors import PyMongoError
 from redis.exceptions import RedisError
 
 from core.job import JobStatus, Phase
+from core.markup import plain
 from core.plan import ApplyResult, PlanOutOfDate
 from core.policy import Policy
 from core.ports import AuditLog, Engine, JobQueue, JobStore, ProgressFn, RequestStore, StatusSignal
@@ -289,9 +290,11 @@ _DONE: dict[str, str] = {"plan": "planned", "apply": "applied"}
 
 async def _cloud_refused(deps: Deps, status: JobStatus, spec: InfraSpec) -> bool:
     """True (and the job failed, saying why) when the worker's rules do not allow `spec`'s cloud."""
-    refusal = deps.policy.check_cloud(spec) if deps.policy else None
-    if refusal is None:
+    refused = deps.policy.check_cloud(spec) if deps.policy else None
+    if refused is None:
         return False
+    # Stored as the job's error, which every card shows as plain text.
+    refusal = plain(refused)
     log.warning("job %s refused by the worker: %s", status.job_id, refusal)
     await deps.audit.record("refused", once=f"refused:{status.job_id}", action=status.kind, reason=refusal,
                             by="worker", request_id=status.request_id, job_id=status.job_id,

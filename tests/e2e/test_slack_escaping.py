@@ -8,9 +8,10 @@ import json
 from typing import Any
 
 from bots.runtime import Runtime
-from bots.slack.render import render_card
+from bots.slack.render import mrkdwn, render_card
 from bots.slack.text import slack_text
-from core.messages import MENTION_CLOSE, MENTION_OPEN, IncomingMessage, ThreadRef, code, mention
+from core.markup import Code, say
+from core.messages import MENTION_CLOSE, MENTION_OPEN, IncomingMessage, ThreadRef, mention
 from core.status_card import StatusCard
 from core.understanding.names import check_app_name
 from tests.e2e.test_slack_workspaces import card_of, request_in
@@ -96,6 +97,6 @@ def test_cards_are_escaped_in_every_block() -> None:
 
 
 def test_a_rejected_app_name_is_quoted_back_as_a_code_span() -> None:
-    problem = check_app_name("Shop`*bold*`\n@everyone!").problem or ""
-    assert problem.startswith("`Shop\u02cb*bold*\u02cb @everyone!` can't be used as an app name")
-    assert code("a`b") == "`a\u02cbb`"
+    problem = check_app_name("Shop`*bold*`\n@everyone!").problem or ()
+    assert mrkdwn(say(*problem)).startswith("`Shop\u02cb*bold*\u02cb @everyone!` can't be used as an app name")
+    assert Code("a`b").text == "a\u02cbb"

@@ -12,6 +12,7 @@ import pytest
 from config.aws_service import PLACEHOLDER_IMAGE, ServiceOptions
 from config.policy import policy_from_settings
 from config.settings import Settings, SettingsError, load_settings
+from core.markup import Code, spans
 from core.spec import Component, InfraSpec
 from jobs.worker.main import build_engine
 
@@ -43,20 +44,22 @@ def test_allowed_clouds_per_environment() -> None:
     assert policy.check_cloud(spec("prod", "gcp")) is None
     assert policy.check_cloud(spec("staging", "aws")) is None
     refusal = policy.check_cloud(spec("prod", "aws"))
-    assert refusal == "prod stacks may not be on AWS here; prod may use GCP (say `on gcp` to plan it there)"
+    assert refusal == spans("prod stacks may not be on AWS here; prod may use GCP (say ", Code("on gcp"),
+                            " to plan it there)")
     assert policy.check_spec(spec("prod", "aws")) == refusal, "check_spec includes the cloud rules"
 
 
 def test_no_rule_means_every_enabled_cloud_and_disabled_clouds_stay_off() -> None:
     assert policy_from_settings(settings()).check_cloud(spec("prod", "aws")) is None
     policy = policy_from_settings(settings(clouds="gcp", allowed_clouds="dev=gcp,aws"))
-    assert policy.check_cloud(spec("dev", "aws")) == "AWS is not enabled here (enabled: GCP)"
+    assert policy.check_cloud(spec("dev", "aws")) == spans("AWS is not enabled here (enabled: GCP)")
     assert policy.clouds_in("dev") == ["gcp"]
 
 
 def test_an_environment_allowed_no_enabled_cloud_says_so() -> None:
     policy = policy_from_settings(settings(clouds="gcp", allowed_clouds="prod=aws"))
-    assert policy.check_cloud(spec("prod", "gcp")) == "prod stacks may not be on GCP here; prod may use no cloud"
+    assert policy.check_cloud(spec("prod", "gcp")) == spans(
+        "prod stacks may not be on GCP here; prod may use no cloud")
 
 
 def test_a_request_naming_no_cloud_gets_one_its_environment_may_use() -> None:
@@ -100,7 +103,7 @@ def test_role_rules_may_name_a_cloud() -> None:
     policy = policy_from_settings(settings(role_rules=json.dumps(rules)))
     assert policy.roles.rules["approve"] == {"aws:prod": ["U_AWS"], "prod": ["U_GCP"], "gcp:*": ["U_G"]}
     assert policy.refuse("approve", "prod", "U_AWS", (), "slack", "aws") is None
-    assert policy.refuse("approve", "prod", "U_GCP", (), "slack", "aws") == (
+    assert policy.refuse("approve", "prod", "U_GCP", (), "slack", "aws") == spans(
         "you are not allowed to approve other people's plans in prod on AWS")
     assert policy.refuse("approve", "prod", "U_GCP", (), "slack", "gcp") is None, "prod is more specific than gcp:*"
     assert policy.refuse("approve", "prod", "U_G", (), "slack", "gcp") is not None

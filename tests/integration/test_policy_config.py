@@ -13,6 +13,7 @@ from config.credentials import CLOUD_CREDENTIAL_VARS
 from config.local_services import REPO_ROOT
 from config.policy import DEFAULT_MAX_SIZE, policy_from_settings
 from config.settings import Settings, SettingsError, load_settings
+from core.markup import spans
 from core.messages import ActionEvent, IncomingMessage, ThreadRef
 from core.policy import Policy, Roles
 from core.spec import Component, InfraSpec
@@ -44,7 +45,7 @@ def test_defaults_cap_dev_at_medium_and_leave_everything_else_open() -> None:
     assert policy.guardrails.max_size == DEFAULT_MAX_SIZE == {"dev": "medium"}
     assert policy.check_spec(spec("dev", size="medium")) is None
     refusal = policy.check_spec(spec("dev", "us-central1", "large", "postgres"))
-    assert refusal == "large postgres is above the largest size allowed in dev (medium)"
+    assert refusal == spans("large postgres is above the largest size allowed in dev (medium)")
     assert policy.check_spec(spec("prod", "asia-east1", "large", "redis", "mysql")) is None
     assert policy.approval_environments == ("prod",)
     assert policy.refuse("destroy", "prod", "anyone", ()) is None
@@ -62,9 +63,9 @@ def test_settings_values_are_parsed_into_guardrails() -> None:
     assert g.max_size == {"dev": "medium", "staging": "medium", "prod": "large"}
     assert g.allowed_components == {"prod": ["service", "postgres", "bucket"], "staging": ["service", "redis"]}
     assert policy.approval_environments == ("staging", "prod")
-    assert policy.check_spec(spec("prod", "asia-east1")) == (
+    assert policy.check_spec(spec("prod", "asia-east1")) == spans(
         "region asia-east1 is not allowed here; allowed: us-central1, europe-west1")
-    assert policy.check_spec(spec("prod", "europe-west1", "small", "service", "redis")) == (
+    assert policy.check_spec(spec("prod", "europe-west1", "small", "service", "redis")) == spans(
         "redis is not allowed in prod (allowed there: service, postgres, bucket)")
     assert policy.check_spec(spec("staging", "europe-west1", "large", "service")) is not None
     assert policy.check_spec(spec("dev", "europe-west1", "small", "mysql")) is None, "dev has no kind list"
@@ -229,17 +230,18 @@ def test_approve_versus_apply_as_documented() -> None:
     # Own request outside second-person environments: only `apply` is needed.
     assert policy.refuse_approval("apply", "dev", "ana", (), own) is None
     assert policy.refuse_approval("apply", "staging", "ana", ("devs",), own) is None
-    assert policy.refuse_approval("apply", "staging", "ana", (), own) == "you are not allowed to apply plans in staging"
+    assert policy.refuse_approval("apply", "staging", "ana", (), own) == spans(
+        "you are not allowed to apply plans in staging")
     # Somebody else's request also needs `approve`.
-    assert policy.refuse_approval("apply", "dev", "bob", (), own) == (
+    assert policy.refuse_approval("apply", "dev", "bob", (), own) == spans(
         "you are not allowed to approve other people's plans in dev")
     assert policy.refuse_approval("apply", "dev", "bob", ("leads",), own) is None
     # Prod: never an author, and always `approve`.
-    assert policy.refuse_approval("apply", "prod", "ana", ("leads",), own) == (
+    assert policy.refuse_approval("apply", "prod", "ana", ("leads",), own) == spans(
         "prod changes need approval from someone other than the requester")
     assert policy.refuse_approval("apply", "prod", "bob", (), own) is not None
     assert policy.refuse_approval("apply", "prod", "bob", ("leads",), own) is None
-    assert policy.refuse_approval("destroy", "prod", "ana", ("leads",), own) == (
+    assert policy.refuse_approval("destroy", "prod", "ana", ("leads",), own) == spans(
         "prod changes need approval from someone other than whoever asked for it")
 
 
