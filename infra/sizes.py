@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from infra.kinds import markdown_table, per_kind
+from infra.kinds import STORED_ESTIMATE, markdown_table, per_kind
 
 # Cloud SQL "Enterprise" edition is pinned by the builder: Enterprise Plus (the default for new
 # Postgres 16 instances) does not offer shared-core tiers such as db-f1-micro.
@@ -63,22 +63,13 @@ def backups_enabled(kind: str, size: str, environment: str) -> bool:
     return environment == "prod" or tier(kind, size)["availability"] == "REGIONAL"
 
 
-def size_label(kind: str, size: str) -> str:
-    """One cell of the README table: what the size buys for that kind."""
-    t = tier(kind, size)
-    if kind in ("postgres", "mysql"):
-        ha = ", HA" if t["availability"] == "REGIONAL" else ""
-        return f"{t['tier']}, {t['disk_gb']} GB SSD{ha}"
-    if kind == "redis":
-        return f"{t['memory_gb']} GB {t['tier']}"
-    if kind == "service":
-        return f"{t['cpu']} vCPU, {t['memory']}, max {t['max_instances']} instances"
-    if kind in ("bucket", "registry"):
-        return f"~{t['storage_gb']} GB stored (estimate)"
-    if kind == "queue":
-        return f"~{t['throughput_gib']} GiB/month (estimate)"
-    return "1 secret version"
+# The README's words for what a size buys, filled from that size's tier.
+LABELS: dict[str, str] = per_kind(registry=STORED_ESTIMATE, secret="1 secret version", bucket=STORED_ESTIMATE,
+                                  queue="~{throughput_gib} GiB/month (estimate)", redis="{memory_gb} GB {tier}",
+                                  database="{tier}, {disk_gb} GB SSD{ha}",
+                                  service="{cpu} vCPU, {memory}, max {max_instances} instances")
 
 
 def size_table_markdown() -> str:
-    return markdown_table("component", size_label)
+    return markdown_table("component", SIZE_TABLE, LABELS,
+                          ha=lambda t: ", HA" if t.get("availability") == "REGIONAL" else "")

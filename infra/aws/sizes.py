@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from infra.kinds import markdown_table, per_kind
+from infra.kinds import STORED_ESTIMATE, markdown_table, per_kind
 
 # RDS picks the newest minor release of these majors; MySQL 8.4 is the current long-term release.
 DB_ENGINES: dict[str, tuple[str, str]] = {"postgres": ("postgres", "16"), "mysql": ("mysql", "8.4")}
@@ -52,23 +52,19 @@ def backups_days(environment: str, size: str) -> int:
     return 7 if environment == "prod" or RDS[size]["multi_az"] else 1
 
 
-def size_label(kind: str, size: str) -> str:
-    """One cell of the README table."""
-    t = tier(kind, size)
-    if kind in ("postgres", "mysql"):
-        ha = ", Multi-AZ" if t["multi_az"] else ""
-        return f"RDS {t['instance_class']}, {t['storage_gb']} GB gp3{ha}"
-    if kind == "redis":
-        nodes = "1 node" if t["nodes"] == 1 else f"{t['nodes']} nodes, failover"
-        return f"ElastiCache {t['node_type']}, {nodes}"
-    if kind == "service":
-        return f"Fargate {t['cpu'] / 1024:g} vCPU, {t['memory']} MiB, {t['tasks']} task(s)"
-    if kind in ("bucket", "registry"):
-        return f"~{t['storage_gb']} GB stored (estimate)"
-    if kind == "queue":
-        return f"~{t['requests_millions']}M requests/month (estimate)"
-    return "1 secret"
+# The README's words for what a size buys, filled from that size's tier.
+LABELS: dict[str, str] = per_kind(registry=STORED_ESTIMATE, secret="1 secret", bucket=STORED_ESTIMATE,
+                                  queue="~{requests_millions}M requests/month (estimate)",
+                                  redis="ElastiCache {node_type}, {node_count}",
+                                  database="RDS {instance_class}, {storage_gb} GB gp3{ha}",
+                                  service="Fargate {vcpu:g} vCPU, {memory} MiB, {tasks} task(s)")
+
+
+def _node_count(tier: dict[str, Any]) -> str:
+    nodes = tier.get("nodes", 1)
+    return "1 node" if nodes == 1 else f"{nodes} nodes, failover"
 
 
 def size_table_markdown() -> str:
-    return markdown_table("component (AWS)", size_label)
+    return markdown_table("component (AWS)", SIZE_TABLE, LABELS, vcpu=lambda t: t.get("cpu", 0) / 1024,
+                          ha=lambda t: ", Multi-AZ" if t.get("multi_az") else "", node_count=_node_count)

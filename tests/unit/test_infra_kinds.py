@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from core.spec import KINDS
+from core.spec import KINDS, SIZES
 from infra import components, sizes
 from infra.aws import builders as aws_builders
 from infra.aws import sizes as aws_sizes
@@ -38,8 +38,11 @@ def test_per_kind_maps_the_database_to_both_engines_and_nothing_else() -> None:
     assert list(table)[-1] == "service"
 
 
-def test_markdown_table_lists_kinds_in_the_spec_order() -> None:
-    rows = markdown_table("what", lambda kind, size: f"{kind}-{size}").splitlines()
+def test_markdown_table_lists_kinds_in_the_spec_order_with_each_size_filled_in() -> None:
+    tier = {size: {"n": n} for n, size in enumerate(SIZES)}
+    tiers = per_kind(registry=tier, secret=tier, bucket=tier, queue=tier, redis=tier, database=tier, service=tier)
+    labels = {kind: kind + " {n}{more}" for kind in KINDS}
+    rows = markdown_table("what", tiers, labels, more=lambda t: "+" * t["n"]).splitlines()
     assert rows[:2] == ["| what | small | medium | large |", "| --- | --- | --- | --- |"]
     assert [row.split(" | ")[0].removeprefix("| ") for row in rows[2:]] == list(KINDS)
-    assert rows[2] == "| service | service-small | service-medium | service-large |"
+    assert rows[2] == "| service | service 0 | service 1+ | service 2++ |"
