@@ -6,8 +6,10 @@ there, so no adapter converts another platform's syntax, and nothing a user type
 platform.
 
 `Message.markup()` is the message as one string in the core's own light notation (*strong*, `code`,
-"• " items); history stores that. `Message.parse` reads the notation, and only ever text the core or the
-worker wrote: the worker's plan and card lines, and history read back. Neither `say` nor `Reply` parses a
+"• " items); history stores that, and the worker writes its plan and card lines in it. `Message.parse`
+reads it back, called from one place only, core.messages.stored_message, for what was stored in MongoDB:
+history lines and the worker's lines (a card hands adapters its lines parsed, as `StatusCard.body`), so no
+adapter parses notation (tests/unit/test_notation_readers.py). Neither `say` nor `Reply` parses a
 string; the fixed texts (core/texts.py), the questions (core/draft.py) and the name, region and policy
 problems (core/understanding/names.py, core/understanding/clouds.py, core/policy.py) are built as spans,
 and `plain` gives their words for logs and audit rows. What a user typed is quoted in a Code span, never
@@ -127,12 +129,8 @@ class Message:
     blocks: tuple[Block, ...] = ()
 
     @classmethod
-    def of(cls, *blocks: Block | str) -> Message:
-        """Blocks; a string stands for its parse (core-written light notation, never a user's text)."""
-        out: list[Block] = []
-        for block in blocks:
-            out.extend(cls.parse(block).blocks if isinstance(block, str) else (block,))
-        return cls(tuple(out))
+    def of(cls, *blocks: Block) -> Message:
+        return cls(blocks)
 
     def __add__(self, other: Message) -> Message:
         return Message(self.blocks + other.blocks)
@@ -219,7 +217,7 @@ class Message:
         for raw in text.split("\n"):
             numbered = _NUMBERED.match(raw)
             marker = BULLET if raw.startswith(BULLET) else numbered.group(0) if numbered else ""
-            lines.append((marker, parse_inline(raw[len(marker):])))
+            lines.append((marker, _parse_inline(raw[len(marker):])))
         return cls.from_lines(lines)
 
 
@@ -232,7 +230,7 @@ _INLINE = re.compile(
 )
 
 
-def parse_inline(text: str) -> Inline:
+def _parse_inline(text: str) -> Inline:
     out: list[Span] = []
     pos = 0
     for found in _INLINE.finditer(text):

@@ -145,6 +145,12 @@ class Reply:
         return f"Reply({self.text!r}, request_id={self.request_id!r}, buttons={self.buttons!r})"
 
 
+def stored_message(text: str) -> Message:
+    """What the core or the worker stored in the core's light notation (a history line, the worker's plan and
+    card lines in MongoDB) as a message again: the one place that notation is read back."""
+    return Message.parse(text)
+
+
 @dataclass(frozen=True)
 class HistoryEntry:
     """One line of a thread's durable history; `key` makes storing it idempotent."""

@@ -32,7 +32,7 @@ from core.draft import (
     template_answer,
 )
 from core.markup import Code, Message, Strong, line, say
-from core.messages import Reply
+from core.messages import Reply, stored_message
 from core.ports import Planner, RequestStore
 from core.request import BUILT_ON, BUSY, REVISABLE, Request, Status
 from core.requests import Actor, RequestService, workspace_of
@@ -307,9 +307,9 @@ class Router:
             await self.requests.update(request.id, {"shown_plan_hash": job.plan_hash},
                                        expect={"plan.hash": job.plan_hash})
         lines = result.get("full_lines") or result.get("lines") or []
-        # The worker writes the plan's lines in the core's notation.
+        # The worker stores the plan's lines in the core's notation.
         return Reply(
-            say("The full plan for ", Strong(request.stack), ":") + Message.parse("\n".join(lines))
+            say("The full plan for ", Strong(request.stack), ":") + stored_message("\n".join(lines))
             + say("Say ", Code("apply"), " (or press Approve) to build it, or ", Code("plan again"),
                   " for a fresh preview."),
             request_id=request.id, long=True,

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from core.job import JobStatus, Phase, card_title, phase_label
 from core.markup import Block, Bullets, Code, Message, Strong, line, spans
-from core.messages import Button
+from core.messages import Button, stored_message
 from core.request import Request, Status
 from core.spec import DEFAULT_CLOUD
 
@@ -33,6 +33,11 @@ class StatusCard:
     # When the job was created (epoch seconds): a request's card moves from job to job, and a later job's
     # card is newer than any version of an earlier one.
     job_started: float = 0.0
+
+    @property
+    def body(self) -> Message:
+        """The card's lines, which the worker stores in the core's light notation ("say `plan`")."""
+        return stored_message("\n".join(self.lines)) if self.lines else Message()
 
     @property
     def engine_label(self) -> str:
@@ -70,8 +75,7 @@ def resource_list(resources: list[str], limit: int | None = None) -> list[Block]
 def card_message(card: StatusCard) -> Message:
     """The card as one message, for a platform that shows it as text (the web chat, and history)."""
     blocks: list[Block] = [line(Strong(card.title)), line(f"{progress_text(card)} · {card.engine_label}")]
-    # The worker writes a card's lines in the core's light notation ("say `plan`"), so they are read as such.
-    blocks += Message.parse("\n".join(card.lines)).blocks if card.lines else []
+    blocks += card.body.blocks
     blocks += resource_list(card.resources)
     if card.outputs:
         blocks.append(line("Outputs:"))

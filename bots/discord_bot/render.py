@@ -77,11 +77,6 @@ def discord_markdown(message: Message) -> str:
     return "\n".join(lines)
 
 
-def _core_text(text: str) -> str:
-    """A card's lines, which the worker writes in the core's light notation (core/markup.py)."""
-    return discord_markdown(Message.parse(text))
-
-
 def _plain_text(text: str) -> str:
     return discord_markdown(Message((text_line(text),)))
 
@@ -98,7 +93,7 @@ def card_embed(card: StatusCard) -> discord.Embed:
     embed = discord.Embed(
         title=clip(_plain_text(card.title) or "infrabot request", EMBED_TITLE),
         colour=colour,
-        description=clip(_core_text("\n".join(card.lines)), EMBED_DESCRIPTION) or None,
+        description=clip(discord_markdown(card.body), EMBED_DESCRIPTION) or None,
     )
     progress = f"{card.done} of {card.total}" if card.total else "–"
     fields: list[tuple[str, str, bool]] = [

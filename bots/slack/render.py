@@ -99,18 +99,18 @@ def fallback_text(card: StatusCard) -> str:
 
 
 def escaped(card: StatusCard) -> StatusCard:
-    """The card's texts as Slack text: titles, lines and outputs carry app names and what people typed."""
+    """The card's texts as Slack text: titles and outputs carry app names and what people typed."""
     return dataclasses.replace(
-        card, title=slack_text(card.title), lines=[slack_text(t) for t in card.lines],
-        resources=[slack_text(t) for t in card.resources],
-        outputs={slack_text(k): slack_text(v) for k, v in card.outputs.items()},
+        card, title=slack_text(card.title), outputs={slack_text(k): slack_text(v) for k, v in card.outputs.items()},
         error=slack_text(card.error) if card.error else card.error,
     )
 
 
 def render_card(card: StatusCard) -> tuple[list[dict[str, Any]], str]:
     """Returns (blocks, text). Fixed blocks come first so truncation only ever trims the resource list."""
-    listed = mrkdwn_lines(Message(tuple(resource_list(card.resources, MAX_RESOURCES_SHOWN))))  # escapes them
+    # The lines and resources as Slack text, each span escaped.
+    lines = mrkdwn_lines(card.body)
+    listed = mrkdwn_lines(Message(tuple(resource_list(card.resources, MAX_RESOURCES_SHOWN))))
     card = escaped(card)
     head: list[dict[str, Any]] = [
         # Names the job and version shown, for support and for the benchmark's status-to-card timing.
@@ -127,7 +127,7 @@ def render_card(card: StatusCard) -> tuple[list[dict[str, Any]], str]:
         tail.append(buttons_block(card.buttons))
 
     # Packing no lines gives no sections.
-    body = [section(t) for t in pack_lines(card.lines, MAX_SECTION_CHARS)]
+    body = [section(t) for t in pack_lines(lines, MAX_SECTION_CHARS)]
     resources = [section(t) for t in pack_lines(listed, MAX_SECTION_CHARS)]
     room = MAX_BLOCKS - len(head) - len(tail)
     middle = (body + resources)[:room]

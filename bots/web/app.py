@@ -23,8 +23,8 @@ from redis.exceptions import RedisError
 from bots.runtime import AdapterSink, Runtime
 from bots.web.events import ThreadEvents, WebSink, web_text
 from bots.web.guard import MAX_BODY_BYTES, WebGuard
-from bots.web.render import core_html, html, plain_html
-from core.messages import ActionEvent, IncomingMessage, Reply, ThreadRef
+from bots.web.render import html, plain_html
+from core.messages import ActionEvent, IncomingMessage, Reply, ThreadRef, stored_message
 from telemetry import gauges, metrics, probes
 
 log = logging.getLogger("infrabot.web")
@@ -156,7 +156,7 @@ def create_app(runtime: Runtime | None = None, *, start: Any = None, mounts: Seq
             raise HTTPException(404, f"no messages in thread {thread!r} yet")
         return [
             {"role": d["role"], "text": web_text(d["text"]), "ts": d["ts"].isoformat(),
-             "html": plain_html(d["text"]) if d["role"] == "user" else core_html(d["text"]),
+             "html": plain_html(d["text"]) if d["role"] == "user" else html(stored_message(d["text"])),
              "request_id": (d.get("meta") or {}).get("request_id")
              or ((d.get("meta") or {}).get("card") or {}).get("request_id")}
             for d in docs

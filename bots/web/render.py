@@ -18,11 +18,6 @@ def html(message: Message) -> str:
     return HTML.render(message, marker=escape)
 
 
-def core_html(text: str) -> str:
-    """A text the core wrote in its light notation (history, a card's lines) as HTML."""
-    return html(Message.parse(text))
-
-
 def plain_html(text: str) -> str:
     """What a person typed, exactly as typed."""
     return escape(text)
