@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -36,8 +37,15 @@ func main() {
 	}
 
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	// FerretDB listens on a private Unix socket; clients reach it through the write gate (writegate.go).
+	sockets, err := os.MkdirTemp("", "ferretdb")
+	if err != nil {
+		fail(err)
+	}
+	defer os.RemoveAll(sockets)
+	socket := filepath.Join(sockets, "ferretdb.sock")
 	f, err := ferretdb.New(&ferretdb.Config{
-		Listener:  ferretdb.ListenerConfig{TCP: *addr},
+		Listener:  ferretdb.ListenerConfig{Unix: socket},
 		Handler:   "sqlite",
 		SQLiteURL: "file:" + abs + "/?_pragma=synchronous(" + *sync + ")",
 		Logger:    logger,
@@ -51,12 +59,49 @@ func main() {
 
 	done := make(chan error, 1)
 	go func() { done <- f.Run(ctx) }()
-	go keepIDIndexes(ctx, abs, time.Second, logger)
-	fmt.Println("ferretdb listening:", f.MongoDBURI())
-
-	if err := <-done; err != nil {
+	// The TCP port opens only once FerretDB answers on its socket: an open port means ready (config/local_services.py).
+	if err := waitForSocket(socket, done, 30*time.Second); err != nil {
 		fail(err)
 	}
+	listener, err := net.Listen("tcp", *addr)
+	if err != nil {
+		fail(err)
+	}
+	gate := &writeGate{backend: socket, logger: logger}
+	gated := make(chan error, 1)
+	go func() { gated <- gate.serve(listener) }()
+	go keepIDIndexes(ctx, abs, time.Second, logger)
+	fmt.Printf("ferretdb listening: mongodb://%s/\n", listener.Addr())
+
+	select {
+	case err = <-gated:
+		// The gate stops only on an accept error: without it nobody can reach FerretDB.
+		fail(fmt.Errorf("write gate: %w", err))
+	case err = <-done:
+	case <-ctx.Done():
+		_ = listener.Close()
+		err = <-done // FerretDB closes its SQLite databases before Run returns
+	}
+	if err != nil {
+		fail(err)
+	}
+}
+
+func waitForSocket(path string, done <-chan error, within time.Duration) error {
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-done:
+			return fmt.Errorf("ferretdb stopped while starting: %v", err)
+		default:
+		}
+		if conn, err := net.Dial("unix", path); err == nil {
+			_ = conn.Close()
+			return nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return fmt.Errorf("ferretdb did not listen on %s within %s", path, within)
 }
 
 func fail(err error) {
