@@ -50,6 +50,7 @@ class StatusRelay:
         self.wakeup = asyncio.Event()
         self._lock = asyncio.Lock()
         self._synced_at = float("-inf")
+        self._resyncing: asyncio.Task[None] | None = None
 
     def register(self, platform: str, sink: StatusSink) -> None:
         self.sinks[platform] = sink
@@ -82,11 +83,26 @@ class StatusRelay:
         return shown
 
     async def _resync(self) -> None:
-        """Rebuilds the list from MongoDB when Redis lost it, and now and then anyway."""
-        stale = time.monotonic() - self._synced_at > self.resync_seconds
-        if stale or not await self.work.synced():
-            await self.work.rebuild(await self.jobs.pending_relay())
-            self._synced_at = time.monotonic()
+        """Rebuilds the list from MongoDB when Redis lost it, before anything is claimed from it, and now and
+        then anyway, in the background: that pass reads every job whose card is behind (a scan in FerretDB),
+        and no card should wait for it. A job it adds that was shown meanwhile costs one read and is dropped."""
+        if not await self.work.synced():
+            await self._rebuild()
+        elif time.monotonic() - self._synced_at > self.resync_seconds and self._resyncing is None:
+            self._resyncing = asyncio.create_task(self._rebuild_aside())
+
+    async def _rebuild(self) -> None:
+        await self.work.rebuild(await self.jobs.pending_relay())
+        self._synced_at = time.monotonic()
+
+    async def _rebuild_aside(self) -> None:
+        try:
+            await self._rebuild()
+            self.poke()
+        except Exception:
+            log.exception("rebuilding the relay's work list failed; trying again in %.0fs", self.poll_seconds)
+        finally:
+            self._resyncing = None
 
     async def _relay(self, job_id: str) -> int:
         try:
@@ -161,13 +177,17 @@ class StatusRelay:
 
     async def run(self) -> None:
         """Relays on every wake-up, and every few seconds anyway so a lost signal costs little."""
-        while True:
-            try:
-                await self.pump()
-            except Exception:
-                log.exception("status relay pass failed")
-            try:
-                await asyncio.wait_for(self.wakeup.wait(), timeout=self.poll_seconds)
-            except TimeoutError:
-                pass
-            self.wakeup.clear()
+        try:
+            while True:
+                try:
+                    await self.pump()
+                except Exception:
+                    log.exception("status relay pass failed")
+                try:
+                    await asyncio.wait_for(self.wakeup.wait(), timeout=self.poll_seconds)
+                except TimeoutError:
+                    pass
+                self.wakeup.clear()
+        finally:
+            if self._resyncing is not None:
+                self._resyncing.cancel()

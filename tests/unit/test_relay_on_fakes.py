@@ -3,6 +3,7 @@ card backs off and is given up after a few tries, and a job is never shown backw
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 
 from core.cardsink import CardUndeliverable
@@ -136,3 +137,36 @@ async def test_a_lost_work_list_is_rebuilt_from_the_job_store() -> None:
     await r.jobs.create(plan_job())
     assert await r.relay.pump() == 1
     assert [c.job_id for c in r.sink.cards] == ["plan-r1-1"]
+
+
+async def test_the_periodic_resync_runs_beside_the_passes_and_its_finds_are_shown() -> None:
+    """The now-and-then rebuild reads every pending job (a scan in FerretDB): cards must not wait for it."""
+    r = Relay()
+    await r.request()
+    await r.jobs.create(plan_job())
+    assert await r.relay.pump() == 1  # the first pass found the list unsynced and rebuilt it first
+    scan_started, scan_may_end = asyncio.Event(), asyncio.Event()
+    scans = r.jobs.pending_relay
+
+    async def slow_scan() -> list[tuple[str, str]]:
+        scan_started.set()
+        await scan_may_end.wait()
+        return await scans()
+
+    r.jobs.pending_relay = slow_scan  # type: ignore[method-assign]
+    r.relay.resync_seconds = 0.0
+    # A change whose mark was lost (its writer died between MongoDB and Redis): only the rebuild finds it.
+    r.jobs.on_change = None
+    await r.jobs.update("plan-r1-1", phase=Phase.RUNNING, message="Planning")
+    spec = InfraSpec(app="blog", components=[Component(kind="bucket")])
+    await r.requests.create(Request.new("r2", THREAD, "ana", "a bucket", "ev2", spec))
+    await r.jobs.create(replace(plan_job(job_id="plan-r2-1"), request_id="r2"))
+    await r.work.mark("plan-r2-1")
+    assert await asyncio.wait_for(r.relay.pump(), timeout=5) == 1  # shown while the scan is still running
+    await asyncio.wait_for(scan_started.wait(), timeout=5)
+    assert [c.version for c in r.sink.cards] == [1, 1]
+    scan_may_end.set()
+    await asyncio.wait_for(r.relay.wakeup.wait(), timeout=5)  # the rebuild wakes the relay for what it found
+    r.relay.resync_seconds = 300.0
+    assert await r.relay.pump() == 1
+    assert [(c.phase, c.version) for c in r.sink.cards][-1] == ("running", 2)
