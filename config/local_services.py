@@ -113,15 +113,18 @@ def start_redis(data_dir: Path, port: int, log_file: Path | None = None) -> subp
 
 
 def start_ferretdb(
-    data_dir: Path, port: int, log_file: Path | None = None, bin_dir: Path | None = None, durable: bool = True
+    data_dir: Path, port: int, log_file: Path | None = None, bin_dir: Path | None = None, durable: bool = True,
+    socket_path: Path | None = None,
 ) -> subprocess.Popen[bytes]:
+    """`socket_path` places FerretDB's own socket, behind the wrapper's write gate, where a benchmark can reach it."""
     binary = ferretdb_binary(bin_dir or data_dir / "bin")
     db_dir = data_dir / "ferretdb"
     db_dir.mkdir(parents=True, exist_ok=True)
     out = open(log_file, "ab") if log_file else subprocess.DEVNULL
     proc = spawn(
         [str(binary), "-listen", f"127.0.0.1:{port}", "-data", str(db_dir.resolve()),
-         "-synchronous", "full" if durable else "normal"],
+         "-synchronous", "full" if durable else "normal",
+         *(["-socket", str(socket_path)] if socket_path else [])],
         stdout=out, stderr=subprocess.STDOUT,
     )
     _wait_for_port(port, proc, "ferretdb")

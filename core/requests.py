@@ -144,8 +144,8 @@ class RequestService:
         fresh = Request.new(new_request_id(), actor.thread, actor.user, text, actor.event_key, spec)
         # A redelivered event finds the request its first delivery made, under that request's id.
         request, created = await self.requests.create(fresh)
-        # One write after another: FerretDB's SQLite takes one writer at a time, and a second write sent
-        # alongside waits in SQLite's busy back-off, which is slower than waiting its turn here.
+        # One write after another: the embedded store takes one writer at a time, so writes sent alongside
+        # would only queue there, and each of these follows from the one before.
         if created:
             await self.audit.record("requested", request_id=request.id, stack=spec.stack_name,
                                     spec=spec.model_dump(), **where(actor))

@@ -29,6 +29,7 @@ import httpx
 
 from config.local_services import REPO_ROOT, LocalServices, ensure_services, free_port, port_open
 from tests.bench_slack import print_slack, run_slack
+from tests.bench_store import bench_write_gate
 
 if TYPE_CHECKING:
     from config.settings import Settings
@@ -218,6 +219,7 @@ async def main(mode: str = "full") -> None:
             await slack_side_by_side(services, data, mode=mode)
             if mode == "full":
                 await web_and_pickup(services, data)
+                await bench_write_gate()
                 print(f"machine {load()} at the end")
         finally:
             services.stop()

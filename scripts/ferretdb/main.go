@@ -23,6 +23,8 @@ func main() {
 	dir := flag.String("data", ".data/ferretdb", "directory for the SQLite files")
 	// Throwaway test data need not wait for the disk on every commit; WAL keeps it consistent either way.
 	sync := flag.String("synchronous", "full", "SQLite synchronous pragma: full, or normal for throwaway data")
+	// The benchmark compares writes through the gate with writes straight to FerretDB's socket.
+	unixSocket := flag.String("socket", "", "FerretDB's own Unix socket, behind the gate (default: a private temporary one)")
 	flag.Parse()
 
 	if *sync != "full" && *sync != "normal" {
@@ -37,13 +39,16 @@ func main() {
 	}
 
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	// FerretDB listens on a private Unix socket; clients reach it through the write gate (writegate.go).
-	sockets, err := os.MkdirTemp("", "ferretdb")
-	if err != nil {
-		fail(err)
+	// FerretDB listens on a Unix socket of its own; clients reach it through the write gate (writegate.go).
+	socket := *unixSocket
+	if socket == "" {
+		sockets, err := os.MkdirTemp("", "ferretdb")
+		if err != nil {
+			fail(err)
+		}
+		defer os.RemoveAll(sockets)
+		socket = filepath.Join(sockets, "ferretdb.sock")
 	}
-	defer os.RemoveAll(sockets)
-	socket := filepath.Join(sockets, "ferretdb.sock")
 	f, err := ferretdb.New(&ferretdb.Config{
 		Listener:  ferretdb.ListenerConfig{Unix: socket},
 		Handler:   "sqlite",
