@@ -133,7 +133,10 @@ func flags(m []byte) uint32 {
 // isWrite reads the command's name: the first key of the OP_MSG body (section kind 0).
 func isWrite(m []byte) bool {
 	if opCode(m) != opMsg {
-		return false // legacy opcodes carry only the handshake here
+		// Legacy opcodes carry only a driver's first handshake; OP_COMPRESSED would hide the command, but
+		// infrabot's clients never ask for compression, and an ungated write only falls back to FerretDB's own
+		// behaviour, which the Redis document locks already guard against.
+		return false
 	}
 	body := m[headerLen+4:]
 	for len(body) > 0 {
