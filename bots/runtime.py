@@ -37,7 +37,7 @@ from jobs.stores.mongo import (
     filters_are_atomic,
 )
 from jobs.stores.queue import ArqQueue
-from jobs.stores.redis_state import RedisContextStore, RedisEventGate, status_wakeups
+from jobs.stores.redis_state import RedisContextStore, RedisEventGate, RedisStatusSignal, status_wakeups
 from jobs.stores.relay_work import RedisRelayWork
 from telemetry import observed, store_timing
 
@@ -163,7 +163,10 @@ async def build_runtime(settings: Settings, redis_url: str, mongodb_url: str) ->
     locks = DocLocks(redis, fence_in_filter=await filters_are_atomic(db))
     work = RedisRelayWork(redis)
     history, requests = MongoHistory(db), MongoRequests(db, locks)
-    jobs = MongoJobs(db, locks, on_change=work.mark)
+    # A job this process changes (a new plan or apply job, a cancel, a superseded plan) wakes every chat
+    # process's relay, its own included, as a worker's change does: listing it alone left its card to the
+    # relay's next poll, up to two seconds later.
+    jobs = MongoJobs(db, locks, on_change=RedisStatusSignal(redis).publish)
     audit = MongoAudit(db)
     contexts = RedisContextStore(redis, settings.context_ttl_seconds)
     from infra.pricing import estimate_monthly_cost

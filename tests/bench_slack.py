@@ -265,13 +265,13 @@ def infrabot_env(redis_url: str, mongodb_url: str, db: str, data: Path, api_url:
 
 
 @contextlib.contextmanager
-def standin() -> Iterator[tuple[str, Any]]:
+def standin() -> Iterator[tuple[str, Any, int]]:
     ctx = mp.get_context("spawn")
     url_out, arrivals, stop = ctx.Queue(), ctx.Queue(), ctx.Event()
     proc = ctx.Process(target=_standin_main, args=(url_out, arrivals, stop), daemon=True)
     proc.start()
     try:
-        yield url_out.get(timeout=30), arrivals
+        yield url_out.get(timeout=30), arrivals, proc.pid or 0
     finally:
         stop.set()
         proc.join(timeout=5)
@@ -669,7 +669,7 @@ async def run_slack(
 
     db_name = f"bench_slack_{uuid.uuid4().hex[:8]}"
     kw = dict(conversations=conversations, turns=turns, think=think, senders=senders, closed_seconds=closed_seconds)
-    with standin() as (api_url, arrivals):
+    with standin() as (api_url, arrivals, standin_pid):
         replies = Replies(arrivals)
         replies.start()
         try:
@@ -680,7 +680,10 @@ async def run_slack(
             phases = Phases()
             try:
                 with both_apps(floor_port, api_url, env, port) as (_, web, worker):
-                    watched = {"web": web.pid, "worker": worker.pid, **(store_pids or {})}
+                    # The stand-in and this load generator share the two cores too: their share says how much of a
+                    # reply's time is the benchmark's own.
+                    watched = {"web": web.pid, "worker": worker.pid, **(store_pids or {}),
+                               "Slack stand-in": standin_pid, "load generator": os.getpid()}
                     phases.done("start-up")
                     infrabot = f"http://127.0.0.1:{port}"
                     # infrabot idles meanwhile (its worker polls the queue, its relay wakes every 2 s).
