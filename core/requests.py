@@ -416,6 +416,18 @@ class RequestService:
         )
 
     async def cancel(self, actor: Actor, request: Request | None) -> Reply:
+        # A plan that finishes (or expires) between reading the request and moving it leaves it just as
+        # cancellable: the cancel is tried again on what it has become. An approval or a worker that won is not.
+        for _ in range(_CANCEL_TRIES - 1):
+            outcome = await self._cancel_once(actor, request)
+            if not isinstance(outcome, Request):
+                return outcome
+            request = outcome
+        outcome = await self._cancel_once(actor, request)
+        return outcome if not isinstance(outcome, Request) else _changed_meanwhile(outcome)
+
+    async def _cancel_once(self, actor: Actor, request: Request | None) -> Reply | Request:
+        """The reply, or the request as it now is when it moved on but this cancel still applies to it."""
         elsewhere = await self._elsewhere(actor, request, "cancel") if request else None
         if elsewhere:
             return elsewhere
@@ -439,8 +451,9 @@ class RequestService:
             now = await self.requests.get(request.id)
             if now is not None and now.status in (Status.APPLYING, Status.DESTROYING):
                 return _too_late(now)
-            return Reply(say("That request changed a moment ago (approved or cancelled); check the latest status "
-                         "card."), ephemeral=True, request_id=request.id)
+            if now is not None and request.status in REVISABLE and now.status in REVISABLE:
+                return now
+            return _changed_meanwhile(now or request)
         await self.audit.record("cancelled", request_id=request.id, **where(actor))
         if request.status in QUEUED and request.latest_job:
             # Approved but not started (waiting for a worker or a busy stack): the worker's start is a
@@ -507,6 +520,18 @@ class RequestService:
         await self._enqueue("destroy", destroy_job(moved), moved)
         return Reply(say("Destroying ", Strong(request.stack), " now; the status card follows along. Until a worker "
                          "starts it, ", Code("cancel"), " here calls it off."), request_id=request.id)
+
+
+_CANCEL_TRIES = 3
+
+
+def _changed_meanwhile(request: Request) -> Reply:
+    if request.status in QUEUED:
+        return Reply(say("That request was approved a moment ago, so I didn't cancel it. Say ", Code("cancel"),
+                         " again to stop it before it starts; the status card shows where it is."),
+                     ephemeral=True, request_id=request.id)
+    return Reply(say("That request changed a moment ago (it is ", said(request.status), " now); check the latest "
+                     "status card."), ephemeral=True, request_id=request.id)
 
 
 def _too_late(request: Request) -> Reply:

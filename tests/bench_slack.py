@@ -44,7 +44,8 @@ TURNS = [
     "plan",
     "cancel",
 ]
-MESSAGE_METHODS = ("chat.postMessage", "chat.startStream", "chat.update")
+# An ephemeral reply is a reply too: the user sees it in the thread.
+MESSAGE_METHODS = ("chat.postMessage", "chat.postEphemeral", "chat.startStream", "chat.update")
 
 
 @dataclass
