@@ -418,12 +418,11 @@ class RequestService:
     async def cancel(self, actor: Actor, request: Request | None) -> Reply:
         # A plan that finishes (or expires) between reading the request and moving it leaves it just as
         # cancellable: the cancel is tried again on what it has become. An approval or a worker that won is not.
+        outcome = await self._cancel_once(actor, request)
         for _ in range(_CANCEL_TRIES - 1):
-            outcome = await self._cancel_once(actor, request)
             if not isinstance(outcome, Request):
                 return outcome
-            request = outcome
-        outcome = await self._cancel_once(actor, request)
+            outcome = await self._cancel_once(actor, outcome)
         return outcome if not isinstance(outcome, Request) else _changed_meanwhile(outcome)
 
     async def _cancel_once(self, actor: Actor, request: Request | None) -> Reply | Request:
