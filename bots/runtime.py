@@ -55,6 +55,8 @@ class AdapterSink:
     platform: str
     sink: StatusSink
     closers: tuple[Closer, ...] = ()
+    # The adapter's own background loops, started by `Runtime.serve` and cancelled by `Runtime.close`.
+    loops: tuple[Callable[[], Awaitable[None]], ...] = ()
 
 
 @dataclass
@@ -85,6 +87,8 @@ class Runtime:
         and never reach into the runtime themselves."""
         for adapter in adapters:
             self.attach(adapter)
+            for loop in adapter.loops:
+                self.tasks.append(asyncio.create_task(loop(), name=f"{adapter.platform}-loop"))
         self.start_relay()
 
     def attach(self, adapter: AdapterSink) -> None:

@@ -9,7 +9,7 @@ import asyncio
 import logging
 import re
 import weakref
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from core import texts
@@ -62,13 +62,26 @@ class ChatService:
         # other's change; turns of a thread take turns within a process (locks vanish when unused).
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
-    async def handle_message(self, message: IncomingMessage) -> list[Reply]:
+    async def handle_message(
+        self, message: IncomingMessage, received: Callable[[], None] | None = None
+    ) -> list[Reply]:
+        """With `received`, the user's words are stored first and `received` is called as soon as they are
+        durable and the event is known to be new, before the turn's own work: an adapter can show an
+        answer is on its way (Slack opens its reply stream) without waiting for the whole turn."""
         key = message.event_key()
         lock = self._locks.setdefault(message.thread.key(), asyncio.Lock())
         async with lock:
             # The claim and the thread's context are asked for at once: one wait instead of two on every
             # turn. The context is read under the thread's lock, so it is the one its last turn saved.
-            claim, context = await _together(self.gate.claim(key), self._context(message.thread))
+            if received is None:
+                claim, context = await _together(self.gate.claim(key), self._context(message.thread))
+                kept: bool | Exception = False
+            else:
+                # Storing the words is once per event key, so it can go beside the claim, not after it.
+                claimed, context = await _together(
+                    _both(self.gate.claim(key), self._keep(self._incoming(message))), self._context(message.thread)
+                )
+                claim, kept = claimed if isinstance(claimed, tuple) else (claimed, claimed)
             if isinstance(claim, BaseException):
                 if not isinstance(claim, Exception):
                     raise claim
@@ -84,8 +97,14 @@ class ChatService:
             if not claim:
                 log.info("duplicate event dropped: %s", key)
                 return []
+            if isinstance(kept, Exception):
+                log.error("could not save message %s", key, exc_info=kept)
+                await self._release(key)
+                return [Reply(texts.NOT_SAVED)]
+            if kept:
+                _tell(received)
             try:
-                return await self._turn(message, context)
+                return await self._turn(message, context, stored=kept)
             except _NotSaved:
                 log.exception("failed to handle event %s and to save it", key)
                 await self._release(key)
@@ -159,8 +178,13 @@ class ChatService:
             await self._release(key)
             return [Reply(texts.ACTION_ERROR, ephemeral=True)]
 
+    async def _keep(self, incoming: HistoryEntry) -> bool:
+        await self.history.append_many([incoming])
+        return True
+
     async def _turn(
-        self, message: IncomingMessage, context: tuple[dict[str, Any] | None, bool] | BaseException
+        self, message: IncomingMessage, context: tuple[dict[str, Any] | None, bool] | BaseException,
+        *, stored: bool = False,
     ) -> list[Reply]:
         """Runs under the thread's lock, so the context saved here is the one the thread's next turn loads."""
         thread = message.thread
@@ -179,7 +203,7 @@ class ChatService:
                 replies, saved_context = await self._understood(message, text, *context)
                 # The context, the history and the claim's settling go in parallel (two stores, one wait).
                 saved, written, _ = await asyncio.gather(
-                    self.contexts.save(thread, saved_context), self._record(incoming, replies),
+                    self.contexts.save(thread, saved_context), self._record(incoming, replies, stored=stored),
                     self._settle(message.event_key()), return_exceptions=True,
                 )
                 if isinstance(written, BaseException):
@@ -191,19 +215,20 @@ class ChatService:
             raise
         except Exception:
             # The user's words are kept even when the turn failed, before the error reply goes out.
-            try:
-                await self.history.append_many([incoming])
-            except Exception as exc:
-                raise _NotSaved() from exc
+            if not stored:
+                try:
+                    await self.history.append_many([incoming])
+                except Exception as exc:
+                    raise _NotSaved() from exc
             raise
-        await asyncio.gather(self._record(incoming, replies), self._settle(message.event_key()))
+        await asyncio.gather(self._record(incoming, replies, stored=stored), self._settle(message.event_key()))
         return replies
 
-    async def _record(self, incoming: HistoryEntry, replies: list[Reply]) -> None:
-        """One round trip for the message and its replies, and before any reply is sent: the words are
-        durable before the bot answers them. Anything the turn itself made durable (a request, a job) was
-        written by the turn, before this."""
-        lines = [incoming]
+    async def _record(self, incoming: HistoryEntry, replies: list[Reply], *, stored: bool = False) -> None:
+        """One round trip for the message (unless `stored` already) and its replies, and before any reply is
+        sent: the words are durable before the bot answers them. Anything the turn itself made durable (a
+        request, a job) was written by the turn, before this."""
+        lines = [] if stored else [incoming]
         key = incoming.key.removeprefix("in:")
         for i, reply in enumerate(replies):
             reply.body = reply.body.fit(texts.MAX_LONG_CHARS if reply.long else texts.MAX_REPLY_CHARS)
@@ -234,6 +259,23 @@ class ChatService:
         latest = await self.requests.latest_in_thread(thread)
         if latest:
             context["request_id"] = latest.id
+
+
+def _tell(received: Callable[[], None]) -> None:
+    # The adapter's hint must never cost the user the turn itself.
+    try:
+        received()
+    except Exception:
+        log.exception("the adapter's received hook failed")
+
+
+async def _both(first: Awaitable[A], second: Awaitable[B]) -> tuple[A | Exception, B | Exception]:
+    """Both at once; each one's exception is returned in its place."""
+    one, two = await asyncio.gather(first, second, return_exceptions=True)
+    for result in (one, two):
+        if isinstance(result, BaseException) and not isinstance(result, Exception):
+            raise result
+    return one, two  # type: ignore[return-value]
 
 
 async def _together(side: Awaitable[A], main: Awaitable[B]) -> tuple[A | Exception, B | Exception]:

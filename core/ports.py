@@ -161,7 +161,12 @@ class CardRefStore(Protocol):
 
 
 class ChatCore(Protocol):
-    async def handle_message(self, message: IncomingMessage) -> list[Reply]: ...
+    """`received`, when given, is called once the message is stored and known to be new, before the turn's
+    own work (see ChatService.handle_message)."""
+
+    async def handle_message(
+        self, message: IncomingMessage, received: Callable[[], None] | None = None
+    ) -> list[Reply]: ...
     async def handle_action(self, action: ActionEvent) -> list[Reply]: ...
 
 

@@ -51,6 +51,10 @@ ERROR = Message((line(
     "Sorry, something went wrong on my side while handling that. Your message is saved; say ", Code("status"),
     " to see where things stand, or try again in a moment."),))
 
+INTERRUPTED = Message((line(
+    "Sorry, I was interrupted while answering this. Your message is saved; say ", Code("status"),
+    " to see where things stand, or send it again."),))
+
 NOT_SAVED = Message((line(
     "Sorry, my storage isn't reachable right now, so your message was not saved. Say ", Code("status"),
     " in a moment to see where things stand, then send it again if needed."),))

@@ -32,6 +32,12 @@ CONTEXT_PREFIX = f"{NAMESPACE}ctx:"
 THREAD_MARKER_PREFIX = f"{NAMESPACE}thread:"
 THREAD_MARKER_TTL_SECONDS = 90 * 24 * 3600
 
+# Slack reply streams opened for a turn and not yet filled (bots/slack/open_streams.py): one sorted set, scored
+# by when each opened, no TTL. One still open after OPEN_STREAM_STALE_SECONDS lost its process mid-turn and is
+# closed with an apology by any Slack process; losing the set only leaves such a stream empty.
+SLACK_OPEN_STREAMS = f"{NAMESPACE}slack:open-streams"
+OPEN_STREAM_STALE_SECONDS = 120.0
+
 # The relay's work list (jobs/stores/relay_work.py): sorted sets of job ids, no TTL; MongoDB's `relay_pending`
 # flag rebuilds them. A claim lasts RELAY_CLAIM_SECONDS (a score in INFLIGHT, not a key TTL).
 RELAY_PREFIX = f"{NAMESPACE}relay"

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import contextvars
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,22 +66,26 @@ class ObservedChatService(ChatService):
             await asyncio.wait_for(self._idle.wait(), within)
         return self._in_flight
 
-    async def handle_message(self, message: IncomingMessage) -> list[Reply]:
+    async def handle_message(
+        self, message: IncomingMessage, received: Callable[[], None] | None = None
+    ) -> list[Reply]:
         async with self._tracked():
-            return await self._observed_message(message)
+            return await self._observed_message(message, received)
 
     async def handle_action(self, action: ActionEvent) -> list[Reply]:
         async with self._tracked():
             return await self._observed_action(action)
 
-    async def _observed_message(self, message: IncomingMessage) -> list[Reply]:
+    async def _observed_message(
+        self, message: IncomingMessage, received: Callable[[], None] | None
+    ) -> list[Reply]:
         turn = _Turn()
         token = _turn.set(turn)
         started = time.perf_counter()
         platform = message.thread.platform
         try:
             with logs.scope(thread=message.thread.key(), platform=platform, request_id=None, job_id=None):
-                replies = await super().handle_message(message)
+                replies = await super().handle_message(message, received)
         finally:
             _turn.reset(token)
         intent = (turn.intent or "none") if replies else "duplicate"

@@ -3,7 +3,9 @@
 Each target runs as its own process, as in production, and talks to one Slack Web API stand-in that runs in a
 process of its own and reports every message call with the time it arrived. infrabot runs as `infrabot web`
 in Slack HTTP mode with `infrabot worker` beside it. A reply is timed from sending the signed event until
-`chat.postMessage` or `chat.startStream` for that thread reaches the stand-in.
+`chat.postMessage`, `chat.postEphemeral` or `chat.startStream` for that thread reaches the stand-in; the answer
+is timed until it is whole: the stream's `chat.stopStream`, or that first post. Each simulated user reads the
+answer before typing the next turn.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ TURNS = [
     "cancel",
 ]
 # An ephemeral reply is a reply too: the user sees it in the thread.
-MESSAGE_METHODS = ("chat.postMessage", "chat.postEphemeral", "chat.startStream", "chat.update")
+MESSAGE_METHODS = ("chat.postMessage", "chat.postEphemeral", "chat.startStream", "chat.stopStream", "chat.update")
 
 
 @dataclass
@@ -57,6 +59,7 @@ class Arrival:
     card: str | None  # "job:version" when the message is a status card
     mono: float
     wall: float
+    made: str | None = None  # the ts of the message the call created (a stream's, for chat.startStream)
 
 
 # The stand-in, in its own process.
@@ -70,8 +73,9 @@ def _standin_main(url_out: Any, arrivals: Any, stop: Any) -> None:
                 blocks = params.get("blocks") or []
                 ids = [str(b.get("block_id", "")) for b in blocks if isinstance(b, dict)]
                 card = next((i.removeprefix("card:") for i in ids if i.startswith("card:")), None)
+                made = result[1].get("ts") if method == "chat.startStream" else None
                 arrivals.put((method, params.get("channel"), params.get("thread_ts"), params.get("ts"), card,
-                              time.monotonic(), time.time()))
+                              time.monotonic(), time.time(), made))
             with self._lock:
                 self.calls.clear()  # a long run would otherwise keep every call
                 if len(self.messages) > 20_000:
@@ -117,9 +121,19 @@ def _floor_main(port: int, api_url: str) -> None:
 class Figures:
     ack: list[float] = field(default_factory=list)
     reply: list[float] = field(default_factory=list)
+    answer: list[float] = field(default_factory=list)
     by_turn: dict[str, list[float]] = field(default_factory=dict)
+    answer_by_turn: dict[str, list[float]] = field(default_factory=dict)
     closed_replies_per_s: float = 0.0
     lost: int = 0
+
+
+@dataclass
+class Waiter:
+    """One turn's two moments: its first reply (a stream opening counts) and its whole answer."""
+
+    first: asyncio.Future[float]
+    whole: asyncio.Future[float]
 
 
 class Replies:
@@ -128,7 +142,8 @@ class Replies:
     def __init__(self, arrivals: Any) -> None:
         self.arrivals = arrivals
         self.cards: list[Arrival] = []
-        self._waiting: dict[tuple[str, str], list[asyncio.Future[float]]] = {}
+        self._waiting: dict[tuple[str, str], list[Waiter]] = {}
+        self._streams: dict[tuple[str, str], str] = {}  # (channel, stream ts) -> thread ts
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._read, daemon=True)
@@ -141,10 +156,11 @@ class Replies:
         self._stop.set()
         self._thread.join(timeout=2)
 
-    def expect(self, channel: str, thread: str) -> asyncio.Future[float]:
-        future: asyncio.Future[float] = asyncio.get_running_loop().create_future()
-        self._waiting.setdefault((channel, thread), []).append(future)
-        return future
+    def expect(self, channel: str, thread: str) -> Waiter:
+        loop = asyncio.get_running_loop()
+        waiter = Waiter(loop.create_future(), loop.create_future())
+        self._waiting.setdefault((channel, thread), []).append(waiter)
+        return waiter
 
     def _read(self) -> None:
         while not self._stop.is_set():
@@ -159,14 +175,30 @@ class Replies:
         if a.card is not None:
             self.cards.append(a)
             return
-        if a.method == "chat.update" or not a.thread_ts:
+        if a.method in ("chat.stopStream", "chat.update"):
+            # A stream's end (or the edit a failed stream falls back to) completes the answer it carries.
+            thread = self._streams.pop((a.channel, a.ts or ""), None)
+            if thread is not None:
+                self._resolve(a.channel, thread, a.mono, first=False)
             return
-        waiting = self._waiting.get((a.channel, a.thread_ts))
-        while waiting:
-            future = waiting.pop(0)
+        if not a.thread_ts:
+            return
+        if a.method == "chat.startStream":
+            self._streams[(a.channel, a.made or "")] = a.thread_ts
+            self._resolve(a.channel, a.thread_ts, a.mono, first=True)
+            return
+        self._resolve(a.channel, a.thread_ts, a.mono, first=True)
+        self._resolve(a.channel, a.thread_ts, a.mono, first=False)
+
+    def _resolve(self, channel: str, thread: str, at: float, *, first: bool) -> None:
+        waiting = self._waiting.get((channel, thread)) or []
+        for waiter in waiting:
+            future = waiter.first if first else waiter.whole
             if not future.done():
-                future.set_result(a.mono)
+                future.set_result(at)
                 break
+        while waiting and waiting[0].first.done() and waiting[0].whole.done():
+            waiting.pop(0)
 
 
 async def converse(
@@ -190,12 +222,15 @@ async def converse(
         if response.status_code != 200:
             raise RuntimeError(f"event refused: {response.status_code} {response.text[:200]}")
         try:
-            arrived = await asyncio.wait_for(waiter, timeout=20)
+            whole = await asyncio.wait_for(waiter.whole, timeout=20)
+            arrived = waiter.first.result() if waiter.first.done() else whole
         except TimeoutError:
             figures.lost += 1
             continue
         figures.reply.append(arrived - start)
+        figures.answer.append(whole - start)
         figures.by_turn.setdefault(TURNS[i].format(n="N"), []).append(arrived - start)
+        figures.answer_by_turn.setdefault(TURNS[i].format(n="N"), []).append(whole - start)
         await asyncio.sleep(random.uniform(*think))
 
 
@@ -212,7 +247,7 @@ async def closed_loop(slack: SlackClient, replies: Replies, senders: int, second
             await slack.event({"type": "app_mention", "user": f"UL{s}", "text": f"<@{slack.bot_user}> help",
                                "ts": ts, "channel": channel, "team": slack.team})
             try:
-                await asyncio.wait_for(waiter, timeout=20)
+                await asyncio.wait_for(waiter.whole, timeout=20)
             except TimeoutError:
                 continue
             count += 1
@@ -752,6 +787,8 @@ def print_slack(run: SlackRun) -> None:
     row("ack p99", ms(f.ack, 0.99), ms(e.ack, 0.99), ms(s.ack, 0.99) if s else None, "ms", "-")
     row("reply p50", ms(f.reply, 0.5), ms(e.reply, 0.5), ms(s.reply, 0.5) if s else None, "ms", "<= 5x floor")
     row("reply p99", ms(f.reply, 0.99), ms(e.reply, 0.99), ms(s.reply, 0.99) if s else None, "ms", "<= 50 ms")
+    row("whole answer p50", ms(f.answer, 0.5), ms(e.answer, 0.5), ms(s.answer, 0.5) if s else None, "ms", "-")
+    row("whole answer p99", ms(f.answer, 0.99), ms(e.answer, 0.99), ms(s.answer, 0.99) if s else None, "ms", "-")
     row("closed-loop replies/s", f.closed_replies_per_s, e.closed_replies_per_s,
         s.closed_replies_per_s if s else None, "/s", ">= 0.5x floor")
     mean_reply = statistics.mean(e.reply) * 1000 if e.reply else float("nan")
@@ -768,7 +805,8 @@ def print_slack(run: SlackRun) -> None:
         print(f"    MongoDB round trips of the web process, seeded store: {run.relay_seeded.mongo_line()}")
     for text in e.by_turn:
         sv = ms(s.by_turn.get(text, []), 0.99) if s else None
-        print(f"    reply p99 for {text[:30]!r:<32} {ms(e.by_turn[text], 0.99):9.1f} ms"
+        print(f"    reply p99 for {text[:30]!r:<32} {ms(e.by_turn[text], 0.99):9.1f} ms, whole answer "
+              f"{ms(e.answer_by_turn.get(text, []), 0.99):7.1f} ms"
               + (f"   seeded {sv:9.1f} ms ({_ratio(sv, ms(e.by_turn[text], 0.99)):.2f}x)" if sv is not None else ""))
 
     def cards(label: str, found: tuple[list[float], list[float]]) -> str:

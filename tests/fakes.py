@@ -439,8 +439,12 @@ class FakeChatCore:
         self.actions: list[ActionEvent] = []
         self.replies = list(replies or [])
 
-    async def handle_message(self, message: IncomingMessage) -> list[Reply]:
+    async def handle_message(
+        self, message: IncomingMessage, received: Callable[[], None] | None = None
+    ) -> list[Reply]:
         self.messages.append(message)
+        if received is not None and self.replies:
+            received()
         return list(self.replies)
 
     async def handle_action(self, action: ActionEvent) -> list[Reply]:

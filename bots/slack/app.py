@@ -22,6 +22,7 @@ from bots.runtime import AdapterSink, Runtime
 from bots.slack.authorize import REFUSAL, make_authorize
 from bots.slack.client import SlackClients
 from bots.slack.handlers import COMMAND_HELP, SlackHandlers
+from bots.slack.open_streams import OpenStreams
 from bots.slack.places import PLATFORM
 from bots.slack.render import ACTION_PREFIX
 from bots.slack.replies import ReplySender
@@ -41,10 +42,11 @@ class SlackAdapter:
     handlers: SlackHandlers
     sink: SlackStatusSink
     clients: SlackClients
+    streams: OpenStreams
 
     def handoff(self) -> AdapterSink:
-        """The status sink and clean-up for the host to hand the runtime (bots/serve.py)."""
-        return AdapterSink(PLATFORM, self.sink, (self.sink.close, self.clients.aclose))
+        """The status sink, clean-up and stream sweeper for the host to hand the runtime (bots/serve.py)."""
+        return AdapterSink(PLATFORM, self.sink, (self.sink.close, self.clients.aclose), (self.streams.run,))
 
 
 def build_adapter(runtime: Runtime, *, socket_mode: bool = False) -> SlackAdapter:
@@ -53,8 +55,9 @@ def build_adapter(runtime: Runtime, *, socket_mode: bool = False) -> SlackAdapte
     settings = runtime.settings
     clients = SlackClients(settings)
     sender = ReplySender(clients)
+    streams = OpenStreams(runtime.redis, sender)
     handlers = SlackHandlers(runtime.core, runtime.contexts, clients, sender, RedisEventGate(runtime.redis),
-                             roles=UserGroupRoles(clients))
+                             roles=UserGroupRoles(clients), streams=streams)
     sink = SlackStatusSink(
         clients, runtime.cards, lock=DocLocks(runtime.redis, lease_ms=30_000).hold,
     )
@@ -73,7 +76,7 @@ def build_adapter(runtime: Runtime, *, socket_mode: bool = False) -> SlackAdapte
         logger=logging.getLogger("infrabot.slack.bolt"),
     )
     register_listeners(app, handlers)
-    return SlackAdapter(app=app, handlers=handlers, sink=sink, clients=clients)
+    return SlackAdapter(app=app, handlers=handlers, sink=sink, clients=clients, streams=streams)
 
 
 def register_listeners(app: AsyncApp, handlers: SlackHandlers) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import html
 import logging
 import re
@@ -41,6 +42,13 @@ class Roles(Protocol):
     async def roles_of(self, team: str, user: str) -> tuple[str, ...]: ...
 
 
+class StreamBook(Protocol):
+    """Where opened reply streams are noted until filled (bots/slack/open_streams.py)."""
+
+    async def opened(self, thread: ThreadRef, ts: str) -> None: ...
+    async def filled(self, thread: ThreadRef, ts: str) -> None: ...
+
+
 class NoRoles:
     async def roles_of(self, team: str, user: str) -> tuple[str, ...]:
         return ()
@@ -67,8 +75,10 @@ class SlackHandlers:
         sender: ReplySender,
         gate: EventGate,
         roles: Roles | None = None,
+        streams: StreamBook | None = None,
     ) -> None:
         self.core = core
+        self.streams = streams
         self.roles = roles or NoRoles()
         self.threads = threads
         self.clients = clients
@@ -160,8 +170,44 @@ class SlackHandlers:
         await self._dispatch(message)
 
     async def _dispatch(self, message: IncomingMessage) -> None:
-        replies = await self.core.handle_message(message)
-        await self.sender.send(message.thread, message.user, replies, stream_first=True)
+        thread, user = message.thread, message.user
+        opening: list[asyncio.Task[str | None]] = []
+
+        def received() -> None:
+            # The core calls this once the words are stored: the reply stream opens while the turn runs.
+            if self.sender.can_stream(thread):
+                opening.append(asyncio.ensure_future(self._open(thread, user)))
+
+        try:
+            replies = await self.core.handle_message(message, received)
+        except Exception:
+            # The core answers its own failures; this is the adapter's last word on an opened stream.
+            opened = await opening[0] if opening else None
+            if opened:
+                await self.sender.fill(thread, opened, Reply(texts.ERROR))
+                await self._filled(thread, opened)
+            raise
+        opened = await opening[0] if opening else None
+        await self.sender.send(thread, user, replies, stream_first=True, opened=opened)
+        if opened:
+            await self._filled(thread, opened)
+
+    async def _open(self, thread: ThreadRef, user: str) -> str | None:
+        ts = await self.sender.open_stream(thread, user)
+        if ts and self.streams is not None:
+            try:
+                await self.streams.opened(thread, ts)
+            except Exception:
+                log.warning("slack: could not note the open reply stream in %s", thread.key(), exc_info=True)
+        return ts
+
+    async def _filled(self, thread: ThreadRef, ts: str) -> None:
+        if self.streams is None:
+            return
+        try:
+            await self.streams.filled(thread, ts)
+        except Exception:
+            log.warning("slack: could not strike the filled reply stream in %s", thread.key(), exc_info=True)
 
 
 def pressed_in(team: str, body: dict[str, Any]) -> ThreadRef:

@@ -45,17 +45,76 @@ class ReplySender:
         self.clients = clients
         self.streaming = streaming
 
+    def can_stream(self, thread: ThreadRef) -> bool:
+        return self.streaming and bool(thread_ts(thread))
+
+    async def open_stream(self, thread: ThreadRef, user: str) -> str | None:
+        """Starts an empty streamed reply at once, so Slack shows the answer is on its way while the turn
+        runs; `send` fills it. None when Slack refuses, and then `send` posts as usual."""
+        try:
+            response = await self.clients.client(thread.workspace).chat_startStream(
+                channel=thread.channel, thread_ts=thread.thread,
+                recipient_team_id=thread.workspace, recipient_user_id=user,
+            )
+        except (SlackApiError, SlackRequestError) as exc:
+            log.info("slack: could not open a reply stream (%s); the answer will be posted", _error(exc))
+            if _error(exc) == "unknown_method":
+                self.streaming = False
+            return None
+        return str(response["ts"])
+
     async def send(
-        self, thread: ThreadRef, user: str, replies: list[Reply], *, stream_first: bool = False
+        self, thread: ThreadRef, user: str, replies: list[Reply], *, stream_first: bool = False,
+        opened: str | None = None,
     ) -> None:
-        """Every reply is rendered (and escaped) here, once: replies quote what people typed."""
+        """Every reply is rendered (and escaped) here, once: replies quote what people typed.
+
+        `opened` is the ts of a stream `open_stream` started for this turn: its first public reply goes there.
+        """
         for i, reply in enumerate(replies):
             if reply.ephemeral:
                 await self.ephemeral(thread, user, mrkdwn(reply.body))
+            elif opened:
+                await self.fill(thread, opened, reply)
+                opened = None
             elif i == 0 and stream_first and self.streaming and not reply.buttons and thread_ts(thread):
                 await self.stream(thread, user, reply.body)
             else:
                 await self.post(thread, reply)
+        if opened:
+            await self.drop(thread, opened)
+
+    async def fill(self, thread: ThreadRef, ts: str, reply: Reply) -> None:
+        """The reply goes into the open stream; if Slack refuses, the stream's message is edited to it."""
+        client = self.clients.client(thread.workspace)
+        *pieces, last = stream_pieces(markdown(reply.body))
+        try:
+            for piece in pieces:
+                await client.chat_appendStream(channel=thread.channel, ts=ts, markdown_text=piece)
+            # The last piece rides on the stop: a short answer costs one call.
+            await client.chat_stopStream(
+                channel=thread.channel, ts=ts, markdown_text=last,
+                blocks=[buttons_block(reply.buttons)] if reply.buttons else None,
+            )
+        except (SlackApiError, SlackRequestError) as exc:
+            log.info("slack: could not fill the reply stream (%s); editing its message", _error(exc))
+            try:
+                await client.chat_update(
+                    channel=thread.channel, ts=ts, text=mrkdwn(reply.body)[:MAX_MESSAGE_CHARS],
+                    blocks=reply_blocks(reply) if reply.buttons else None,
+                )
+            except (SlackApiError, SlackRequestError):
+                log.warning("slack: could not edit the reply stream's message either; posting the answer")
+                await self.post(thread, reply)
+
+    async def drop(self, thread: ThreadRef, ts: str) -> None:
+        """The turn's only answers were private: the stream opened for it goes, rather than stay empty."""
+        client = self.clients.client(thread.workspace)
+        try:
+            await client.chat_stopStream(channel=thread.channel, ts=ts)
+            await client.chat_delete(channel=thread.channel, ts=ts)
+        except (SlackApiError, SlackRequestError) as exc:
+            log.warning("slack: could not remove an empty reply stream: %s", _error(exc))
 
     async def post(self, thread: ThreadRef, reply: Reply) -> str | None:
         ts = None

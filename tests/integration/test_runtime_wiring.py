@@ -1,6 +1,9 @@
-"""The relay runs once per process however many adapters (or their hosts) ask for it."""
+"""The relay runs once per process however many adapters (or their hosts) ask for it; adapters' own loops run
+while it serves."""
 
 from __future__ import annotations
+
+import asyncio
 
 from bots.runtime import AdapterSink, Runtime
 from core.messages import ThreadRef
@@ -26,3 +29,19 @@ async def test_the_relay_starts_once_however_many_adapters_join(runtime: Runtime
     assert sorted(runtime.relay.sinks) == ["slack", "web"]
     await runtime.close()
     assert closed == ["web"], "an adapter's clean-up runs when the runtime closes"
+
+
+async def test_an_adapters_loops_run_while_the_runtime_serves_and_stop_with_it(runtime: Runtime) -> None:
+    running, stopped = asyncio.Event(), asyncio.Event()
+
+    async def loop() -> None:
+        running.set()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            stopped.set()
+
+    runtime.serve(AdapterSink("slack", _Sink(), loops=(loop,)))
+    await asyncio.wait_for(running.wait(), 5)
+    await runtime.close()
+    assert stopped.is_set()

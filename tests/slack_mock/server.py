@@ -189,6 +189,10 @@ class MockSlack:
                 return {"ok": False, "error": "message_not_found"}
             message.update(text=p.get("text", ""), blocks=p.get("blocks"), updates=message["updates"] + 1)
             return {"ok": True, "channel": p["channel"], "ts": p["ts"], "text": message["text"]}
+        if method == "chat.delete":
+            if self.messages.pop((p["channel"], p.get("ts", "")), None) is None:
+                return {"ok": False, "error": "message_not_found"}
+            return {"ok": True, "channel": p["channel"], "ts": p["ts"]}
         if method == "chat.postEphemeral":
             self.ephemeral.append(dict(p))
             return {"ok": True, "message_ts": self._next_ts()}
@@ -244,9 +248,13 @@ class MockSlack:
         message = self.messages.get((p["channel"], p.get("ts", "")))
         if message is None:
             return {"ok": False, "error": "message_not_found"}
+        if not message.get("streaming"):
+            return {"ok": False, "error": "message_not_in_streaming_state"}
         message["text"] += text
         if method == "chat.stopStream":
             message["streaming"] = False
+            blocks = p.get("blocks")
+            message["blocks"] = json.loads(blocks) if isinstance(blocks, str) else blocks
         return {"ok": True, "channel": p["channel"], "ts": message["ts"]}
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:

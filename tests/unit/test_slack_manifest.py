@@ -47,6 +47,10 @@ METHOD_SCOPES = {
     "chat_update": "chat:write",
     "chat_postEphemeral": "chat:write",
     "chat_stream": "chat:write",
+    "chat_startStream": "chat:write",
+    "chat_appendStream": "chat:write",
+    "chat_stopStream": "chat:write",
+    "chat_delete": "chat:write",
     "usergroups_list": "usergroups:read",
     "usergroups_users_list": "usergroups:read",
 }
