@@ -26,7 +26,7 @@ async def stop_with_turn_in_flight(runtime: Runtime, monkeypatch: pytest.MonkeyP
     runtime.settings = runtime.settings.model_copy(update={"shutdown_grace_seconds": grace})
     entered, release = asyncio.Event(), asyncio.Event()
 
-    async def slow_turn(msg: IncomingMessage, *_: object) -> list[Reply]:
+    async def slow_turn(msg: IncomingMessage, *_: object, **__: object) -> list[Reply]:
         entered.set()
         await release.wait()
         return [Reply(say("finished"))]
