@@ -120,3 +120,23 @@ async def test_a_turn_that_ends_strikes_its_stream_off(runtime: Runtime, mock_sl
     await handlers.on_mention(mention(), BOT)
     assert mock_slack.calls_to("chat.startStream") and mock_slack.calls_to("chat.stopStream")
     assert await runtime.redis.zcard(SLACK_OPEN_STREAMS) == 0
+
+
+async def test_a_turn_still_running_when_swept_replaces_the_apology_with_its_answer(
+    runtime: Runtime, mock_slack: MockSlack
+) -> None:
+    clock, reply_sender = Clock(), sender(mock_slack)
+    streams = OpenStreams(runtime.redis, reply_sender, stale_after=120, clock=clock)
+    core = HeldCore([Reply(Message.parse("Planned, at last."))])
+    handlers = SlackHandlers(core, AnyThread(), reply_sender.clients, reply_sender, FakeEventGate(), streams=streams)
+    turn = asyncio.create_task(handlers.on_mention(mention(), BOT))
+    await eventually(lambda: runtime.redis.zcard(SLACK_OPEN_STREAMS))
+    clock.now += 121
+    assert await streams.sweep() == 1
+    [shown] = mock_slack.thread_messages("C1", ROOT)
+    assert shown["text"].startswith(INTERRUPTED)
+
+    core.go.set()
+    await turn
+    [shown] = mock_slack.thread_messages("C1", ROOT)
+    assert shown["text"] == "Planned, at last."
