@@ -173,3 +173,13 @@ async def test_without_streaming_the_answer_is_posted_when_the_turn_is_done() ->
         assert len(mock.calls_to("chat.postMessage")) == 1
     finally:
         mock.stop()
+
+
+async def test_when_slack_fails_to_open_the_stream_the_answer_is_still_posted(mock_slack: MockSlack) -> None:
+    mock_slack.fail("chat.startStream", 500, times=20)
+    core = HeldCore([Reply(Message.parse("Planned."))])
+    core.go.set()
+    await handlers(mock_slack, core).on_mention(mention(), BOT)
+    [shown] = mock_slack.thread_messages("C1", ROOT)
+    assert shown["text"] == "Planned."
+    assert mock_slack.calls_to("chat.postMessage")
