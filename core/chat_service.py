@@ -79,7 +79,7 @@ class ChatService:
             else:
                 # Storing the words is once per event key, so it can go beside the claim, not after it.
                 claimed, context = await _together(
-                    _both(self.gate.claim(key), self._keep(self._incoming(message))), self._context(message.thread)
+                    _together(self.gate.claim(key), self._keep(self._incoming(message))), self._context(message.thread)
                 )
                 claim, kept = claimed if isinstance(claimed, tuple) else (claimed, claimed)
             if isinstance(claim, BaseException):
@@ -267,15 +267,6 @@ def _tell(received: Callable[[], None]) -> None:
         received()
     except Exception:
         log.exception("the adapter's received hook failed")
-
-
-async def _both(first: Awaitable[A], second: Awaitable[B]) -> tuple[A | Exception, B | Exception]:
-    """Both at once; each one's exception is returned in its place."""
-    one, two = await asyncio.gather(first, second, return_exceptions=True)
-    for result in (one, two):
-        if isinstance(result, BaseException) and not isinstance(result, Exception):
-            raise result
-    return one, two  # type: ignore[return-value]
 
 
 async def _together(side: Awaitable[A], main: Awaitable[B]) -> tuple[A | Exception, B | Exception]:
