@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import uuid
+import warnings
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -88,3 +90,20 @@ async def worker(runtime: Runtime, settings: Settings, services: LocalServices) 
     """A real arq worker in this process, so queued jobs really run against the same servers."""
     async with running(make_worker(settings, services.redis_url, services.mongodb_url)) as w:
         yield w
+
+
+@pytest.fixture(autouse=True)
+async def _no_task_outlives_its_test(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    """The tests share one event loop, and a task one test leaves running (a worker's reconciler, a turn still
+    waiting on a stopped Slack stand-in) would act during the next tests, on their Redis keys and queue. It is
+    cancelled once its test's own fixtures are torn down, and named in a warning."""
+    before = asyncio.all_tasks()
+    yield
+    left = [t for t in asyncio.all_tasks() - before if not t.done() and t is not asyncio.current_task()]
+    if not left:
+        return
+    for task in left:
+        task.cancel()
+    await asyncio.wait(left, timeout=5)
+    names = ", ".join(sorted({getattr(t.get_coro(), "__qualname__", t.get_name()) for t in left}))
+    warnings.warn(f"{request.node.nodeid} left {len(left)} task(s) running, now cancelled: {names}", stacklevel=1)

@@ -171,23 +171,24 @@ class SlackHandlers:
 
     async def _dispatch(self, message: IncomingMessage) -> None:
         thread, user = message.thread, message.user
-        opening: list[asyncio.Task[str | None]] = []
+        opening: asyncio.Task[str | None] | None = None
 
         def received() -> None:
             # The core calls this once the words are stored: the reply stream opens while the turn runs.
+            nonlocal opening
             if self.sender.can_stream(thread):
-                opening.append(asyncio.ensure_future(self._open(thread, user)))
+                opening = asyncio.ensure_future(self._open(thread, user))
 
         try:
             replies = await self.core.handle_message(message, received)
         except Exception:
             # The core answers its own failures; this is the adapter's last word on an opened stream.
-            opened = await opening[0] if opening else None
+            opened = await opening if opening else None
             if opened:
                 await self.sender.fill(thread, opened, Reply(texts.ERROR))
                 await self._filled(thread, opened)
             raise
-        opened = await opening[0] if opening else None
+        opened = await opening if opening else None
         await self.sender.send(thread, user, replies, stream_first=True, opened=opened)
         if opened:
             await self._filled(thread, opened)

@@ -70,10 +70,25 @@ def make_worker(
     stop = tasks.Shutdown()
 
     async def startup(ctx: dict[str, Any]) -> None:
+        try:
+            await start(ctx)
+        except Exception:
+            if not ctx.get("shut"):
+                raise
+        if ctx.get("shut"):
+            # arq's close() ran the shutdown while this was still starting: a cancellation lost on the way (seen
+            # in arq's first Redis call, before startup) lets startup go on, and what it made after that shutdown
+            # would outlive the worker, its reconciler holding the leader lease and its loop taking jobs.
+            await shutdown(ctx)
+            raise asyncio.CancelledError
+        log.info("worker ready (engine: %s)", ctx["deps"].engine.name)
+
+    async def start(ctx: dict[str, Any]) -> None:
+        # Each resource goes into ctx as soon as it exists, so a shutdown at any point closes it.
         client, db = connect(mongodb_url, settings.mongodb_db)
+        ctx["mongo"] = client
+        redis = ctx["signal_redis"] = redis_client(redis_url)
         await ensure_indexes(db)
-        redis = redis_client(redis_url)
-        ctx["mongo"], ctx["signal_redis"] = client, redis
         locks = DocLocks(redis, fence_in_filter=await filters_are_atomic(db))
         lease = settings.job_lease_seconds
         ctx["leases"] = JobLeases(redis, lease)
@@ -103,7 +118,6 @@ def make_worker(
             ctx["background"].append(asyncio.create_task(asyncio.to_thread(warm)))
         if metrics_port is not None:
             ctx["probes"] = await start_probe_server(metrics_port, *_probes(redis, db, jobs))
-        log.info("worker ready (engine: %s)", ctx["deps"].engine.name)
 
     async def job_started(ctx: dict[str, Any]) -> None:
         # Runs in the job's own task before the job: every line of the job, arq's included, carries its
@@ -124,20 +138,23 @@ def make_worker(
             log.warning("could not drop the lease of job %s; it expires on its own", ctx["job_id"], exc_info=True)
 
     async def shutdown(ctx: dict[str, Any]) -> None:
+        """Closes what startup made so far; a second call (from a startup that outran it) closes the rest."""
+        ctx["shut"] = True
         if "probes" in ctx:
-            await ctx["probes"].stop()
-        for task in ctx.get("background", []):
+            await ctx.pop("probes").stop()
+        background = ctx.pop("background", [])
+        for task in background:
             task.cancel()
-        for task in ctx.get("background", []):
+        for task in background:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         if "leases" in ctx:
             # Jobs cut off by the shutdown keep no heartbeat: their leases lapse and they run again elsewhere.
-            await ctx["leases"].stop()
+            await ctx.pop("leases").stop()
         if "signal_redis" in ctx:
-            await ctx["signal_redis"].aclose()
+            await ctx.pop("signal_redis").aclose()
         if "mongo" in ctx:
-            await ctx["mongo"].close()
+            await ctx.pop("mongo").close()
 
     # Tasks time themselves out (a readable end) and count their own attempts (waiting for a busy stack
     # is not one); arq's limits are only a backstop behind those.

@@ -110,6 +110,9 @@ async def test_acks_do_not_wait_for_a_slow_web_api(slack: SlackClient, mock_slac
     await eventually(lambda: _async(mock_slack.calls_to("chat.startStream")), within=15)
     await eventually(lambda: _async([m for m in mock_slack.messages.values() if m["channel"] == "C8"]),
                      within=15)
+    # Each turn's whole answer too: the mention's stream in C1 and the command's in the thread of its C8 post.
+    await eventually(lambda: _async({c.params.get("channel") for c in mock_slack.calls_to("chat.stopStream")}
+                                    == {"C1", "C8"}), within=15)
 
 
 async def test_reply_in_a_known_thread_continues_without_a_mention(

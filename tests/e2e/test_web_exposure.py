@@ -21,7 +21,7 @@ from config.settings import Settings, SettingsError, load_settings
 from tests.slack_mock import MockSlack
 from tests.slack_mock.harness import SIGNING_SECRET, SlackClient
 from tests.slack_mock.server import BOT_TOKEN
-from tests.support import eventually
+from tests.support import eventually, resolved
 from tests.web_chat import web_client
 
 TOKEN = "s3cret-web-chat-token-0123456789abcdef"
@@ -155,6 +155,8 @@ async def test_slack_events_and_health_are_not_gated(
         _, response = await SlackClient(http, mock_slack).mention("help")
         assert response.status_code == 200
         assert (await http.get("/healthz")).status_code == 200
+        # The answer is delivered too, through the same open port.
+        await eventually(lambda: resolved(mock_slack.calls_to("chat.stopStream")))
 
 
 @pytest.mark.parametrize(("host", "loopback"), [

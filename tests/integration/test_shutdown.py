@@ -14,6 +14,7 @@ from config.local_services import LocalServices
 from config.settings import Settings
 from core.markup import say
 from core.messages import IncomingMessage, Reply, ThreadRef
+from jobs.worker import main as worker_main
 from jobs.worker.main import make_worker
 
 
@@ -75,3 +76,35 @@ def test_workers_stop_taking_jobs_and_wait_the_grace_period(settings: Settings, 
                          services.mongodb_url)
     # arq's wait-for-completion handler (used when handle_signals=True, as `infrabot worker` runs it).
     assert worker._job_completion_wait == 40
+
+
+async def test_a_worker_closed_while_it_starts_leaves_nothing_running(
+    settings: Settings, services: LocalServices, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """arq's close() runs the shutdown hook at once; a startup whose cancellation a library swallowed goes on
+    afterwards. What it starts then (reconciler, reaper, its poll loop) must not outlive the worker: in one
+    process it took the leader lease and other workers' jobs."""
+    parked, release = asyncio.Event(), asyncio.Event()
+    real = worker_main.ensure_indexes
+
+    async def stubborn_indexes(db: object) -> None:
+        parked.set()
+        while not release.is_set():
+            try:
+                await release.wait()
+            except asyncio.CancelledError:
+                pass  # lost, as arq's first Redis call lost one: the coroutine goes on
+        await real(db)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(worker_main, "ensure_indexes", stubborn_indexes)
+    before = asyncio.all_tasks()
+    worker = make_worker(settings, services.redis_url, services.mongodb_url)
+    run = asyncio.create_task(worker.async_run())
+    await asyncio.wait_for(parked.wait(), 10)
+    await asyncio.wait_for(worker.close(), 10)
+    release.set()
+    await asyncio.wait([run], timeout=10)
+    assert run.done() and (run.cancelled() or run.exception() is None), run
+    await asyncio.sleep(0.1)
+    left = [t for t in asyncio.all_tasks() - before if not t.done()]
+    assert not left, left
