@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import os
+import sys
 import uuid
 import warnings
 from collections.abc import AsyncIterator, Iterator
@@ -92,13 +94,29 @@ async def worker(runtime: Runtime, settings: Settings, services: LocalServices) 
         yield w
 
 
+def _print_tasks(nodeid: str) -> None:
+    dump = io.StringIO()
+    for task in asyncio.all_tasks():
+        task.print_stack(limit=12, file=dump)
+    print(f"{nodeid} is still running; its event loop's tasks:\n{dump.getvalue()}", file=sys.stderr)
+
+
 @pytest.fixture(autouse=True)
 async def _no_task_outlives_its_test(request: pytest.FixtureRequest) -> AsyncIterator[None]:
     """The tests share one event loop, and a task one test leaves running (a worker's reconciler, a turn still
     waiting on a stopped Slack stand-in) would act during the next tests, on their Redis keys and queue. It is
-    cancelled once its test's own fixtures are torn down, and named in a warning."""
+    cancelled once its test's own fixtures are torn down, and named in a warning.
+
+    A test stuck on an await would otherwise end in pytest-timeout's report, which shows threads only: shortly
+    before that, every task's stack is printed, naming the await that never returned."""
     before = asyncio.all_tasks()
+    marked = request.node.get_closest_marker("timeout")
+    timeout = float(marked.args[0] if marked and marked.args else request.config.getini("timeout") or 0)
+    stuck = asyncio.get_running_loop().call_later(max(timeout - 20, 1), _print_tasks, request.node.nodeid) \
+        if timeout else None
     yield
+    if stuck is not None:
+        stuck.cancel()
     left = [t for t in asyncio.all_tasks() - before if not t.done() and t is not asyncio.current_task()]
     if not left:
         return
