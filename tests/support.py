@@ -76,8 +76,8 @@ async def running(worker: Worker) -> AsyncIterator[Worker]:
     try:
         yield worker
     finally:
-        # arq's close() cancels jobs still running and then re-raises their CancelledError, skipping its own
-        # shutdown; a job left half-done would also leak into the next test. Let in-flight jobs finish first.
+        # close() cancels the jobs still running: one left half-done would leak into the next test (its
+        # stack lock, its status). Let in-flight jobs finish first.
         in_flight = [t for t in worker.tasks.values() if not t.done()]
         if in_flight:
             await asyncio.wait(in_flight, timeout=10)

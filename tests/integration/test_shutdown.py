@@ -14,6 +14,8 @@ from config.local_services import LocalServices
 from config.settings import Settings
 from core.markup import say
 from core.messages import IncomingMessage, Reply, ThreadRef
+from jobs.stores.connections import arq_client
+from jobs.stores.queue import QUEUE_NAME
 from jobs.worker import main as worker_main
 from jobs.worker.main import make_worker
 
@@ -108,3 +110,36 @@ async def test_a_worker_closed_while_it_starts_leaves_nothing_running(
     await asyncio.sleep(0.1)
     left = [t for t in asyncio.all_tasks() - before if not t.done()]
     assert not left, left
+
+
+async def test_a_worker_closed_as_it_takes_a_job_still_shuts_down(
+    settings: Settings, services: LocalServices
+) -> None:
+    """arq's own close() cancels the jobs it has taken, then waits for them with a plain gather: one cancelled
+    before it began (still in arq's set-up or the job-start hook) re-raises its CancelledError there, before the
+    shutdown hook, and the reconciler, the reaper and the clients outlived the worker."""
+    queue = arq_client(services.redis_url)
+    await queue.flushdb()
+    before = asyncio.all_tasks()
+    worker = make_worker(settings, services.redis_url, services.mongodb_url)
+    taken = asyncio.Event()
+    job_started = worker.on_job_start
+    assert job_started is not None
+
+    async def slow_start(ctx: dict[str, object]) -> None:
+        taken.set()
+        await asyncio.sleep(3600)
+        await job_started(ctx)
+
+    worker.on_job_start = slow_start
+    run = asyncio.create_task(worker.async_run())
+    try:
+        await queue.enqueue_job("plan", "plan-r1-1", _job_id="plan-r1-1", _queue_name=QUEUE_NAME)
+        await asyncio.wait_for(taken.wait(), 10)
+        await asyncio.wait_for(worker.close(), 10)
+        await asyncio.wait([run], timeout=10)
+        await asyncio.sleep(0.1)
+        left = [t for t in asyncio.all_tasks() - before if not t.done()]
+        assert not left, left
+    finally:
+        await queue.aclose()
