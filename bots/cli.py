@@ -263,7 +263,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     services = _services(settings)
     try:
         make_worker(settings, services.redis_url, services.mongodb_url, metrics_port=settings.metrics_port,
-                    handle_signals=True).run()
+                    settle_heap=True, handle_signals=True).run()
     finally:
         services.stop()
     return 0
