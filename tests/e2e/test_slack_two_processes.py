@@ -15,7 +15,7 @@ from tests.e2e.test_slack_http import REQUEST, replies_in, request_in
 from tests.slack_mock import MockSlack
 from tests.slack_mock.fixtures import slack_client_fixture, slack_settings_fixture  # noqa: F401
 from tests.slack_mock.harness import SlackClient, slack_http
-from tests.support import bounded, eventually
+from tests.support import bounded, eventually, resolved
 
 
 @pytest.fixture
@@ -23,10 +23,6 @@ async def other(settings: Settings, services: LocalServices) -> AsyncIterator[Ru
     rt = await build_runtime(settings, services.redis_url, services.mongodb_url)
     yield rt
     await bounded(rt.close(), 30, "the second runtime's shutdown")
-
-
-async def _value(value: object) -> object:
-    return value
 
 
 async def test_one_event_at_two_processes_at_once_gets_one_stream_and_one_answer(
@@ -43,7 +39,7 @@ async def test_one_event_at_two_processes_at_once_gets_one_stream_and_one_answer
                                                             "X-Slack-Retry-Reason": "http_timeout"}),
         )
         assert first_response.status_code == second_response.status_code == 200
-        await eventually(lambda: _value(len(replies_in(mock_slack, "C1", thread)) == 1))
+        await eventually(lambda: resolved(len(replies_in(mock_slack, "C1", thread)) == 1))
         await request_in(runtime, "C1", thread)
         await asyncio.sleep(0.5)
 
