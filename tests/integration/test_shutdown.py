@@ -80,6 +80,12 @@ def test_workers_stop_taking_jobs_and_wait_the_grace_period(settings: Settings, 
     assert worker._job_completion_wait == 40
 
 
+async def _nothing_left(before: set[asyncio.Task[object]]) -> None:
+    await asyncio.sleep(0.1)
+    left = [t for t in asyncio.all_tasks() - before if not t.done()]
+    assert not left, left
+
+
 async def test_a_worker_closed_while_it_starts_leaves_nothing_running(
     settings: Settings, services: LocalServices, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -107,9 +113,7 @@ async def test_a_worker_closed_while_it_starts_leaves_nothing_running(
     release.set()
     await asyncio.wait([run], timeout=10)
     assert run.done() and (run.cancelled() or run.exception() is None), run
-    await asyncio.sleep(0.1)
-    left = [t for t in asyncio.all_tasks() - before if not t.done()]
-    assert not left, left
+    await _nothing_left(before)
 
 
 async def test_a_worker_closed_as_it_takes_a_job_still_shuts_down(
@@ -138,8 +142,6 @@ async def test_a_worker_closed_as_it_takes_a_job_still_shuts_down(
         await asyncio.wait_for(taken.wait(), 10)
         await asyncio.wait_for(worker.close(), 10)
         await asyncio.wait([run], timeout=10)
-        await asyncio.sleep(0.1)
-        left = [t for t in asyncio.all_tasks() - before if not t.done()]
-        assert not left, left
+        await _nothing_left(before)
     finally:
         await queue.aclose()
