@@ -18,6 +18,7 @@ from core.job import TERMINAL, JobStatus, Phase
 from core.messages import HistoryEntry, ThreadRef
 from core.request import LIVE, IllegalTransition, Request, Status, check_transition, encode
 from jobs.stores.doc_lock import FENCE_FIELD, DocLocks
+from jobs.stores.insert_batch import InsertBatch
 
 _JOB_FIELDS = {f.name for f in fields(JobStatus)}
 # Everything the relay and the worker read of a job; the change log stays on disk.
@@ -73,6 +74,8 @@ async def ensure_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
 class MongoHistory:
     def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
         self.col = db.messages
+        # Every turn writes here twice (the words, then the replies): concurrent turns share the writes.
+        self._inserts = InsertBatch(self.col)
 
     @staticmethod
     def _doc(entry: HistoryEntry) -> dict[str, Any]:
@@ -91,21 +94,12 @@ class MongoHistory:
         self, thread: ThreadRef, role: str, text: str, *, key: str, meta: dict[str, Any] | None = None
     ) -> bool:
         """Inserts once per key, so a redelivered event or a re-run job never doubles a line."""
-        try:
-            await self.col.insert_one(self._doc(HistoryEntry(thread, role, text, key, meta)))
-        except DuplicateKeyError:
-            return False
-        return True
+        [stored] = await self._inserts.insert([self._doc(HistoryEntry(thread, role, text, key, meta))])
+        return stored
 
     async def append_many(self, entries: list[HistoryEntry]) -> None:
         """One round trip for a turn's lines, in order; lines already stored (a redelivery) are skipped."""
-        if not entries:
-            return
-        try:
-            await self.col.insert_many([self._doc(e) for e in entries], ordered=False)
-        except BulkWriteError as exc:
-            if any(err.get("code") != 11000 for err in exc.details.get("writeErrors", [])):
-                raise
+        await self._inserts.insert([self._doc(e) for e in entries])
 
     async def list(self, thread: ThreadRef, limit: int = 500) -> list[dict[str, Any]]:
         cursor = self.col.find({"thread_key": thread.key()}).sort("order", ASCENDING).limit(limit)
