@@ -7,6 +7,8 @@ from typing import Any
 from arq.connections import ArqRedis
 from redis.asyncio import Redis
 
+from jobs.stores.redis_pool import prompt_pool
+
 # Generous enough that a CPU-starved event loop (a busy machine) does not read as a dead server.
 SOCKET_TIMEOUT = 15.0
 CONNECT_TIMEOUT = 3.0
@@ -26,8 +28,9 @@ def _options(*, blocking: bool) -> dict[str, Any]:
 
 
 def redis_client(url: str, *, blocking: bool = False) -> Redis:
-    return Redis.from_url(url, **_options(blocking=blocking))
+    return Redis.from_pool(prompt_pool(url, **_options(blocking=blocking)))
 
 
 def arq_client(url: str) -> ArqRedis:
-    return ArqRedis.from_url(url, **_options(blocking=False))
+    # `from_pool` closes the pool with the client, as `from_url` does.
+    return ArqRedis.from_pool(prompt_pool(url, **_options(blocking=False)))
