@@ -10,8 +10,11 @@ A platform supplies only `post`, `edit` and `classify`; this base owns the rest:
   itself written compare-and-set: a process that stalled past its lock and finds a newer card recorded when
   it comes back has just edited the card behind that newer one's back, so it says so (`on_overtaken`) and
   the relay shows the request's newest state again.
-- **Coalesced.** Progress inside `interval` of the last write waits; the newest one goes out when the
-  window ends. Settled states (plan ready, done, failed, cancelled) go out at once, before `show` returns,
+- **Coalesced.** Edits are paced like a token bucket: a card's first `burst` changes go out at once, and
+  after that at most one per `interval` (the long-run rate of one edit per `interval` is what keeps a card
+  inside the platform's limit; the burst lets the few changes of a short job show without waiting a
+  window each). Progress that has to wait is held, and the newest one goes out when the window ends.
+  Settled states (plan ready, done, failed, cancelled) go out at once, before `show` returns,
   and a failure raises, so the relay keeps them pending; they are few per card, and a 429 is retried after
   its Retry-After by the platform client.
 - **Gives up cleanly.** An error the platform says no retry can fix raises `CardUndeliverable`, which the
@@ -82,7 +85,8 @@ def stored_order(record: dict[str, Any] | None) -> tuple[float, int] | None:
 class _State:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     sent: tuple[float, int] | None = None
-    sent_at: float = float("-inf")
+    # The generic cell rate algorithm's theoretical arrival time: when the bucket is next full again.
+    due: float = float("-inf")
     touched: float = field(default_factory=time.monotonic)
     pending: tuple[ThreadRef, StatusCard] | None = None
     flusher: asyncio.Task[None] | None = None
@@ -96,7 +100,8 @@ class SinkOptions(TypedDict, total=False):
     """How a platform sink paces itself, passed through unchanged by each platform's constructor."""
 
     lock: CardLock  # one first post per card across processes
-    interval: float  # at most one edit per card per this many seconds
+    interval: float  # at most one edit per card per this many seconds, in the long run
+    burst: int  # this many edits may go out back to back before the interval applies
     idle_seconds: float  # a card untouched this long is forgotten
 
 
@@ -109,11 +114,13 @@ class CardSink(ABC):
         *,
         lock: CardLock = local_lock,
         interval: float = 1.0,
+        burst: int = 1,
         idle_seconds: float = 600.0,
     ) -> None:
         self.refs = refs
         self.lock = lock
         self.interval = interval
+        self.burst = max(burst, 1)
         self.idle_seconds = idle_seconds
         self._cards: dict[str, _State] = {}
         self._swept = time.monotonic()
@@ -151,7 +158,7 @@ class CardSink(ABC):
             return
         if state.pending and order(card) < order(state.pending[1]):
             return
-        wait = state.sent_at + self.interval - now
+        wait = self._wait(state, now)
         if card.phase not in SETTLED and (wait > 0 or (state.flusher and not state.flusher.done())):
             state.pending = (thread, card)
             if state.flusher is None or state.flusher.done():
@@ -196,6 +203,10 @@ class CardSink(ABC):
             if now - state.touched > self.idle_seconds and state.idle():
                 del self._cards[request_id]
 
+    def _wait(self, state: _State, now: float) -> float:
+        """Seconds until the card's next edit may go out; zero or less while its burst lasts."""
+        return state.due - (self.burst - 1) * self.interval - now
+
     async def _flush_later(self, request_id: str, state: _State, delay: float) -> None:
         await asyncio.sleep(delay)
         # A newer state may arrive while one is being written: it waits for the next window, not for the next show.
@@ -212,7 +223,7 @@ class CardSink(ABC):
             if state.pending is pending:
                 state.pending = None
             if state.pending is not None:
-                await asyncio.sleep(max(state.sent_at + self.interval - time.monotonic(), 0))
+                await asyncio.sleep(max(self._wait(state, time.monotonic()), 0))
         if state.final and state.idle() and self._cards.get(request_id) is state:
             del self._cards[request_id]
 
@@ -235,7 +246,7 @@ class CardSink(ABC):
                 ref = await self._post_or_edit(thread, card, ref)
                 recorded = await self.refs.put(card.request_id, self.platform, ref, job_started=card.job_started,
                                                version=card.version)
-            state.sent, state.sent_at = order(card), time.monotonic()
+            state.sent, state.due = order(card), max(state.due, time.monotonic()) + self.interval
             if not recorded:
                 log.error("%s: card for %s was overtaken while this process wrote it (its lock lapsed)",
                           self.platform, card.request_id)

@@ -1,7 +1,8 @@
 """The Slack status card: chat.postMessage in the request's thread once, chat.update after that.
 
-`chat.update` is a Tier 3 method (about 50 a minute), so the shared CardSink loop coalesces progress to at
-most one edit per card per `interval`. This module only says how to post, edit and read Slack's errors.
+`chat.update` is a Tier 3 method (about 50 a minute, short bursts allowed), so the shared CardSink loop
+lets a card's first few changes out at once and then coalesces progress to one edit per card per
+`interval`. This module only says how to post, edit and read Slack's errors.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ class SlackStatusSink(CardSink):
 
     def __init__(self, clients: SlackClients, refs: CardRefStore, **options: Unpack[SinkOptions]) -> None:
         # Each card goes out with the token of its thread's workspace; only edits retry on a 500.
-        super().__init__(refs, **{"interval": 1.2, **options})
+        super().__init__(refs, **{"interval": 1.2, "burst": 3, **options})
         self.clients = clients
 
     async def post(self, thread: ThreadRef, card: StatusCard) -> dict[str, Any]:

@@ -31,11 +31,12 @@ def refs(runtime: Runtime) -> CardRefStore:
 
 
 def make_sink(
-    mock: MockSlack, refs: CardRefStore, interval: float = 0.4, lock: CardLock | None = None
+    mock: MockSlack, refs: CardRefStore, interval: float = 0.4, lock: CardLock | None = None, burst: int = 1
 ) -> SlackStatusSink:
+    """Without a burst, unless a test asks for one: most tests here are about the window itself."""
     settings = Settings(_env_file=None, slack_bot_token=SecretStr(BOT_TOKEN), slack_api_url=mock.url)  # type: ignore[call-arg]
     extra = {"lock": lock} if lock else {}
-    return SlackStatusSink(SlackClients(settings), refs, interval=interval, **extra)
+    return SlackStatusSink(SlackClients(settings), refs, interval=interval, burst=burst, **extra)
 
 
 def two_processes(mock: MockSlack, runtime: Runtime) -> list[SlackStatusSink]:
@@ -108,6 +109,36 @@ async def test_frequent_progress_is_coalesced_but_the_latest_and_final_states_ar
     assert "waiting for approval" in shown(mock_slack), "no older pending state may overwrite it"
     times = [c.at for c in mock_slack.calls_to("chat.update")][:-1]  # the settled state goes out at once
     assert all(b - a >= 0.35 for a, b in itertools.pairwise(times))
+    await sink.close()
+
+
+async def test_a_cards_first_changes_go_out_at_once_and_then_keep_to_the_interval(
+    mock_slack: MockSlack, refs: CardRefStore
+) -> None:
+    sink = make_sink(mock_slack, refs, interval=0.5, burst=3)
+    await sink.show(THREAD, card(1, "queued"))
+    await sink.show(THREAD, card(2, done=2))
+    await sink.show(THREAD, card(3, done=3))
+    assert "(3 of 50)" in shown(mock_slack), "the burst's three changes are shown before show returns"
+    assert len(mock_slack.calls_to("chat.update")) == 2
+
+    for v in range(4, 11):
+        await sink.show(THREAD, card(v, done=v))
+    assert len(mock_slack.calls_to("chat.update")) == 2, "past the burst, changes are held"
+    await asyncio.sleep(0.7)
+    assert "(10 of 50)" in shown(mock_slack), "the newest held change goes out when its window ends"
+    await sink.show(THREAD, card(11, done=11))
+    await asyncio.sleep(0.7)
+    assert "(11 of 50)" in shown(mock_slack)
+    times = [c.at for c in mock_slack.calls_to("chat.update")]
+    assert len(times) == 4
+    assert all(b - a >= 0.45 for a, b in itertools.pairwise(times[1:])), "after the burst, one edit per interval"
+
+    await asyncio.sleep(1.6)  # idle long enough to fill the bucket again
+    before = len(mock_slack.calls_to("chat.update"))
+    await sink.show(THREAD, card(20, done=20))
+    await sink.show(THREAD, card(21, done=21))
+    assert len(mock_slack.calls_to("chat.update")) == before + 2, "an idle card gets its burst back"
     await sink.close()
 
 
