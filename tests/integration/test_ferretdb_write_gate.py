@@ -141,3 +141,71 @@ def test_an_open_port_means_ferretdb_answers(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+class HeldGate:
+    """Holds the gate with a write whose 15 MB answer its client does not read, until `release`."""
+
+    def __init__(self, port: int) -> None:
+        self.sock = raw_socket(port)
+
+    async def hold(self, client: AsyncMongoClient[dict[str, Any]]) -> None:
+        await client.probe.held.insert_one({"_id": "big", "payload": "z" * 15_000_000})
+        self.sock.sendall(op_msg({"findAndModify": "held", "query": {"_id": "big"}, "update": {"$set": {"n": 1}},
+                                  "$db": "probe"}))
+        await asyncio.sleep(0.5)  # FerretDB answers, and the gate blocks writing it to a socket nobody reads
+
+    async def release(self) -> None:
+        self.sock.settimeout(30)
+        await asyncio.to_thread(answer, self.sock)
+        self.sock.close()
+
+
+async def finishing_order(client: AsyncMongoClient[dict[str, Any]], port: int,
+                          writes: list[tuple[str, Any]]) -> list[str]:
+    """Queues `writes` (name, coroutine function) behind a held gate, in that order, and lists them in the order
+    they finished once it is let go."""
+    # Every write gets a connection of its own before the gate is held: opening one would reorder them.
+    await asyncio.gather(*(client.probe.warm.find_one({"_id": i}) for i in range(len(writes) + 2)))
+    gate = HeldGate(port)
+    await gate.hold(client)
+    finished: list[str] = []
+
+    async def run(name: str, write: Any) -> None:
+        await write()
+        finished.append(name)
+
+    tasks = []
+    for name, write in writes:
+        tasks.append(asyncio.create_task(run(name, write)))
+        await asyncio.sleep(0.1)  # each one waiting at the gate before the next is sent
+    await gate.release()
+    await asyncio.wait_for(asyncio.gather(*tasks), timeout=60)
+    return finished
+
+
+async def test_a_chat_message_insert_goes_ahead_of_queued_writes(
+    ferretdb: int, client: AsyncMongoClient[dict[str, Any]]
+) -> None:
+    """A user waits on the words' insert before the reply; status and card writes have nobody waiting."""
+    db = client.probe
+    await db.jobs.insert_one({"_id": "j", "v": 0})
+    writes: list[tuple[str, Any]] = [
+        (f"update-{i}", lambda: db.jobs.update_one({"_id": "j"}, {"$inc": {"v": 1}})) for i in range(6)
+    ]
+    writes.append(("words", lambda: db.messages.insert_one({"_id": "m1", "text": "make it medium"})))
+    writes.append(("audit", lambda: db.audit.insert_one({"_id": "a1"})))
+    order = await finishing_order(client, ferretdb, writes)
+    assert order[0] == "words", order
+    assert order[1:] == [*(f"update-{i}" for i in range(6)), "audit"], "the others keep the order they came in"
+    assert (await db.jobs.find_one({"_id": "j"}) or {})["v"] == 6
+
+
+async def test_a_stream_of_message_inserts_still_lets_other_writes_through(
+    ferretdb: int, client: AsyncMongoClient[dict[str, Any]]
+) -> None:
+    db = client.probe
+    writes: list[tuple[str, Any]] = [("status", lambda: db.jobs.insert_one({"_id": "s"}))]
+    writes += [(f"words-{i}", lambda i=i: db.messages.insert_one({"_id": f"m{i}"})) for i in range(10)]
+    order = await finishing_order(client, ferretdb, writes)
+    assert order.index("status") == 4, f"after four urgent writes an ordinary one that waited goes: {order}"
