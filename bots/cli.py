@@ -254,10 +254,11 @@ def cmd_web(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from jobs.worker.main import build_engine, make_worker, refuse_local_state
+    from jobs.worker.main import build_engine, make_worker, refuse_local_state, yield_cpu
 
     settings = _worker_settings()
     _setup_logging(settings)
+    yield_cpu(settings.worker_nice)
     build_engine(settings)  # a misconfigured engine should stop start-up, not every job
     refuse_local_state(settings)
     services = _services(settings)

@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     shutdown_grace_seconds: float = Field(default=25.0, ge=0, le=3600)
     max_message_chars: int = Field(default=4000, ge=100)
     worker_poll_delay: float = Field(default=0.05, gt=0, le=5)
+    # `infrabot worker` lowers its own CPU priority by this much (Unix nice) at start: on a machine it shares
+    # with chat processes, plans and applies then wait for a free core instead of a user waiting for a reply.
+    # 0 keeps the priority it was started with.
+    worker_nice: int = Field(default=10, ge=0, le=19)
     job_timeout_seconds: int = Field(default=1800, ge=30)
     job_lease_seconds: float = Field(default=30.0, gt=0, le=600)
     # A job not finished this long after it was queued is failed by the reconciler, with a message.

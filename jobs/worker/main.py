@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
 import signal
 from collections.abc import Callable
 from pathlib import Path
@@ -64,6 +65,14 @@ def refuse_local_state(settings: Settings) -> None:
             "worker or a new container cannot see it. Set PULUMI_BACKEND_URL=gs://BUCKET (or Pulumi Cloud), "
             "or ALLOW_LOCAL_PULUMI_STATE=true for a single local worker (make run sets it)"
         )
+
+
+def yield_cpu(increment: int) -> None:
+    """Lowers this process's CPU priority, for a process that is only this worker. Measured under the Slack
+    benchmark at 50 conversations on two cores, a worker at the chat process's priority held up replies
+    while it evaluated plans; the worker's own jobs have nobody waiting on them to the millisecond."""
+    if increment > 0:
+        os.nice(increment)
 
 
 async def settle(warm: Callable[[], None] | None) -> None:

@@ -1,0 +1,64 @@
+"""`infrabot worker` runs below the chat processes' CPU priority, by WORKER_NICE."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from config.local_services import REPO_ROOT, LocalServices
+
+
+def niceness(pid: int) -> int:
+    # /proc/PID/stat: the command name (field 2) may hold spaces, so count from its closing parenthesis.
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return int(fields[16])
+
+
+@contextmanager
+def worker(services: LocalServices, tmp_path: Path, **env: str) -> Iterator[subprocess.Popen[str]]:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("WORKER_", "SLACK_", "DISCORD_"))}
+    environ.update(REDIS_URL=services.redis_url, MONGODB_URL=services.mongodb_url, ENGINE="offline",
+                   MONGODB_DB=f"test_nice_{os.getpid()}_{len(env)}", DATA_DIR=str(tmp_path), **env)
+    proc = subprocess.Popen([sys.executable, "-m", "bots.cli", "worker"], cwd=REPO_ROOT, env=environ,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def wait_ready(proc: subprocess.Popen[str]) -> None:
+    """Until the worker says it is ready: its priority is set by then, whatever the setting."""
+    deadline = time.monotonic() + 90
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        if "worker ready" in line:
+            return
+        assert time.monotonic() < deadline, "the worker did not get ready"
+    pytest.fail(f"the worker ended before it was ready (exit {proc.wait()})")
+
+
+def test_the_worker_lowers_its_priority_by_worker_nice(services: LocalServices, tmp_path: Path) -> None:
+    mine = os.nice(0)
+    if mine > 19 - 10:
+        pytest.skip("this test process already runs at a niceness the worker could not go 10 below")
+    with worker(services, tmp_path / "default") as default, \
+            worker(services, tmp_path / "kept", WORKER_NICE="0") as kept, \
+            worker(services, tmp_path / "three", WORKER_NICE="3") as three:
+        for proc in (default, kept, three):
+            wait_ready(proc)
+        assert niceness(default.pid) == mine + 10, "by default the worker yields the CPU to chat processes"
+        assert niceness(kept.pid) == mine, "WORKER_NICE=0 keeps the priority it was started with"
+        assert niceness(three.pid) == mine + 3
