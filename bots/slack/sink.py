@@ -1,8 +1,10 @@
 """The Slack status card: chat.postMessage in the request's thread once, chat.update after that.
 
-`chat.update` is a Tier 3 method (about 50 a minute, short bursts allowed), so the shared CardSink loop
-lets a card's first few changes out at once and then coalesces progress to one edit per card per
-`interval`. This module only says how to post, edit and read Slack's errors.
+`chat.update` is a Tier 3 method (50+ a minute; Slack's rate-limit page says "sporadic bursts are
+welcome"), so the shared CardSink loop lets a card's first few changes out at once and then coalesces
+progress to one edit per card per `interval`: a request's create, change and cancel (each a job of a few
+changes, on one card) within seconds of each other fit in the burst. This module only says how to post,
+edit and read Slack's errors.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ class SlackStatusSink(CardSink):
 
     def __init__(self, clients: SlackClients, refs: CardRefStore, **options: Unpack[SinkOptions]) -> None:
         # Each card goes out with the token of its thread's workspace; only edits retry on a 500.
-        super().__init__(refs, **{"interval": 1.2, "burst": 3, **options})
+        super().__init__(refs, **{"interval": 1.2, "burst": 6, **options})
         self.clients = clients
 
     async def post(self, thread: ThreadRef, card: StatusCard) -> dict[str, Any]:
