@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -220,13 +221,7 @@ func firstElement(doc []byte) (string, string) {
 		return "", ""
 	}
 	kind, rest := doc[4], doc[5:] // after the length: the first element's type byte, then its name
-	end := -1
-	for i, b := range rest {
-		if b == 0 {
-			end = i
-			break
-		}
-	}
+	end := bytes.IndexByte(rest, 0)
 	if end < 0 {
 		return "", ""
 	}

@@ -109,6 +109,9 @@ def test_wildcard_environment_applies_where_no_own_rule_exists() -> None:
         ("AWS_CERTIFICATE_ARNS", f"{CERT},{CERT}x", "two certificates for eu-west-1"),
         ("AWS_SERVICE_IMAGE", "not an image", "must be a container image reference"),
         ("AWS_SERVICE_PORT", "70000", "less than or equal to 65535"),
+        # A negative niceness would raise the worker above the chat processes (and needs privileges).
+        ("WORKER_NICE", "-5", "greater than or equal to 0"),
+        ("WORKER_NICE", "20", "less than or equal to 19"),
     ],
 )
 def test_a_malformed_value_stops_start_up_with_one_line_naming_the_variable(
