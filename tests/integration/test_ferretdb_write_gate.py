@@ -147,7 +147,12 @@ class HeldGate:
     """Holds the gate with a write whose 15 MB answer its client does not read, until `release`."""
 
     def __init__(self, port: int) -> None:
-        self.sock = raw_socket(port)
+        # A small receive window, set before connecting, so the answer cannot fit in the kernel's buffers
+        # whatever this machine's TCP autotuning allows.
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+        self.sock.settimeout(10)
+        self.sock.connect(("127.0.0.1", port))
 
     async def hold(self, client: AsyncMongoClient[dict[str, Any]]) -> None:
         await client.probe.held.insert_one({"_id": "big", "payload": "z" * 15_000_000})
