@@ -41,7 +41,11 @@ def test_only_the_worker_command_asks_for_it(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr(worker_main, "make_worker", make_worker)
     monkeypatch.setattr(worker_main, "build_engine", lambda _: None)
     monkeypatch.setattr(worker_main, "refuse_local_state", lambda _: None)
+    # Lowering this (the test) process's priority would outlast the test; the worker command's call is
+    # recorded instead (tests/integration/test_worker_priority.py runs it for real).
+    monkeypatch.setattr(worker_main, "yield_cpu", lambda increment: asked.setdefault("nice", increment))
     monkeypatch.setattr(cli, "_setup_logging", lambda _: None)
     monkeypatch.setattr(cli, "_services", lambda _: LocalServices("redis://x", "mongodb://x"))
     assert cli.cmd_worker(argparse.Namespace()) == 0
     assert asked["ran"] and asked["settle_heap"] is True
+    assert asked["nice"] == 10

@@ -52,13 +52,14 @@ def wait_ready(proc: subprocess.Popen[str]) -> None:
 
 def test_the_worker_lowers_its_priority_by_worker_nice(services: LocalServices, tmp_path: Path) -> None:
     mine = os.nice(0)
-    if mine > 19 - 10:
-        pytest.skip("this test process already runs at a niceness the worker could not go 10 below")
+    if mine > 19 - 4:
+        pytest.skip("this test process already runs so low that the three workers' priorities would coincide")
     with worker(services, tmp_path / "default") as default, \
             worker(services, tmp_path / "kept", WORKER_NICE="0") as kept, \
             worker(services, tmp_path / "three", WORKER_NICE="3") as three:
         for proc in (default, kept, three):
             wait_ready(proc)
-        assert niceness(default.pid) == mine + 10, "by default the worker yields the CPU to chat processes"
+        # The kernel stops at 19, the lowest priority there is.
+        assert niceness(default.pid) == min(mine + 10, 19), "by default the worker yields the CPU to chat processes"
         assert niceness(kept.pid) == mine, "WORKER_NICE=0 keeps the priority it was started with"
         assert niceness(three.pid) == mine + 3
