@@ -50,8 +50,13 @@ def op_msg(command: dict[str, Any], request_id: int = 1) -> bytes:
     return struct.pack("<iiii", 16 + len(body), request_id, 0, OP_MSG) + body
 
 
-def raw_socket(port: int) -> socket.socket:
-    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+def raw_socket(port: int, receive_window: int | None = None) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    if receive_window is not None:
+        # Set before connecting: the window is agreed on during the handshake.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_window)
+    sock.settimeout(10)
+    sock.connect(("127.0.0.1", port))
     return sock
 
 
@@ -147,12 +152,9 @@ class HeldGate:
     """Holds the gate with a write whose 15 MB answer its client does not read, until `release`."""
 
     def __init__(self, port: int) -> None:
-        # A small receive window, set before connecting, so the answer cannot fit in the kernel's buffers
-        # whatever this machine's TCP autotuning allows.
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
-        self.sock.settimeout(10)
-        self.sock.connect(("127.0.0.1", port))
+        # A small receive window, so the answer cannot fit in the kernel's buffers whatever this machine's TCP
+        # autotuning allows.
+        self.sock = raw_socket(port, receive_window=64 * 1024)
 
     async def hold(self, client: AsyncMongoClient[dict[str, Any]]) -> None:
         await client.probe.held.insert_one({"_id": "big", "payload": "z" * 15_000_000})
@@ -214,3 +216,18 @@ async def test_a_stream_of_message_inserts_still_lets_other_writes_through(
     writes += [(f"words-{i}", lambda i=i: db.messages.insert_one({"_id": f"m{i}"})) for i in range(10)]
     order = await finishing_order(client, ferretdb, writes)
     assert order.index("status") == 4, f"after four urgent writes an ordinary one that waited goes: {order}"
+
+
+async def test_only_inserts_into_the_chat_history_go_ahead(
+    ferretdb: int, client: AsyncMongoClient[dict[str, Any]]
+) -> None:
+    """An update of a message, or an insert into a collection whose name only starts like it, waits its turn."""
+    db = client.probe
+    await db.messages.insert_one({"_id": "old"})
+    writes: list[tuple[str, Any]] = [
+        ("update-message", lambda: db.messages.update_one({"_id": "old"}, {"$set": {"seen": True}})),
+        ("lookalike", lambda: db.messages_archive.insert_one({"_id": "x"})),
+        ("words", lambda: db.messages.insert_one({"_id": "new"})),
+    ]
+    order = await finishing_order(client, ferretdb, writes)
+    assert order == ["words", "update-message", "lookalike"], order

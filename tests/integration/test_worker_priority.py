@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,7 +26,7 @@ def niceness(pid: int) -> int:
 def worker(services: LocalServices, tmp_path: Path, **env: str) -> Iterator[subprocess.Popen[str]]:
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("WORKER_", "SLACK_", "DISCORD_"))}
     environ.update(REDIS_URL=services.redis_url, MONGODB_URL=services.mongodb_url, ENGINE="offline",
-                   MONGODB_DB=f"test_nice_{os.getpid()}_{len(env)}", DATA_DIR=str(tmp_path), **env)
+                   MONGODB_DB=f"test_nice_{uuid.uuid4().hex[:12]}", DATA_DIR=str(tmp_path), **env)
     proc = subprocess.Popen([sys.executable, "-m", "bots.cli", "worker"], cwd=REPO_ROOT, env=environ,
                             stderr=subprocess.PIPE, text=True)
     try:
