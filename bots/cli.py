@@ -171,7 +171,7 @@ def _with_runtime(settings: Settings, body: Callable[..., Awaitable[None]]) -> i
     services = _services(settings)
 
     async def main() -> None:
-        runtime = await build_runtime(settings, services.redis_url, services.mongodb_url)
+        runtime = await build_runtime(settings, services.redis_url, services.mongodb_url, settle_heap=True)
         server = None
         try:
             if settings.metrics_port is not None:
@@ -240,7 +240,7 @@ def cmd_web(args: argparse.Namespace) -> int:
     services = _services(settings)
 
     async def start():  # type: ignore[no-untyped-def]
-        return await build_runtime(settings, services.redis_url, services.mongodb_url)
+        return await build_runtime(settings, services.redis_url, services.mongodb_url, settle_heap=True)
 
     try:
         # log_config=None: uvicorn's lines go through our handler, in LOG_FORMAT. On SIGTERM uvicorn stops

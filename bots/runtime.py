@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -79,6 +80,8 @@ class Runtime:
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     # Adapters' own clean-up (pending cards, HTTP sessions), run in order before the stores close.
     closers: list[Closer] = field(default_factory=list)
+    # Set by the chat commands (bots/cli.py), whose process is this runtime's alone; tests share theirs.
+    settle_heap: bool = False
     _relaying: bool = field(default=False, init=False, repr=False)
 
     def serve(self, *adapters: AdapterSink) -> None:
@@ -90,6 +93,8 @@ class Runtime:
             for loop in adapter.loops:
                 self.tasks.append(asyncio.create_task(loop(), name=f"{adapter.platform}-loop"))
         self.start_relay()
+        if self.settle_heap:
+            freeze_heap()
 
     def attach(self, adapter: AdapterSink) -> None:
         """Joins one adapter without starting the relay (tests that pump it themselves; `serve` for the rest)."""
@@ -156,7 +161,18 @@ def llm_fallback(settings: Settings) -> LLMFallback | None:
     return LLMFallback(OpenAICompatible(settings.llm_url, settings.llm_model, key))
 
 
-async def build_runtime(settings: Settings, redis_url: str, mongodb_url: str) -> Runtime:
+def freeze_heap() -> None:
+    """Moves what start-up made (modules, the adapters, the stores' clients) out of the garbage collector's
+    sight. A full collection walks every tracked object, and start-up made most of them: under the Slack
+    benchmark at 50 conversations one stopped the chat process for 65 ms mid-run, ahead of every reply then
+    due, and about 3 ms once they were frozen."""
+    gc.collect()
+    gc.freeze()
+
+
+async def build_runtime(
+    settings: Settings, redis_url: str, mongodb_url: str, *, settle_heap: bool = False
+) -> Runtime:
     from core.understanding.parser import RuleParser
 
     store_timing.install()
@@ -199,5 +215,5 @@ async def build_runtime(settings: Settings, redis_url: str, mongodb_url: str) ->
         settings=settings, redis=redis, listener=redis_client(redis_url, blocking=True), arq=arq, mongo=mongo,
         db=db, history=history, requests=requests,
         jobs=jobs, audit=audit, cards=MongoCardRefs(db, locks), contexts=contexts, core=core,
-        relay=observed.ObservedRelay(jobs, requests, work),
+        relay=observed.ObservedRelay(jobs, requests, work), settle_heap=settle_heap,
     )

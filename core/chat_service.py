@@ -77,10 +77,11 @@ class ChatService:
                 claim, context = await _together(self.gate.claim(key), self._context(message.thread))
                 kept: bool | Exception = False
             else:
-                # Storing the words is once per event key, so it can go beside the claim, not after it.
-                claimed, context = await _together(
-                    _together(self.gate.claim(key), self._keep(self._incoming(message))), self._context(message.thread)
-                )
+                # Storing the words is once per event key, so it can go beside the claim, not after it. Saying
+                # they are in needs no context, so the adapter hears it the moment both are done.
+                storing = asyncio.ensure_future(_together(self.gate.claim(key), self._keep(self._incoming(message))))
+                storing.add_done_callback(_when_stored(received))
+                claimed, context = await _together(storing, self._context(message.thread))
                 claim, kept = claimed if isinstance(claimed, tuple) else (claimed, claimed)
             if isinstance(claim, BaseException):
                 if not isinstance(claim, Exception):
@@ -101,8 +102,6 @@ class ChatService:
                 log.error("could not save message %s", key, exc_info=kept)
                 await self._release(key)
                 return [Reply(texts.NOT_SAVED)]
-            if kept:
-                _tell(received)
             try:
                 return await self._turn(message, context, stored=kept)
             except _NotSaved:
@@ -117,12 +116,7 @@ class ChatService:
 
     async def _context(self, thread: ThreadRef) -> tuple[dict[str, Any] | None, bool]:
         """The thread's context, and whether the thread was a conversation before (its marker outlives it)."""
-        known, loaded = await _together(self.contexts.known(thread), self.contexts.load(thread))
-        if isinstance(known, Exception):
-            raise known
-        if isinstance(loaded, Exception):
-            raise loaded
-        return loaded, known
+        return await self.contexts.recall(thread)
 
     async def _settle(self, key: str) -> None:
         try:
@@ -259,6 +253,17 @@ class ChatService:
         latest = await self.requests.latest_in_thread(thread)
         if latest:
             context["request_id"] = latest.id
+
+
+def _when_stored(received: Callable[[], None]) -> Callable[[asyncio.Future[Any]], None]:
+    def stored(done: asyncio.Future[Any]) -> None:
+        if done.cancelled() or done.exception() is not None:
+            return
+        claim, kept = done.result()
+        if kept is True and claim and not isinstance(claim, Exception):
+            _tell(received)
+
+    return stored
 
 
 def _tell(received: Callable[[], None]) -> None:

@@ -120,6 +120,12 @@ class ObservedPlanner:
         return parsed
 
 
+def _labelled(context: dict[str, Any] | None) -> dict[str, Any] | None:
+    if context and isinstance(context.get("request_id"), str):
+        logs.bind(request_id=context["request_id"])
+    return context
+
+
 class ObservedContexts:
     """A thread's context names the request being discussed: from then on, the turn's lines carry it."""
 
@@ -127,10 +133,11 @@ class ObservedContexts:
         self.inner = inner
 
     async def load(self, thread: ThreadRef) -> dict[str, Any] | None:
-        context = await self.inner.load(thread)
-        if context and isinstance(context.get("request_id"), str):
-            logs.bind(request_id=context["request_id"])
-        return context
+        return _labelled(await self.inner.load(thread))
+
+    async def recall(self, thread: ThreadRef) -> tuple[dict[str, Any] | None, bool]:
+        context, known = await self.inner.recall(thread)
+        return _labelled(context), known
 
     async def save(self, thread: ThreadRef, context: dict[str, Any]) -> None:
         await self.inner.save(thread, context)

@@ -85,6 +85,9 @@ class FakeContextStore:
     async def known(self, thread: ThreadRef) -> bool:
         return thread.key() in self.threads
 
+    async def recall(self, thread: ThreadRef) -> tuple[dict[str, Any] | None, bool]:
+        return await self.load(thread), await self.known(thread)
+
     def expire(self, thread: ThreadRef) -> None:
         """The context's TTL ran out; the longer-lived marker that the thread is a conversation stays."""
         self.contexts.pop(thread.key(), None)

@@ -78,6 +78,10 @@ class RedisContextStore:
     async def known(self, thread: ThreadRef) -> bool:
         return bool(await self.redis.exists(self._marker(thread)))
 
+    async def recall(self, thread: ThreadRef) -> tuple[dict[str, Any] | None, bool]:
+        raw, marker = await self.redis.mget(self._key(thread), self._marker(thread))
+        return (json.loads(raw) if raw else None), marker is not None
+
 
 class RedisStatusSignal:
     """Puts the job on the relay's work list and wakes the relays, in one round trip."""

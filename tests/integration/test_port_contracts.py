@@ -90,6 +90,14 @@ async def test_context_store(real: Runtime | None) -> None:
     assert await store.load(THREAD) == {"draft": {"app": "shop"}, "at": str(when)}
     assert await store.seen(THREAD) and await store.known(THREAD)
     assert await store.load(OTHER) is None and not await store.known(OTHER)
+    assert await store.recall(THREAD) == ({"draft": {"app": "shop"}, "at": str(when)}, True)
+    assert await store.recall(OTHER) == (None, False)
+    # The context's TTL runs out long before the marker that the thread is a conversation.
+    if real:
+        await real.redis.delete(real.contexts._key(THREAD))
+    else:
+        store.expire(THREAD)  # type: ignore[attr-defined]
+    assert await store.recall(THREAD) == (None, True)
 
 
 async def test_history_store(real: Runtime | None) -> None:

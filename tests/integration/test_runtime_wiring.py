@@ -4,6 +4,7 @@ while it serves."""
 from __future__ import annotations
 
 import asyncio
+import gc
 
 from bots.runtime import AdapterSink, Runtime
 from core.messages import ThreadRef
@@ -45,3 +46,16 @@ async def test_an_adapters_loops_run_while_the_runtime_serves_and_stop_with_it(r
     await asyncio.wait_for(running.wait(), 5)
     await runtime.close()
     assert stopped.is_set()
+
+
+async def test_a_chat_process_freezes_its_start_up_heap_when_it_starts_serving(runtime: Runtime) -> None:
+    before = gc.get_freeze_count()
+    try:
+        runtime.serve(AdapterSink("web", _Sink()))
+        assert gc.get_freeze_count() == before, "a runtime inside another process (these tests) leaves its heap be"
+        runtime.settle_heap = True
+        runtime.serve(AdapterSink("slack", _Sink()))
+        assert gc.get_freeze_count() > before
+    finally:
+        gc.unfreeze()
+        await runtime.close()

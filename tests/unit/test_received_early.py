@@ -4,11 +4,12 @@ message it could still lose."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from core import texts
-from core.messages import Reply
-from tests.fakes import FakeEventGate, FakeHistory, FakeRequests
+from core.messages import Reply, ThreadRef
+from tests.fakes import FakeContextStore, FakeEventGate, FakeHistory, FakeRequests
 from tests.unit.test_conversation_on_fakes import ASK, THREAD, Broken, BrokenPlanner, conversation, said
 
 
@@ -100,3 +101,30 @@ async def test_without_a_hook_the_words_and_answer_are_one_write() -> None:
     replies: list[Reply] = await chat.handle_message(said(ASK))
     assert replies and Counting.writes == 1
     assert [d["thread_key"] for d in history.docs.values()] == [THREAD.key()] * 2
+
+
+async def test_the_adapter_hears_without_waiting_for_the_threads_context() -> None:
+    """Opening the reply needs only the words stored and the event new: a slow context read (a busy Redis)
+    must not hold it up, though the turn itself waits for it."""
+
+    class SlowContexts(FakeContextStore):
+        def __init__(self) -> None:
+            super().__init__()
+            self.release = asyncio.Event()
+
+        async def load(self, thread: ThreadRef) -> dict[str, Any] | None:
+            await self.release.wait()
+            return await super().load(thread)
+
+    contexts, history = SlowContexts(), FakeHistory()
+    heard = asyncio.Event()
+    chat = conversation(contexts=contexts, history=history)
+    turn = asyncio.ensure_future(chat.handle_message(said(ASK), heard.set))
+    try:
+        await asyncio.wait_for(heard.wait(), 5)
+        assert [d["role"] for d in history.docs.values()] == ["user"]
+        assert not turn.done(), "the turn still waits for the context it builds on"
+    finally:
+        contexts.release.set()
+    [reply] = await turn
+    assert reply.request_id
