@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -76,35 +77,58 @@ def start_web(services: LocalServices, data: Path, port: int) -> subprocess.Pope
     return proc
 
 
-async def bench_replies(base: str) -> tuple[list[float], list[float], dict[str, list[float]]]:
-    paced: list[float] = []
-    by_turn: dict[str, list[float]] = {}
-    burst: list[float] = []
+@dataclass
+class WebFigures:
+    """Per turn, as the page reads the answer: its first line (`received`, "On it…") and the whole answer."""
+
+    first: list[float] = field(default_factory=list)
+    whole: list[float] = field(default_factory=list)
+    first_by_turn: dict[str, list[float]] = field(default_factory=dict)
+    whole_by_turn: dict[str, list[float]] = field(default_factory=dict)
+    burst: list[float] = field(default_factory=list)
+
+
+async def bench_replies(base: str) -> WebFigures:
+    figures = WebFigures()
     limits = httpx.Limits(max_connections=CONVERSATIONS + 5)
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
         for n in range(5):
             await client.post("/api/chat", json={"thread": f"warm{n}", "user": "u", "text": "help"})
 
-        async def send(thread: str, user: str, text: str, into: list[float]) -> None:
+        async def send(thread: str, user: str, text: str) -> tuple[float, float]:
             start = time.perf_counter()
-            response = await client.post("/api/chat", json={"thread": thread, "user": user, "text": text})
-            into.append(time.perf_counter() - start)
-            response.raise_for_status()
+            first: float | None = None
+            last: dict[str, Any] = {}
+            async with client.stream("POST", "/api/chat", json={"thread": thread, "user": user, "text": text},
+                                     headers={"Accept": "application/x-ndjson"}) as response:
+                response.raise_for_status()
+                async for line in response.aiter_lines():
+                    if line:
+                        first = time.perf_counter() - start if first is None else first
+                        last = json.loads(line)
+            whole = time.perf_counter() - start
+            if "error" in last or first is None:
+                raise RuntimeError(f"no answer to {text!r}: {last}")
+            return first, whole
 
         async def converse(n: int) -> None:
             thread = f"bench-{n}-{uuid.uuid4().hex[:6]}"
             await asyncio.sleep(random.uniform(0, 1.0))
             for text in TEXTS[:TURNS]:
-                await send(thread, f"u{n}", text.format(n=n), paced)
-                by_turn.setdefault(text.format(n="N"), []).append(paced[-1])
+                first, whole = await send(thread, f"u{n}", text.format(n=n))
+                figures.first.append(first)
+                figures.whole.append(whole)
+                figures.first_by_turn.setdefault(text.format(n="N"), []).append(first)
+                figures.whole_by_turn.setdefault(text.format(n="N"), []).append(whole)
                 await asyncio.sleep(random.uniform(0.5, 1.5))
+
+        async def burst_one(thread: str, user: str) -> None:
+            figures.burst.append((await send(thread, user, "help"))[0])
 
         await asyncio.gather(*(converse(n) for n in range(CONVERSATIONS)))
         for round_ in range(3):
-            await asyncio.gather(
-                *(send(f"burst-{round_}-{n}", f"b{n}", "help", burst) for n in range(CONVERSATIONS))
-            )
-    return paced, burst, by_turn
+            await asyncio.gather(*(burst_one(f"burst-{round_}-{n}", f"b{n}") for n in range(CONVERSATIONS)))
+    return figures
 
 
 async def bench_pickup(settings: Settings, redis_url: str, mongodb_url: str) -> list[float]:
@@ -245,11 +269,14 @@ async def web_and_pickup(services: LocalServices, data: Path) -> None:
             f"{CONVERSATIONS} concurrent conversations x {TURNS} turns; worker poll_delay="
             f"{settings.worker_poll_delay}s"
         )
-        paced, burst, by_turn = await bench_replies(f"http://127.0.0.1:{port}")
-        report("POST /api/chat -> reply (50 conversations)", paced, "p99 < 50 ms")
-        for text, samples in by_turn.items():
+        answers = await bench_replies(f"http://127.0.0.1:{port}")
+        report("POST /api/chat -> reply, its first line (50 conversations)", answers.first, "p99 < 50 ms")
+        for text, samples in answers.first_by_turn.items():
             report(f"  of which {text!r}", samples, "breakdown")
-        report("POST /api/chat -> reply (50 at the same instant)", burst, "informational")
+        report("POST /api/chat -> whole answer (50 conversations)", answers.whole, "informational")
+        for text, samples in answers.whole_by_turn.items():
+            report(f"  of which {text!r}", samples, "breakdown")
+        report("POST /api/chat -> reply, first line (50 at the same instant)", answers.burst, "informational")
         report(
             "enqueue -> worker pick-up",
             await bench_pickup(settings, services.redis_url, services.mongodb_url),

@@ -21,6 +21,7 @@ from pymongo.errors import PyMongoError
 from redis.exceptions import RedisError
 
 from bots.runtime import AdapterSink, Runtime
+from bots.web.answer_stream import MEDIA_TYPE, STORE_DOWN, answer_lines, wants_stream
 from bots.web.events import ThreadEvents, WebSink, web_text
 from bots.web.guard import MAX_BODY_BYTES, WebGuard
 from bots.web.render import html, plain_html
@@ -65,6 +66,10 @@ def _reply_json(replies: list[Reply]) -> dict[str, Any]:
             for r in replies
         ],
     }
+
+
+def _answer(replies: list[Reply]) -> dict[str, Any]:
+    return _reply_json(replies) | {"duplicate": not replies}
 
 
 # What the host adds once the runtime exists (bots/serve.py): Slack's endpoint, and handing the sinks over.
@@ -120,24 +125,25 @@ def create_app(runtime: Runtime | None = None, *, start: Any = None, mounts: Seq
     async def store_down(request: Request, exc: Exception) -> JSONResponse:
         log.error("%s %s failed: %s unreachable (%s)", request.method, request.url.path,
                   "redis" if isinstance(exc, RedisError) else "mongodb", type(exc).__name__)
-        return JSONResponse(status_code=503, content={
-            "error": "infrabot can't reach its storage right now, so nothing was saved. Please try again shortly."
-        })
+        return JSONResponse(status_code=503, content={"error": STORE_DOWN})
 
     @app.get("/", include_in_schema=False)
     async def page() -> FileResponse:
         return FileResponse(STATIC / "index.html")
 
-    @app.post("/api/chat")
-    async def chat(body: ChatIn, request: Request) -> dict[str, Any]:
+    @app.post("/api/chat", response_model=None)
+    async def chat(body: ChatIn, request: Request) -> dict[str, Any] | StreamingResponse:
         message = IncomingMessage(
             thread=web_thread(body.thread),
             user=body.user,
             text=body.text,
             event_id=body.event_id or uuid.uuid4().hex,
         )
-        replies = await rt_of(request).core.handle_message(message)
-        return _reply_json(replies) | {"duplicate": not replies}
+        core = rt_of(request).core
+        if wants_stream(request.headers.get("accept", "")):
+            return StreamingResponse(answer_lines(core, message, _answer), media_type=MEDIA_TYPE,
+                                     headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+        return _answer(await core.handle_message(message))
 
     @app.post("/api/action")
     async def action(body: ActionIn, request: Request) -> dict[str, Any]:

@@ -43,8 +43,12 @@ async def server(runtime: Runtime, worker: object) -> AsyncIterator[str]:
 async def _request_a_plan(page: Page, text: str) -> Locator:
     """Types a request for the app `shop` and waits for its card to offer Approve; returns the card."""
     await page.fill("#text", text)
-    await page.press("#text", "Enter")
+    async with page.expect_response(lambda r: r.url.endswith("/api/chat") and r.request.method == "POST") as sent:
+        await page.press("#text", "Enter")
+    # The page reads the answer as a stream: "on it" as soon as the words are stored, then the answer in its place.
+    assert "application/x-ndjson" in (await sent.value).headers["content-type"]
     await page.wait_for_selector(".msg.bot >> text=planning", timeout=10_000)
+    assert await page.locator(".msg.pending").count() == 0
     # The core's emphasis arrives as markup the server rendered, with no Slack asterisks left over.
     reply = page.locator(".msg.bot").first
     assert await reply.locator("b", has_text="shop").count() == 1

@@ -1,0 +1,69 @@
+"""`POST /api/chat` as a stream of JSON lines, for a client that asks for one (`Accept: application/x-ndjson`).
+
+The first line, `{"received": true}`, goes out as soon as the user's words are stored and the message is
+known to be new, before the turn's own work: the page shows that the bot is on it at once, as Slack shows a
+reply stream opening. The last line is the answer, the same object a plain request gets. A redelivered
+message gets no first line, only its answer (`"duplicate": true`).
+
+A client that goes away mid-stream does not stop the turn: its words are stored, so the turn finishes, its
+answer is recorded in the thread's history, and the page shows it when it loads the thread again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from pymongo.errors import PyMongoError
+from redis.exceptions import RedisError
+
+from core.messages import IncomingMessage, Reply
+from core.ports import ChatCore
+
+log = logging.getLogger("infrabot.web")
+
+MEDIA_TYPE = "application/x-ndjson"
+RECEIVED = json.dumps({"received": True}) + "\n"
+STORE_DOWN = "infrabot can't reach its storage right now, so nothing was saved. Please try again shortly."
+
+# Turns whose client left: held here so the loop keeps them until they finish.
+_orphans: set[asyncio.Task[list[Reply]]] = set()
+
+
+def wants_stream(accept: str) -> bool:
+    return MEDIA_TYPE in accept.lower()
+
+
+async def answer_lines(
+    core: ChatCore, message: IncomingMessage, answer: Callable[[list[Reply]], dict[str, Any]]
+) -> AsyncIterator[str]:
+    heard = asyncio.Event()
+    turn = asyncio.ensure_future(core.handle_message(message, heard.set))
+    hearing = asyncio.ensure_future(heard.wait())
+    try:
+        await asyncio.wait((turn, hearing), return_when=asyncio.FIRST_COMPLETED)
+        if heard.is_set():
+            yield RECEIVED
+        try:
+            # Shielded: a client that hangs up cancels this generator, never the turn.
+            replies = await asyncio.shield(turn)
+        except (RedisError, PyMongoError) as exc:
+            log.error("POST /api/chat failed: %s unreachable (%s)",
+                      "redis" if isinstance(exc, RedisError) else "mongodb", type(exc).__name__)
+            yield json.dumps({"error": STORE_DOWN}) + "\n"
+            return
+        yield json.dumps(answer(replies)) + "\n"
+    finally:
+        hearing.cancel()
+        if not turn.done():
+            _orphans.add(turn)
+            turn.add_done_callback(_forget)
+
+
+def _forget(turn: asyncio.Task[list[Reply]]) -> None:
+    _orphans.discard(turn)
+    if not turn.cancelled() and turn.exception() is not None:
+        log.error("a web turn whose client left failed", exc_info=turn.exception())
