@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from arq.worker import Worker
 
@@ -88,3 +88,26 @@ async def running(worker: Worker) -> AsyncIterator[Worker]:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+
+
+@contextlib.asynccontextmanager
+async def serving(app: Any, log_level: str = "warning") -> AsyncIterator[str]:
+    """Serves an ASGI app with uvicorn on a free loopback port for the block; yields its base URL. A real server,
+    where an in-process ASGI client would not do: streamed answers, event streams that never end."""
+    import uvicorn
+
+    from config.local_services import free_port
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level=log_level))
+    task = asyncio.create_task(server.serve())
+
+    async def started() -> bool:
+        return server.started
+
+    try:
+        await eventually(started, within=10)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, 10)

@@ -17,7 +17,7 @@ from tests.slack_mock import MockSlack
 from tests.slack_mock.fixtures import slack_client_fixture, slack_settings_fixture  # noqa: F401
 from tests.slack_mock.harness import SlackClient, sign
 from tests.slack_mock.server import TEAM
-from tests.support import eventually
+from tests.support import eventually, serving
 
 REQUEST = "create a postgres database and a bucket for my app shop in staging"
 
@@ -344,25 +344,14 @@ async def test_the_web_app_serves_slack_on_a_real_server(
     runtime: Runtime, mock_slack: MockSlack, worker: object
 ) -> None:
     """`create_app` mounts the endpoint at start-up when Slack settings are present; real HTTP, real port."""
-    import uvicorn
-
     from bots.serve import create_app
-    from config.local_services import free_port
 
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(runtime), host="127.0.0.1", port=port, log_level="warning"))
-    task = asyncio.create_task(server.serve())
-    try:
-        await eventually(lambda: _async(server.started))
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
-            slack = SlackClient(http, mock_slack)
-            body = slack.event_body({"type": "app_mention", "user": "U1", "text": "<@UBOT> help", "ts": "1.2",
-                                     "channel": "C1"})
-            assert (await slack.send(body, "application/json", secret="forged")).status_code == 401
-            thread, response = await slack.mention("help")
-            assert response.status_code == 200
-            reply = (await eventually(lambda: _async(replies_in(mock_slack, "C1", thread))))[0]
-            assert "postgres" in reply["text"]
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, 10)
+    async with serving(create_app(runtime)) as base, httpx.AsyncClient(base_url=base) as http:
+        slack = SlackClient(http, mock_slack)
+        body = slack.event_body({"type": "app_mention", "user": "U1", "text": "<@UBOT> help", "ts": "1.2",
+                                 "channel": "C1"})
+        assert (await slack.send(body, "application/json", secret="forged")).status_code == 401
+        thread, response = await slack.mention("help")
+        assert response.status_code == 200
+        reply = (await eventually(lambda: _async(replies_in(mock_slack, "C1", thread))))[0]
+        assert "postgres" in reply["text"]

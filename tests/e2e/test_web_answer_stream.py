@@ -10,13 +10,11 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from bots.runtime import Runtime
 from bots.serve import create_app
 from bots.web.app import web_thread
-from config.local_services import free_port
-from tests.support import eventually
+from tests.support import eventually, serving
 
 STREAM = {"Accept": "application/x-ndjson"}
 ASK = {"thread": "lines", "user": "ana", "text": "create a bucket for my app shop in dev", "event_id": "ev-1"}
@@ -24,17 +22,8 @@ ASK = {"thread": "lines", "user": "ana", "text": "create a bucket for my app sho
 
 @pytest.fixture
 async def base(runtime: Runtime) -> AsyncIterator[str]:
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(runtime), host="127.0.0.1", port=port, log_level="warning"))
-    task = asyncio.create_task(server.serve())
-
-    async def started() -> bool:
-        return server.started
-
-    await eventually(started, within=10)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    await task
+    async with serving(create_app(runtime)) as url:
+        yield url
 
 
 @pytest.fixture

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 from collections.abc import AsyncIterator
 
 import pytest
-import uvicorn
 from playwright.async_api import Dialog, Locator, Page, async_playwright
 from pydantic import SecretStr
 
 from bots.runtime import Runtime
 from bots.serve import create_app
-from config.local_services import free_port
-from tests.support import eventually
+from tests.support import serving
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = [
@@ -25,19 +22,9 @@ FLAGS = [
 
 @pytest.fixture
 async def server(runtime: Runtime, worker: object) -> AsyncIterator[str]:
-    port = free_port()
     runtime.start_relay()
-    app = create_app(runtime)
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    task = asyncio.create_task(srv.serve())
-
-    async def started() -> bool:
-        return srv.started
-
-    await eventually(started, within=10)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    await task
+    async with serving(create_app(runtime)) as url:
+        yield url
 
 
 async def _request_a_plan(page: Page, text: str) -> Locator:

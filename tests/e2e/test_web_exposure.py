@@ -3,25 +3,22 @@ token, a huge body. Slack's endpoint and the health check stay reachable through
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-import uvicorn
 from pydantic import SecretStr
 
 from bots.runtime import Runtime
 from bots.serve import create_app
 from bots.web.guard import is_loopback
-from config.local_services import free_port
 from config.settings import Settings, SettingsError, load_settings
 from tests.slack_mock import MockSlack
 from tests.slack_mock.harness import SIGNING_SECRET, SlackClient
 from tests.slack_mock.server import BOT_TOKEN
-from tests.support import eventually, resolved
+from tests.support import eventually, resolved, serving
 from tests.web_chat import web_client
 
 TOKEN = "s3cret-web-chat-token-0123456789abcdef"
@@ -91,25 +88,14 @@ async def test_live_updates_need_the_token_too(runtime: Runtime, caplog: pytest.
     # A real server: the event stream never ends, which an in-process ASGI client would wait for.
     expose(runtime, web_chat_token=SecretStr(TOKEN))
     caplog.set_level(logging.DEBUG)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(runtime), host="127.0.0.1", port=port, log_level="info"))
-    task = asyncio.create_task(server.serve())
-
-    async def started() -> bool:
-        return server.started
-
-    await eventually(started, within=10)
-    try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
-            # The token goes in a header, never in the URL, which access logs record.
-            async with http.stream("GET", "/api/chat/net/events") as stream:
-                assert stream.status_code == 401
-            async with http.stream("GET", "/api/chat/net/events", headers=bearer(TOKEN)) as stream:
-                assert stream.status_code == 200
-                assert (await anext(stream.aiter_text())).startswith(": connected")
-    finally:
-        server.should_exit = True
-        await task
+    async with serving(create_app(runtime), log_level="info") as base, \
+            httpx.AsyncClient(base_url=base, timeout=10) as http:
+        # The token goes in a header, never in the URL, which access logs record.
+        async with http.stream("GET", "/api/chat/net/events") as stream:
+            assert stream.status_code == 401
+        async with http.stream("GET", "/api/chat/net/events", headers=bearer(TOKEN)) as stream:
+            assert stream.status_code == 200
+            assert (await anext(stream.aiter_text())).startswith(": connected")
     assert TOKEN not in caplog.text
 
 
