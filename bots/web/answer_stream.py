@@ -6,7 +6,8 @@ reply stream opening. The last line is the answer, the same object a plain reque
 message gets no first line, only its answer (`"duplicate": true`).
 
 A client that goes away mid-stream does not stop the turn: its words are stored, so the turn finishes, its
-answer is recorded in the thread's history, and the page shows it when it loads the thread again.
+answer is recorded in the thread's history, and the page shows it when it loads the thread again. Such a turn
+is kept in `left`, which the app waits on before its stores close (`finish`).
 """
 
 from __future__ import annotations
@@ -29,8 +30,7 @@ MEDIA_TYPE = "application/x-ndjson"
 RECEIVED = json.dumps({"received": True}) + "\n"
 STORE_DOWN = "infrabot can't reach its storage right now, so nothing was saved. Please try again shortly."
 
-# Turns whose client left: held here so the loop keeps them until they finish.
-_orphans: set[asyncio.Task[list[Reply]]] = set()
+Turns = set[asyncio.Task[list[Reply]]]
 
 
 def wants_stream(accept: str) -> bool:
@@ -38,7 +38,7 @@ def wants_stream(accept: str) -> bool:
 
 
 async def answer_lines(
-    core: ChatCore, message: IncomingMessage, answer: Callable[[list[Reply]], dict[str, Any]]
+    core: ChatCore, message: IncomingMessage, answer: Callable[[list[Reply]], dict[str, Any]], left: Turns
 ) -> AsyncIterator[str]:
     heard = asyncio.Event()
     turn = asyncio.ensure_future(core.handle_message(message, heard.set))
@@ -59,11 +59,23 @@ async def answer_lines(
     finally:
         hearing.cancel()
         if not turn.done():
-            _orphans.add(turn)
-            turn.add_done_callback(_forget)
+            left.add(turn)
+            turn.add_done_callback(lambda done: _forget(left, done))
 
 
-def _forget(turn: asyncio.Task[list[Reply]]) -> None:
-    _orphans.discard(turn)
+def _forget(left: Turns, turn: asyncio.Task[list[Reply]]) -> None:
+    left.discard(turn)
     if not turn.cancelled() and turn.exception() is not None:
         log.error("a web turn whose client left failed", exc_info=turn.exception())
+
+
+async def finish(left: Turns, within: float) -> None:
+    """Lets the turns whose client left finish, for up to `within` seconds: a turn cut off as the stores close
+    could stop half way through its writes, with nobody left to send the message again."""
+    running = [turn for turn in left if not turn.done()]
+    if not running:
+        return
+    log.info("waiting for %d web turns whose page left", len(running))
+    _, unfinished = await asyncio.wait(running, timeout=within)
+    if unfinished:
+        log.warning("%d web turns whose page left were still running after %.0f s", len(unfinished), within)

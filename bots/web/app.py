@@ -21,7 +21,7 @@ from pymongo.errors import PyMongoError
 from redis.exceptions import RedisError
 
 from bots.runtime import AdapterSink, Runtime
-from bots.web.answer_stream import MEDIA_TYPE, STORE_DOWN, answer_lines, wants_stream
+from bots.web.answer_stream import MEDIA_TYPE, STORE_DOWN, Turns, answer_lines, finish, wants_stream
 from bots.web.events import ThreadEvents, WebSink, web_text
 from bots.web.guard import MAX_BODY_BYTES, WebGuard
 from bots.web.render import html, plain_html
@@ -90,17 +90,21 @@ def create_app(runtime: Runtime | None = None, *, start: Any = None, mounts: Seq
         for mount in mounts:
             mount(app, rt)
 
+    left: Turns = set()
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if runtime is not None:
-            yield
-            return
-        rt = await start()
-        ready(app, rt)
+        rt = runtime
+        if rt is None:
+            rt = await start()
+            ready(app, rt)
         try:
             yield
         finally:
-            await rt.close()
+            # uvicorn has waited for the requests still open; a turn whose page left is not one of them.
+            await finish(left, rt.settings.shutdown_grace_seconds)
+            if runtime is None:
+                await rt.close()
 
     # No generated API docs: they would be one more page to guard, and nobody needs them.
     app = FastAPI(title="infrabot", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
@@ -141,7 +145,7 @@ def create_app(runtime: Runtime | None = None, *, start: Any = None, mounts: Seq
         )
         core = rt_of(request).core
         if wants_stream(request.headers.get("accept", "")):
-            return StreamingResponse(answer_lines(core, message, _answer), media_type=MEDIA_TYPE,
+            return StreamingResponse(answer_lines(core, message, _answer, left), media_type=MEDIA_TYPE,
                                      headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
         return _answer(await core.handle_message(message))
 

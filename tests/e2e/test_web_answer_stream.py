@@ -96,3 +96,16 @@ async def test_a_plain_request_still_gets_one_json_answer(base: str) -> None:
         response = await http.post("/api/chat", json=ASK)
     assert response.headers["content-type"].startswith("application/json")
     assert "planning" in response.json()["reply"].lower()
+
+
+async def test_a_server_stopping_lets_the_turn_of_a_page_that_left_finish_first(
+    runtime: Runtime, held: asyncio.Event
+) -> None:
+    async with serving(create_app(runtime)) as base, httpx.AsyncClient(base_url=base, timeout=20) as http:
+        async with http.stream("POST", "/api/chat", json=ASK, headers=STREAM) as response:
+            assert json.loads(await anext(response.aiter_lines())) == {"received": True}
+        await asyncio.sleep(0.3)
+        # The server is told to stop while the turn is still held; it lets it go on half a second later.
+        asyncio.get_running_loop().call_later(0.5, held.set)
+    assert await _roles(runtime) == ["user", "bot"], "the stores stayed open until the turn had answered"
+    assert await runtime.db.requests.count_documents({}) == 1

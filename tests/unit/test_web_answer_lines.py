@@ -37,7 +37,7 @@ def _answer(replies: list[Reply]) -> dict[str, Any]:
 
 
 async def _lines(core: Core) -> list[dict[str, Any]]:
-    return [json.loads(line) async for line in answer_lines(core, MESSAGE, _answer)]
+    return [json.loads(line) async for line in answer_lines(core, MESSAGE, _answer, set())]
 
 
 async def test_on_it_then_the_answer() -> None:
