@@ -33,6 +33,11 @@ STORE_DOWN = "infrabot can't reach its storage right now, so nothing was saved. 
 Turns = set[asyncio.Task[list[Reply]]]
 
 
+def unreachable(exc: RedisError | PyMongoError) -> str:
+    """Which store a failure names, for the log line (the reply names none)."""
+    return "redis" if isinstance(exc, RedisError) else "mongodb"
+
+
 def wants_stream(accept: str) -> bool:
     return MEDIA_TYPE in accept.lower()
 
@@ -40,24 +45,26 @@ def wants_stream(accept: str) -> bool:
 async def answer_lines(
     core: ChatCore, message: IncomingMessage, answer: Callable[[list[Reply]], dict[str, Any]], left: Turns
 ) -> AsyncIterator[str]:
-    heard = asyncio.Event()
-    turn = asyncio.ensure_future(core.handle_message(message, heard.set))
-    hearing = asyncio.ensure_future(heard.wait())
+    heard: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def received() -> None:
+        if not heard.done():
+            heard.set_result(None)
+
+    turn = asyncio.ensure_future(core.handle_message(message, received))
     try:
-        await asyncio.wait((turn, hearing), return_when=asyncio.FIRST_COMPLETED)
-        if heard.is_set():
+        await asyncio.wait((turn, heard), return_when=asyncio.FIRST_COMPLETED)
+        if heard.done():
             yield RECEIVED
         try:
             # Shielded: a client that hangs up cancels this generator, never the turn.
             replies = await asyncio.shield(turn)
         except (RedisError, PyMongoError) as exc:
-            log.error("POST /api/chat failed: %s unreachable (%s)",
-                      "redis" if isinstance(exc, RedisError) else "mongodb", type(exc).__name__)
+            log.error("POST /api/chat failed: %s unreachable (%s)", unreachable(exc), type(exc).__name__)
             yield json.dumps({"error": STORE_DOWN}) + "\n"
             return
         yield json.dumps(answer(replies)) + "\n"
     finally:
-        hearing.cancel()
         if not turn.done():
             left.add(turn)
             turn.add_done_callback(lambda done: _forget(left, done))

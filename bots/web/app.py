@@ -21,7 +21,15 @@ from pymongo.errors import PyMongoError
 from redis.exceptions import RedisError
 
 from bots.runtime import AdapterSink, Runtime
-from bots.web.answer_stream import MEDIA_TYPE, STORE_DOWN, Turns, answer_lines, finish, wants_stream
+from bots.web.answer_stream import (
+    MEDIA_TYPE,
+    STORE_DOWN,
+    Turns,
+    answer_lines,
+    finish,
+    unreachable,
+    wants_stream,
+)
 from bots.web.events import ThreadEvents, WebSink, web_text
 from bots.web.guard import MAX_BODY_BYTES, WebGuard
 from bots.web.render import html, plain_html
@@ -128,7 +136,7 @@ def create_app(runtime: Runtime | None = None, *, start: Any = None, mounts: Seq
     @app.exception_handler(PyMongoError)
     async def store_down(request: Request, exc: Exception) -> JSONResponse:
         log.error("%s %s failed: %s unreachable (%s)", request.method, request.url.path,
-                  "redis" if isinstance(exc, RedisError) else "mongodb", type(exc).__name__)
+                  unreachable(exc), type(exc).__name__)  # type: ignore[arg-type]
         return JSONResponse(status_code=503, content={"error": STORE_DOWN})
 
     @app.get("/", include_in_schema=False)
