@@ -109,3 +109,17 @@ async def test_a_server_stopping_lets_the_turn_of_a_page_that_left_finish_first(
         asyncio.get_running_loop().call_later(0.5, held.set)
     assert await _roles(runtime) == ["user", "bot"], "the stores stayed open until the turn had answered"
     assert await runtime.db.requests.count_documents({}) == 1
+
+
+async def test_an_event_id_reused_from_another_thread_changes_neither_thread(base: str, runtime: Runtime) -> None:
+    """The event id is the client's to choose: one copied from another conversation is a repeat, so the copy
+    is neither heard nor answered there, and the first thread keeps its one request."""
+    async with httpx.AsyncClient(base_url=base, timeout=20) as http:
+        await http.post("/api/chat", json=ASK, headers=STREAM)
+        copied = {**ASK, "thread": "elsewhere", "user": "mallory", "text": "cancel"}
+        lines = (await http.post("/api/chat", json=copied, headers=STREAM)).text.splitlines()
+    assert [json.loads(line).get("duplicate") for line in lines] == [True]
+    assert await _roles(runtime) == ["user", "bot"]
+    assert await runtime.history.list(web_thread("elsewhere")) == []
+    [request] = [doc async for doc in runtime.db.requests.find({})]
+    assert request["status"] == "planning" and request["user"] == "ana"
