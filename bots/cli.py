@@ -291,6 +291,19 @@ def cmd_discord(args: argparse.Namespace) -> int:
     return _with_runtime(settings, run_discord)
 
 
+def cmd_relay(args: argparse.Namespace) -> int:
+    settings = _chat_settings("relay")
+    if settings.slack_bot_token is None and settings.slack_bot_tokens is None:
+        print("infrabot relay: set SLACK_BOT_TOKEN (or SLACK_BOT_TOKENS); it shows Slack's status cards",
+              file=sys.stderr)
+        return 2
+    from bots.serve import run_card_relay
+
+    if settings.relay_nice:
+        os.nice(settings.relay_nice)
+    return _with_runtime(settings, run_card_relay)
+
+
 def run_commands(settings: Settings, env: Mapping[str, str]) -> list[tuple[list[str], dict[str, str]]]:
     """The processes `infrabot run` starts, each with its environment: credentials reach the worker only."""
     chat_env, worker_env = split_env(env)
@@ -298,6 +311,12 @@ def run_commands(settings: Settings, env: Mapping[str, str]) -> list[tuple[list[
         ([sys.executable, "-m", "bots.cli", "web"], chat_env),
         ([sys.executable, "-m", "bots.cli", "worker"], worker_env),
     ]
+    if settings.slack_enabled:
+        # Slack's cards get a process of their own, so a card edit never holds up a reply in the process
+        # that answers; the chat processes are told to leave them to it.
+        chat_env = {**chat_env, "SLACK_CARDS": "relay"}
+        commands[0] = (commands[0][0], chat_env)
+        commands.append(([sys.executable, "-m", "bots.cli", "relay"], chat_env))
     if settings.slack_enabled and settings.slack_app_token:
         commands.append(([sys.executable, "-m", "bots.cli", "slack"], chat_env))
     if settings.discord_enabled:
@@ -374,6 +393,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("worker", help="the arq worker that plans and applies with Pulumi")
     sub.add_parser("slack", help="the Slack bot (Socket Mode when SLACK_APP_TOKEN is set)")
     sub.add_parser("discord", help="the Discord bot")
+    sub.add_parser("relay", help="Slack's status cards in a process of their own (with SLACK_CARDS=relay)")
     p = sub.add_parser("parse", help="show how one message is understood, as JSON")
     p.add_argument("text")
     p = sub.add_parser("plan", help="plan a request without chat")
@@ -398,7 +418,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "run": cmd_run, "web": cmd_web, "worker": cmd_worker, "slack": cmd_slack, "discord": cmd_discord,
-    "parse": cmd_parse, "plan": cmd_plan, "deploy": cmd_deploy,
+    "relay": cmd_relay, "parse": cmd_parse, "plan": cmd_plan, "deploy": cmd_deploy,
 }
 
 

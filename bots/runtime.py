@@ -54,7 +54,8 @@ class AdapterSink:
     sessions) to run before the stores close."""
 
     platform: str
-    sink: StatusSink
+    # None when another process shows this platform's cards (SLACK_CARDS=relay).
+    sink: StatusSink | None
     closers: tuple[Closer, ...] = ()
     # The adapter's own background loops, started by `Runtime.serve` and cancelled by `Runtime.close`.
     loops: tuple[Callable[[], Awaitable[None]], ...] = ()
@@ -98,7 +99,8 @@ class Runtime:
 
     def attach(self, adapter: AdapterSink) -> None:
         """Joins one adapter without starting the relay (tests that pump it themselves; `serve` for the rest)."""
-        self.relay.register(adapter.platform, adapter.sink)
+        if adapter.sink is not None:
+            self.relay.register(adapter.platform, adapter.sink)
         self.closers.extend(adapter.closers)
 
     def start_relay(self) -> None:
@@ -113,7 +115,7 @@ class Runtime:
     async def _listen(self) -> None:
         while True:
             try:
-                async for _ in status_wakeups(self.listener):
+                async for _ in status_wakeups(self.listener, list(self.relay.sinks)):
                     self.relay.poke()
             except asyncio.CancelledError:
                 raise

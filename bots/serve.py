@@ -1,6 +1,6 @@
 """What each chat process serves, and where its adapters are handed to the runtime: the web chat with
-Slack's HTTP endpoint beside it (`infrabot web`), Slack over Socket Mode or HTTP (`infrabot slack`), and
-Discord (`infrabot discord`).
+Slack's HTTP endpoint beside it (`infrabot web`), Slack over Socket Mode or HTTP (`infrabot slack`),
+Discord (`infrabot discord`), and Slack's status cards alone (`infrabot relay`).
 
 It sits above the adapters so that none imports another and none changes the runtime: each adapter returns
 its sink (core/ports.py:StatusSink), and this module hands it over with `Runtime.serve`, which also starts
@@ -79,6 +79,15 @@ async def run_slack(runtime: Runtime) -> None:
         await run_socket_mode(runtime)
     else:
         await run_http(runtime)
+
+
+async def run_card_relay(runtime: Runtime) -> None:
+    """`infrabot relay`: shows Slack's status cards until cancelled, for chat processes run with SLACK_CARDS=relay."""
+    from bots.slack.app import cards_only
+
+    runtime.serve(cards_only(runtime))
+    log.info("slack: showing status cards for the chat processes (SLACK_CARDS=relay)")
+    await asyncio.Event().wait()
 
 
 async def run_discord(runtime: Runtime) -> None:

@@ -92,6 +92,12 @@ class Settings(BaseSettings):
     slack_signing_secret: SecretStr | None = None
     slack_app_token: SecretStr | None = None
     slack_api_url: str | None = None
+    # Who shows Slack's status cards: `chat`, the process that serves Slack; `relay`, `infrabot relay`, a
+    # process of its own (`infrabot run` starts one and sets this), so that card edits never wait in the
+    # same event loop as a reply, nor a reply behind them.
+    slack_cards: Literal["chat", "relay"] = "chat"
+    # `infrabot relay` lowers its own CPU priority by this much (Unix nice): a reply waits for nobody's card.
+    relay_nice: int = Field(default=5, ge=0, le=19)
 
     # Needed to reach the web chat when HOST is not a loopback address (README, "Security model").
     web_chat_token: SecretStr | None = None

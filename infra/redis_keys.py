@@ -18,6 +18,11 @@ QUEUE_NAME = f"{NAMESPACE}queue"
 # Pub/sub channel on which workers announce a job change to the chat processes' relays (not a key).
 STATUS_CHANNEL = f"{NAMESPACE}status"
 
+
+def status_channel(platform: str) -> str:
+    """Where a change to a job of a known platform is announced: only the relays showing its cards wake."""
+    return f"{STATUS_CHANNEL}:{platform}" if platform else STATUS_CHANNEL
+
 # A platform event's claim (`<prefix><event key>`), so a redelivery gets no second answer. It lasts
 # EVENT_PENDING_SECONDS while the turn runs (a process dying mid-turn lets the platform's retry in), then
 # EVENT_TTL_SECONDS once settled: longer than any platform retries.
@@ -41,7 +46,7 @@ OPEN_STREAM_STALE_SECONDS = 120.0
 # The relay's work list (jobs/stores/relay_work.py): sorted sets of job ids, no TTL; MongoDB's `relay_pending`
 # flag rebuilds them. A claim lasts RELAY_CLAIM_SECONDS (a score in INFLIGHT, not a key TTL).
 RELAY_PREFIX = f"{NAMESPACE}relay"
-RELAY_NEW = f"{RELAY_PREFIX}:new"  # marked by whoever changed the job; the platform is not known yet
+RELAY_NEW = f"{RELAY_PREFIX}:new"  # marked by whoever changed a job without knowing its platform
 RELAY_INFLIGHT = f"{RELAY_PREFIX}:inflight"  # claimed, scored by when the claim runs out
 RELAY_SYNCED = f"{RELAY_PREFIX}:synced"  # set once the lists were rebuilt from MongoDB
 RELAY_CLAIM_SECONDS = 60.0

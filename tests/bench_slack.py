@@ -297,6 +297,8 @@ def infrabot_env(redis_url: str, mongodb_url: str, db: str, data: Path, api_url:
         "REDIS_URL": redis_url, "MONGODB_URL": mongodb_url, "MONGODB_DB": db, "PORT": str(port),
         "DATA_DIR": str(data), "LOG_LEVEL": "WARNING", "ENGINE": "offline",
         "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_API_URL": api_url,
+        # As `infrabot run` starts it; SLACK_CARDS=chat in the environment measures the web process relaying.
+        "SLACK_CARDS": os.environ.get("SLACK_CARDS", "relay"),
     }
 
 
@@ -332,21 +334,44 @@ def _stop(procs: list[Any], within: float = 1.0) -> None:
             proc.wait(timeout=5)
 
 
+@dataclass
+class Infrabot:
+    """infrabot's processes, as `infrabot run` starts them with Slack configured: web, worker and, unless
+    SLACK_CARDS=chat, the card relay."""
+
+    web: subprocess.Popen[bytes]
+    worker: subprocess.Popen[bytes]
+    relay: subprocess.Popen[bytes] | None
+    relay_url: str | None
+
+    def pids(self) -> dict[str, int]:
+        return {"web": self.web.pid, "worker": self.worker.pid, **({"relay": self.relay.pid} if self.relay else {})}
+
+
 @contextlib.contextmanager
-def both_apps(floor_port: int, api_url: str, env: dict[str, str], port: int) -> Iterator[tuple[Any, Any, Any]]:
-    """The bare Bolt app and infrabot (web and worker), started together so their start-ups overlap."""
+def both_apps(
+    floor_port: int, api_url: str, env: dict[str, str], port: int, relay_port: int
+) -> Iterator[Infrabot]:
+    """The bare Bolt app and infrabot, started together so their start-ups overlap."""
     floor_proc = mp.get_context("spawn").Process(target=_floor_main, args=(floor_port, api_url), daemon=True)
     floor_proc.start()
-    web = subprocess.Popen([sys.executable, "-m", "bots.cli", "web"], env=env, cwd=REPO_ROOT)
-    worker = subprocess.Popen([sys.executable, "-m", "bots.cli", "worker"], env=env, cwd=REPO_ROOT)
+
+    def start(command: str, **extra: str) -> subprocess.Popen[bytes]:
+        return subprocess.Popen([sys.executable, "-m", "bots.cli", command], env={**env, **extra}, cwd=REPO_ROOT)
+
+    relayed = env.get("SLACK_CARDS") == "relay"
+    app = Infrabot(start("web"), start("worker"), start("relay", METRICS_PORT=str(relay_port)) if relayed else None,
+                   f"http://127.0.0.1:{relay_port}" if relayed else None)
     try:
         wait_port(floor_proc, floor_port, "the bare Bolt app")
-        wait_port(web, port, "infrabot web")
+        wait_port(app.web, port, "infrabot web")
+        if app.relay is not None:
+            wait_port(app.relay, relay_port, "infrabot relay")
         # The floor is measured with infrabot idle: its worker may still be importing after the web listens.
-        wait_idle([web.pid, worker.pid])
-        yield floor_proc, web, worker
+        wait_idle(list(app.pids().values()))
+        yield app
     finally:
-        _stop([floor_proc, web, worker])
+        _stop([floor_proc, app.web, app.worker, *filter(None, [app.relay])])
 
 
 def cpu_seconds(pid: int) -> float:
@@ -621,13 +646,19 @@ class RelayCost:
         return self.busy_seconds / self.cards * 1000 if self.cards else float("nan")
 
 
-async def relay_cost(base: str) -> RelayCost:
+async def relay_cost(web: str, relay: str | None = None) -> RelayCost:
+    """The relay's figures come from whichever process relays (`infrabot relay` when there is one), the turns'
+    and the MongoDB round trips from the web process."""
     async with httpx.AsyncClient(timeout=30) as http:
-        text = (await http.get(f"{base}/metrics")).text
+        text = (await http.get(f"{web}/metrics")).text
+        relay_text = (await http.get(f"{relay}/metrics")).text if relay else text
     values: dict[str, float] = {}
+    for line in relay_text.splitlines():
+        if line.startswith(("infrabot_relay_pass_seconds_", "infrabot_relay_cards_shown_total")):
+            name, _, value = line.rpartition(" ")
+            values[name] = float(value)
     for line in text.splitlines():
-        if line.startswith(("infrabot_relay_pass_seconds_", "infrabot_relay_cards_shown_total",
-                            'infrabot_reply_seconds_sum{platform="slack"}',
+        if line.startswith(('infrabot_reply_seconds_sum{platform="slack"}',
                             'infrabot_reply_seconds_count{platform="slack"}')):
             name, _, value = line.rpartition(" ")
             values[name] = float(value)
@@ -692,6 +723,7 @@ class SlackRun:
     relay_seeded: RelayCost | None = None
     phases: str = ""
     cpu: dict[str, float] = field(default_factory=dict)  # share of one core per process, infrabot's phase
+    relay_rss_mb: float | None = None  # `infrabot relay`, when it shows the cards
 
 
 async def run_slack(
@@ -709,16 +741,17 @@ async def run_slack(
         replies = Replies(arrivals)
         replies.start()
         try:
-            floor_port, port = free_port(), free_port()
+            floor_port, port, relay_port = free_port(), free_port(), free_port()
             env = infrabot_env(redis_url, mongodb_url, db_name, data, api_url, port)
             mongo, db = connect(mongodb_url, db_name)
             redis = Redis.from_url(redis_url)
             phases = Phases()
             try:
-                with both_apps(floor_port, api_url, env, port) as (_, web, worker):
+                with both_apps(floor_port, api_url, env, port, relay_port) as app:
+                    web = app.web
                     # The stand-in and this load generator share the two cores too: their share says how much of a
                     # reply's time is the benchmark's own.
-                    watched = {"web": web.pid, "worker": worker.pid, **(store_pids or {}),
+                    watched = {**app.pids(), **(store_pids or {}),
                                "Slack stand-in": standin_pid, "load generator": os.getpid()}
                     phases.done("start-up")
                     infrabot = f"http://127.0.0.1:{port}"
@@ -728,14 +761,14 @@ async def run_slack(
                     phases.done("floor")
                     with profiled(web.pid):
                         replies.cards.clear()
-                        before = await relay_cost(infrabot)
+                        before = await relay_cost(infrabot, app.relay_url)
                         cpu_before, started = cpu_of(watched), time.monotonic()
                         empty = await drive(infrabot, api_url, replies, label="infrabot", **kw)
                         cpu = {name: (used - cpu_before.get(name, 0.0)) / (time.monotonic() - started)
                                for name, used in cpu_of(watched).items()}
                         phases.done("infrabot")
                         await settle(db, redis)
-                        relay_empty = (await relay_cost(infrabot)).minus(before)
+                        relay_empty = (await relay_cost(infrabot, app.relay_url)).minus(before)
                         phases.done("settle")
                         cards_empty = await card_latencies(db, replies.cards)
                         contexts, per_context = await context_bytes(redis)
@@ -747,13 +780,14 @@ async def run_slack(
                             await absorbed(db)
                             phases.done("store absorbing the seed")
                             replies.cards.clear()
-                            before = await relay_cost(infrabot)
+                            before = await relay_cost(infrabot, app.relay_url)
                             seeded = await drive(infrabot, api_url, replies, label="seeded", **kw)
                             await settle(db, redis)
-                            relay_seeded = (await relay_cost(infrabot)).minus(before)
+                            relay_seeded = (await relay_cost(infrabot, app.relay_url)).minus(before)
                             cards_seeded = await card_latencies(db, replies.cards)
                             phases.done("seeded store")
                         rss = rss_mb(web.pid)
+                        relay_rss = rss_mb(app.relay.pid) if app.relay else None
             finally:
                 await redis.aclose()
                 await mongo.close()
@@ -761,7 +795,7 @@ async def run_slack(
             replies.stop()
     phases.done("stop")
     return SlackRun(floor_figures, empty, seeded, cards_empty, cards_seeded, contexts, per_context, rss, seed_seconds,
-                    relay_empty, relay_seeded, phases.line(), cpu)
+                    relay_empty, relay_seeded, phases.line(), cpu, relay_rss)
 
 
 def _ratio(a: float, b: float) -> float:
@@ -832,6 +866,7 @@ def print_slack(run: SlackRun) -> None:
         print(f"    (seeding 10,000 finished jobs and 100,000 messages took {run.seed_seconds:.0f} s)")
     print(f"  Redis per live thread context: {run.bytes_per_context:.0f} bytes over {run.contexts} contexts"
           "   goal: <= 2 KB")
-    print(f"  web process RSS after the run: {run.rss_mb:.0f} MB")
+    print(f"  web process RSS after the run: {run.rss_mb:.0f} MB"
+          + (f"; the card relay's: {run.relay_rss_mb:.0f} MB" if run.relay_rss_mb is not None else ""))
     if run.phases:
         print(f"  time taken: {run.phases}")

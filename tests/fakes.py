@@ -200,7 +200,7 @@ class FakeStackOwners:
 class FakeJobs:
     """Jobs with the relay's bookkeeping; every change bumps the version and flags the job for the relay."""
 
-    def __init__(self, on_change: Callable[[str], Awaitable[None]] | None = None) -> None:
+    def __init__(self, on_change: Callable[[str, str], Awaitable[None]] | None = None) -> None:
         self.jobs: dict[str, JobStatus] = {}
         self.relay: dict[str, dict[str, Any]] = {}
         self.on_change = on_change
@@ -211,7 +211,7 @@ class FakeJobs:
         self.jobs[status.job_id] = replace(copy.deepcopy(status), created_at=status.created_at or _now())
         self.relay[status.job_id] = {"relay_pending": True, "relay_dead": None, "relay_attempts": None}
         if self.on_change:
-            await self.on_change(status.job_id)
+            await self.on_change(status.job_id, str(status.thread.get("platform", "")))
         return True
 
     async def get(self, job_id: str) -> JobStatus | None:
@@ -232,7 +232,7 @@ class FakeJobs:
         self.jobs[job_id] = job = replace(job, **known, version=job.version + 1)
         self.relay[job_id]["relay_pending"] = True
         if self.on_change:
-            await self.on_change(job_id)
+            await self.on_change(job_id, str(job.thread.get("platform", "")))
         return copy.deepcopy(job)
 
     async def unrelayed(self, platforms: list[str], limit: int = 100) -> list[JobStatus]:
@@ -279,8 +279,8 @@ class FakeRelayWork:
         self.inflight: dict[str, float] = {}
         self.is_synced = False
 
-    async def mark(self, job_id: str) -> None:
-        self.new.setdefault(job_id, self.clock())
+    async def mark(self, job_id: str, platform: str = "") -> None:
+        (self.by_platform.setdefault(platform, {}) if platform else self.new).setdefault(job_id, self.clock())
 
     async def claim(self, platforms: list[str], limit: int) -> list[str]:
         now = self.clock()
@@ -351,8 +351,8 @@ class FakeStatusSignal:
         self.work = work
         self.published: list[str] = []
 
-    async def publish(self, job_id: str) -> None:
-        await self.work.mark(job_id)
+    async def publish(self, job_id: str, platform: str = "") -> None:
+        await self.work.mark(job_id, platform)
         self.published.append(job_id)
 
 

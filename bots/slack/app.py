@@ -43,9 +43,13 @@ class SlackAdapter:
     sink: SlackStatusSink
     clients: SlackClients
     streams: OpenStreams
+    # SLACK_CARDS=relay: `infrabot relay` shows the cards, and this process only answers.
+    cards_elsewhere: bool = False
 
     def handoff(self) -> AdapterSink:
         """The status sink, clean-up and stream sweeper for the host to hand the runtime (bots/serve.py)."""
+        if self.cards_elsewhere:
+            return AdapterSink(PLATFORM, None, (self.clients.aclose,), (self.streams.run,))
         return AdapterSink(PLATFORM, self.sink, (self.sink.close, self.clients.aclose), (self.streams.run,))
 
 
@@ -58,9 +62,7 @@ def build_adapter(runtime: Runtime, *, socket_mode: bool = False) -> SlackAdapte
     streams = OpenStreams(runtime.redis, sender)
     handlers = SlackHandlers(runtime.core, runtime.contexts, clients, sender, RedisEventGate(runtime.redis),
                              roles=UserGroupRoles(clients), streams=streams)
-    sink = SlackStatusSink(
-        clients, runtime.cards, lock=DocLocks(runtime.redis, lease_ms=30_000).hold,
-    )
+    sink = status_sink(runtime, clients)
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
     if not socket_mode and not secret:
         raise RuntimeError("SLACK_SIGNING_SECRET is needed to receive Slack events over HTTP")
@@ -76,7 +78,20 @@ def build_adapter(runtime: Runtime, *, socket_mode: bool = False) -> SlackAdapte
         logger=logging.getLogger("infrabot.slack.bolt"),
     )
     register_listeners(app, handlers)
-    return SlackAdapter(app=app, handlers=handlers, sink=sink, clients=clients, streams=streams)
+    return SlackAdapter(app=app, handlers=handlers, sink=sink, clients=clients, streams=streams,
+                        cards_elsewhere=settings.slack_cards == "relay")
+
+
+def status_sink(runtime: Runtime, clients: SlackClients) -> SlackStatusSink:
+    """Slack's cards, shown by the process that serves Slack or by `infrabot relay` (SLACK_CARDS)."""
+    return SlackStatusSink(clients, runtime.cards, lock=DocLocks(runtime.redis, lease_ms=30_000).hold)
+
+
+def cards_only(runtime: Runtime) -> AdapterSink:
+    """What `infrabot relay` serves: Slack's cards, without the Bolt app that answers."""
+    clients = SlackClients(runtime.settings)
+    sink = status_sink(runtime, clients)
+    return AdapterSink(PLATFORM, sink, (sink.close, clients.aclose))
 
 
 def register_listeners(app: AsyncApp, handlers: SlackHandlers) -> None:

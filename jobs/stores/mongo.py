@@ -361,6 +361,11 @@ class MongoRequests:
         return Request.from_doc(docs[0]) if docs else None
 
 
+def _platform(doc: dict[str, Any]) -> str:
+    thread = doc.get("thread")
+    return str(thread.get("platform", "")) if isinstance(thread, dict) else ""
+
+
 def _to_status(doc: dict[str, Any]) -> JobStatus:
     data = {k: v for k, v in doc.items() if k in _JOB_FIELDS}
     data["job_id"] = doc["_id"]
@@ -375,7 +380,7 @@ class MongoJobs:
         self,
         db: AsyncDatabase[dict[str, Any]],
         locks: DocLocks,
-        on_change: Callable[[str], Awaitable[None]] | None = None,
+        on_change: Callable[[str, str], Awaitable[None]] | None = None,
     ) -> None:
         self.col = db.jobs
         # The jobs not finished yet, keyed by job id: the reconciler reads this small collection instead of
@@ -403,7 +408,7 @@ class MongoJobs:
         if not created:
             return False
         if self.on_change:
-            await self.on_change(status.job_id)
+            await self.on_change(status.job_id, str(status.thread.get("platform", "")))
         return True
 
     async def _track_open(self, job_id: str, phase: str, created_at: datetime | None) -> None:
@@ -495,7 +500,7 @@ class MongoJobs:
                                                          return_document=ReturnDocument.AFTER)
             if doc is None:
                 raise held.lost()  # jobs are never deleted: only a later holder's stamp stops the match
-        steps = [self.on_change(job_id)] if self.on_change else []
+        steps = [self.on_change(job_id, _platform(doc))] if self.on_change else []
         # Only a move between open and finished touches the list (queued -> running writes nothing more).
         if "phase" in changes and (current.get("phase") in _OPEN_PHASES) != (doc.get("phase") in _OPEN_PHASES):
             steps.append(self._track_open(job_id, str(doc.get("phase")), doc.get("created_at")))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 from redis.asyncio import Redis
@@ -18,6 +18,8 @@ from infra.redis_keys import (
     STATUS_CHANNEL,
     THREAD_MARKER_PREFIX,
     THREAD_MARKER_TTL_SECONDS,
+    relay_platform_key,
+    status_channel,
 )
 
 
@@ -84,22 +86,26 @@ class RedisContextStore:
 
 
 class RedisStatusSignal:
-    """Puts the job on the relay's work list and wakes the relays, in one round trip."""
+    """Puts the job on the relay's work list and wakes the relays, in one round trip. With its platform, on
+    that platform's list and channel: a process that does not show its cards neither wakes for it nor reads
+    the job to find out it is not its own."""
 
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
 
-    async def publish(self, job_id: str) -> None:
+    async def publish(self, job_id: str, platform: str = "") -> None:
+        # NX: a job already waiting (or backing off after a failure) keeps its place.
         async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.zadd(RELAY_NEW, {job_id: time.time()}, nx=True)
-            pipe.publish(STATUS_CHANNEL, job_id)
+            pipe.zadd(relay_platform_key(platform) if platform else RELAY_NEW, {job_id: time.time()}, nx=True)
+            pipe.publish(status_channel(platform), job_id)
             await pipe.execute()
 
 
-async def status_wakeups(redis: Redis) -> AsyncIterator[str]:
-    """Yields job ids as workers announce changes; MongoDB stays the source of truth."""
+async def status_wakeups(redis: Redis, platforms: Iterable[str] = ()) -> AsyncIterator[str]:
+    """Yields job ids as changes are announced, for jobs of `platforms` and of no known platform; MongoDB stays
+    the source of truth."""
     pubsub = redis.pubsub()
-    await pubsub.subscribe(STATUS_CHANNEL)
+    await pubsub.subscribe(STATUS_CHANNEL, *(status_channel(p) for p in platforms))
     try:
         async for item in pubsub.listen():
             if item.get("type") == "message":

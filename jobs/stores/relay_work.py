@@ -48,9 +48,9 @@ class RedisRelayWork:
         self.lease = lease_seconds
         self._claim = redis.register_script(_CLAIM)
 
-    async def mark(self, job_id: str) -> None:
+    async def mark(self, job_id: str, platform: str = "") -> None:
         # NX: a job already waiting (or backing off after a failure) keeps its place.
-        await self.redis.zadd(RELAY_NEW, {job_id: time.time()}, nx=True)
+        await self.redis.zadd(relay_platform_key(platform) if platform else RELAY_NEW, {job_id: time.time()}, nx=True)
 
     async def claim(self, platforms: list[str], limit: int) -> list[str]:
         keys = [RELAY_INFLIGHT, RELAY_NEW, *(relay_platform_key(p) for p in platforms)]

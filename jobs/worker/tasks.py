@@ -89,16 +89,20 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _platform(status: JobStatus | None) -> str:
+    return str(status.thread.get("platform", "")) if status else ""
+
+
 async def _set(deps: Deps, job_id: str, **changes: Any) -> JobStatus | None:
     status = await deps.jobs.update(job_id, **changes)
-    await deps.signal.publish(job_id)
+    await deps.signal.publish(job_id, _platform(status))
     return status
 
 
 async def _end(deps: Deps, job_id: str, **changes: Any) -> JobStatus | None:
     """Writes a job's end unless it already had one; None when it had."""
     status = await deps.jobs.update_open(job_id, finished_at=_now(), **changes)
-    await deps.signal.publish(job_id)
+    await deps.signal.publish(job_id, _platform(status))
     return status
 
 
@@ -281,7 +285,7 @@ async def _wait_turn(deps: Deps, status: JobStatus, stack: str, error: StackBusy
 async def _end_or_none(deps: Deps, job_id: str, **changes: Any) -> JobStatus | None:
     """Changes a job only while it is open; None when it had already ended."""
     status = await deps.jobs.update_open(job_id, **changes)
-    await deps.signal.publish(job_id)
+    await deps.signal.publish(job_id, _platform(status))
     return status
 
 

@@ -23,6 +23,8 @@ async def test_the_slack_benchmark_runs_both_apps_end_to_end(
     assert settled, "the create turn's plan card was timed"
     assert run.contexts >= 2 and run.bytes_per_context > 0
     assert run.rss_mb > 0
+    # As `make run` starts Slack: `infrabot relay` showed the cards (its own counters), the web process none.
+    assert run.relay_rss_mb and run.relay_empty.cards > 0
     print_slack(run)
 
 

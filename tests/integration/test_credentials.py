@@ -42,7 +42,7 @@ def run_cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Compl
     return subprocess.run([INFRABOT, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=60)
 
 
-@pytest.mark.parametrize("process", ["web", "slack", "discord"])
+@pytest.mark.parametrize("process", ["web", "slack", "discord", "relay"])
 def test_a_chat_process_with_google_credentials_does_not_start(tmp_path: Path, process: str) -> None:
     env = clean_env(tmp_path, GOOGLE_APPLICATION_CREDENTIALS=KEY_PATH)
     done = run_cli([process], env, tmp_path)
@@ -106,9 +106,9 @@ def test_run_gives_credentials_to_the_worker_only() -> None:
     env = {"PATH": "/usr/bin", "REDIS_URL": "redis://127.0.0.1:1/0", "GOOGLE_APPLICATION_CREDENTIALS": KEY_PATH,
            "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE, "PULUMI_ACCESS_TOKEN": "pul-123"}
     commands = {cmd[-1]: child_env for cmd, child_env in run_commands(settings, env)}
-    assert set(commands) == {"web", "worker", "slack", "discord"}
+    assert set(commands) == {"web", "worker", "slack", "discord", "relay"}
     assert commands["worker"] == env
-    for name in ("web", "slack", "discord"):
+    for name in ("web", "slack", "discord", "relay"):
         chat = commands[name]
         assert found_credentials(chat) == [], name
         assert not any(chat.get(var) for var in CLOUD_CREDENTIAL_VARS), name
@@ -167,8 +167,19 @@ def test_run_gives_chat_tokens_to_the_chat_side_only() -> None:
 
     assert chat_secret_names(commands["worker"]) == []
     assert commands["worker"]["PULUMI_CONFIG_PASSPHRASE"] == PASSPHRASE
-    for name in ("web", "slack", "discord"):
+    for name in ("web", "slack", "discord", "relay"):
         assert {k: commands[name][k] for k in CHAT_TOKENS} == CHAT_TOKENS, name
+
+
+def test_run_gives_slacks_cards_a_process_of_their_own() -> None:
+    """With Slack, the processes that answer leave its cards to `infrabot relay`; without, there is none."""
+    for slack in ({"slack_bot_token": "xoxb-1", "slack_signing_secret": "s-1"},
+                  {"slack_bot_token": "xoxb-1", "slack_app_token": "xapp-1"}):
+        commands = {cmd[-1]: child_env for cmd, child_env in run_commands(_settings(**slack), {"PATH": "/usr/bin"})}
+        assert "relay" in commands and commands["worker"].get("SLACK_CARDS") is None
+        assert all(commands[name]["SLACK_CARDS"] == "relay" for name in commands if name != "worker"), slack
+    alone = {cmd[-1]: child_env for cmd, child_env in run_commands(_settings(), {"PATH": "/usr/bin"})}
+    assert set(alone) == {"web", "worker"} and "SLACK_CARDS" not in alone["web"]
 
 
 def test_the_worker_forgets_chat_tokens_from_its_env_and_its_settings() -> None:
@@ -211,3 +222,11 @@ def test_infrabot_worker_started_with_chat_tokens_drops_them_from_its_process(
     err = proc.stderr.read()
     assert "dropping chat tokens from its environment (DISCORD_TOKEN, SLACK_APP_TOKEN" in err
     assert not any(value in err for value in CHAT_TOKENS.values())
+
+
+def test_the_card_relay_without_a_slack_token_says_what_it_needs(tmp_path: Path) -> None:
+    done = run_cli(["relay"], clean_env(tmp_path), tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "infrabot relay: set SLACK_BOT_TOKEN (or SLACK_BOT_TOKENS); it shows Slack's status cards"]
+    assert not (tmp_path / "data").exists(), "no local servers were started"

@@ -240,6 +240,10 @@ async def test_relay_work(real: Runtime | None) -> None:
         clock[0] += lease + 0.1
     assert await work.claim(["slack"], 2) == ["j3", "j4"]  # equal scores: in id order
     assert await work.claim(["slack"], 2) == ["j5"]
+    # Marked with its platform: only that platform's relays ever see it.
+    await work.mark("j6", "slack")
+    assert await work.claim(["web", "discord"], 10) == []
+    assert await work.claim(["slack"], 10) == ["j6"]
 
 
 async def test_audit_log(real: Runtime | None) -> None:
@@ -271,6 +275,10 @@ async def test_status_signal_puts_the_job_on_the_relay_work_list(real: Runtime |
     await signal.publish("j1")
     await signal.publish("j1")
     assert await work.claim(["slack"], 10) == ["j1"]
+    # A job whose platform the signal knows waits for that platform's relays alone.
+    await signal.publish("j2", "slack")
+    assert await work.claim(["web"], 10) == []
+    assert await work.claim(["slack"], 10) == ["j2"]
 
 
 async def test_card_ref_store(real: Runtime | None) -> None:
