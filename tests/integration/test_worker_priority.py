@@ -1,4 +1,4 @@
-"""`infrabot worker` runs below the chat processes' CPU priority, by WORKER_NICE."""
+"""`infrabot worker` runs below the chat processes' CPU priority, by WORKER_NICE; `infrabot relay` by RELAY_NICE."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from config.local_services import REPO_ROOT, LocalServices
+from config.local_services import REPO_ROOT, LocalServices, free_port, port_open
 
 
 def niceness(pid: int) -> int:
@@ -64,3 +64,35 @@ def test_the_worker_lowers_its_priority_by_worker_nice(services: LocalServices, 
         assert niceness(default.pid) == min(mine + 10, 19), "by default the worker yields the CPU to chat processes"
         assert niceness(kept.pid) == mine, "WORKER_NICE=0 keeps the priority it was started with"
         assert niceness(three.pid) == mine + 3
+
+
+def test_the_card_relay_keeps_its_priority_unless_relay_nice_says(services: LocalServices, tmp_path: Path) -> None:
+    mine = os.nice(0)
+    if mine > 19 - 3:
+        pytest.skip("this test process already runs so low that the relays' priorities would coincide")
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("RELAY_", "SLACK_", "DISCORD_"))}
+    environ.update(REDIS_URL=services.redis_url, MONGODB_URL=services.mongodb_url, DATA_DIR=str(tmp_path),
+                   MONGODB_DB=f"test_nice_{uuid.uuid4().hex[:12]}", SLACK_BOT_TOKEN="xoxb-1-relay",
+                   SLACK_API_URL="http://127.0.0.1:9/api/")
+    procs: dict[str, tuple[subprocess.Popen[bytes], int]] = {}
+    try:
+        for name, extra in (("default", {}), ("three", {"RELAY_NICE": "3"})):
+            port = free_port()
+            procs[name] = (subprocess.Popen([sys.executable, "-m", "bots.cli", "relay"], cwd=REPO_ROOT,
+                                            env={**environ, **extra, "METRICS_PORT": str(port)}), port)
+        for proc, port in procs.values():
+            deadline = time.monotonic() + 90
+            # Its metrics port opens once it serves, well after it set its priority.
+            while not port_open(port):
+                assert proc.poll() is None and time.monotonic() < deadline, "the relay did not start"
+                time.sleep(0.1)
+        assert niceness(procs["default"][0].pid) == mine, "cards are shown at the chat processes' priority"
+        assert niceness(procs["three"][0].pid) == mine + 3
+    finally:
+        for proc, _ in procs.values():
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
