@@ -85,7 +85,7 @@ async def run_card_relay(runtime: Runtime) -> None:
     """`infrabot relay`: shows Slack's status cards until cancelled, for chat processes run with SLACK_CARDS=relay."""
     from bots.slack.app import cards_only
 
-    runtime.serve(cards_only(runtime))
+    runtime.serve(await cards_only(runtime))
     log.info("slack: showing status cards for the chat processes (SLACK_CARDS=relay)")
     await asyncio.Event().wait()
 

@@ -87,9 +87,20 @@ def status_sink(runtime: Runtime, clients: SlackClients) -> SlackStatusSink:
     return SlackStatusSink(clients, runtime.cards, lock=DocLocks(runtime.redis, lease_ms=30_000).hold)
 
 
-def cards_only(runtime: Runtime) -> AdapterSink:
-    """What `infrabot relay` serves: Slack's cards, without the Bolt app that answers."""
+async def cards_only(runtime: Runtime) -> AdapterSink:
+    """What `infrabot relay` serves: Slack's cards, without the Bolt app that answers.
+
+    A process that answers learns which workspace SLACK_BOT_TOKEN belongs to from its first event (bots/slack/
+    authorize.py) and then serves no other with it; this one hears no events, so it asks `auth.test` at once,
+    and a card for any other workspace is given up ("no Slack bot token") instead of tried with that token."""
     clients = SlackClients(runtime.settings)
+    if clients.has_fallback():
+        try:
+            identity = await clients.client(None).auth_test()
+            clients.learn_single_team(identity.get("team_id"))
+        except Exception as exc:
+            # Slack unreachable or the token refused: nothing can be shown until it is, and cards wait and retry.
+            log.warning("slack: could not ask which workspace SLACK_BOT_TOKEN belongs to (%s)", exc)
     sink = status_sink(runtime, clients)
     return AdapterSink(PLATFORM, sink, (sink.close, clients.aclose))
 

@@ -91,6 +91,10 @@ class SlackClients:
         if self._session is not None and not self._session.closed:
             await self._session.close()
 
+    def has_fallback(self) -> bool:
+        """Whether SLACK_BOT_TOKEN is set: the token for the one workspace not listed in SLACK_BOT_TOKENS."""
+        return self._fallback is not None
+
     def learn_single_team(self, team: str | None) -> None:
         """The workspace SLACK_BOT_TOKEN belongs to, once `auth.test` said; no other team is served with it."""
         if team:

@@ -12,11 +12,15 @@ from bots.runtime import Runtime, build_runtime
 from bots.slack.app import cards_only
 from config.local_services import LocalServices
 from config.settings import Settings
+from core.cardsink import CardUndeliverable
+from core.messages import ThreadRef
+from core.status_card import StatusCard
 from infra.redis_keys import relay_platform_key
 from tests.e2e.test_slack_http import REQUEST, card_of, has_buttons, replies_in, request_in
 from tests.slack_mock import MockSlack
 from tests.slack_mock.fixtures import slack_client_fixture  # noqa: F401
 from tests.slack_mock.harness import SlackClient, slack_settings
+from tests.slack_mock.server import TEAM
 from tests.support import bounded, eventually, resolved
 
 
@@ -56,7 +60,7 @@ async def test_the_answering_process_leaves_the_cards_to_the_relay_process(
     await asyncio.sleep(2.5)  # past the web relay's poll
     assert cards(mock_slack, thread) == []
 
-    relay.serve(cards_only(relay))
+    relay.serve(await cards_only(relay))
     card = await card_of(relay, mock_slack, request.id, "waiting for approval")
     assert card["thread_ts"] == thread and has_buttons(card) == {"infrabot_approve", "infrabot_cancel"}
 
@@ -68,3 +72,25 @@ async def test_the_answering_process_leaves_the_cards_to_the_relay_process(
     assert len(cards(mock_slack, thread)) == 1
     assert len([c for c in mock_slack.calls_to("chat.postMessage") if c.params.get("blocks")]) == 1
     assert (await runtime.requests.get(request.id)).status == "applied"
+
+
+def _card(request_id: str) -> StatusCard:
+    return StatusCard(request_id=request_id, job_id=f"plan-{request_id}-1", phase="awaiting_approval",
+                      title="Planning shop-staging", engine="offline", simulated=True, version=3, job_started=1.0)
+
+
+async def test_the_relay_serves_only_the_workspace_its_token_belongs_to(relay: Runtime, mock_slack: MockSlack) -> None:
+    """It hears no event to learn SLACK_BOT_TOKEN's workspace from, as the answering process does, so it asks
+    Slack at start: a card for any other workspace is given up, never posted with that workspace's token."""
+    adapter = await cards_only(relay)
+    try:
+        assert adapter.sink is not None
+        with pytest.raises(CardUndeliverable):
+            await adapter.sink.show(ThreadRef("slack", "T0THER", "C1", "1800000001.000001"), _card("r-other"))
+        assert not mock_slack.calls_to("chat.postMessage", ok_only=False)
+        await adapter.sink.show(ThreadRef("slack", TEAM, "C1", "1800000002.000001"), _card("r-ours"))
+        (post,) = mock_slack.calls_to("chat.postMessage")
+        assert post.params["channel"] == "C1" and post.params.get("blocks")
+    finally:
+        for close in adapter.closers:
+            await close()
