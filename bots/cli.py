@@ -307,15 +307,15 @@ def cmd_relay(args: argparse.Namespace) -> int:
 def run_commands(settings: Settings, env: Mapping[str, str]) -> list[tuple[list[str], dict[str, str]]]:
     """The processes `infrabot run` starts, each with its environment: credentials reach the worker only."""
     chat_env, worker_env = split_env(env)
+    if settings.slack_enabled:
+        # Slack's cards get a process of their own, so a card edit never waits in the event loop that
+        # answers, nor a reply behind it; the processes that answer are told to leave the cards to it.
+        chat_env = {**chat_env, "SLACK_CARDS": "relay"}
     commands: list[tuple[list[str], dict[str, str]]] = [
         ([sys.executable, "-m", "bots.cli", "web"], chat_env),
         ([sys.executable, "-m", "bots.cli", "worker"], worker_env),
     ]
     if settings.slack_enabled:
-        # Slack's cards get a process of their own, so a card edit never holds up a reply in the process
-        # that answers; the chat processes are told to leave them to it.
-        chat_env = {**chat_env, "SLACK_CARDS": "relay"}
-        commands[0] = (commands[0][0], chat_env)
         commands.append(([sys.executable, "-m", "bots.cli", "relay"], chat_env))
     if settings.slack_enabled and settings.slack_app_token:
         commands.append(([sys.executable, "-m", "bots.cli", "slack"], chat_env))

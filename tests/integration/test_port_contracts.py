@@ -279,6 +279,10 @@ async def test_status_signal_puts_the_job_on_the_relay_work_list(real: Runtime |
     await signal.publish("j2", "slack")
     assert await work.claim(["web"], 10) == []
     assert await work.claim(["slack"], 10) == ["j2"]
+    # A card that failed backs off, news or not: a stream of progress must not spend its attempts in a second.
+    await work.later("j2", 60, "slack")
+    await signal.publish("j2", "slack")
+    assert await work.claim(["slack"], 10) == []
 
 
 async def test_card_ref_store(real: Runtime | None) -> None:
