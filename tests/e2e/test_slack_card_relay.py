@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -16,7 +17,7 @@ from core.cardsink import CardUndeliverable
 from core.messages import ThreadRef
 from core.status_card import StatusCard
 from infra.redis_keys import relay_platform_key
-from tests.e2e.test_slack_http import REQUEST, card_of, has_buttons, replies_in, request_in
+from tests.e2e.test_slack_http import REQUEST, card_of, card_text, has_buttons, replies_in, request_in
 from tests.slack_mock import MockSlack
 from tests.slack_mock.fixtures import slack_client_fixture  # noqa: F401
 from tests.slack_mock.harness import SlackClient, slack_settings
@@ -37,7 +38,14 @@ async def relay(settings: Settings, services: LocalServices) -> AsyncIterator[Ru
     await bounded(rt.close(), 30, "the relay's shutdown")
 
 
-def cards(mock: MockSlack, thread: str) -> list[dict[str, object]]:
+@pytest.fixture
+async def second_relay(settings: Settings, services: LocalServices) -> AsyncIterator[Runtime]:
+    rt = await build_runtime(settings, services.redis_url, services.mongodb_url)
+    yield rt
+    await bounded(rt.close(), 30, "the second relay's shutdown")
+
+
+def cards(mock: MockSlack, thread: str) -> list[dict[str, Any]]:
     return [m for m in mock.thread_messages("C1", thread) if m.get("blocks")]
 
 
@@ -94,3 +102,28 @@ async def test_the_relay_serves_only_the_workspace_its_token_belongs_to(relay: R
     finally:
         for close in adapter.closers:
             await close()
+
+
+async def test_two_card_relays_show_each_card_once(
+    slack: SlackClient, runtime: Runtime, relay: Runtime, second_relay: Runtime, mock_slack: MockSlack
+) -> None:
+    """Two `infrabot relay` processes on one Redis and one MongoDB (a rolling deploy, or a spare): each change
+    is claimed by one of them, and the card's lock and version keep a request to one card that only moves on."""
+    relay.serve(await cards_only(relay))
+    second_relay.serve(await cards_only(second_relay))
+    threads = []
+    for n in range(3):
+        thread, response = await slack.mention(f"create a bucket for my app shop{n} in staging")
+        assert response.status_code == 200
+        threads.append(thread)
+    for n, thread in enumerate(threads):
+        request = await request_in(runtime, "C1", thread)
+        card = await card_of(relay, mock_slack, request.id, "waiting for approval")
+        assert (await slack.click("approve", card, user="U1")).status_code == 200
+        done = await card_of(relay, mock_slack, request.id, "Done")
+        assert done["ts"] == card["ts"], n
+    await asyncio.sleep(1.0)  # anything either relay still had to show has gone out by now
+    for thread in threads:
+        (only,) = cards(mock_slack, thread)
+        assert "Done" in card_text(only)
+    assert len([c for c in mock_slack.calls_to("chat.postMessage") if c.params.get("blocks")]) == 3
