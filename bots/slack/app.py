@@ -49,6 +49,8 @@ class SlackAdapter:
     def handoff(self) -> AdapterSink:
         """The status sink, clean-up and stream sweeper for the host to hand the runtime (bots/serve.py)."""
         if self.cards_elsewhere:
+            # Said at start, since nothing else would: without a relay process the cards wait on Redis unseen.
+            log.info("slack: status cards are left to `infrabot relay` (SLACK_CARDS=relay)")
             return AdapterSink(PLATFORM, None, (self.clients.aclose,), (self.streams.run,))
         return AdapterSink(PLATFORM, self.sink, (self.sink.close, self.clients.aclose), (self.streams.run,))
 
