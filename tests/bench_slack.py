@@ -608,7 +608,8 @@ def profiled(pid: int) -> Iterator[None]:
 
 @dataclass
 class RelayCost:
-    """The web process's relay passes and chat turns over one phase, from its /metrics counters."""
+    """The relay's passes (in whichever process shows the cards) and the web process's chat turns over one phase,
+    from their /metrics counters."""
 
     idle_passes: int = 0
     idle_seconds: float = 0.0
