@@ -104,7 +104,8 @@ async def test_prod_destroy_needs_a_second_person_and_deletion_protection_says_s
         return found if found is not None and found.status == "applied" else None
 
     assert await eventually(back_to_applied), "the stack is still there"
-    assert await runtime.requests.live_stack("shop-prod") is not None
+    # Its live-stack pointer, dropped while it was destroying, is written right after that status.
+    assert await eventually(lambda: runtime.requests.live_stack("shop-prod")) is not None
 
     rows = await runtime.audit.list(request_id=rid)
     events = [r["event"] for r in rows]
