@@ -52,9 +52,9 @@ RELAY_SYNCED = f"{RELAY_PREFIX}:synced"  # set once the lists were rebuilt from 
 RELAY_CLAIM_SECONDS = 60.0
 
 
-def relay_platform_key(platform: str) -> str:
-    """Jobs whose platform is known, waiting (or backing off) for that platform's relay."""
-    return f"{RELAY_PREFIX}:p:{platform}"
+def relay_list_key(platform: str) -> str:
+    """The list a job waits on (or backs off in) for its platform's relay; RELAY_NEW when that is not known."""
+    return f"{RELAY_PREFIX}:p:{platform}" if platform else RELAY_NEW
 
 
 # The line of jobs waiting for a busy stack (`<prefix><stack>` and `<prefix><stack>:seen`); entries

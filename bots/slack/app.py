@@ -40,15 +40,14 @@ COMMAND = "/infra"
 class SlackAdapter:
     app: AsyncApp
     handlers: SlackHandlers
-    sink: SlackStatusSink
+    # None with SLACK_CARDS=relay: `infrabot relay` shows the cards, and this process only answers.
+    sink: SlackStatusSink | None
     clients: SlackClients
     streams: OpenStreams
-    # SLACK_CARDS=relay: `infrabot relay` shows the cards, and this process only answers.
-    cards_elsewhere: bool = False
 
     def handoff(self) -> AdapterSink:
         """The status sink, clean-up and stream sweeper for the host to hand the runtime (bots/serve.py)."""
-        if self.cards_elsewhere:
+        if self.sink is None:
             # Said at start, since nothing else would: without a relay process the cards wait on Redis unseen.
             log.info("slack: status cards are left to `infrabot relay` (SLACK_CARDS=relay)")
             return AdapterSink(PLATFORM, None, (self.clients.aclose,), (self.streams.run,))
@@ -64,7 +63,7 @@ def build_adapter(runtime: Runtime, *, socket_mode: bool = False) -> SlackAdapte
     streams = OpenStreams(runtime.redis, sender)
     handlers = SlackHandlers(runtime.core, runtime.contexts, clients, sender, RedisEventGate(runtime.redis),
                              roles=UserGroupRoles(clients), streams=streams)
-    sink = status_sink(runtime, clients)
+    sink = status_sink(runtime, clients) if settings.slack_cards == "chat" else None
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
     if not socket_mode and not secret:
         raise RuntimeError("SLACK_SIGNING_SECRET is needed to receive Slack events over HTTP")
@@ -80,8 +79,7 @@ def build_adapter(runtime: Runtime, *, socket_mode: bool = False) -> SlackAdapte
         logger=logging.getLogger("infrabot.slack.bolt"),
     )
     register_listeners(app, handlers)
-    return SlackAdapter(app=app, handlers=handlers, sink=sink, clients=clients, streams=streams,
-                        cards_elsewhere=settings.slack_cards == "relay")
+    return SlackAdapter(app=app, handlers=handlers, sink=sink, clients=clients, streams=streams)
 
 
 def status_sink(runtime: Runtime, clients: SlackClients) -> SlackStatusSink:

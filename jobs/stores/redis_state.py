@@ -14,11 +14,10 @@ from infra.redis_keys import (
     CONTEXT_PREFIX,
     EVENT_PREFIX,
     EVENT_TTL_SECONDS,
-    RELAY_NEW,
     STATUS_CHANNEL,
     THREAD_MARKER_PREFIX,
     THREAD_MARKER_TTL_SECONDS,
-    relay_platform_key,
+    relay_list_key,
     status_channel,
 )
 
@@ -96,7 +95,7 @@ class RedisStatusSignal:
     async def publish(self, job_id: str, platform: str = "") -> None:
         # NX: a job already waiting (or backing off after a failure) keeps its place.
         async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.zadd(relay_platform_key(platform) if platform else RELAY_NEW, {job_id: time.time()}, nx=True)
+            pipe.zadd(relay_list_key(platform), {job_id: time.time()}, nx=True)
             pipe.publish(status_channel(platform), job_id)
             await pipe.execute()
 

@@ -18,7 +18,7 @@ from infra.redis_keys import (
     RELAY_NEW,
     RELAY_PREFIX,
     RELAY_SYNCED,
-    relay_platform_key,
+    relay_list_key,
 )
 
 _CLAIM = """
@@ -50,10 +50,10 @@ class RedisRelayWork:
 
     async def mark(self, job_id: str, platform: str = "") -> None:
         # NX: a job already waiting (or backing off after a failure) keeps its place.
-        await self.redis.zadd(relay_platform_key(platform) if platform else RELAY_NEW, {job_id: time.time()}, nx=True)
+        await self.redis.zadd(relay_list_key(platform), {job_id: time.time()}, nx=True)
 
     async def claim(self, platforms: list[str], limit: int) -> list[str]:
-        keys = [RELAY_INFLIGHT, RELAY_NEW, *(relay_platform_key(p) for p in platforms)]
+        keys = [RELAY_INFLIGHT, RELAY_NEW, *(relay_list_key(p) for p in platforms)]
         ids = await self._claim(keys=keys, args=[time.time(), self.lease, limit])
         return [i.decode() if isinstance(i, bytes) else str(i) for i in ids]
 
@@ -63,7 +63,7 @@ class RedisRelayWork:
     async def later(self, job_id: str, delay: float, platform: str | None = None) -> None:
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.zrem(RELAY_INFLIGHT, job_id)
-            pipe.zadd(relay_platform_key(platform) if platform else RELAY_NEW, {job_id: time.time() + delay})
+            pipe.zadd(relay_list_key(platform), {job_id: time.time() + delay})
             await pipe.execute()
 
     async def synced(self) -> bool:
@@ -73,7 +73,7 @@ class RedisRelayWork:
         now = time.time()
         async with self.redis.pipeline(transaction=False) as pipe:
             for job_id, platform in pending:
-                pipe.zadd(relay_platform_key(platform) if platform else RELAY_NEW, {job_id: now}, nx=True)
+                pipe.zadd(relay_list_key(platform), {job_id: now}, nx=True)
             pipe.set(RELAY_SYNCED, "1")
             await pipe.execute()
 
@@ -82,7 +82,7 @@ class RedisRelayWork:
 
         A job still waiting for its platform to be known (the shared list) counts too; a claimed one does not.
         """
-        keys = [RELAY_NEW, *(relay_platform_key(p) for p in platforms)]
+        keys = [RELAY_NEW, *(relay_list_key(p) for p in platforms)]
         async with self.redis.pipeline(transaction=False) as pipe:
             for key in keys:
                 pipe.zrange(key, 0, 0, withscores=True)

@@ -16,7 +16,7 @@ from config.settings import Settings
 from core.cardsink import CardUndeliverable
 from core.messages import ThreadRef
 from core.status_card import StatusCard
-from infra.redis_keys import relay_platform_key
+from infra.redis_keys import relay_list_key
 from tests.e2e.test_slack_http import REQUEST, card_of, card_text, has_buttons, replies_in, request_in
 from tests.slack_mock import MockSlack
 from tests.slack_mock.fixtures import slack_client_fixture  # noqa: F401
@@ -64,7 +64,7 @@ async def test_the_answering_process_leaves_the_cards_to_the_relay_process(
         return job is not None and str(job.phase) == "awaiting_approval"
 
     await eventually(planned, within=60)
-    await eventually(lambda: runtime.redis.zscore(relay_platform_key("slack"), request.latest_job or ""))
+    await eventually(lambda: runtime.redis.zscore(relay_list_key("slack"), request.latest_job or ""))
     await asyncio.sleep(2.5)  # past the web relay's poll
     assert cards(mock_slack, thread) == []
 

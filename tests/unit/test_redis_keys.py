@@ -56,5 +56,6 @@ def test_every_key_is_in_the_namespace_and_no_two_kinds_share_one() -> None:
     assert shared == {"LEADER_PREFIX"}
     distinct = [v for n, v in values.items() if n not in shared]
     assert len(distinct) == len(set(distinct)), values
-    assert redis_keys.relay_platform_key("slack").startswith(redis_keys.RELAY_PREFIX + ":")
+    assert redis_keys.relay_list_key("slack").startswith(redis_keys.RELAY_PREFIX + ":")
+    assert redis_keys.relay_list_key("") == redis_keys.RELAY_NEW != redis_keys.relay_list_key("discord")
     assert redis_keys.THREAD_MARKER_TTL_SECONDS >= redis_keys.EVENT_TTL_SECONDS > redis_keys.EVENT_PENDING_SECONDS
