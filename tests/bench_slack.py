@@ -25,15 +25,12 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import httpx
+import aiohttp
 
 from config.local_services import REPO_ROOT, port_open
-from tests.slack_mock.server import BOT_TOKEN, SIGNING_SECRET, MockSlack
-
-if TYPE_CHECKING:
-    from tests.slack_mock.harness import SlackClient
+from tests.slack_mock.server import BOT_TOKEN, BOT_USER, SIGNING_SECRET, TEAM, MockSlack
 
 # The stand-in and the floor run in spawned processes, which import this module (and the benchmark's main
 # module) again: the harness, which pulls in all of infrabot, is imported only where it is used.
@@ -201,8 +198,38 @@ class Replies:
             waiting.pop(0)
 
 
+@dataclass
+class Posted:
+    status_code: int
+    text: str
+
+
+class EventPoster:
+    """Sends signed events as Slack does, on one aiohttp session.
+
+    The load generator shares the two cores with what it measures, so it should cost little: profiled under
+    `make bench-quick`, httpx's connection pool (a readability poll and `getpeername` per request) was a third
+    of this process's CPU, which aiohttp's pool does not spend."""
+
+    def __init__(self, session: aiohttp.ClientSession, base: str) -> None:
+        self.session = session
+        self.url = f"{base}/slack/events"
+        self.team = TEAM
+        self.bot_user = BOT_USER
+
+    async def event(self, event: dict[str, Any]) -> Posted:
+        from tests.slack_mock.harness import event_body, sign
+
+        body = event_body(event, self.team, self.bot_user)
+        ts = int(time.time())
+        headers = {"Content-Type": "application/json", "X-Slack-Request-Timestamp": str(ts),
+                   "X-Slack-Signature": sign(body, ts)}
+        async with self.session.post(self.url, data=body.encode(), headers=headers) as response:
+            return Posted(response.status, await response.text())
+
+
 async def converse(
-    slack: SlackClient, replies: Replies, n: int, turns: list[str], figures: Figures, think: tuple[float, float]
+    slack: EventPoster, replies: Replies, n: int, turns: list[str], figures: Figures, think: tuple[float, float]
 ) -> None:
     channel = f"CB{n:04d}"
     root = f"{1_800_000_000 + random.randint(0, 10**8)}.{uuid.uuid4().int % 1_000_000:06d}"
@@ -234,7 +261,7 @@ async def converse(
         await asyncio.sleep(random.uniform(*think))
 
 
-async def closed_loop(slack: SlackClient, replies: Replies, senders: int, seconds: float) -> float:
+async def closed_loop(slack: EventPoster, replies: Replies, senders: int, seconds: float) -> float:
     count = 0
     deadline = time.monotonic() + seconds
 
@@ -261,12 +288,10 @@ async def drive(
     base: str, api_url: str, replies: Replies, *, conversations: int, turns: int, think: tuple[float, float],
     senders: int, closed_seconds: float, label: str
 ) -> Figures:
-    from tests.slack_mock.harness import SlackClient
-
     figures = Figures()
-    limits = httpx.Limits(max_connections=conversations + senders + 5)
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as http:
-        slack = SlackClient(http, MockSlack.__new__(MockSlack))
+    connector = aiohttp.TCPConnector(limit=conversations + senders + 5)
+    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=30)) as http:
+        slack = EventPoster(http, base)
         for n in range(3):  # warm-up: first-call costs (imports, connections) are not what is measured
             await converse(slack, replies, 9000 + n, ["help"], Figures(), (0, 0))
         await asyncio.gather(*(
@@ -650,9 +675,14 @@ class RelayCost:
 async def relay_cost(web: str, relay: str | None = None) -> RelayCost:
     """The relay's figures come from whichever process relays (`infrabot relay` when there is one), the turns'
     and the MongoDB round trips from the web process."""
-    async with httpx.AsyncClient(timeout=30) as http:
-        text = (await http.get(f"{web}/metrics")).text
-        relay_text = (await http.get(f"{relay}/metrics")).text if relay else text
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http:
+        async with http.get(f"{web}/metrics") as response:
+            text = await response.text()
+        if relay:
+            async with http.get(f"{relay}/metrics") as response:
+                relay_text = await response.text()
+        else:
+            relay_text = text
     values: dict[str, float] = {}
     for line in relay_text.splitlines():
         if line.startswith(("infrabot_relay_pass_seconds_", "infrabot_relay_cards_shown_total")):
