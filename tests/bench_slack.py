@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import multiprocessing as mp
 import os
 import queue
@@ -63,31 +64,52 @@ class Arrival:
 
 
 def _standin_main(url_out: Any, arrivals: Any, stop: Any) -> None:
-    class Recording(MockSlack):
-        def answer(self, method: str, params: dict[str, Any], token: str | None) -> Any:
-            result = super().answer(method, params, token)
-            if method in MESSAGE_METHODS:
-                blocks = params.get("blocks") or []
-                ids = [str(b.get("block_id", "")) for b in blocks if isinstance(b, dict)]
-                card = next((i.removeprefix("card:") for i in ids if i.startswith("card:")), None)
-                made = result[1].get("ts") if method == "chat.startStream" else None
-                arrivals.put((method, params.get("channel"), params.get("thread_ts"), params.get("ts"), card,
-                              time.monotonic(), time.time(), made))
-            with self._lock:
-                self.calls.clear()  # a long run would otherwise keep every call
-                if len(self.messages) > 20_000:
-                    self.messages.clear()
-            return result
+    """The stand-in's answers are MockSlack's, served by aiohttp: it stands for Slack, which runs on no core of
+    this machine, and a threaded `http.server` spends more of the shared cores on each call."""
+    from aiohttp import web
 
-        def _handler_class(self) -> Any:
-            handler = super()._handler_class()
-            handler.protocol_version = "HTTP/1.1"  # keep-alive, as Slack's API does
-            return handler
+    mock = MockSlack()  # its answers only: the test suite's own server is never started
 
-    mock = Recording().start()
-    url_out.put(mock.url)
-    stop.wait()
-    mock.stop()
+    def record(method: str, params: dict[str, Any], token: str | None) -> tuple[int, Any, dict[str, str]]:
+        result = mock.answer(method, params, token)
+        if method in MESSAGE_METHODS:
+            blocks = params.get("blocks") or []
+            ids = [str(b.get("block_id", "")) for b in blocks if isinstance(b, dict)]
+            card = next((i.removeprefix("card:") for i in ids if i.startswith("card:")), None)
+            made = result[1].get("ts") if method == "chat.startStream" else None
+            arrivals.put((method, params.get("channel"), params.get("thread_ts"), params.get("ts"), card,
+                          time.monotonic(), time.time(), made))
+        mock.calls.clear()  # a long run would otherwise keep every call
+        if len(mock.messages) > 20_000:
+            mock.messages.clear()
+        return result
+
+    async def call(request: web.Request) -> web.Response:
+        params: dict[str, Any] = {}
+        if request.method == "POST":
+            params = dict(await request.json()) if "json" in request.content_type else dict(await request.post())
+        params.update(request.query)
+        for key in ("blocks", "chunks"):
+            if isinstance(params.get(key), str):
+                params[key] = json.loads(params[key])
+        bearer = request.headers.get("Authorization", "")
+        token = bearer.removeprefix("Bearer ") if bearer.startswith("Bearer ") else None
+        status, body, headers = record(request.match_info["method"], params, token)
+        return web.json_response(body, status=status, headers=headers)
+
+    async def serve() -> None:
+        app = web.Application()
+        app.router.add_route("*", "/api/{method}", call)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = runner.addresses[0][1]
+        url_out.put(f"http://127.0.0.1:{port}/api/")
+        await asyncio.to_thread(stop.wait)
+        await runner.cleanup()
+
+    asyncio.run(serve())
 
 
 # The floor: a bare slack-bolt app that acks and posts one reply in the thread.
@@ -755,6 +777,7 @@ class SlackRun:
     phases: str = ""
     cpu: dict[str, float] = field(default_factory=dict)  # share of one core per process, infrabot's phase
     relay_rss_mb: float | None = None  # `infrabot relay`, when it shows the cards
+    store_rss_mb: dict[str, float] = field(default_factory=dict)
 
 
 async def run_slack(
@@ -819,6 +842,7 @@ async def run_slack(
                             phases.done("seeded store")
                         rss = rss_mb(web.pid)
                         relay_rss = rss_mb(app.relay.pid) if app.relay else None
+                        store_rss = {name: rss_mb(pid) for name, pid in (store_pids or {}).items()}
             finally:
                 await redis.aclose()
                 await mongo.close()
@@ -826,7 +850,7 @@ async def run_slack(
             replies.stop()
     phases.done("stop")
     return SlackRun(floor_figures, empty, seeded, cards_empty, cards_seeded, contexts, per_context, rss, seed_seconds,
-                    relay_empty, relay_seeded, phases.line(), cpu, relay_rss)
+                    relay_empty, relay_seeded, phases.line(), cpu, relay_rss, store_rss)
 
 
 def _ratio(a: float, b: float) -> float:
@@ -898,6 +922,7 @@ def print_slack(run: SlackRun) -> None:
     print(f"  Redis per live thread context: {run.bytes_per_context:.0f} bytes over {run.contexts} contexts"
           "   goal: <= 2 KB")
     print(f"  web process RSS after the run: {run.rss_mb:.0f} MB"
-          + (f"; the card relay's: {run.relay_rss_mb:.0f} MB" if run.relay_rss_mb is not None else ""))
+          + (f"; the card relay's: {run.relay_rss_mb:.0f} MB" if run.relay_rss_mb is not None else "")
+          + "".join(f"; {name}'s: {mb:.0f} MB" for name, mb in run.store_rss_mb.items()))
     if run.phases:
         print(f"  time taken: {run.phases}")
