@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import multiprocessing as mp
 import os
 import queue
@@ -68,35 +67,32 @@ def _standin_main(url_out: Any, arrivals: Any, stop: Any) -> None:
     this machine, and a threaded `http.server` spends more of the shared cores on each call."""
     from aiohttp import web
 
-    mock = MockSlack()  # its answers only: the test suite's own server is never started
+    class Recording(MockSlack):
+        def answer(self, method: str, params: dict[str, Any], token: str | None) -> Any:
+            result = super().answer(method, params, token)
+            if method in MESSAGE_METHODS:
+                blocks = params.get("blocks") or []
+                ids = [str(b.get("block_id", "")) for b in blocks if isinstance(b, dict)]
+                card = next((i.removeprefix("card:") for i in ids if i.startswith("card:")), None)
+                made = result[1].get("ts") if method == "chat.startStream" else None
+                arrivals.put((method, params.get("channel"), params.get("thread_ts"), params.get("ts"), card,
+                              time.monotonic(), time.time(), made))
+            self.calls.clear()  # a long run would otherwise keep every call
+            if len(self.messages) > 20_000:
+                # Finished messages only: a stream still open would fail its `chat.stopStream`.
+                for key in [k for k, m in self.messages.items() if not m.get("streaming")]:
+                    del self.messages[key]
+            return result
 
-    def record(method: str, params: dict[str, Any], token: str | None) -> tuple[int, Any, dict[str, str]]:
-        result = mock.answer(method, params, token)
-        if method in MESSAGE_METHODS:
-            blocks = params.get("blocks") or []
-            ids = [str(b.get("block_id", "")) for b in blocks if isinstance(b, dict)]
-            card = next((i.removeprefix("card:") for i in ids if i.startswith("card:")), None)
-            made = result[1].get("ts") if method == "chat.startStream" else None
-            arrivals.put((method, params.get("channel"), params.get("thread_ts"), params.get("ts"), card,
-                          time.monotonic(), time.time(), made))
-        mock.calls.clear()  # a long run would otherwise keep every call
-        if len(mock.messages) > 20_000:
-            # Finished messages only: a stream still open would fail its `chat.stopStream`.
-            for key in [k for k, m in mock.messages.items() if not m.get("streaming")]:
-                del mock.messages[key]
-        return result
+    mock = Recording()  # its answers only: the test suite's own server is never started
 
     async def call(request: web.Request) -> web.Response:
         params: dict[str, Any] = {}
         if request.method == "POST":
             params = dict(await request.json()) if "json" in request.content_type else dict(await request.post())
         params.update(request.query)
-        for key in ("blocks", "chunks"):
-            if isinstance(params.get(key), str):
-                params[key] = json.loads(params[key])
-        bearer = request.headers.get("Authorization", "")
-        token = bearer.removeprefix("Bearer ") if bearer.startswith("Bearer ") else None
-        status, body, headers = record(request.match_info["method"], params, token)
+        authorization = request.headers.get("Authorization", "")
+        status, body, headers = mock.call(request.match_info["method"], params, authorization)
         return web.json_response(body, status=status, headers=headers)
 
     async def serve() -> None:

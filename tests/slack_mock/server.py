@@ -142,6 +142,13 @@ class MockSlack:
             queue.pop(0)
         return failure
 
+    def call(
+        self, method: str, params: dict[str, Any], authorization: str
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
+        """One Web API call as it arrives over HTTP, its token in the `Authorization` header."""
+        token = authorization.removeprefix("Bearer ") if authorization.startswith("Bearer ") else None
+        return self.answer(method, decoded(params), token)
+
     def answer(
         self, method: str, params: dict[str, Any], token: str | None
     ) -> tuple[int, dict[str, Any], dict[str, str]]:
@@ -277,10 +284,8 @@ class MockSlack:
 
             def _call(self, path: str, params: dict[str, Any]) -> None:
                 method = path.rsplit("/", 1)[-1]
-                bearer = self.headers.get("Authorization", "")
-                token = bearer.removeprefix("Bearer ") if bearer.startswith("Bearer ") else None
                 time.sleep(mock.delays.get(method, 0))
-                status, body, headers = mock.answer(method, params, token)
+                status, body, headers = mock.call(method, params, self.headers.get("Authorization", ""))
                 self._send(status, json.dumps(body).encode(), "application/json; charset=utf-8", headers)
 
             def do_POST(self) -> None:
@@ -290,12 +295,9 @@ class MockSlack:
                     params = json.loads(raw or "{}")
                 else:
                     params = dict(parse_qsl(raw))
-                for key in ("blocks", "chunks"):
-                    if isinstance(params.get(key), str):
-                        params[key] = json.loads(params[key])
                 if "/response/" in self.path:  # a response_url: Slack answers these with a bare "ok"
                     with mock._lock:
-                        mock.responses.append(params)
+                        mock.responses.append(decoded(params))
                     self._send(200, b"ok", "text/plain", {})
                     return
                 path, _, query = self.path.partition("?")
@@ -312,6 +314,14 @@ class MockSlack:
                 self.wfile.write(data)
 
         return Handler
+
+
+def decoded(params: dict[str, Any]) -> dict[str, Any]:
+    """`blocks` and `chunks` may come JSON-encoded (in a form, as slack_sdk sends them there)."""
+    for key in ("blocks", "chunks"):
+        if isinstance(params.get(key), str):
+            params[key] = json.loads(params[key])
+    return params
 
 
 def _flag(value: Any) -> bool:
