@@ -7,6 +7,7 @@ from typing import Any
 from arq.connections import ArqRedis
 from redis.asyncio import Redis
 
+from jobs.stores.auto_pipeline import AutoPipelined
 from jobs.stores.redis_pool import prompt_pool
 
 # Generous enough that a CPU-starved event loop (a busy machine) does not read as a dead server.
@@ -28,7 +29,9 @@ def _options(*, blocking: bool) -> dict[str, Any]:
 
 
 def redis_client(url: str, *, blocking: bool = False) -> Redis:
-    return Redis.from_pool(prompt_pool(url, **_options(blocking=blocking)))
+    pool = prompt_pool(url, **_options(blocking=blocking))
+    # A subscription's client sends next to nothing; every other one carries many turns' commands at once.
+    return Redis.from_pool(pool) if blocking else AutoPipelined.from_pool(pool)
 
 
 def arq_client(url: str) -> ArqRedis:
