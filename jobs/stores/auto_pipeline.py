@@ -14,8 +14,10 @@ server, or hold a connection's state, are never batched: they go out alone as be
 from __future__ import annotations
 
 import asyncio
+import functools
 from typing import Any
 
+from redis import exceptions as redis_errors
 from redis.asyncio import Redis
 
 # Blocking reads would hold the whole batch behind them; the rest change what the connection itself means.
@@ -51,7 +53,15 @@ class AutoPipelined(Redis):
             return
         task = asyncio.ensure_future(self._send(batch))
         self._sending.add(task)
-        task.add_done_callback(self._sending.discard)
+        task.add_done_callback(functools.partial(self._sent, batch))
+
+    def _sent(self, batch: list[Queued], task: asyncio.Task[None]) -> None:
+        self._sending.discard(task)
+        # A batch cut off (its task cancelled as the loop stops, even before it began) reads to its callers as
+        # a lost connection, which every caller of a Redis store already handles.
+        for *_, waiting in batch:
+            if not waiting.done():
+                waiting.set_exception(redis_errors.ConnectionError("the Redis batch was cut off"))
 
     async def _send(self, batch: list[Queued]) -> None:
         try:
@@ -63,12 +73,10 @@ class AutoPipelined(Redis):
                 for args, options, _ in batch:
                     pipe.execute_command(*args, **options)
                 results = await pipe.execute(raise_on_error=False)
-        except BaseException as exc:
+        except Exception as exc:
             for *_, waiting in batch:
                 if not waiting.done():
-                    waiting.set_exception(exc if isinstance(exc, Exception) else ConnectionError(str(exc)))
-            if not isinstance(exc, Exception):
-                raise
+                    waiting.set_exception(exc)
             return
         for (*_, waiting), result in zip(batch, results, strict=True):
             if waiting.done():

@@ -125,3 +125,17 @@ async def test_closing_sends_what_was_already_asked(services: LocalServices) -> 
         await other.delete(KEYS[6])
     finally:
         await other.aclose()
+
+
+async def test_a_batch_cut_off_reads_to_its_callers_as_a_lost_connection(redis: Redis) -> None:
+    asked = [asyncio.ensure_future(redis.get(key)) for key in KEYS[:3]]
+    for _ in range(20):  # a few turns of the loop: the callers queue, then the batch's task starts
+        if redis._sending:  # type: ignore[attr-defined]
+            break
+        await asyncio.sleep(0)
+    assert redis._sending, "the batch never started"  # type: ignore[attr-defined]
+    for batch in list(redis._sending):  # type: ignore[attr-defined]
+        batch.cancel()
+    results = await asyncio.wait_for(asyncio.gather(*asked, return_exceptions=True), timeout=10)
+    assert all(isinstance(r, redis_errors.ConnectionError) for r in results), results
+    assert await redis.set(KEYS[7], "after") is True, "the client works on after a cut-off batch"
