@@ -10,9 +10,11 @@ from redis import exceptions as redis_errors
 from redis.asyncio import Redis
 
 from config.local_services import LocalServices, free_port
+from infra.redis_keys import EVENT_PREFIX
 from jobs.stores.auto_pipeline import AutoPipelined
 from jobs.stores.connections import redis_client
 from jobs.stores.redis_pool import PromptSend
+from jobs.stores.redis_state import RedisEventGate
 
 KEYS = [f"auto:{i}" for i in range(50)]
 
@@ -139,3 +141,20 @@ async def test_a_batch_cut_off_reads_to_its_callers_as_a_lost_connection(redis: 
     results = await asyncio.wait_for(asyncio.gather(*asked, return_exceptions=True), timeout=10)
     assert all(isinstance(r, redis_errors.ConnectionError) for r in results), results
     assert await redis.set(KEYS[7], "after") is True, "the client works on after a cut-off batch"
+
+
+async def test_two_processes_batching_their_claims_still_let_exactly_one_claim_each_event(
+    services: LocalServices,
+) -> None:
+    # Each chat process has its own client, so their batches interleave on the server, command by command.
+    first, second = redis_client(services.redis_url), redis_client(services.redis_url)
+    events = [f"auto-claim:{i}" for i in range(40)]
+    try:
+        gates = RedisEventGate(first), RedisEventGate(second)
+        wins = await asyncio.gather(*(gate.claim(event) for event in events for gate in gates))
+        assert [wins[i] + wins[i + 1] for i in range(0, len(wins), 2)] == [1] * len(events)
+        assert not any(await asyncio.gather(*(gates[1].claim(event) for event in events))), "a redelivery got in"
+    finally:
+        await first.delete(*(f"{EVENT_PREFIX}{event}" for event in events))
+        await first.aclose()
+        await second.aclose()
